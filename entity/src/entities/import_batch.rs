@@ -1,0 +1,40 @@
+//! Import batches: one per workbook imported (or refused).
+
+use sea_orm::entity::prelude::*;
+
+/// A batch.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "import_batches")]
+pub struct Model {
+    /// Surrogate key; batches are ordered by it.
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    /// File name as uploaded.
+    pub file_name: String,
+    /// SHA-256 of the file, hex.
+    pub file_sha256: String,
+    /// District scope the import ran under, if any.
+    pub district_code: Option<String>,
+    /// `imported` or `rejected`.
+    pub status: String,
+    /// Who imported it.
+    pub principal: Option<String>,
+    /// Day the batch's values were true (ages given without birth dates).
+    pub as_of: Date,
+    /// Start time.
+    pub started_at: DateTimeUtc,
+    /// End time.
+    pub finished_at: Option<DateTimeUtc>,
+    /// Per-sheet counts as JSON.
+    pub counts: String,
+    /// Number of errors.
+    pub error_count: i32,
+    /// Number of warnings.
+    pub warning_count: i32,
+}
+
+/// No navigable relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,62 @@
+//! The logbook: every piece of help given on a problem.
+
+use sea_orm::entity::prelude::*;
+
+/// A logbook entry.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "logbook_entries")]
+pub struct Model {
+    /// Surrogate key.
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    /// The problem.
+    pub problem_id: i32,
+    /// Date of the help.
+    pub entry_date: Date,
+    /// Matched agency, if the text named a known one of the household's province.
+    pub agency_id: Option<i32>,
+    /// Agency as written.
+    pub agency_text: String,
+    /// Hash of (agency, activity): with problem and date, the entry's identity.
+    pub entry_key: String,
+    /// Activity.
+    pub activity: String,
+    /// Poverty-solving menu item.
+    pub menu: Option<String>,
+    /// Cost in satang.
+    pub amount_satang: Option<i64>,
+    /// Fund that paid.
+    pub fund: Option<String>,
+    /// Result: `solved`, `awaiting_follow_up`, `following_up`, `not_solvable_yet`.
+    pub status: String,
+    /// Note.
+    pub note: Option<String>,
+    /// Who wrote it, when not an import (API principal).
+    pub recorded_by: Option<String>,
+    /// Batch it was last inserted or updated from.
+    pub batch_id: Option<i32>,
+    /// Sheet it was last inserted or updated from.
+    pub source_sheet: Option<String>,
+    /// Row it was last inserted or updated from.
+    pub source_row: Option<i32>,
+}
+
+/// Relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    /// The problem.
+    #[sea_orm(
+        belongs_to = "super::problem::Entity",
+        from = "Column::ProblemId",
+        to = "super::problem::Column::Id"
+    )]
+    Problem,
+}
+
+impl Related<super::problem::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Problem.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

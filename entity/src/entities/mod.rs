@@ -1,0 +1,15 @@
+//! SeaORM entities: one module per table.
+
+pub mod agency;
+pub mod agency_dimension;
+pub mod analysis;
+pub mod area;
+pub mod cohort;
+pub mod dimension;
+pub mod household;
+pub mod import_batch;
+pub mod import_issue;
+pub mod indicator;
+pub mod logbook_entry;
+pub mod member;
+pub mod problem;

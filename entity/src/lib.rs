@@ -1,0 +1,8 @@
+//! The data model of logbook: SeaORM entities, the fixed catalogue of dimensions,
+//! indicators and default agencies, and the domain value types the importer and the API share.
+
+pub mod catalog;
+pub mod entities;
+pub mod types;
+
+pub use entities::*;

@@ -1,0 +1,193 @@
+//! Thai text normalisation: the one place where raw cell text becomes stored text,
+//! and where it is folded further for matching headers, sheet names and fixed value lists.
+
+use std::borrow::Cow;
+
+/// Characters removed outright: zero-width space, non-joiner, joiner, and the BOM.
+fn is_zero_width(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}')
+}
+
+/// Thai tone marks that may sit between a decomposed nikhahit and sara aa.
+fn is_thai_tone(c: char) -> bool {
+    matches!(c, '\u{0E48}'..='\u{0E4B}')
+}
+
+/// Normalises a text cell as workbook-format.md says: trim; drop zero-width characters;
+/// non-breaking spaces become spaces; runs of white space fold to one space; a decomposed
+/// สระอำ (U+0E4D U+0E32, also with a tone mark between them) is composed to U+0E33.
+///
+/// Case and wording are kept. Borrows when the text is already normal.
+pub fn normalize_text(raw: &str) -> Cow<'_, str> {
+    let clean = raw.chars().all(|c| {
+        !(is_zero_width(c) || c == '\u{00A0}' || c == '\u{0E4D}' || (c.is_whitespace() && c != ' '))
+    }) && !raw.contains("  ")
+        && !raw.starts_with(' ')
+        && !raw.ends_with(' ');
+    if clean {
+        return Cow::Borrowed(raw);
+    }
+    let chars: Vec<char> = raw
+        .chars()
+        .filter(|c| !is_zero_width(*c))
+        .map(|c| {
+            if c == '\u{00A0}' || c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    let mut pending_space = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == ' ' {
+            pending_space = !out.is_empty();
+            i += 1;
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        if c == '\u{0E4D}' {
+            // nikhahit + sara aa, or nikhahit + tone + sara aa
+            if chars.get(i + 1) == Some(&'\u{0E32}') {
+                out.push('\u{0E33}');
+                i += 2;
+                continue;
+            }
+            if let (Some(t), Some('\u{0E32}')) = (chars.get(i + 1), chars.get(i + 2))
+                && is_thai_tone(*t)
+            {
+                out.push(*t);
+                out.push('\u{0E33}');
+                i += 3;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Normalised text, or `None` when it is empty after normalisation.
+pub fn non_empty(raw: &str) -> Option<String> {
+    let t = normalize_text(raw);
+    if t.is_empty() {
+        None
+    } else {
+        Some(t.into_owned())
+    }
+}
+
+/// The key used to match fixed value lists (statuses, classifications, sexes, titles…):
+/// normalised text with Latin letters lower-cased.
+pub fn match_key(raw: &str) -> String {
+    normalize_text(raw).to_lowercase()
+}
+
+/// The key used to match headers and sheet names: [`match_key`], minus a trailing
+/// parenthesised note and the characters `*` and `:`.
+pub fn header_key(raw: &str) -> String {
+    let mut s = match_key(raw);
+    loop {
+        let trimmed = s.trim_end();
+        if trimmed.ends_with(')')
+            && let Some(open) = trimmed.rfind('(')
+            && open > 0
+        {
+            s = trimmed[..open].to_string();
+            continue;
+        }
+        break;
+    }
+    let s: String = s.chars().filter(|c| *c != '*' && *c != ':').collect();
+    normalize_text(&s).into_owned()
+}
+
+/// Replaces Thai digits ๐–๙ with ASCII 0–9.
+pub fn ascii_digits(raw: &str) -> Cow<'_, str> {
+    if !raw.chars().any(|c| ('\u{0E50}'..='\u{0E59}').contains(&c)) {
+        return Cow::Borrowed(raw);
+    }
+    Cow::Owned(
+        raw.chars()
+            .map(|c| {
+                if ('\u{0E50}'..='\u{0E59}').contains(&c) {
+                    char::from(b'0' + (c as u32 - 0x0E50) as u8)
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Strips one of the given prefixes (longest first), then trims.
+pub fn strip_prefixes<'a>(s: &'a str, prefixes: &[&str]) -> &'a str {
+    let mut best: Option<&str> = None;
+    for p in prefixes {
+        if s.starts_with(p) && best.is_none_or(|b| p.len() > b.len()) {
+            best = Some(p);
+        }
+    }
+    match best {
+        Some(p) => s[p.len()..].trim(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_folds_white_space() {
+        assert_eq!(normalize_text("  ศิริพร   ศรีอำไพ \t"), "ศิริพร ศรีอำไพ");
+        assert_eq!(normalize_text("a\u{00A0}\u{00A0}b"), "a b");
+    }
+
+    #[test]
+    fn removes_zero_width_characters() {
+        assert_eq!(normalize_text(" 1217743668751\u{200B}"), "1217743668751");
+        assert_eq!(normalize_text("\u{FEFF}รหัส\u{200C}บ้าน\u{200D}"), "รหัสบ้าน");
+    }
+
+    #[test]
+    fn composes_decomposed_sara_am() {
+        assert_eq!(normalize_text("ทําดี"), "ทำดี");
+        assert_eq!(normalize_text("อํานาจ"), "อำนาจ");
+        // nikhahit, tone mark, sara aa
+        assert_eq!(
+            normalize_text("น\u{0E4D}\u{0E49}\u{0E32}"),
+            "น\u{0E49}\u{0E33}"
+        );
+        // already composed text is borrowed untouched
+        assert!(matches!(normalize_text("น้ำ"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_key_drops_notes_and_marks() {
+        assert_eq!(header_key("งบประมาณ (บาท)"), "งบประมาณ");
+        assert_eq!(header_key("รหัสบ้าน (house_code)"), "รหัสบ้าน");
+        assert_eq!(header_key("House_Code*"), "house_code");
+        assert_eq!(header_key("ตำบล :"), "ตำบล");
+        assert_eq!(header_key("No."), "no.");
+    }
+
+    #[test]
+    fn thai_digits_become_ascii() {
+        assert_eq!(ascii_digits("๓๓๑๘"), "3318");
+        assert_eq!(ascii_digits("ม.๕"), "ม.5");
+    }
+
+    #[test]
+    fn strips_the_longest_prefix() {
+        assert_eq!(strip_prefixes("นางสาวมาลี", &["นาง", "นางสาว"]), "มาลี");
+        assert_eq!(strip_prefixes("จ. ศรีสะเกษ", &["จังหวัด", "จ."]), "ศรีสะเกษ");
+    }
+}

@@ -1,0 +1,530 @@
+//! District workbook importer.
+//!
+//! The pipeline, one module per stage:
+//! [`workbook`] (open, find sheets) → [`header`] (header row, aliases) → [`cells`]
+//! (normalised cells) → [`rows`] (typed rows per sheet) — together [`read_workbook`], pure
+//! and benchmarkable on its own — then [`validate`] (areas, cross-sheet references, scope,
+//! duplicates) → [`plan`] (inserted / updated / unchanged against the database) →
+//! [`write`] (batched, one transaction) → [`report`].
+//!
+//! Also here: the area master data loader ([`areas`]), the provincial figures ([`stats`]),
+//! the blank template ([`template`]) and the synthetic workbook generator ([`generate`]).
+#![warn(clippy::unwrap_used, clippy::print_stdout)]
+
+pub mod areas;
+pub mod cells;
+pub mod error;
+pub mod generate;
+pub mod header;
+pub mod plan;
+pub mod reference;
+pub mod report;
+pub mod rows;
+pub mod stats;
+pub mod template;
+pub mod validate;
+pub mod workbook;
+pub mod write;
+
+use crate::cells::Cell;
+use crate::header::Header;
+use crate::reference::{AgencyIndex, AreaIndex, Stored};
+use crate::report::{ImportReport, ImportStatus, Issue, Severity};
+use crate::rows::{AnalysisIn, EntryIn, HouseholdIn, MemberIn, Parsed, ProblemIn};
+use crate::workbook::{SheetKind, Workbook};
+use chrono::NaiveDate;
+pub use error::ImportError;
+use sea_orm::DatabaseConnection;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use tracing::{info, info_span};
+
+/// A known sheet as read.
+#[derive(Debug, Clone)]
+pub struct SheetInfo {
+    /// Name as written.
+    pub name: String,
+    /// Header, when found.
+    pub header: Option<Header>,
+    /// Data rows read.
+    pub read: u32,
+    /// The sheet cannot be imported (no header, a required column missing): all its rows are rejected.
+    pub broken: bool,
+}
+
+/// A workbook read and parsed into typed rows, with the issues found so far.
+#[derive(Debug, Default)]
+pub struct ReadWorkbook {
+    /// Known sheets found.
+    pub sheets: BTreeMap<SheetKind, SheetInfo>,
+    /// Household rows.
+    pub households: Vec<Parsed<HouseholdIn>>,
+    /// Member rows.
+    pub members: Vec<Parsed<MemberIn>>,
+    /// Problem rows.
+    pub problems: Vec<Parsed<ProblemIn>>,
+    /// Analysis rows.
+    pub analyses: Vec<Parsed<AnalysisIn>>,
+    /// Logbook rows.
+    pub entries: Vec<Parsed<EntryIn>>,
+    /// Errors and warnings.
+    pub issues: Vec<Issue>,
+}
+
+/// A known sheet's header, for labels.
+pub struct SheetHeader<'a> {
+    /// The header.
+    pub header: &'a Header,
+}
+
+impl ReadWorkbook {
+    /// The header of a sheet, when found.
+    pub fn sheet(&self, kind: SheetKind) -> Option<SheetHeader<'_>> {
+        self.sheets
+            .get(&kind)
+            .and_then(|s| s.header.as_ref())
+            .map(|header| SheetHeader { header })
+    }
+
+    /// Rows of a sheet that failed parsing (all rows, for a broken sheet).
+    pub fn rejected_rows(&self, kind: SheetKind) -> HashSet<u32> {
+        fn failed<T>(v: &[Parsed<T>]) -> HashSet<u32> {
+            v.iter()
+                .filter(|p| p.value.is_none())
+                .map(|p| p.row)
+                .collect()
+        }
+        if self.sheets.get(&kind).is_some_and(|s| s.broken) {
+            return (0..self.sheets[&kind].read).collect();
+        }
+        match kind {
+            SheetKind::Households => failed(&self.households),
+            SheetKind::Members => failed(&self.members),
+            SheetKind::Problems => failed(&self.problems),
+            SheetKind::Analysis => failed(&self.analyses),
+            SheetKind::Assistance => failed(&self.entries),
+        }
+    }
+
+    /// Data rows read per sheet.
+    pub fn read_counts(&self) -> BTreeMap<SheetKind, u32> {
+        self.sheets.iter().map(|(k, s)| (*k, s.read)).collect()
+    }
+
+    /// Every house code and citizen ID the rows mention, for loading what is stored.
+    pub fn mentioned(&self) -> (Vec<String>, Vec<String>) {
+        let mut houses = HashSet::new();
+        let mut people = HashSet::new();
+        let mut add = |ident: &rows::Ident| {
+            if let Some(h) = &ident.house_code {
+                houses.insert(h.to_string());
+            }
+            if let Some(c) = &ident.citizen_id {
+                people.insert(c.to_string());
+            }
+        };
+        self.households.iter().for_each(|p| add(&p.ident));
+        self.members.iter().for_each(|p| add(&p.ident));
+        self.problems.iter().for_each(|p| add(&p.ident));
+        self.analyses.iter().for_each(|p| add(&p.ident));
+        self.entries.iter().for_each(|p| add(&p.ident));
+        let mut houses: Vec<String> = houses.into_iter().collect();
+        let mut people: Vec<String> = people.into_iter().collect();
+        houses.sort();
+        people.sort();
+        (houses, people)
+    }
+}
+
+fn sheet_issue(
+    severity: Severity,
+    sheet: Option<SheetKind>,
+    row: Option<u32>,
+    code: &str,
+    th: String,
+    en: String,
+) -> Issue {
+    Issue::new(severity, sheet, row, code, th, en)
+}
+
+/// Reads a workbook: sheets by name, header rows, cells, typed rows. Pure; `today` bounds dates.
+pub fn read_workbook(bytes: Vec<u8>, today: NaiveDate) -> Result<ReadWorkbook, ImportError> {
+    let span = info_span!("import.read");
+    let _g = span.enter();
+    let mut wb = Workbook::open(bytes)?;
+    let mut out = ReadWorkbook::default();
+    let mut cut: Vec<rows::SheetRows> = Vec::new();
+    for name in wb.sheet_names() {
+        let Some(kind) = SheetKind::from_name(&name) else {
+            out.issues.push(
+                sheet_issue(
+                    Severity::Warning,
+                    None,
+                    None,
+                    "unknown_sheet",
+                    format!("ไม่รู้จักแผ่นงาน \"{name}\" จึงข้ามไป"),
+                    format!("Sheet \"{name}\" is not one the importer knows; skipped"),
+                )
+                .value(Some(name.clone())),
+            );
+            continue;
+        };
+        if out.sheets.contains_key(&kind) {
+            out.issues.push(
+                sheet_issue(
+                    Severity::Error,
+                    Some(kind),
+                    None,
+                    "duplicate_sheet",
+                    format!(
+                        "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
+                        kind.name_th()
+                    ),
+                    format!(
+                        "More than one {} sheet (\"{name}\"); merge them into one",
+                        kind.key()
+                    ),
+                )
+                .value(Some(name.clone())),
+            );
+            continue;
+        }
+        let range = wb.range(&name)?;
+        let first_row = range.start().map_or(0, |(r, _)| r);
+        let grid: Vec<Vec<Cell>> = range
+            .rows()
+            .map(|r| r.iter().map(Cell::from_data).collect())
+            .collect();
+        let non_empty = grid
+            .iter()
+            .filter(|r| r.iter().any(|c| !c.is_empty()))
+            .count() as u32;
+        match rows::cut_rows(kind, &name, grid, first_row) {
+            None => {
+                out.issues.push(sheet_issue(
+                    Severity::Error,
+                    Some(kind),
+                    None,
+                    "header_not_found",
+                    format!("ไม่พบแถวหัวตารางในแผ่นงาน \"{name}\" (ต้องมีชื่อคอลัมน์ที่รู้จักอย่างน้อย 2 คอลัมน์ใน 15 แถวแรก)"),
+                    format!("No header row in sheet \"{name}\" (at least 2 known column headers within the first 15 rows)"),
+                ));
+                out.sheets.insert(
+                    kind,
+                    SheetInfo {
+                        name,
+                        header: None,
+                        read: non_empty,
+                        broken: true,
+                    },
+                );
+            }
+            Some(sr) => {
+                let header_row = first_row + sr.header.row_index as u32 + 1;
+                for (_, text) in &sr.header.unknown {
+                    out.issues.push(
+                        sheet_issue(
+                            Severity::Warning,
+                            Some(kind),
+                            Some(header_row),
+                            "unknown_column",
+                            format!("ไม่รู้จักคอลัมน์ \"{text}\" จึงข้ามไป"),
+                            format!("Column \"{text}\" is not one the importer knows; ignored"),
+                        )
+                        .column(text.clone()),
+                    );
+                }
+                for (_, text) in &sr.header.duplicates {
+                    out.issues.push(
+                        sheet_issue(
+                            Severity::Warning,
+                            Some(kind),
+                            Some(header_row),
+                            "duplicate_column",
+                            format!("คอลัมน์ \"{text}\" ซ้ำกับคอลัมน์ก่อนหน้า ใช้คอลัมน์แรกเท่านั้น"),
+                            format!(
+                                "Column \"{text}\" repeats an earlier one; only the first is read"
+                            ),
+                        )
+                        .column(text.clone()),
+                    );
+                }
+                let missing = sr.header.missing_required(kind);
+                for spec in &missing {
+                    out.issues.push(
+                        sheet_issue(
+                            Severity::Error,
+                            Some(kind),
+                            Some(header_row),
+                            "missing_column",
+                            format!("แผ่นงาน \"{name}\" ไม่มีคอลัมน์ที่ต้องมี \"{}\"", spec.aliases[0]),
+                            format!(
+                                "Sheet \"{name}\" lacks the required column \"{}\" ({})",
+                                spec.aliases[1], spec.key
+                            ),
+                        )
+                        .column(spec.aliases[0]),
+                    );
+                }
+                let broken = !missing.is_empty();
+                out.sheets.insert(
+                    kind,
+                    SheetInfo {
+                        name: name.clone(),
+                        header: Some(sr.header.clone()),
+                        read: sr.rows.len() as u32,
+                        broken,
+                    },
+                );
+                if !broken {
+                    cut.push(sr);
+                }
+            }
+        }
+    }
+    if out.sheets.is_empty() {
+        out.issues.push(sheet_issue(
+            Severity::Error,
+            None,
+            None,
+            "no_known_sheets",
+            "ไม่พบแผ่นงานที่นำเข้าได้ (ครัวเรือน, สมาชิก, ปัญหา, วิเคราะห์, การช่วยเหลือ)".into(),
+            "No sheet the importer knows (households, members, problems, analysis, assistance)"
+                .into(),
+        ));
+    }
+    let issues = &mut out.issues;
+    for sr in &cut {
+        match sr.kind {
+            SheetKind::Households => out.households = rows::parse_households(sr, issues),
+            SheetKind::Members => out.members = rows::parse_members(sr, today, issues),
+            SheetKind::Problems => out.problems = rows::parse_problems(sr, issues),
+            SheetKind::Analysis => out.analyses = rows::parse_analyses(sr, today, issues),
+            SheetKind::Assistance => out.entries = rows::parse_entries(sr, today, issues),
+        }
+    }
+    info!(
+        import.rows = out.households.len()
+            + out.members.len()
+            + out.problems.len()
+            + out.analyses.len()
+            + out.entries.len(),
+        "read"
+    );
+    Ok(out)
+}
+
+/// A stage of an import, reported to a [`Progress`] callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the workbook.
+    Reading,
+    /// Checking rows against the reference data and what is stored.
+    Validating {
+        /// Data rows read.
+        rows: u64,
+    },
+    /// Writing in one transaction.
+    Writing {
+        /// Rows to write.
+        rows: u64,
+    },
+    /// Finished.
+    Done,
+}
+
+/// A callback told of each [`Stage`].
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(Stage) + Send + Sync>>);
+
+impl Progress {
+    /// Calls `f` at each stage.
+    pub fn new(f: impl Fn(Stage) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(f)))
+    }
+
+    fn report(&self, stage: Stage) {
+        if let Some(f) = &self.0 {
+            f(stage);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(callback)"
+        } else {
+            "Progress(none)"
+        })
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Validate and report only; write nothing.
+    pub dry_run: bool,
+    /// Limit to one district (4-digit code): rows of other districts are errors.
+    pub district: Option<String>,
+    /// The day the import runs: dates after it are errors; ages are as of it.
+    pub today: NaiveDate,
+    /// Who imports (recorded on the batch).
+    pub principal: Option<String>,
+    /// Told of each stage.
+    pub progress: Progress,
+}
+
+impl ImportOptions {
+    /// Options for a real import today.
+    pub fn today() -> Self {
+        Self {
+            dry_run: false,
+            district: None,
+            today: chrono::Local::now().date_naive(),
+            principal: None,
+            progress: Progress::default(),
+        }
+    }
+}
+
+fn sort_issues(issues: &mut [Issue]) {
+    issues.sort_by_key(|i| (i.sheet.map_or(0, |s| s as u8 + 1), i.row.unwrap_or(0)));
+}
+
+/// Imports one workbook: read, validate, plan, and (unless dry run or rejected) write in one
+/// transaction. A rejected batch is recorded with its errors; nothing else is written.
+pub async fn import_workbook(
+    db: &DatabaseConnection,
+    file_name: &str,
+    bytes: Vec<u8>,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let span = info_span!("import", import.file = file_name);
+    let _g = span.enter();
+    let info = write::BatchInfo {
+        file_name: file_name.to_string(),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        district: opts.district.clone(),
+        principal: opts.principal.clone(),
+        as_of: opts.today,
+    };
+    opts.progress.report(Stage::Reading);
+    let read = match read_workbook(bytes, opts.today) {
+        Ok(r) => r,
+        Err(ImportError::Unreadable(msg)) => {
+            let mut report = ImportReport {
+                file: file_name.to_string(),
+                status: ImportStatus::Rejected,
+                batch_id: None,
+                sheets: SheetKind::ALL
+                    .iter()
+                    .map(|k| (*k, Default::default()))
+                    .collect(),
+                errors: vec![Issue::new(
+                    Severity::Error,
+                    None,
+                    None,
+                    "file_unreadable",
+                    "เปิดไฟล์ไม่ได้ ไฟล์ต้องเป็น Excel (.xlsx, .xls) หรือ .ods ที่ไม่เสียหาย".into(),
+                    format!("The file cannot be opened as a workbook (.xlsx, .xls, .ods): {msg}"),
+                )],
+                warnings: vec![],
+            };
+            if !opts.dry_run {
+                report.batch_id = Some(write::record_rejected(db, &info, &report).await?);
+            }
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+    let total: usize = read.households.len()
+        + read.members.len()
+        + read.problems.len()
+        + read.analyses.len()
+        + read.entries.len();
+    opts.progress
+        .report(Stage::Validating { rows: total as u64 });
+    let areas = AreaIndex::load(db).await?;
+    let agencies = AgencyIndex::load(db).await?;
+    let (houses, people) = read.mentioned();
+    let subdistricts: Vec<String> = {
+        let mut s: Vec<String> = read
+            .households
+            .iter()
+            .filter_map(|p| p.value.as_ref())
+            .filter_map(|h| {
+                let p = areas.province(&h.province).ok()?;
+                let d = areas.district(&p, &h.district).ok()?;
+                areas.subdistrict(&d, &h.subdistrict).ok()
+            })
+            .collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    let stored = Stored::load(db, &houses, &people, &subdistricts).await?;
+    let ctx = validate::Context {
+        areas: &areas,
+        agencies: &agencies,
+        stored: &stored,
+        district: opts.district.as_deref(),
+    };
+    let validated = validate::validate(&read, &ctx);
+    let plan = plan::plan(&validated, &stored);
+
+    let (mut errors, mut warnings): (Vec<Issue>, Vec<Issue>) = read
+        .issues
+        .iter()
+        .chain(validated.issues.iter())
+        .cloned()
+        .partition(|i| i.severity == Severity::Error);
+    sort_issues(&mut errors);
+    sort_issues(&mut warnings);
+    // rows rejected while reading and while validating (one count per row)
+    let sheets = plan.counts(&read.read_counts(), &validated.rejected);
+    let status = if !errors.is_empty() {
+        ImportStatus::Rejected
+    } else if opts.dry_run {
+        ImportStatus::DryRun
+    } else {
+        ImportStatus::Imported
+    };
+    let mut report = ImportReport {
+        file: file_name.to_string(),
+        status,
+        batch_id: None,
+        sheets,
+        errors,
+        warnings,
+    };
+    match status {
+        ImportStatus::DryRun => {}
+        ImportStatus::Rejected if opts.dry_run => {}
+        ImportStatus::Rejected => {
+            report.batch_id = Some(write::record_rejected(db, &info, &report).await?)
+        }
+        ImportStatus::Imported => {
+            let changed = [
+                &plan.households,
+                &plan.members,
+                &plan.problems,
+                &plan.analyses,
+                &plan.entries,
+            ]
+            .iter()
+            .map(|v| v.iter().filter(|a| **a != plan::Action::Unchanged).count() as u64)
+            .sum();
+            opts.progress.report(Stage::Writing { rows: changed });
+            report.batch_id =
+                Some(write::write(db, &info, &report, &validated, &plan, &stored).await?);
+        }
+    }
+    opts.progress.report(Stage::Done);
+    info!(
+        import.status = report.status.as_str(),
+        import.rows = report.rows_read(),
+        "import finished"
+    );
+    Ok(report)
+}

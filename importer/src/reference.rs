@@ -1,0 +1,483 @@
+//! Reference data an import checks rows against: the area tree (names → codes, with
+//! did-you-mean), the agencies of each province, the cohorts, and what is already stored
+//! for the households and people a workbook mentions. Loaded in a few bulk queries.
+
+use entity::types::{AreaLevel, Cohort, CohortSource, text};
+use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use std::collections::{HashMap, HashSet};
+
+/// Rows per `IN (…)` list, under SQLite's and PostgreSQL's parameter limits.
+pub const IN_CHUNK: usize = 5000;
+
+/// Squashes a name for comparison: normalised, Latin lower-cased, without spaces and dots.
+pub fn squash(s: &str) -> String {
+    text::match_key(s)
+        .chars()
+        .filter(|c| *c != ' ' && *c != '.')
+        .collect()
+}
+
+fn area_key(level: AreaLevel, name: &str) -> String {
+    let k = text::match_key(name);
+    let prefixes: &[&str] = match level {
+        AreaLevel::Province => &["จังหวัด", "จ."],
+        AreaLevel::District => &["อำเภอ", "อ.", "เขต"],
+        AreaLevel::Subdistrict => &["ตำบล", "ต.", "แขวง"],
+        AreaLevel::Village => &["หมู่บ้าน"],
+    };
+    let stripped = text::strip_prefixes(&k, prefixes);
+    stripped.chars().filter(|c| *c != ' ').collect()
+}
+
+/// An area as the index keeps it.
+#[derive(Debug, Clone)]
+pub struct AreaRec {
+    /// Code.
+    pub code: String,
+    /// Thai name.
+    pub name_th: String,
+}
+
+/// The area tree, indexed by parent and name.
+#[derive(Debug, Default)]
+pub struct AreaIndex {
+    by_code: HashMap<String, AreaRec>,
+    by_name: HashMap<(String, String), String>,
+    children: HashMap<String, Vec<(String, AreaRec)>>,
+}
+
+/// An area name that resolved to nothing, with the closest names in its parent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresolved {
+    /// Up to three suggestions.
+    pub suggestions: Vec<String>,
+}
+
+impl AreaIndex {
+    /// Builds the index from area rows (provinces, districts, subdistricts; villages ignored).
+    pub fn new(areas: impl IntoIterator<Item = area::Model>) -> Self {
+        let mut idx = AreaIndex::default();
+        for a in areas {
+            let Some(level) = AreaLevel::parse(&a.level) else {
+                continue;
+            };
+            if level == AreaLevel::Village {
+                continue;
+            }
+            let parent = a.parent_code.clone().unwrap_or_default();
+            let rec = AreaRec {
+                code: a.code.clone(),
+                name_th: a.name_th.clone(),
+            };
+            let mut keys = vec![area_key(level, &a.name_th)];
+            if let Some(en) = &a.name_en {
+                keys.push(area_key(level, en));
+            }
+            for k in keys {
+                idx.by_name
+                    .entry((parent.clone(), k.clone()))
+                    .or_insert_with(|| a.code.clone());
+                idx.children
+                    .entry(parent.clone())
+                    .or_default()
+                    .push((k, rec.clone()));
+            }
+            idx.by_code.insert(a.code.clone(), rec);
+        }
+        idx
+    }
+
+    /// Loads provinces, districts and subdistricts.
+    pub async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
+        let rows = area::Entity::find()
+            .filter(area::Column::Level.ne("village"))
+            .all(db)
+            .await?;
+        Ok(Self::new(rows))
+    }
+
+    /// The area with this code.
+    pub fn get(&self, code: &str) -> Option<&AreaRec> {
+        self.by_code.get(code)
+    }
+
+    /// True when no area is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.by_code.is_empty()
+    }
+
+    fn lookup(&self, parent: &str, level: AreaLevel, name: &str) -> Result<String, Unresolved> {
+        let key = area_key(level, name);
+        if let Some(code) = self.by_name.get(&(parent.to_string(), key.clone())) {
+            return Ok(code.clone());
+        }
+        let mut scored: Vec<(f64, &AreaRec)> = self
+            .children
+            .get(parent)
+            .map(|v| {
+                v.iter()
+                    .map(|(k, r)| (strsim::normalized_levenshtein(k, &key), r))
+                    .collect()
+            })
+            .unwrap_or_default();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut suggestions: Vec<String> = Vec::new();
+        for (score, r) in scored {
+            if score >= 0.34 && !suggestions.contains(&r.name_th) && suggestions.len() < 3 {
+                suggestions.push(r.name_th.clone());
+            }
+        }
+        Err(Unresolved { suggestions })
+    }
+
+    /// Resolves a province name.
+    pub fn province(&self, name: &str) -> Result<String, Unresolved> {
+        self.lookup("", AreaLevel::Province, name)
+    }
+
+    /// Resolves a district name inside a province; `เมือง` alone or `เมือง` + the province's
+    /// name is the capital district, whose code ends in `01`.
+    pub fn district(&self, province: &str, name: &str) -> Result<String, Unresolved> {
+        let key = area_key(AreaLevel::District, name);
+        let pname = self
+            .by_code
+            .get(province)
+            .map(|p| area_key(AreaLevel::Province, &p.name_th))
+            .unwrap_or_default();
+        if key == "เมือง" || key == format!("เมือง{pname}") {
+            let capital = format!("{province}01");
+            if self.by_code.contains_key(&capital) {
+                return Ok(capital);
+            }
+        }
+        self.lookup(province, AreaLevel::District, name)
+    }
+
+    /// Resolves a subdistrict name inside a district.
+    pub fn subdistrict(&self, district: &str, name: &str) -> Result<String, Unresolved> {
+        self.lookup(district, AreaLevel::Subdistrict, name)
+    }
+}
+
+/// An agency as matching needs it.
+#[derive(Debug, Clone)]
+pub struct AgencyRec {
+    /// Id.
+    pub id: i32,
+    /// Code (`33-pho`).
+    pub code: String,
+}
+
+/// Agencies of every province, indexed by the ways a workbook names them.
+#[derive(Debug, Default)]
+pub struct AgencyIndex {
+    by_key: HashMap<(String, String), AgencyRec>,
+    province_names: HashMap<String, String>,
+}
+
+impl AgencyIndex {
+    /// Builds the index. `province_names` maps province code → Thai name.
+    pub fn new(agencies: Vec<agency::Model>, province_names: HashMap<String, String>) -> Self {
+        let mut by_key = HashMap::new();
+        for a in agencies {
+            let rec = AgencyRec {
+                id: a.id,
+                code: a.code.clone(),
+            };
+            let pname = province_names
+                .get(&a.province_code)
+                .map(|n| squash(n))
+                .unwrap_or_default();
+            let name = squash(&a.name_th);
+            let mut keys = vec![
+                squash(&a.code),
+                squash(&a.abbreviation),
+                name.clone(),
+                squash(&a.name_en),
+            ];
+            if let Some(stripped) = name.strip_suffix(&pname).filter(|_| !pname.is_empty()) {
+                keys.push(stripped.to_string());
+            }
+            for k in keys.into_iter().filter(|k| !k.is_empty()) {
+                by_key
+                    .entry((a.province_code.clone(), k))
+                    .or_insert_with(|| rec.clone());
+            }
+        }
+        let province_names = province_names
+            .into_iter()
+            .map(|(k, v)| (k, squash(&v)))
+            .collect();
+        Self {
+            by_key,
+            province_names,
+        }
+    }
+
+    /// Loads every agency and the province names.
+    pub async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
+        let agencies = agency::Entity::find().all(db).await?;
+        let provinces = area::Entity::find()
+            .filter(area::Column::Level.eq("province"))
+            .all(db)
+            .await?;
+        Ok(Self::new(
+            agencies,
+            provinces.into_iter().map(|p| (p.code, p.name_th)).collect(),
+        ))
+    }
+
+    /// The agency of `province` that `written` names: its code, its abbreviation with or
+    /// without dots and spaces, or its Thai name, optionally followed by the province's name.
+    pub fn find(&self, province: &str, written: &str) -> Option<&AgencyRec> {
+        let k = squash(written);
+        if let Some(a) = self.by_key.get(&(province.to_string(), k.clone())) {
+            return Some(a);
+        }
+        let pname = self.province_names.get(province)?;
+        let stripped = k.strip_suffix(pname.as_str())?;
+        let stripped = stripped
+            .strip_suffix("จังหวัด")
+            .filter(|s| !s.is_empty())
+            .unwrap_or(stripped);
+        self.by_key
+            .get(&(province.to_string(), stripped.to_string()))
+            .or_else(|| {
+                // "สำนักงานสาธารณสุขจังหวัด" + name: the stored name already ends in จังหวัด
+                self.by_key
+                    .get(&(province.to_string(), format!("{stripped}จังหวัด")))
+            })
+    }
+}
+
+/// A problem's identity with its cohort as stored: (house, indicator, person key, cohort id).
+pub type ProblemKey = (String, i32, String, i32);
+
+/// What is stored for the households and people a workbook mentions.
+#[derive(Debug, Default)]
+pub struct Stored {
+    /// Households by house code.
+    pub households: HashMap<String, household::Model>,
+    /// Members by citizen ID.
+    pub members: HashMap<String, member::Model>,
+    /// Citizen IDs stored per house code.
+    pub members_by_house: HashMap<String, HashSet<String>>,
+    /// Problems by identity.
+    pub problems: HashMap<ProblemKey, problem::Model>,
+    /// Analyses by house code.
+    pub analyses: HashMap<String, analysis::Model>,
+    /// Logbook entries by (problem id, date, entry key).
+    pub entries: HashMap<(i32, chrono::NaiveDate, String), logbook_entry::Model>,
+    /// Cohort ids.
+    pub cohorts: HashMap<Cohort, i32>,
+    /// Known villages: code → name.
+    pub villages: HashMap<String, String>,
+}
+
+fn chunks<T: Clone>(v: &[T]) -> impl Iterator<Item = Vec<T>> + '_ {
+    v.chunks(IN_CHUNK).map(<[T]>::to_vec)
+}
+
+impl Stored {
+    /// Loads everything stored about these households and citizens, plus the cohorts and
+    /// the villages of these subdistricts.
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        house_codes: &[String],
+        citizen_ids: &[String],
+        subdistricts: &[String],
+    ) -> Result<Self, DbErr> {
+        let mut s = Stored::default();
+        for c in cohort::Entity::find().all(db).await? {
+            if let Some(source) = CohortSource::from_key(&c.source) {
+                s.cohorts.insert(
+                    Cohort {
+                        source,
+                        be_year: c.be_year,
+                    },
+                    c.id,
+                );
+            }
+        }
+        for chunk in chunks(subdistricts) {
+            for v in area::Entity::find()
+                .filter(area::Column::ParentCode.is_in(chunk))
+                .all(db)
+                .await?
+            {
+                s.villages.insert(v.code, v.name_th);
+            }
+        }
+        for chunk in chunks(house_codes) {
+            for h in household::Entity::find()
+                .filter(household::Column::HouseCode.is_in(chunk.clone()))
+                .all(db)
+                .await?
+            {
+                s.households.insert(h.house_code.clone(), h);
+            }
+            for m in member::Entity::find()
+                .filter(member::Column::HouseCode.is_in(chunk.clone()))
+                .all(db)
+                .await?
+            {
+                s.members.insert(m.citizen_id.clone(), m);
+            }
+            for a in analysis::Entity::find()
+                .filter(analysis::Column::HouseCode.is_in(chunk.clone()))
+                .all(db)
+                .await?
+            {
+                s.analyses.insert(a.house_code.clone(), a);
+            }
+            let problems = problem::Entity::find()
+                .filter(problem::Column::HouseCode.is_in(chunk))
+                .all(db)
+                .await?;
+            let ids: Vec<i32> = problems.iter().map(|p| p.id).collect();
+            for p in problems {
+                s.problems.insert(
+                    (
+                        p.house_code.clone(),
+                        p.indicator_code,
+                        p.person_key.clone(),
+                        p.cohort_id,
+                    ),
+                    p,
+                );
+            }
+            for ids in chunks(&ids) {
+                for e in logbook_entry::Entity::find()
+                    .filter(logbook_entry::Column::ProblemId.is_in(ids))
+                    .all(db)
+                    .await?
+                {
+                    s.entries
+                        .insert((e.problem_id, e.entry_date, e.entry_key.clone()), e);
+                }
+            }
+        }
+        let missing: Vec<String> = citizen_ids
+            .iter()
+            .filter(|c| !s.members.contains_key(*c))
+            .cloned()
+            .collect();
+        for chunk in chunks(&missing) {
+            for m in member::Entity::find()
+                .filter(member::Column::CitizenId.is_in(chunk))
+                .all(db)
+                .await?
+            {
+                s.members.insert(m.citizen_id.clone(), m);
+            }
+        }
+        for m in s.members.values() {
+            s.members_by_house
+                .entry(m.house_code.clone())
+                .or_default()
+                .insert(m.citizen_id.clone());
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(level: &str, code: &str, parent: Option<&str>, th: &str, en: &str) -> area::Model {
+        area::Model {
+            code: code.into(),
+            level: level.into(),
+            parent_code: parent.map(Into::into),
+            name_th: th.into(),
+            name_en: Some(en.into()),
+            batch_id: None,
+            source_sheet: None,
+            source_row: None,
+        }
+    }
+
+    fn index() -> AreaIndex {
+        AreaIndex::new([
+            a("province", "33", None, "ศรีสะเกษ", "Si Sa Ket"),
+            a(
+                "district",
+                "3301",
+                Some("33"),
+                "เมืองศรีสะเกษ",
+                "Mueang Si Sa Ket",
+            ),
+            a("district", "3318", Some("33"), "เมืองจันทร์", "Mueang Chan"),
+            a("subdistrict", "331802", Some("3318"), "ตาโกน", "Takon"),
+            a("subdistrict", "331803", Some("3318"), "หนองใหญ่", "Nong Yai"),
+            a("province", "10", None, "กรุงเทพมหานคร", "Bangkok"),
+            a("district", "1001", Some("10"), "เขตพระนคร", "Phra Nakhon"),
+        ])
+    }
+
+    #[test]
+    fn resolves_names_with_prefixes_top_down() {
+        let idx = index();
+        assert_eq!(idx.province("จ.ศรีสะเกษ").unwrap(), "33");
+        assert_eq!(idx.province("จังหวัด ศรีสะเกษ").unwrap(), "33");
+        assert_eq!(idx.district("33", "อ.เมืองจันทร์").unwrap(), "3318");
+        assert_eq!(idx.subdistrict("3318", "ตำบลหนองใหญ่").unwrap(), "331803");
+        assert_eq!(idx.subdistrict("3318", "Takon").unwrap(), "331802");
+        assert_eq!(idx.district("10", "พระนคร").unwrap(), "1001");
+        assert_eq!(idx.district("10", "เขตพระนคร").unwrap(), "1001");
+    }
+
+    #[test]
+    fn mueang_alone_means_the_capital_district() {
+        let idx = index();
+        assert_eq!(idx.district("33", "เมือง").unwrap(), "3301");
+        assert_eq!(idx.district("33", "อ.เมืองศรีสะเกษ").unwrap(), "3301");
+    }
+
+    #[test]
+    fn unknown_names_suggest_the_closest_in_their_parent() {
+        let idx = index();
+        let e = idx.subdistrict("3318", "หนองใหญ").unwrap_err();
+        assert_eq!(e.suggestions.first().map(String::as_str), Some("หนองใหญ่"));
+        // a subdistrict is only looked for inside its district
+        assert!(idx.subdistrict("3301", "ตาโกน").is_err());
+    }
+
+    #[test]
+    fn agencies_match_by_code_abbreviation_and_name_within_the_province() {
+        let ag = |id, code: &str, abbr: &str, th: &str, p: &str| agency::Model {
+            id,
+            code: code.into(),
+            abbreviation: abbr.into(),
+            name_th: th.into(),
+            name_en: "x".into(),
+            province_code: p.into(),
+        };
+        let idx = AgencyIndex::new(
+            vec![
+                ag(1, "33-pho", "สสจ.", "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ", "33"),
+                ag(2, "67-pho", "สสจ.", "สำนักงานสาธารณสุขจังหวัดเพชรบูรณ์", "67"),
+            ],
+            HashMap::from([
+                ("33".into(), "ศรีสะเกษ".into()),
+                ("67".into(), "เพชรบูรณ์".into()),
+            ]),
+        );
+        for w in [
+            "สสจ.",
+            "สสจ",
+            "สสจ.ศรีสะเกษ",
+            "สสจ. ศรีสะเกษ",
+            "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ",
+            "33-pho",
+            "สำนักงานสาธารณสุขจังหวัด",
+        ] {
+            assert_eq!(idx.find("33", w).map(|a| a.id), Some(1), "{w}");
+        }
+        assert!(idx.find("33", "อบต.บ้านโคก").is_none());
+        assert!(idx.find("33", "สสจ.เพชรบูรณ์").is_none());
+        assert_eq!(idx.find("67", "สสจ.เพชรบูรณ์").map(|a| a.id), Some(2));
+    }
+}

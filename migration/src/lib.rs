@@ -1,0 +1,37 @@
+//! Database migrations of logbook; the same schema on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_init;
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_init::Migration)]
+    }
+}
+
+use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+/// Connects to SQLite (`sqlite://file.db?mode=rwc`) or PostgreSQL (`postgres://…`).
+/// SQLite gets WAL journaling, `synchronous=NORMAL` and a 30 s busy timeout.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    let mut opts = ConnectOptions::new(url);
+    opts.sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(30))
+    });
+    Database::connect(opts).await
+}
+
+/// Connects and brings the schema up to date.
+pub async fn open(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}

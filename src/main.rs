@@ -1,0 +1,460 @@
+//! `logbook`: the command line of the poverty-eradication logbook. A thin layer over the
+//! `importer` library: settings → telemetry → connect → run one command.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use entity::types::{AreaCode, AreaLevel};
+use importer::report::{ImportReport, ImportStatus};
+use importer::{ImportOptions, Progress, Stage};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Poverty-eradication logbook (ระบบบันทึกการแก้ไขปัญหาความยากจน): imports district
+/// workbooks (ศจพ.อ.) into a database and reports from it.
+#[derive(Parser, Debug)]
+#[command(name = "logbook", version, about, long_about = None)]
+struct Cli {
+    /// Database URL: `sqlite://FILE?mode=rwc` (the default, no setup) or
+    /// `postgres://user@host/db`. Migrations run automatically.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://logbook.db?mode=rwc"
+    )]
+    database_url: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the database migrations (they also run before every other command).
+    Migrate,
+    /// Import district workbooks (.xlsx, .xls, .ods): one batch per file, all or nothing.
+    Import(ImportArgs),
+    /// Print the provincial report: households, members, problems, logbook entries,
+    /// analyses, solved households, problems by status and by dimension.
+    Stats(StatsArgs),
+    /// Area master data (provinces, districts, subdistricts).
+    Areas {
+        #[command(subcommand)]
+        command: AreasCommand,
+    },
+    /// Write a blank district workbook: five sheets, canonical headers, drop-down lists.
+    Template {
+        /// Output file (.xlsx).
+        out: PathBuf,
+    },
+    /// Write a realistic synthetic district workbook (touches no database).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// Validate and report only; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only accept rows of this district (4-digit code, e.g. 3318).
+    #[arg(long, value_name = "CODE")]
+    district: Option<String>,
+    /// Print exactly one JSON array on stdout, one report per file.
+    #[arg(long)]
+    json: bool,
+    /// Workbooks to import, in order.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct StatsArgs {
+    /// Only this district (4-digit code).
+    #[arg(long, value_name = "CODE")]
+    district: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum AreasCommand {
+    /// Load areas from a file (`level,code,parent_code,name_th,name_en`, CSV or XLSX), or the
+    /// built-in set; idempotent. Each new province gets its default agencies.
+    Import {
+        /// The area file.
+        #[arg(required_unless_present = "builtin", conflicts_with = "builtin")]
+        file: Option<PathBuf>,
+        /// Load the built-in set: อำเภอเมืองจันทร์ (3318), ศรีสะเกษ, and its subdistricts.
+        #[arg(long)]
+        builtin: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// Output file (.xlsx).
+    out: PathBuf,
+    /// Number of households.
+    #[arg(long)]
+    households: usize,
+    /// Random seed: the same seed writes the same workbook.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// District to generate in (4-digit code); needs --areas unless it is the built-in 3318.
+    #[arg(long, value_name = "CODE")]
+    district: Option<String>,
+    /// Area master file to find --district in.
+    #[arg(long, value_name = "FILE")]
+    areas: Option<PathBuf>,
+    /// Add the untidiness of real workbooks (title rows, Thai digits, BE date cells, …).
+    #[arg(long)]
+    messy: bool,
+    /// English sheet names and headers.
+    #[arg(long)]
+    english: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            })
+        }
+    }
+}
+
+/// A mistake in how the command was called (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+fn district_arg(code: Option<&str>) -> Result<Option<AreaCode>> {
+    code.map(|c| {
+        AreaCode::parse_level(c, AreaLevel::District).map_err(|_| {
+            usage(format!(
+                "--district must be a 4-digit district code, got \"{c}\""
+            ))
+        })
+    })
+    .transpose()
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Template { out } => {
+            let bytes = importer::template::template()?;
+            std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("เขียนแม่แบบแล้ว / template written: {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(args) => generate(args),
+        command => {
+            let db = migration::open(&cli.database_url)
+                .await
+                .with_context(|| format!("opening {}", cli.database_url))?;
+            match command {
+                Command::Migrate => {
+                    eprintln!("migrations applied / ปรับโครงสร้างฐานข้อมูลแล้ว");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Command::Import(args) => import(&db, args).await,
+                Command::Stats(args) => stats(&db, args).await,
+                Command::Areas {
+                    command: AreasCommand::Import { file, builtin },
+                } => areas(&db, file, builtin).await,
+                Command::Template { .. } | Command::Generate(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn generate(args: GenerateArgs) -> Result<ExitCode> {
+    use importer::generate::{DistrictAreas, GenOptions, Style, synthesize, write_workbook};
+    let district = district_arg(args.district.as_deref())?;
+    let areas = match (&district, &args.areas) {
+        (None, _) => DistrictAreas::builtin(),
+        (Some(d), None) if d.as_str() == importer::areas::BUILTIN_DISTRICT => {
+            DistrictAreas::builtin()
+        }
+        (Some(d), None) => {
+            return Err(usage(format!(
+                "district {d} is not built in: give --areas FILE"
+            )));
+        }
+        (Some(d), Some(path)) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let rows = importer::areas::parse_file(&path.to_string_lossy(), bytes)?;
+            DistrictAreas::from_rows(&rows, d.as_str()).ok_or_else(|| {
+                usage(format!(
+                    "district {d} has no subdistricts in {}",
+                    path.display()
+                ))
+            })?
+        }
+    };
+    let opts = GenOptions {
+        households: args.households,
+        seed: args.seed,
+        as_of: chrono::Local::now().date_naive(),
+        areas,
+    };
+    let ds = synthesize(&opts);
+    let written = write_workbook(
+        &ds,
+        &Style {
+            messy: args.messy,
+            english: args.english,
+            seed: args.seed,
+        },
+    )?;
+    std::fs::write(&args.out, &written.bytes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "{}: {} households, {} members, {} problems, {} analyses, {} logbook entries",
+        args.out.display(),
+        ds.households.len(),
+        ds.members.len(),
+        ds.problems.len(),
+        ds.analyses.len(),
+        ds.entries.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spinner(file: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_prefix(file.to_string());
+    pb.enable_steady_tick(Duration::from_millis(100));
+    Some(pb)
+}
+
+async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<ExitCode> {
+    let district = district_arg(args.district.as_deref())?;
+    for f in &args.files {
+        if !f.is_file() {
+            return Err(usage(format!("no such file: {}", f.display())));
+        }
+    }
+    let mut reports = Vec::new();
+    for f in &args.files {
+        let name = f.file_name().map_or_else(
+            || f.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let pb = spinner(&name);
+        let progress = match &pb {
+            Some(pb) => {
+                let pb = pb.clone();
+                Progress::new(move |stage| match stage {
+                    Stage::Reading => pb.set_message("อ่านไฟล์ / reading"),
+                    Stage::Validating { rows } => {
+                        pb.set_message(format!("ตรวจสอบ {rows} แถว / validating"))
+                    }
+                    Stage::Writing { rows } => pb.set_message(format!("บันทึก {rows} แถว / writing")),
+                    Stage::Done => pb.set_message("เสร็จ / done"),
+                })
+            }
+            None => Progress::default(),
+        };
+        let opts = ImportOptions {
+            dry_run: args.dry_run,
+            district: district.as_ref().map(|d| d.as_str().to_string()),
+            principal: Some(format!("cli:{}", whoami())),
+            progress,
+            ..ImportOptions::today()
+        };
+        let report = importer::import_workbook(db, &name, bytes, &opts).await?;
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
+        }
+        if !args.json {
+            print_report(&report);
+        }
+        reports.push(report);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    let rejected = reports.iter().any(|r| r.status == ImportStatus::Rejected);
+    Ok(if rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn print_report(r: &ImportReport) {
+    let status = match r.status {
+        ImportStatus::Imported => "นำเข้าแล้ว / imported",
+        ImportStatus::Rejected => "ไม่ผ่าน ไม่มีการบันทึกข้อมูล / rejected, nothing written",
+        ImportStatus::DryRun => "ตรวจสอบผ่าน (ยังไม่บันทึก) / dry run passed",
+    };
+    println!("{}: {}", r.file, status);
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "แผ่นงาน / sheet",
+        "อ่าน / read",
+        "เพิ่ม / inserted",
+        "แก้ไข / updated",
+        "ไม่เปลี่ยน / unchanged",
+        "ผิดพลาด / rejected",
+    ]);
+    for (k, c) in &r.sheets {
+        t.add_row(vec![
+            format!("{} / {}", k.name_th(), k.key()),
+            c.read.to_string(),
+            c.inserted.to_string(),
+            c.updated.to_string(),
+            c.unchanged.to_string(),
+            c.rejected.to_string(),
+        ]);
+    }
+    println!("{t}");
+    let show = |label: &str, issues: &[importer::report::Issue]| {
+        if issues.is_empty() {
+            return;
+        }
+        println!("{label} ({}):", issues.len());
+        for i in issues.iter().take(100) {
+            println!(
+                "  [{}{}{}] {} — {} ({})",
+                i.sheet.map_or("file", |s| s.key()),
+                i.row.map(|r| format!(" แถว/row {r}")).unwrap_or_default(),
+                i.column
+                    .as_ref()
+                    .map(|c| format!(" คอลัมน์/column \"{c}\""))
+                    .unwrap_or_default(),
+                i.value
+                    .as_ref()
+                    .map(|v| format!("\"{v}\""))
+                    .unwrap_or_else(|| "(ว่าง/empty)".into()),
+                i.message_th,
+                i.code
+            );
+        }
+        if issues.len() > 100 {
+            println!("  … {} more (use --json for all)", issues.len() - 100);
+        }
+    };
+    show("ข้อผิดพลาด / errors", &r.errors);
+    show("คำเตือน / warnings", &r.warnings);
+}
+
+async fn stats(db: &sea_orm::DatabaseConnection, args: StatsArgs) -> Result<ExitCode> {
+    let district = district_arg(args.district.as_deref())?;
+    let s = importer::stats::stats(db, district.as_ref()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["รายการ / figure", "จำนวน / count"]);
+    let b = &s.problems_by_status;
+    let d = &s.problems_by_dimension;
+    for (k, v) in [
+        ("ครัวเรือนเป้าหมาย / households", s.households),
+        ("สมาชิก / members", s.members),
+        ("ปัญหา / problems", s.problems),
+        ("บันทึกการช่วยเหลือ / logbook entries", s.logbook_entries),
+        ("การวิเคราะห์ 4ท / analyses", s.analyses),
+        (
+            "ครัวเรือนที่แก้ไขได้ทุกปัญหา / households solved",
+            s.households_solved,
+        ),
+        ("  ยังไม่ได้ดำเนินการ / not started", b.not_started),
+        ("  แก้ไขได้แล้ว / solved", b.solved),
+        ("  รอติดตามผล / awaiting follow-up", b.awaiting_follow_up),
+        ("  อยู่ระหว่างติดตามผล / following up", b.following_up),
+        ("  ยังไม่สามารถแก้ไขได้ / not solvable yet", b.not_solvable_yet),
+        ("  ด้านสุขภาพ / health", d.health),
+        ("  ด้านความเป็นอยู่ / living", d.living),
+        ("  ด้านการศึกษา / education", d.education),
+        ("  ด้านรายได้ / income", d.income),
+        ("  ด้านการเข้าถึงบริการรัฐ / access", d.access),
+    ] {
+        t.add_row(vec![k.to_string(), v.to_string()]);
+    }
+    println!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn areas(
+    db: &sea_orm::DatabaseConnection,
+    file: Option<PathBuf>,
+    builtin: bool,
+) -> Result<ExitCode> {
+    let rows = match (file, builtin) {
+        (_, true) => importer::areas::parse_csv(importer::areas::BUILTIN_AREAS_CSV.as_bytes())?,
+        (Some(path), false) => {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            importer::areas::parse_file(&path.to_string_lossy(), bytes)?
+        }
+        (None, false) => bail!(usage("give an area FILE or --builtin")),
+    };
+    let r = importer::areas::load(db, &rows).await?;
+    println!(
+        "areas: {} read, {} inserted, {} updated, {} unchanged; {} new provinces, {} agencies created",
+        r.read,
+        r.inserted,
+        r.updated,
+        r.unchanged,
+        r.new_provinces.len(),
+        r.agencies_created
+    );
+    Ok(ExitCode::SUCCESS)
+}
