@@ -553,6 +553,8 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
     let mut rejected_problems: HashMap<(String, i32, String), u32> = HashMap::new();
     // rejected problem rows whose household could not be identified: (indicator, person) → row
     let mut orphan_problems: HashMap<(i32, String), u32> = HashMap::new();
+    // households with a rejected problem row whose indicator cannot be read → row
+    let mut houses_with_rejected_problems: HashMap<String, u32> = HashMap::new();
     {
         let kind = SheetKind::Problems;
         let mut ck = Checker {
@@ -562,6 +564,11 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
         let col = |c| label(read, kind, c);
         for p in &read.problems {
             let Some(pr) = &p.value else {
+                if let (Some(h), None) = (&p.ident.house_code, p.ident.indicator) {
+                    houses_with_rejected_problems
+                        .entry(h.to_string())
+                        .or_insert(p.row);
+                }
                 if let Some(i) = p.ident.indicator {
                     let person = p
                         .ident
@@ -595,6 +602,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 orphan_problems: &orphan_problems,
                 citizens: &rejected_citizens,
                 houses_with_members: &houses_with_rejected_members,
+                houses_with_problems: &houses_with_rejected_problems,
             };
             let ok = check_problem(
                 p.row,
@@ -747,6 +755,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 orphan_problems: &orphan_problems,
                 citizens: &rejected_citizens,
                 houses_with_members: &houses_with_rejected_members,
+                houses_with_problems: &houses_with_rejected_problems,
             };
             let Some(problem) = find_problem(p.row, e, &house, &mut ck, &col, &cohorts_of, &refs)
             else {
@@ -920,6 +929,8 @@ struct Rejected<'a> {
     citizens: &'a HashMap<(String, String), u32>,
     /// house → first rejected members row.
     houses_with_members: &'a HashMap<String, u32>,
+    /// house → first rejected problems row whose indicator cannot be read.
+    houses_with_problems: &'a HashMap<String, u32>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1118,8 +1129,12 @@ fn find_problem(
             return None;
         }
     }
-    // the problem may be a rejected row whose house code was wrong
-    if let Some(on_row) = refs.orphan_problems.get(&(ind, person.clone())) {
+    // the problem may be a rejected row whose indicator or house code was wrong
+    if let Some(on_row) = refs
+        .houses_with_problems
+        .get(house)
+        .or_else(|| refs.orphan_problems.get(&(ind, person.clone())))
+    {
         ck.depends(
             row,
             &col(aa::INDICATOR),

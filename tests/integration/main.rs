@@ -1,1 +1,9 @@
-fn main() {}
+//! End-to-end tests of logbook: one binary, a fresh database per test, every test on SQLite
+//! and (when `LOGBOOK_TEST_PG_URL` names a server) on PostgreSQL.
+
+mod helpers;
+
+mod areas;
+mod cli;
+mod import;
+mod values;

@@ -322,7 +322,11 @@ impl VillageNo {
             }
             _ => return Err(ValueError::VillageNo),
         };
-        let n = if n >= 100 && n < 10000 { n % 100 } else { n };
+        let n = if (100..10000).contains(&n) {
+            n % 100
+        } else {
+            n
+        };
         if !(1..=99).contains(&n) {
             return Err(ValueError::VillageNo);
         }

@@ -75,7 +75,7 @@ impl Baht {
     pub fn parse(raw: &Raw<'_>) -> Result<Option<Self>, ValueError> {
         match parse_number(raw)? {
             None => Ok(None),
-            Some(f) if f >= 0.0 && f < 1e13 => Ok(Some(Self((f * 100.0).round() as i64))),
+            Some(f) if (0.0..1e13).contains(&f) => Ok(Some(Self((f * 100.0).round() as i64))),
             Some(_) => Err(ValueError::NumberInvalid),
         }
     }

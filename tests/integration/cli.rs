@@ -1,0 +1,217 @@
+//! The `logbook` binary: help, exit codes, the JSON report shape, stats, template, generate.
+
+use crate::helpers::TestApp;
+use crate::on_both_databases;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn logbook(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logbook"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run logbook")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn help_documents_every_command() {
+    let out = logbook("sqlite::memory:", &["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in [
+        "migrate",
+        "import",
+        "stats",
+        "areas",
+        "template",
+        "generate",
+        "--database-url",
+    ] {
+        assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
+    }
+    let out = logbook("sqlite::memory:", &["import", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--dry-run", "--district", "--json"] {
+        assert!(help.contains(flag), "{flag} missing from import --help");
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_two() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("u.db").display());
+    assert_eq!(logbook(&url, &["import"]).status.code(), Some(2));
+    assert_eq!(
+        logbook(&url, &["import", "/nonexistent/x.xlsx"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let out = logbook(&url, &["stats", "--district", "33"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4-digit"));
+    assert_eq!(logbook(&url, &["bogus"]).status.code(), Some(2));
+}
+
+async fn import_json_is_one_array_and_the_exit_code_says_whether_all_imported(app: TestApp) {
+    let dir = tempfile::tempdir().expect("dir");
+    let good = dir.path().join("good.xlsx");
+    let bad = dir.path().join("bad.xlsx");
+    let out = logbook(
+        &app.url,
+        &[
+            "generate",
+            good.to_str().expect("path"),
+            "--households",
+            "12",
+            "--seed",
+            "3",
+            "--messy",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&bad, b"not a workbook").expect("write");
+
+    let out = logbook(
+        &app.url,
+        &[
+            "import",
+            "--json",
+            "--dry-run",
+            good.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v[0]["status"], "dry_run");
+
+    let out = logbook(
+        &app.url,
+        &[
+            "import",
+            "--json",
+            good.to_str().expect("path"),
+            bad.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let reports = v.as_array().expect("an array");
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["file"], "good.xlsx");
+    assert_eq!(reports[0]["status"], "imported");
+    for sheet in [
+        "households",
+        "members",
+        "problems",
+        "analysis",
+        "assistance",
+    ] {
+        for key in ["read", "inserted", "updated", "unchanged", "rejected"] {
+            assert!(reports[0]["sheets"][sheet][key].is_u64(), "{sheet}.{key}");
+        }
+    }
+    assert_eq!(reports[0]["sheets"]["households"]["inserted"], 12);
+    let w = &reports[0]["warnings"][0];
+    for key in [
+        "sheet",
+        "row",
+        "column",
+        "value",
+        "code",
+        "message_th",
+        "message_en",
+    ] {
+        assert!(w.get(key).is_some(), "warning lacks {key}: {w}");
+    }
+    assert_eq!(reports[1]["status"], "rejected");
+    assert_eq!(reports[1]["errors"][0]["code"], "file_unreadable");
+
+    let out = logbook(&app.url, &["stats", "--json"]);
+    assert!(out.status.success());
+    let s = json(&out);
+    assert_eq!(s["households"], 12);
+    for key in [
+        "not_started",
+        "solved",
+        "awaiting_follow_up",
+        "following_up",
+        "not_solvable_yet",
+    ] {
+        assert!(s["problems_by_status"][key].is_i64(), "{key}");
+    }
+    for key in ["health", "living", "education", "income", "access"] {
+        assert!(s["problems_by_dimension"][key].is_i64(), "{key}");
+    }
+    let total: i64 = s["problems_by_status"]
+        .as_object()
+        .expect("object")
+        .values()
+        .map(|v| v.as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, s["problems"].as_i64().expect("problems"));
+    let d = json(&logbook(
+        &app.url,
+        &["stats", "--json", "--district", "3301"],
+    ));
+    assert_eq!(d["households"], 0);
+
+    // the human report is a table in Thai and English
+    let out = logbook(&app.url, &["import", good.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ไม่เปลี่ยน / unchanged") && text.contains("นำเข้าแล้ว"),
+        "{text}"
+    );
+}
+
+async fn the_blank_template_has_the_five_sheets_and_imports_as_empty(app: TestApp) {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("blank.xlsx");
+    let out = logbook(&app.url, &["template", path.to_str().expect("path")]);
+    assert!(out.status.success());
+    let wb: calamine::Xlsx<_> = calamine::open_workbook(Path::new(&path)).expect("open template");
+    use calamine::Reader;
+    assert_eq!(
+        wb.sheet_names(),
+        vec!["ครัวเรือน", "สมาชิก", "ปัญหา", "วิเคราะห์", "การช่วยเหลือ"]
+    );
+    let out = logbook(
+        &app.url,
+        &["import", "--json", path.to_str().expect("path")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = json(&out);
+    assert_eq!(v[0]["errors"].as_array().map(Vec::len), Some(0));
+    assert_eq!(v[0]["sheets"]["households"]["read"], 0);
+}
+
+on_both_databases!(
+    import_json_is_one_array_and_the_exit_code_says_whether_all_imported,
+    the_blank_template_has_the_five_sheets_and_imports_as_empty,
+);

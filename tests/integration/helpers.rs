@@ -1,0 +1,191 @@
+//! `TestApp`: a fresh, migrated database per test — a SQLite file in a temporary folder, or
+//! a new PostgreSQL database on the server `LOGBOOK_TEST_PG_URL` names — and a method per
+//! operation the tests need.
+
+use chrono::NaiveDate;
+use entity::types::AreaCode;
+use importer::generate::{
+    Dataset, DistrictAreas, GenOptions, Style, Written, synthesize, write_workbook,
+};
+use importer::report::ImportReport;
+use importer::stats::Stats;
+use importer::{ImportOptions, Progress};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+/// The day every test imports on.
+pub fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date")
+}
+
+/// One test's application: its database and how to reach it.
+pub struct TestApp {
+    /// The connection.
+    pub db: DatabaseConnection,
+    /// Its URL (for the CLI).
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A fresh SQLite database with the built-in areas loaded.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let db = migration::open(&url).await.expect("open sqlite");
+        let app = TestApp { db, url, _dir: dir };
+        app.load_builtin_areas().await;
+        app
+    }
+
+    /// A fresh PostgreSQL database with the built-in areas loaded, or `None` (saying so) when
+    /// `LOGBOOK_TEST_PG_URL` is unset outside CI. In CI (`CI` set) it must be set.
+    pub async fn postgres() -> Option<Self> {
+        let Ok(server) = std::env::var("LOGBOOK_TEST_PG_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but LOGBOOK_TEST_PG_URL is not: PostgreSQL tests must run in CI"
+            );
+            // written past the test harness's capture, once, so that the skip is seen
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: LOGBOOK_TEST_PG_URL is unset");
+            });
+            return None;
+        };
+        let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+            .await
+            .expect("connect to PostgreSQL");
+        let name = format!("logbook_t_{}_{}", std::process::id(), fastrand::u64(..));
+        admin
+            .execute_raw(Statement::from_string(
+                admin.get_database_backend(),
+                format!("CREATE DATABASE {name}"),
+            ))
+            .await
+            .expect("create database");
+        admin.close().await.ok();
+        let url = format!("{server}/{name}");
+        let db = migration::open(&url).await.expect("open postgres");
+        let app = TestApp {
+            db,
+            url,
+            _dir: tempfile::tempdir().expect("temp dir"),
+        };
+        app.load_builtin_areas().await;
+        Some(app)
+    }
+
+    /// Loads the built-in district (3318) and its province's agencies.
+    pub async fn load_builtin_areas(&self) {
+        let rows = importer::areas::parse_csv(importer::areas::BUILTIN_AREAS_CSV.as_bytes())
+            .expect("builtin areas");
+        importer::areas::load(&self.db, &rows)
+            .await
+            .expect("load areas");
+    }
+
+    /// Loads extra areas given as CSV text.
+    pub async fn load_areas_csv(&self, csv: &str) -> importer::areas::AreasReport {
+        let rows = importer::areas::parse_csv(csv.as_bytes()).expect("area csv");
+        importer::areas::load(&self.db, &rows)
+            .await
+            .expect("load areas")
+    }
+
+    /// Imports workbook bytes.
+    pub async fn import(&self, name: &str, bytes: Vec<u8>) -> ImportReport {
+        self.import_with(name, bytes, false, None).await
+    }
+
+    /// Imports with options.
+    pub async fn import_with(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        dry_run: bool,
+        district: Option<&str>,
+    ) -> ImportReport {
+        let opts = ImportOptions {
+            dry_run,
+            district: district.map(str::to_string),
+            today: today(),
+            principal: Some("test".into()),
+            progress: Progress::default(),
+        };
+        importer::import_workbook(&self.db, name, bytes, &opts)
+            .await
+            .expect("import ran")
+    }
+
+    /// The provincial figures.
+    pub async fn stats(&self) -> Stats {
+        importer::stats::stats(&self.db, None).await.expect("stats")
+    }
+
+    /// The figures of one district.
+    pub async fn district_stats(&self, code: &str) -> Stats {
+        importer::stats::stats(&self.db, Some(&AreaCode::parse_str(code).expect("code")))
+            .await
+            .expect("stats")
+    }
+
+    /// A single number from SQL.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_string(),
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("a number")
+    }
+}
+
+/// A generated dataset in the built-in district.
+pub fn dataset(households: usize, seed: u64) -> Dataset {
+    synthesize(&GenOptions {
+        households,
+        seed,
+        as_of: today(),
+        areas: DistrictAreas::builtin(),
+    })
+}
+
+/// Renders a dataset.
+pub fn render(ds: &Dataset, messy: bool, english: bool) -> Written {
+    write_workbook(
+        ds,
+        &Style {
+            messy,
+            english,
+            seed: 11,
+        },
+    )
+    .expect("write workbook")
+}
+
+/// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::TestApp::sqlite().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::TestApp::postgres().await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

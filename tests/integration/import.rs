@@ -1,0 +1,487 @@
+//! Importing generated district workbooks: clean and messy, Thai and English headers, the
+//! first and the second month, injected mistakes; exact counts, stored values and figures.
+
+use crate::helpers::{TestApp, dataset, render};
+use crate::on_both_databases;
+use importer::report::{ImportReport, ImportStatus, SheetCounts};
+use importer::workbook::SheetKind;
+
+fn counts(r: &ImportReport, k: SheetKind) -> SheetCounts {
+    r.sheets[&k]
+}
+
+fn all_inserted(r: &ImportReport, k: SheetKind, n: usize) {
+    let c = counts(r, k);
+    assert_eq!(
+        (c.read, c.inserted, c.updated, c.unchanged, c.rejected),
+        (n as u32, n as u32, 0, 0, 0),
+        "{k:?} counts of {}",
+        r.file
+    );
+}
+
+fn all_unchanged(r: &ImportReport) {
+    for (k, c) in &r.sheets {
+        assert_eq!(
+            (c.inserted, c.updated, c.unchanged, c.rejected),
+            (0, 0, c.read, 0),
+            "{k:?} of {}",
+            r.file
+        );
+    }
+}
+
+async fn clean_first_month_inserts_every_row_and_figures_match_the_dataset(app: TestApp) {
+    let ds = dataset(40, 1);
+    let r = app
+        .import("clean.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert_eq!(r.status, ImportStatus::Imported, "{:?}", r.errors);
+    assert!(r.errors.is_empty());
+    all_inserted(&r, SheetKind::Households, ds.households.len());
+    all_inserted(&r, SheetKind::Members, ds.members.len());
+    all_inserted(&r, SheetKind::Problems, ds.problems.len());
+    all_inserted(&r, SheetKind::Analysis, ds.analyses.len());
+    all_inserted(&r, SheetKind::Assistance, ds.entries.len());
+    assert_eq!(app.stats().await, ds.expected_stats());
+    let unknown = ds.entries.iter().filter(|e| !e.agency_known).count();
+    assert_eq!(
+        r.warnings
+            .iter()
+            .filter(|w| w.code == "unknown_agency")
+            .count(),
+        unknown
+    );
+}
+
+async fn a_messy_workbook_stores_exactly_what_its_clean_twin_does(app: TestApp) {
+    let ds = dataset(60, 2);
+    let messy = app
+        .import("messy.xlsx", render(&ds, true, false).bytes)
+        .await;
+    assert_eq!(messy.status, ImportStatus::Imported, "{:#?}", messy.errors);
+    assert_eq!(app.stats().await, ds.expected_stats());
+    assert!(messy.warnings.iter().any(|w| w.code == "unknown_sheet"));
+    assert!(messy.warnings.iter().any(|w| w.code == "unknown_column"));
+    // the same data, tidy: every row reads as unchanged
+    let clean = app
+        .import("clean.xlsx", render(&ds, false, false).bytes)
+        .await;
+    all_unchanged(&clean);
+    // and under English headers too
+    let english = app
+        .import("english.xlsx", render(&ds, false, true).bytes)
+        .await;
+    all_unchanged(&english);
+}
+
+async fn english_headers_import_like_thai_ones(app: TestApp) {
+    let ds = dataset(25, 3);
+    let r = app
+        .import("english.xlsx", render(&ds, true, true).bytes)
+        .await;
+    assert_eq!(r.status, ImportStatus::Imported, "{:#?}", r.errors);
+    all_inserted(&r, SheetKind::Members, ds.members.len());
+    assert_eq!(app.stats().await, ds.expected_stats());
+}
+
+async fn second_month_counts_unchanged_rows(app: TestApp) {
+    let mut ds = dataset(50, 4);
+    app.import("m1.xlsx", render(&ds, true, false).bytes).await;
+    let changes = ds.next_month(99, crate::helpers::today());
+    assert!(
+        changes.new_entries > 0 && changes.changed_households > 0 && changes.changed_analyses > 0,
+        "{changes:?}"
+    );
+    let r = app.import("m2.xlsx", render(&ds, true, false).bytes).await;
+    assert_eq!(r.status, ImportStatus::Imported, "{:#?}", r.errors);
+    let h = counts(&r, SheetKind::Households);
+    assert_eq!(
+        (h.inserted, h.updated, h.unchanged),
+        (
+            0,
+            changes.changed_households as u32,
+            (ds.households.len() - changes.changed_households) as u32
+        )
+    );
+    let a = counts(&r, SheetKind::Analysis);
+    assert_eq!(
+        (a.inserted, a.updated),
+        (0, changes.changed_analyses as u32)
+    );
+    let e = counts(&r, SheetKind::Assistance);
+    assert_eq!(
+        (e.inserted, e.updated, e.unchanged),
+        (
+            changes.new_entries as u32,
+            0,
+            (ds.entries.len() - changes.new_entries) as u32
+        )
+    );
+    for k in [SheetKind::Members, SheetKind::Problems] {
+        let c = counts(&r, k);
+        assert_eq!(
+            (c.inserted, c.updated, c.unchanged),
+            (0, 0, c.read),
+            "{k:?}"
+        );
+    }
+    assert_eq!(app.stats().await, ds.expected_stats());
+}
+
+async fn importing_the_same_workbook_twice_changes_nothing_the_second_time(app: TestApp) {
+    let ds = dataset(30, 5);
+    let bytes = render(&ds, true, false).bytes;
+    app.import("a.xlsx", bytes.clone()).await;
+    let stats = app.stats().await;
+    let provenance = app
+        .count("SELECT COUNT(*) FROM households WHERE batch_id = 1")
+        .await;
+    let r = app.import("a.xlsx", bytes).await;
+    assert_eq!(r.status, ImportStatus::Imported);
+    all_unchanged(&r);
+    assert_eq!(app.stats().await, stats);
+    // unchanged rows keep the batch they came from
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM households WHERE batch_id = 1")
+            .await,
+        provenance
+    );
+    assert_eq!(provenance, ds.households.len() as i64);
+}
+
+async fn a_workbook_with_mistakes_is_rejected_whole_and_names_every_bad_cell(app: TestApp) {
+    let mut ds = dataset(20, 6);
+    // plant mistakes
+    ds.set_raw(SheetKind::Households, 2, "house_code", "12345");
+    ds.set_raw(SheetKind::Households, 5, "subdistrict", "หนองใหญ");
+    ds.set_raw(SheetKind::Members, 3, "citizen_id", "12345678901");
+    ds.set_raw(SheetKind::Members, 6, "birth_date", "31/02/2565");
+    ds.set_raw(SheetKind::Members, 7, "citizen_id", "1.23456789012E+12");
+    ds.set_raw(SheetKind::Problems, 1, "indicator", "42");
+    ds.set_raw(SheetKind::Assistance, 0, "status", "เสร็จแล้วมั้ง");
+    ds.set_raw(SheetKind::Assistance, 1, "date", "15/09/2599");
+    let w = render(&ds, false, false);
+    let before = app.stats().await;
+    let r = app.import("bad.xlsx", w.bytes.clone()).await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    let has = |sheet: SheetKind, index: usize, code: &str| {
+        let row = w.row(sheet, index);
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.sheet == Some(sheet) && e.row == Some(row) && e.code == code),
+            "expected {code} at {sheet:?} row {row}; errors: {:#?}",
+            r.errors
+        );
+    };
+    has(SheetKind::Households, 2, "house_code_length");
+    has(SheetKind::Households, 5, "subdistrict_unknown");
+    has(SheetKind::Members, 3, "citizen_id_length");
+    has(SheetKind::Members, 6, "date_nonexistent");
+    has(SheetKind::Members, 7, "citizen_id_scientific");
+    has(SheetKind::Problems, 1, "indicator_unknown");
+    has(SheetKind::Assistance, 0, "status_invalid");
+    has(SheetKind::Assistance, 1, "date_future");
+    // the suggestion names the closest subdistrict
+    let sub = r
+        .errors
+        .iter()
+        .find(|e| e.code == "subdistrict_unknown")
+        .expect("subdistrict error");
+    assert!(
+        sub.message_th.contains("หนองใหญ่") && sub.message_en.contains("Did you mean"),
+        "{sub:?}"
+    );
+    assert_eq!(sub.column.as_deref(), Some("ตำบล"));
+    assert_eq!(sub.value.as_deref(), Some("หนองใหญ"));
+    // the members of the households with errors are dependants, named as such
+    let bad_house = &ds.households[5].house_code;
+    for (i, m) in ds.members.iter().enumerate() {
+        if &m.house_code == bad_house && i != 3 && i != 6 && i != 7 {
+            has(SheetKind::Members, i, "depends_on_rejected_row");
+        }
+    }
+    // every other error row is a dependant
+    let planted = [
+        (SheetKind::Households, w.row(SheetKind::Households, 2)),
+        (SheetKind::Households, w.row(SheetKind::Households, 5)),
+        (SheetKind::Members, w.row(SheetKind::Members, 3)),
+        (SheetKind::Members, w.row(SheetKind::Members, 6)),
+        (SheetKind::Members, w.row(SheetKind::Members, 7)),
+        (SheetKind::Problems, w.row(SheetKind::Problems, 1)),
+        (SheetKind::Assistance, w.row(SheetKind::Assistance, 0)),
+        (SheetKind::Assistance, w.row(SheetKind::Assistance, 1)),
+    ];
+    for e in &r.errors {
+        let key = (e.sheet.expect("sheet"), e.row.expect("row"));
+        assert!(
+            planted.contains(&key) || e.code == "depends_on_rejected_row",
+            "unexpected error {e:?}"
+        );
+    }
+    // rejected counts are per row
+    let rejected_rows: std::collections::HashSet<_> =
+        r.errors.iter().map(|e| (e.sheet, e.row)).collect();
+    let total_rejected: u32 = r.sheets.values().map(|c| c.rejected).sum();
+    assert_eq!(total_rejected as usize, rejected_rows.len());
+    for c in r.sheets.values() {
+        assert_eq!(c.inserted + c.updated + c.unchanged + c.rejected, c.read);
+    }
+    // nothing written but the batch and its issues
+    assert_eq!(app.stats().await, before);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM areas WHERE level = 'village'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM import_batches WHERE status = 'rejected'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM import_issues WHERE severity = 'error'")
+            .await,
+        r.errors.len() as i64
+    );
+}
+
+async fn a_dry_run_reports_what_would_happen_and_writes_nothing(app: TestApp) {
+    let ds = dataset(15, 7);
+    let r = app
+        .import_with("dry.xlsx", render(&ds, true, false).bytes, true, None)
+        .await;
+    assert_eq!(r.status, ImportStatus::DryRun);
+    assert!(r.batch_id.is_none());
+    all_inserted(&r, SheetKind::Households, ds.households.len());
+    assert_eq!(app.stats().await.households, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 0);
+    // a dry run of a bad workbook is rejected and still writes nothing
+    let mut bad = ds.clone();
+    bad.set_raw(SheetKind::Members, 0, "citizen_id", "abc");
+    let r = app
+        .import_with("dry-bad.xlsx", render(&bad, false, false).bytes, true, None)
+        .await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 0);
+}
+
+async fn a_district_import_refuses_rows_of_other_districts(app: TestApp) {
+    let ds = dataset(10, 8);
+    let r = app
+        .import_with(
+            "other.xlsx",
+            render(&ds, false, false).bytes,
+            false,
+            Some("3301"),
+        )
+        .await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    assert_eq!(
+        r.errors
+            .iter()
+            .filter(|e| e.code == "out_of_district")
+            .count(),
+        ds.households.len()
+    );
+    assert_eq!(app.stats().await.households, 0);
+    // its own district imports; then a members-only workbook for a stored household of
+    // another district is refused too
+    let r = app
+        .import_with(
+            "own.xlsx",
+            render(&ds, false, false).bytes,
+            false,
+            Some("3318"),
+        )
+        .await;
+    assert_eq!(r.status, ImportStatus::Imported);
+    assert_eq!(app.district_stats("3318").await, ds.expected_stats());
+    assert_eq!(app.district_stats("3301").await.households, 0);
+    let mut members_only = importer::generate::Dataset {
+        members: ds.members[..2].to_vec(),
+        ..Default::default()
+    };
+    members_only.members[0].first_name = "เปลี่ยนชื่อ".into();
+    let r = app
+        .import_with(
+            "m.xlsx",
+            render(&members_only, false, false).bytes,
+            false,
+            Some("3301"),
+        )
+        .await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    assert!(
+        r.errors.iter().all(|e| e.code == "out_of_district"),
+        "{:?}",
+        r.errors
+    );
+    let r = app
+        .import_with(
+            "m.xlsx",
+            render(&members_only, false, false).bytes,
+            false,
+            Some("3318"),
+        )
+        .await;
+    assert_eq!(r.status, ImportStatus::Imported);
+    let c = counts(&r, SheetKind::Members);
+    assert_eq!((c.updated, c.unchanged), (1, 1));
+}
+
+async fn the_same_identity_twice_is_a_duplicate_naming_both_rows(app: TestApp) {
+    let mut ds = dataset(8, 9);
+    let dup = ds.members[0].clone();
+    ds.members.push(dup);
+    let last = ds.members.len() - 1;
+    let w = render(&ds, false, false);
+    let r = app.import("dup.xlsx", w.bytes.clone()).await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    let e = r
+        .errors
+        .iter()
+        .find(|e| e.code == "duplicate_row")
+        .expect("duplicate error");
+    assert_eq!(e.row, Some(w.row(SheetKind::Members, last)));
+    let first = w.row(SheetKind::Members, 0).to_string();
+    assert!(
+        e.message_en.contains(&first) && e.message_th.contains(&first),
+        "{e:?}"
+    );
+}
+
+async fn a_problem_status_is_its_latest_entry_by_date_then_by_order_written(app: TestApp) {
+    use entity::types::ProblemStatus;
+    let mut ds = dataset(12, 10);
+    // find a problem and give it two entries on one day: the later row wins
+    let p = 0;
+    ds.entries.retain(|e| e.problem != p);
+    let day = crate::helpers::today() - chrono::Days::new(30);
+    let mk = |status, activity: &str| importer::generate::GEntry {
+        problem: p,
+        date: day,
+        agency: "พมจ.".into(),
+        agency_known: true,
+        activity: activity.into(),
+        menu: None,
+        amount: None,
+        fund: None,
+        status,
+    };
+    ds.entries.push(mk(ProblemStatus::FollowingUp, "ก"));
+    ds.entries.push(mk(ProblemStatus::NotSolvableYet, "ข"));
+    // an older entry written after them does not win
+    let mut older = mk(ProblemStatus::Solved, "ค");
+    older.date = day - chrono::Days::new(10);
+    ds.entries.push(older);
+    app.import("s.xlsx", render(&ds, false, false).bytes).await;
+    let sql = format!(
+        "SELECT COUNT(*) FROM problems WHERE house_code = '{}' AND indicator_code = {} AND status = 'not_solvable_yet'",
+        ds.problems[p].house_code, ds.problems[p].indicator
+    );
+    assert_eq!(app.count(&sql).await, 1);
+    assert_eq!(app.stats().await, ds.expected_stats());
+    // a later batch on the same day wins over both
+    let mut next = ds.clone();
+    next.entries.push(mk(ProblemStatus::Solved, "ง"));
+    app.import("s2.xlsx", render(&next, false, false).bytes)
+        .await;
+    assert_eq!(app.stats().await, next.expected_stats());
+    assert_eq!(app.count(&sql).await, 0);
+}
+
+async fn an_unreadable_file_is_rejected_with_a_clear_error(app: TestApp) {
+    let r = app
+        .import("notes.txt", b"this is not a workbook".to_vec())
+        .await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    assert_eq!(r.errors[0].code, "file_unreadable");
+    assert!(r.errors[0].message_th.contains("Excel"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM import_batches WHERE status = 'rejected'")
+            .await,
+        1
+    );
+}
+
+async fn a_missing_required_column_rejects_its_sheet(app: TestApp) {
+    let ds = dataset(5, 11);
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("ครัวเรือน").expect("name");
+    // no cohort column
+    for (c, h) in ["รหัสบ้าน", "หมู่ที่", "ตำบล", "อำเภอ", "จังหวัด"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).expect("write");
+    }
+    let h = &ds.households[0];
+    for (c, v) in [
+        h.house_code.as_str(),
+        "1",
+        h.subdistrict.as_str(),
+        "เมืองจันทร์",
+        "ศรีสะเกษ",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1, c as u16, *v).expect("write");
+    }
+    let r = app
+        .import("nocohort.xlsx", wb.save_to_buffer().expect("save"))
+        .await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    let e = &r.errors[0];
+    assert_eq!(
+        (e.code.as_str(), e.column.as_deref(), e.row),
+        ("missing_column", Some("ที่มา"), Some(1))
+    );
+    assert_eq!(counts(&r, SheetKind::Households).rejected, 1);
+}
+
+async fn a_village_keeps_its_first_name_and_a_new_name_warns(app: TestApp) {
+    let mut ds = dataset(6, 12);
+    app.import("v1.xlsx", render(&ds, false, false).bytes).await;
+    let code = format!(
+        "{}{:02}",
+        ds.households[0].subdistrict_code, ds.households[0].village_no
+    );
+    let first_name = ds.households[0].village_name.clone();
+    ds.households[0].village_name = "บ้านชื่อใหม่".into();
+    let r = app.import("v2.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(r.status, ImportStatus::Imported);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.code == "village_renamed" && w.value.as_deref() == Some("บ้านชื่อใหม่"))
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM areas WHERE code = '{code}' AND name_th = '{first_name}'"
+        ))
+        .await,
+        1
+    );
+    // the household itself did not change
+    assert_eq!(counts(&r, SheetKind::Households).updated, 0);
+}
+
+on_both_databases!(
+    clean_first_month_inserts_every_row_and_figures_match_the_dataset,
+    a_messy_workbook_stores_exactly_what_its_clean_twin_does,
+    english_headers_import_like_thai_ones,
+    second_month_counts_unchanged_rows,
+    importing_the_same_workbook_twice_changes_nothing_the_second_time,
+    a_workbook_with_mistakes_is_rejected_whole_and_names_every_bad_cell,
+    a_dry_run_reports_what_would_happen_and_writes_nothing,
+    a_district_import_refuses_rows_of_other_districts,
+    the_same_identity_twice_is_a_duplicate_naming_both_rows,
+    a_problem_status_is_its_latest_entry_by_date_then_by_order_written,
+    an_unreadable_file_is_rejected_with_a_clear_error,
+    a_missing_required_column_rejects_its_sheet,
+    a_village_keeps_its_first_name_and_a_new_name_warns,
+);
