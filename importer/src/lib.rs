@@ -147,139 +147,212 @@ fn sheet_issue(
     Issue::new(severity, sheet, row, code, th, en)
 }
 
-/// Reads a workbook: sheets by name, header rows, cells, typed rows. Pure; `today` bounds dates.
+/// One known sheet read and parsed.
+struct SheetOutcome {
+    kind: SheetKind,
+    info: SheetInfo,
+    issues: Vec<Issue>,
+    rows: ParsedRows,
+}
+
+enum ParsedRows {
+    None,
+    Households(Vec<Parsed<HouseholdIn>>),
+    Members(Vec<Parsed<MemberIn>>),
+    Problems(Vec<Parsed<ProblemIn>>),
+    Analyses(Vec<Parsed<AnalysisIn>>),
+    Entries(Vec<Parsed<EntryIn>>),
+}
+
+/// Cells → header → rows → typed rows, for one sheet.
+fn parse_sheet(
+    kind: SheetKind,
+    name: String,
+    range: calamine::Range<calamine::Data>,
+    today: NaiveDate,
+) -> SheetOutcome {
+    let mut issues = Vec::new();
+    let first_row = range.start().map_or(0, |(r, _)| r);
+    let grid: Vec<Vec<Cell>> = range
+        .rows()
+        .map(|r| r.iter().map(Cell::from_data).collect())
+        .collect();
+    drop(range);
+    let non_empty = grid
+        .iter()
+        .filter(|r| r.iter().any(|c| !c.is_empty()))
+        .count() as u32;
+    let Some(sr) = rows::cut_rows(kind, &name, grid, first_row) else {
+        issues.push(sheet_issue(
+            Severity::Error,
+            Some(kind),
+            None,
+            "header_not_found",
+            format!("ไม่พบแถวหัวตารางในแผ่นงาน \"{name}\" (ต้องมีชื่อคอลัมน์ที่รู้จักอย่างน้อย 2 คอลัมน์ใน 15 แถวแรก)"),
+            format!("No header row in sheet \"{name}\" (at least 2 known column headers within the first 15 rows)"),
+        ));
+        let info = SheetInfo {
+            name,
+            header: None,
+            read: non_empty,
+            broken: true,
+        };
+        return SheetOutcome {
+            kind,
+            info,
+            issues,
+            rows: ParsedRows::None,
+        };
+    };
+    let header_row = first_row + sr.header.row_index as u32 + 1;
+    for (_, text) in &sr.header.unknown {
+        issues.push(
+            sheet_issue(
+                Severity::Warning,
+                Some(kind),
+                Some(header_row),
+                "unknown_column",
+                format!("ไม่รู้จักคอลัมน์ \"{text}\" จึงข้ามไป"),
+                format!("Column \"{text}\" is not one the importer knows; ignored"),
+            )
+            .column(text.clone()),
+        );
+    }
+    for (_, text) in &sr.header.duplicates {
+        issues.push(
+            sheet_issue(
+                Severity::Warning,
+                Some(kind),
+                Some(header_row),
+                "duplicate_column",
+                format!("คอลัมน์ \"{text}\" ซ้ำกับคอลัมน์ก่อนหน้า ใช้คอลัมน์แรกเท่านั้น"),
+                format!("Column \"{text}\" repeats an earlier one; only the first is read"),
+            )
+            .column(text.clone()),
+        );
+    }
+    let missing = sr.header.missing_required(kind);
+    for spec in &missing {
+        issues.push(
+            sheet_issue(
+                Severity::Error,
+                Some(kind),
+                Some(header_row),
+                "missing_column",
+                format!("แผ่นงาน \"{name}\" ไม่มีคอลัมน์ที่ต้องมี \"{}\"", spec.aliases[0]),
+                format!(
+                    "Sheet \"{name}\" lacks the required column \"{}\" ({})",
+                    spec.aliases[1], spec.key
+                ),
+            )
+            .column(spec.aliases[0]),
+        );
+    }
+    let broken = !missing.is_empty();
+    let info = SheetInfo {
+        name,
+        header: Some(sr.header.clone()),
+        read: sr.rows.len() as u32,
+        broken,
+    };
+    let rows = if broken {
+        ParsedRows::None
+    } else {
+        match kind {
+            SheetKind::Households => {
+                ParsedRows::Households(rows::parse_households(&sr, &mut issues))
+            }
+            SheetKind::Members => ParsedRows::Members(rows::parse_members(&sr, today, &mut issues)),
+            SheetKind::Problems => ParsedRows::Problems(rows::parse_problems(&sr, &mut issues)),
+            SheetKind::Analysis => {
+                ParsedRows::Analyses(rows::parse_analyses(&sr, today, &mut issues))
+            }
+            SheetKind::Assistance => {
+                ParsedRows::Entries(rows::parse_entries(&sr, today, &mut issues))
+            }
+        }
+    };
+    SheetOutcome {
+        kind,
+        info,
+        issues,
+        rows,
+    }
+}
+
+/// Reads a workbook: sheets by name, header rows, cells, typed rows. Pure; `today` bounds
+/// dates. Calamine reads the next sheet while another thread parses the last one.
 pub fn read_workbook(bytes: Vec<u8>, today: NaiveDate) -> Result<ReadWorkbook, ImportError> {
     let span = info_span!("import.read");
     let _g = span.enter();
     let mut wb = Workbook::open(bytes)?;
     let mut out = ReadWorkbook::default();
-    let mut cut: Vec<rows::SheetRows> = Vec::new();
-    for name in wb.sheet_names() {
-        let Some(kind) = SheetKind::from_name(&name) else {
-            out.issues.push(
-                sheet_issue(
-                    Severity::Warning,
-                    None,
-                    None,
-                    "unknown_sheet",
-                    format!("ไม่รู้จักแผ่นงาน \"{name}\" จึงข้ามไป"),
-                    format!("Sheet \"{name}\" is not one the importer knows; skipped"),
-                )
-                .value(Some(name.clone())),
-            );
-            continue;
-        };
-        if out.sheets.contains_key(&kind) {
-            out.issues.push(
-                sheet_issue(
-                    Severity::Error,
-                    Some(kind),
-                    None,
-                    "duplicate_sheet",
-                    format!(
-                        "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
-                        kind.name_th()
-                    ),
-                    format!(
-                        "More than one {} sheet (\"{name}\"); merge them into one",
-                        kind.key()
-                    ),
-                )
-                .value(Some(name.clone())),
-            );
-            continue;
+    let outcomes = std::thread::scope(|scope| -> Result<Vec<SheetOutcome>, ImportError> {
+        let (send, recv) =
+            std::sync::mpsc::channel::<(SheetKind, String, calamine::Range<calamine::Data>)>();
+        let parser = scope.spawn(move || {
+            recv.into_iter()
+                .map(|(kind, name, range)| parse_sheet(kind, name, range, today))
+                .collect::<Vec<_>>()
+        });
+        let mut seen = HashSet::new();
+        for name in wb.sheet_names() {
+            let Some(kind) = SheetKind::from_name(&name) else {
+                out.issues.push(
+                    sheet_issue(
+                        Severity::Warning,
+                        None,
+                        None,
+                        "unknown_sheet",
+                        format!("ไม่รู้จักแผ่นงาน \"{name}\" จึงข้ามไป"),
+                        format!("Sheet \"{name}\" is not one the importer knows; skipped"),
+                    )
+                    .value(Some(name.clone())),
+                );
+                continue;
+            };
+            if !seen.insert(kind) {
+                out.issues.push(
+                    sheet_issue(
+                        Severity::Error,
+                        Some(kind),
+                        None,
+                        "duplicate_sheet",
+                        format!(
+                            "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
+                            kind.name_th()
+                        ),
+                        format!(
+                            "More than one {} sheet (\"{name}\"); merge them into one",
+                            kind.key()
+                        ),
+                    )
+                    .value(Some(name.clone())),
+                );
+                continue;
+            }
+            let t = std::time::Instant::now();
+            let range = wb.range(&name)?;
+            tracing::debug!(import.sheet = %name, import.ms = t.elapsed().as_millis() as u64, "sheet range read");
+            if send.send((kind, name, range)).is_err() {
+                break;
+            }
         }
-        let range = wb.range(&name)?;
-        let first_row = range.start().map_or(0, |(r, _)| r);
-        let grid: Vec<Vec<Cell>> = range
-            .rows()
-            .map(|r| r.iter().map(Cell::from_data).collect())
-            .collect();
-        let non_empty = grid
-            .iter()
-            .filter(|r| r.iter().any(|c| !c.is_empty()))
-            .count() as u32;
-        match rows::cut_rows(kind, &name, grid, first_row) {
-            None => {
-                out.issues.push(sheet_issue(
-                    Severity::Error,
-                    Some(kind),
-                    None,
-                    "header_not_found",
-                    format!("ไม่พบแถวหัวตารางในแผ่นงาน \"{name}\" (ต้องมีชื่อคอลัมน์ที่รู้จักอย่างน้อย 2 คอลัมน์ใน 15 แถวแรก)"),
-                    format!("No header row in sheet \"{name}\" (at least 2 known column headers within the first 15 rows)"),
-                ));
-                out.sheets.insert(
-                    kind,
-                    SheetInfo {
-                        name,
-                        header: None,
-                        read: non_empty,
-                        broken: true,
-                    },
-                );
-            }
-            Some(sr) => {
-                let header_row = first_row + sr.header.row_index as u32 + 1;
-                for (_, text) in &sr.header.unknown {
-                    out.issues.push(
-                        sheet_issue(
-                            Severity::Warning,
-                            Some(kind),
-                            Some(header_row),
-                            "unknown_column",
-                            format!("ไม่รู้จักคอลัมน์ \"{text}\" จึงข้ามไป"),
-                            format!("Column \"{text}\" is not one the importer knows; ignored"),
-                        )
-                        .column(text.clone()),
-                    );
-                }
-                for (_, text) in &sr.header.duplicates {
-                    out.issues.push(
-                        sheet_issue(
-                            Severity::Warning,
-                            Some(kind),
-                            Some(header_row),
-                            "duplicate_column",
-                            format!("คอลัมน์ \"{text}\" ซ้ำกับคอลัมน์ก่อนหน้า ใช้คอลัมน์แรกเท่านั้น"),
-                            format!(
-                                "Column \"{text}\" repeats an earlier one; only the first is read"
-                            ),
-                        )
-                        .column(text.clone()),
-                    );
-                }
-                let missing = sr.header.missing_required(kind);
-                for spec in &missing {
-                    out.issues.push(
-                        sheet_issue(
-                            Severity::Error,
-                            Some(kind),
-                            Some(header_row),
-                            "missing_column",
-                            format!("แผ่นงาน \"{name}\" ไม่มีคอลัมน์ที่ต้องมี \"{}\"", spec.aliases[0]),
-                            format!(
-                                "Sheet \"{name}\" lacks the required column \"{}\" ({})",
-                                spec.aliases[1], spec.key
-                            ),
-                        )
-                        .column(spec.aliases[0]),
-                    );
-                }
-                let broken = !missing.is_empty();
-                out.sheets.insert(
-                    kind,
-                    SheetInfo {
-                        name: name.clone(),
-                        header: Some(sr.header.clone()),
-                        read: sr.rows.len() as u32,
-                        broken,
-                    },
-                );
-                if !broken {
-                    cut.push(sr);
-                }
-            }
+        drop(send);
+        parser
+            .join()
+            .map_err(|_| ImportError::Unreadable("the sheet parser failed".into()))
+    })?;
+    for o in outcomes {
+        out.issues.extend(o.issues);
+        out.sheets.insert(o.kind, o.info);
+        match o.rows {
+            ParsedRows::None => {}
+            ParsedRows::Households(v) => out.households = v,
+            ParsedRows::Members(v) => out.members = v,
+            ParsedRows::Problems(v) => out.problems = v,
+            ParsedRows::Analyses(v) => out.analyses = v,
+            ParsedRows::Entries(v) => out.entries = v,
         }
     }
     if out.sheets.is_empty() {
@@ -292,16 +365,6 @@ pub fn read_workbook(bytes: Vec<u8>, today: NaiveDate) -> Result<ReadWorkbook, I
             "No sheet the importer knows (households, members, problems, analysis, assistance)"
                 .into(),
         ));
-    }
-    let issues = &mut out.issues;
-    for sr in &cut {
-        match sr.kind {
-            SheetKind::Households => out.households = rows::parse_households(sr, issues),
-            SheetKind::Members => out.members = rows::parse_members(sr, today, issues),
-            SheetKind::Problems => out.problems = rows::parse_problems(sr, issues),
-            SheetKind::Analysis => out.analyses = rows::parse_analyses(sr, today, issues),
-            SheetKind::Assistance => out.entries = rows::parse_entries(sr, today, issues),
-        }
     }
     info!(
         import.rows = out.households.len()
@@ -410,6 +473,7 @@ pub async fn import_workbook(
         as_of: opts.today,
     };
     opts.progress.report(Stage::Reading);
+    let started = std::time::Instant::now();
     let read = match read_workbook(bytes, opts.today) {
         Ok(r) => r,
         Err(ImportError::Unreadable(msg)) => {
@@ -438,6 +502,10 @@ pub async fn import_workbook(
         }
         Err(e) => return Err(e),
     };
+    info!(
+        import.elapsed_ms = started.elapsed().as_millis() as u64,
+        "read done"
+    );
     let total: usize = read.households.len()
         + read.members.len()
         + read.problems.len()
@@ -449,14 +517,17 @@ pub async fn import_workbook(
     let agencies = AgencyIndex::load(db).await?;
     let (houses, people) = read.mentioned();
     let subdistricts: Vec<String> = {
+        let mut resolver = reference::AreaResolver::new(&areas);
         let mut s: Vec<String> = read
             .households
             .iter()
             .filter_map(|p| p.value.as_ref())
             .filter_map(|h| {
-                let p = areas.province(&h.province).ok()?;
-                let d = areas.district(&p, &h.district).ok()?;
-                areas.subdistrict(&d, &h.subdistrict).ok()
+                resolver
+                    .resolve(&h.province, &h.district, &h.subdistrict)
+                    .as_ref()
+                    .ok()
+                    .map(|c| c.2.clone())
             })
             .collect();
         s.sort();
@@ -464,6 +535,10 @@ pub async fn import_workbook(
         s
     };
     let stored = Stored::load(db, &houses, &people, &subdistricts).await?;
+    info!(
+        import.elapsed_ms = started.elapsed().as_millis() as u64,
+        "reference loaded"
+    );
     let ctx = validate::Context {
         areas: &areas,
         agencies: &agencies,
@@ -472,6 +547,10 @@ pub async fn import_workbook(
     };
     let validated = validate::validate(&read, &ctx);
     let plan = plan::plan(&validated, &stored);
+    info!(
+        import.elapsed_ms = started.elapsed().as_millis() as u64,
+        "validated and planned"
+    );
 
     let (mut errors, mut warnings): (Vec<Issue>, Vec<Issue>) = read
         .issues
@@ -520,6 +599,10 @@ pub async fn import_workbook(
                 Some(write::write(db, &info, &report, &validated, &plan, &stored).await?);
         }
     }
+    info!(
+        import.elapsed_ms = started.elapsed().as_millis() as u64,
+        "written"
+    );
     opts.progress.report(Stage::Done);
     info!(
         import.status = report.status.as_str(),

@@ -4,7 +4,10 @@
 
 use entity::types::{AreaLevel, Cohort, CohortSource, text};
 use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Value,
+};
 use std::collections::{HashMap, HashSet};
 
 /// Rows per `IN (…)` list, under SQLite's and PostgreSQL's parameter limits.
@@ -158,6 +161,54 @@ impl AreaIndex {
     pub fn subdistrict(&self, district: &str, name: &str) -> Result<String, Unresolved> {
         self.lookup(district, AreaLevel::Subdistrict, name)
     }
+
+    /// Resolves province, district and subdistrict names top down: the codes, or the first
+    /// level that resolved to nothing.
+    pub fn resolve(&self, province: &str, district: &str, subdistrict: &str) -> Resolution {
+        let p = self
+            .province(province)
+            .map_err(|u| (AreaLevel::Province, u))?;
+        let d = self
+            .district(&p, district)
+            .map_err(|u| (AreaLevel::District, u))?;
+        let s = self
+            .subdistrict(&d, subdistrict)
+            .map_err(|u| (AreaLevel::Subdistrict, u))?;
+        Ok((p, d, s))
+    }
+}
+
+/// Codes (province, district, subdistrict), or the level that failed.
+pub type Resolution = Result<(String, String, String), (AreaLevel, Unresolved)>;
+
+/// [`AreaIndex::resolve`] remembered per distinct spelling: a district workbook repeats a
+/// handful of name triples thousands of times.
+pub struct AreaResolver<'a> {
+    areas: &'a AreaIndex,
+    memo: HashMap<(String, String, String), Resolution>,
+}
+
+impl<'a> AreaResolver<'a> {
+    /// A resolver over an index.
+    pub fn new(areas: &'a AreaIndex) -> Self {
+        Self {
+            areas,
+            memo: HashMap::new(),
+        }
+    }
+
+    /// Resolves, once per distinct (province, district, subdistrict) as written.
+    pub fn resolve(&mut self, province: &str, district: &str, subdistrict: &str) -> &Resolution {
+        let key = (
+            province.to_string(),
+            district.to_string(),
+            subdistrict.to_string(),
+        );
+        let areas = self.areas;
+        self.memo
+            .entry(key)
+            .or_insert_with(|| areas.resolve(province, district, subdistrict))
+    }
 }
 
 /// An agency as matching needs it.
@@ -275,19 +326,30 @@ pub struct Stored {
     pub villages: HashMap<String, String>,
 }
 
-fn chunks<T: Clone>(v: &[T]) -> impl Iterator<Item = Vec<T>> + '_ {
-    v.chunks(IN_CHUNK).map(<[T]>::to_vec)
+/// `col` is one of `values`, as one parameter whatever the list's length: an array on
+/// PostgreSQL, a JSON array unpacked by `json_each` on SQLite.
+pub fn any_of(backend: DbBackend, col: &str, values: &[String]) -> Expr {
+    match backend {
+        DbBackend::Postgres => {
+            Expr::cust_with_values(format!("{col} = ANY($1)"), [Value::from(values.to_vec())])
+        }
+        _ => Expr::cust_with_values(
+            format!("{col} IN (SELECT value FROM json_each(?))"),
+            [serde_json::to_string(values).unwrap_or_else(|_| "[]".into())],
+        ),
+    }
 }
 
 impl Stored {
     /// Loads everything stored about these households and citizens, plus the cohorts and
-    /// the villages of these subdistricts.
+    /// the villages of these subdistricts: one query per table.
     pub async fn load(
         db: &impl ConnectionTrait,
         house_codes: &[String],
         citizen_ids: &[String],
         subdistricts: &[String],
     ) -> Result<Self, DbErr> {
+        let b = db.get_database_backend();
         let mut s = Stored::default();
         for c in cohort::Entity::find().all(db).await? {
             if let Some(source) = CohortSource::from_key(&c.source) {
@@ -300,76 +362,71 @@ impl Stored {
                 );
             }
         }
-        for chunk in chunks(subdistricts) {
-            for v in area::Entity::find()
-                .filter(area::Column::ParentCode.is_in(chunk))
-                .all(db)
-                .await?
-            {
-                s.villages.insert(v.code, v.name_th);
-            }
+        for v in area::Entity::find()
+            .filter(any_of(b, "parent_code", subdistricts))
+            .all(db)
+            .await?
+        {
+            s.villages.insert(v.code, v.name_th);
         }
-        for chunk in chunks(house_codes) {
-            for h in household::Entity::find()
-                .filter(household::Column::HouseCode.is_in(chunk.clone()))
-                .all(db)
-                .await?
-            {
-                s.households.insert(h.house_code.clone(), h);
-            }
-            for m in member::Entity::find()
-                .filter(member::Column::HouseCode.is_in(chunk.clone()))
-                .all(db)
-                .await?
-            {
-                s.members.insert(m.citizen_id.clone(), m);
-            }
-            for a in analysis::Entity::find()
-                .filter(analysis::Column::HouseCode.is_in(chunk.clone()))
-                .all(db)
-                .await?
-            {
-                s.analyses.insert(a.house_code.clone(), a);
-            }
-            let problems = problem::Entity::find()
-                .filter(problem::Column::HouseCode.is_in(chunk))
-                .all(db)
-                .await?;
-            let ids: Vec<i32> = problems.iter().map(|p| p.id).collect();
-            for p in problems {
-                s.problems.insert(
-                    (
-                        p.house_code.clone(),
-                        p.indicator_code,
-                        p.person_key.clone(),
-                        p.cohort_id,
-                    ),
-                    p,
-                );
-            }
-            for ids in chunks(&ids) {
-                for e in logbook_entry::Entity::find()
-                    .filter(logbook_entry::Column::ProblemId.is_in(ids))
-                    .all(db)
-                    .await?
-                {
-                    s.entries
-                        .insert((e.problem_id, e.entry_date, e.entry_key.clone()), e);
-                }
-            }
+        if house_codes.is_empty() && citizen_ids.is_empty() {
+            return Ok(s);
         }
-        let missing: Vec<String> = citizen_ids
-            .iter()
-            .filter(|c| !s.members.contains_key(*c))
-            .cloned()
-            .collect();
-        for chunk in chunks(&missing) {
-            for m in member::Entity::find()
-                .filter(member::Column::CitizenId.is_in(chunk))
+        for h in household::Entity::find()
+            .filter(any_of(b, "house_code", house_codes))
+            .all(db)
+            .await?
+        {
+            s.households.insert(h.house_code.clone(), h);
+        }
+        let people = member::Entity::find().filter(
+            Condition::any()
+                .add(any_of(b, "house_code", house_codes))
+                .add(any_of(b, "citizen_id", citizen_ids)),
+        );
+        for m in people.all(db).await? {
+            s.members.insert(m.citizen_id.clone(), m);
+        }
+        for a in analysis::Entity::find()
+            .filter(any_of(b, "house_code", house_codes))
+            .all(db)
+            .await?
+        {
+            s.analyses.insert(a.house_code.clone(), a);
+        }
+        for p in problem::Entity::find()
+            .filter(any_of(b, "house_code", house_codes))
+            .all(db)
+            .await?
+        {
+            s.problems.insert(
+                (
+                    p.house_code.clone(),
+                    p.indicator_code,
+                    p.person_key.clone(),
+                    p.cohort_id,
+                ),
+                p,
+            );
+        }
+        if !s.problems.is_empty() {
+            let of_problems = match b {
+                DbBackend::Postgres => Expr::cust_with_values(
+                    "problem_id IN (SELECT id FROM problems WHERE house_code = ANY($1))",
+                    [Value::from(house_codes.to_vec())],
+                ),
+                _ => Expr::cust_with_values(
+                    "problem_id IN (SELECT id FROM problems WHERE house_code IN (SELECT value FROM json_each(?)))",
+                    [serde_json::to_string(house_codes).unwrap_or_else(|_| "[]".into())],
+                ),
+            };
+            for e in logbook_entry::Entity::find()
+                .filter(of_problems)
                 .all(db)
                 .await?
             {
-                s.members.insert(m.citizen_id.clone(), m);
+                s.entries
+                    .insert((e.problem_id, e.entry_date, e.entry_key.clone()), e);
             }
         }
         for m in s.members.values() {

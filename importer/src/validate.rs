@@ -4,13 +4,13 @@
 
 use crate::ReadWorkbook;
 use crate::header::{aa, an, hh, mm, pp};
-use crate::reference::{AgencyIndex, AreaIndex, Stored, Unresolved, squash};
+use crate::reference::{AgencyIndex, AreaIndex, AreaResolver, Stored, Unresolved, squash};
 use crate::report::{Issue, Severity};
 use crate::rows::{AnalysisIn, EntryIn, HouseholdIn, MemberIn, ProblemIn};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
 use entity::catalog::Unit;
-use entity::types::{Cohort, Sex};
+use entity::types::{AreaLevel, Cohort, Sex};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
@@ -349,6 +349,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
     let mut hh_rejected: HashMap<String, u32> = HashMap::new(); // code → row
     let mut lost_heads: HashMap<String, u32> = HashMap::new(); // head's citizen ID → row, when the code is unreadable
     let mut village_names: HashMap<String, String> = ctx.stored.villages.clone();
+    let mut resolver = AreaResolver::new(ctx.areas);
     {
         let kind = SheetKind::Households;
         let mut ck = Checker {
@@ -376,7 +377,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 rejected_rows.get_mut(&kind).map(|s| s.insert(p.row));
                 continue;
             }
-            let resolved = resolve_area(h, p.row, ctx, &mut ck, &col);
+            let resolved = resolve_area(h, p.row, &mut resolver, &mut ck, &col);
             let Some((province, district, subdistrict)) = resolved else {
                 hh_rejected.insert(code, p.row);
                 rejected_rows.get_mut(&kind).map(|s| s.insert(p.row));
@@ -801,73 +802,61 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
 fn resolve_area(
     h: &HouseholdIn,
     row: u32,
-    ctx: &Context<'_>,
+    resolver: &mut AreaResolver<'_>,
     ck: &mut Checker<'_>,
     col: &dyn Fn(usize) -> String,
 ) -> Option<(String, String, String)> {
-    let province = match ctx.areas.province(&h.province) {
-        Ok(c) => c,
-        Err(u) => {
-            ck.error(
-                row,
-                &col(hh::PROVINCE),
-                Some(h.province.clone()),
-                "province_unknown",
-                format!("ไม่พบจังหวัด \"{}\"{}", h.province, suggest_th(&u)),
-                format!("Unknown province \"{}\".{}", h.province, suggest_en(&u)),
-            );
-            return None;
-        }
+    let (level, u) = match resolver.resolve(&h.province, &h.district, &h.subdistrict) {
+        Ok(codes) => return Some(codes.clone()),
+        Err((level, u)) => (*level, u.clone()),
     };
-    let district = match ctx.areas.district(&province, &h.district) {
-        Ok(c) => c,
-        Err(u) => {
-            ck.error(
-                row,
-                &col(hh::DISTRICT),
-                Some(h.district.clone()),
-                "district_unknown",
-                format!(
-                    "ไม่พบอำเภอ \"{}\" ในจังหวัด{}{}",
-                    h.district,
-                    h.province,
-                    suggest_th(&u)
-                ),
-                format!(
-                    "No district \"{}\" in province {}.{}",
-                    h.district,
-                    h.province,
-                    suggest_en(&u)
-                ),
-            );
-            return None;
-        }
-    };
-    let subdistrict = match ctx.areas.subdistrict(&district, &h.subdistrict) {
-        Ok(c) => c,
-        Err(u) => {
-            ck.error(
-                row,
-                &col(hh::SUBDISTRICT),
-                Some(h.subdistrict.clone()),
-                "subdistrict_unknown",
-                format!(
-                    "ไม่พบตำบล \"{}\" ในอำเภอ{}{}",
-                    h.subdistrict,
-                    h.district,
-                    suggest_th(&u)
-                ),
-                format!(
-                    "No subdistrict \"{}\" in district {}.{}",
-                    h.subdistrict,
-                    h.district,
-                    suggest_en(&u)
-                ),
-            );
-            return None;
-        }
-    };
-    Some((province, district, subdistrict))
+    match level {
+        AreaLevel::Province => ck.error(
+            row,
+            &col(hh::PROVINCE),
+            Some(h.province.clone()),
+            "province_unknown",
+            format!("ไม่พบจังหวัด \"{}\"{}", h.province, suggest_th(&u)),
+            format!("Unknown province \"{}\".{}", h.province, suggest_en(&u)),
+        ),
+        AreaLevel::District => ck.error(
+            row,
+            &col(hh::DISTRICT),
+            Some(h.district.clone()),
+            "district_unknown",
+            format!(
+                "ไม่พบอำเภอ \"{}\" ในจังหวัด{}{}",
+                h.district,
+                h.province,
+                suggest_th(&u)
+            ),
+            format!(
+                "No district \"{}\" in province {}.{}",
+                h.district,
+                h.province,
+                suggest_en(&u)
+            ),
+        ),
+        _ => ck.error(
+            row,
+            &col(hh::SUBDISTRICT),
+            Some(h.subdistrict.clone()),
+            "subdistrict_unknown",
+            format!(
+                "ไม่พบตำบล \"{}\" ในอำเภอ{}{}",
+                h.subdistrict,
+                h.district,
+                suggest_th(&u)
+            ),
+            format!(
+                "No subdistrict \"{}\" in district {}.{}",
+                h.subdistrict,
+                h.district,
+                suggest_en(&u)
+            ),
+        ),
+    }
+    None
 }
 
 fn household_rec(

@@ -49,7 +49,10 @@ impl TestApp {
             static SAID: std::sync::Once = std::sync::Once::new();
             SAID.call_once(|| {
                 use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "PostgreSQL tests skipped: LOGBOOK_TEST_PG_URL is unset");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "PostgreSQL tests skipped: LOGBOOK_TEST_PG_URL is unset"
+                );
             });
             return None;
         };
