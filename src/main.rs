@@ -161,6 +161,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a line to stdout; a closed pipe (`logbook stats | head`) is not an error.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// A mistake in how the command was called (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -324,7 +332,7 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
         reports.push(report);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        out!("{}", serde_json::to_string_pretty(&reports)?);
     }
     let rejected = reports.iter().any(|r| r.status == ImportStatus::Rejected);
     Ok(if rejected {
@@ -346,7 +354,7 @@ fn print_report(r: &ImportReport) {
         ImportStatus::Rejected => "ไม่ผ่าน ไม่มีการบันทึกข้อมูล / rejected, nothing written",
         ImportStatus::DryRun => "ตรวจสอบผ่าน (ยังไม่บันทึก) / dry run passed",
     };
-    println!("{}: {}", r.file, status);
+    out!("{}: {}", r.file, status);
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec![
@@ -367,14 +375,14 @@ fn print_report(r: &ImportReport) {
             c.rejected.to_string(),
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     let show = |label: &str, issues: &[importer::report::Issue]| {
         if issues.is_empty() {
             return;
         }
-        println!("{label} ({}):", issues.len());
+        out!("{label} ({}):", issues.len());
         for i in issues.iter().take(100) {
-            println!(
+            out!(
                 "  [{}{}{}] {} — {} ({})",
                 i.sheet.map_or("file", |s| s.key()),
                 i.row.map(|r| format!(" แถว/row {r}")).unwrap_or_default(),
@@ -391,7 +399,7 @@ fn print_report(r: &ImportReport) {
             );
         }
         if issues.len() > 100 {
-            println!("  … {} more (use --json for all)", issues.len() - 100);
+            out!("  … {} more (use --json for all)", issues.len() - 100);
         }
     };
     show("ข้อผิดพลาด / errors", &r.errors);
@@ -402,7 +410,7 @@ async fn stats(db: &sea_orm::DatabaseConnection, args: StatsArgs) -> Result<Exit
     let district = district_arg(args.district.as_deref())?;
     let s = importer::stats::stats(db, district.as_ref()).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        out!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new();
@@ -433,7 +441,7 @@ async fn stats(db: &sea_orm::DatabaseConnection, args: StatsArgs) -> Result<Exit
     ] {
         t.add_row(vec![k.to_string(), v.to_string()]);
     }
-    println!("{t}");
+    out!("{t}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -452,7 +460,7 @@ async fn areas(
         (None, false) => bail!(usage("give an area FILE or --builtin")),
     };
     let r = importer::areas::load(db, &rows).await?;
-    println!(
+    out!(
         "areas: {} read, {} inserted, {} updated, {} unchanged; {} new provinces, {} agencies created",
         r.read,
         r.inserted,
