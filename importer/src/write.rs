@@ -11,12 +11,8 @@ use crate::validate::{
 use crate::workbook::SheetKind;
 use chrono::{NaiveDate, Utc};
 use entity::types::Cohort;
-use entity::{import_batch, import_issue};
 use sea_orm::sqlx;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, Set, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 use std::collections::HashMap;
 use tracing::{debug, info_span};
 
@@ -36,72 +32,6 @@ pub struct BatchInfo {
     pub principal: Option<String>,
     /// Day the batch's values were true.
     pub as_of: NaiveDate,
-}
-
-async fn insert_batch(
-    db: &impl ConnectionTrait,
-    info: &BatchInfo,
-    report: &ImportReport,
-) -> Result<i32, DbErr> {
-    let now = Utc::now();
-    let counts = serde_json::to_string(&report.sheets).unwrap_or_else(|_| "{}".into());
-    let m = import_batch::ActiveModel {
-        id: NotSet,
-        file_name: Set(info.file_name.clone()),
-        file_sha256: Set(info.sha256.clone()),
-        district_code: Set(info.district.clone()),
-        status: Set(report.status.as_str().to_string()),
-        principal: Set(info.principal.clone()),
-        as_of: Set(info.as_of),
-        started_at: Set(now),
-        finished_at: Set(Some(now)),
-        counts: Set(counts),
-        error_count: Set(report.errors.len() as i32),
-        warning_count: Set(report.warnings.len() as i32),
-    }
-    .insert(db)
-    .await?;
-    Ok(m.id)
-}
-
-async fn insert_issues<'a>(
-    db: &impl ConnectionTrait,
-    batch_id: i32,
-    issues: impl Iterator<Item = &'a Issue>,
-) -> Result<(), DbErr> {
-    let models: Vec<import_issue::ActiveModel> = issues
-        .map(|i| import_issue::ActiveModel {
-            id: NotSet,
-            batch_id: Set(batch_id),
-            severity: Set(i.severity.as_str().to_string()),
-            sheet: Set(i.sheet.map(|s| s.key().to_string()).unwrap_or_default()),
-            row: Set(i.row.map(|r| r as i32)),
-            column: Set(i.column.clone()),
-            value: Set(i.value.clone()),
-            code: Set(i.code.clone()),
-            message_th: Set(i.message_th.clone()),
-            message_en: Set(i.message_en.clone()),
-        })
-        .collect();
-    for chunk in models.chunks(MAX_PARAMS / 10) {
-        import_issue::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Records a rejected batch and its errors and warnings; no data is written.
-pub async fn record_rejected(
-    db: &DatabaseConnection,
-    info: &BatchInfo,
-    report: &ImportReport,
-) -> Result<i32, DbErr> {
-    let txn = db.begin().await?;
-    let id = insert_batch(&txn, info, report).await?;
-    insert_issues(&txn, id, report.errors.iter().chain(report.warnings.iter())).await?;
-    txn.commit().await?;
-    Ok(id)
 }
 
 /// A value to write, whichever the backend.
@@ -132,11 +62,22 @@ fn opt_date(d: Option<NaiveDate>) -> Val {
     d.map_or(Val::Null, Val::Date)
 }
 
-/// A table written in bulk: its columns, and the identity an upsert conflicts on.
+/// A table written in bulk: its columns, the identity an upsert conflicts on, and the
+/// columns an upsert leaves as they are.
 struct Table {
     name: &'static str,
     cols: &'static [&'static str],
     conflict: &'static [&'static str],
+    insert_only: &'static [&'static str],
+}
+
+impl Table {
+    /// The columns an upsert sets from the new row.
+    fn updated(&self) -> impl Iterator<Item = &&'static str> {
+        self.cols
+            .iter()
+            .filter(|c| !self.conflict.contains(c) && !self.insert_only.contains(c))
+    }
 }
 
 const HOUSEHOLDS: Table = Table {
@@ -161,6 +102,7 @@ const HOUSEHOLDS: Table = Table {
         "source_row",
     ],
     conflict: &["house_code"],
+    insert_only: &[],
 };
 
 const MEMBERS: Table = Table {
@@ -183,10 +125,11 @@ const MEMBERS: Table = Table {
         "source_row",
     ],
     conflict: &["citizen_id"],
+    insert_only: &[],
 };
 
-/// `status` is set only on insert: an update never touches a status derived from the logbook.
-const PROBLEMS_INSERT: Table = Table {
+/// `status` is set on insert only: an update never touches a status derived from the logbook.
+const PROBLEMS: Table = Table {
     name: "problems",
     cols: &[
         "house_code",
@@ -201,22 +144,7 @@ const PROBLEMS_INSERT: Table = Table {
         "status",
     ],
     conflict: &["house_code", "indicator_code", "person_key", "cohort_id"],
-};
-
-const PROBLEMS_UPDATE: Table = Table {
-    name: "problems",
-    cols: &[
-        "house_code",
-        "indicator_code",
-        "citizen_id",
-        "person_key",
-        "cohort_id",
-        "detail",
-        "batch_id",
-        "source_sheet",
-        "source_row",
-    ],
-    conflict: &["house_code", "indicator_code", "person_key", "cohort_id"],
+    insert_only: &["status"],
 };
 
 const ANALYSES: Table = Table {
@@ -234,6 +162,7 @@ const ANALYSES: Table = Table {
         "source_row",
     ],
     conflict: &["house_code"],
+    insert_only: &[],
 };
 
 const ENTRIES: Table = Table {
@@ -256,6 +185,7 @@ const ENTRIES: Table = Table {
         "source_row",
     ],
     conflict: &["problem_id", "entry_date", "entry_key"],
+    insert_only: &[],
 };
 
 const VILLAGES: Table = Table {
@@ -271,6 +201,7 @@ const VILLAGES: Table = Table {
         "source_row",
     ],
     conflict: &["code"],
+    insert_only: &[],
 };
 
 /// Rows turned into values per chunk, so that a province's rows are never all held twice.
@@ -367,11 +298,70 @@ impl Tx {
         }
     }
 
+    fn is_pg(&self) -> bool {
+        matches!(self, Tx::Pg(_))
+    }
+
     fn placeholder(&self, n: usize) -> String {
-        match self {
-            Tx::Pg(_) => format!("${n}"),
-            Tx::Lite(_) => "?".into(),
+        if self.is_pg() {
+            format!("${n}")
+        } else {
+            "?".into()
         }
+    }
+
+    /// Records the batch row; returns its id.
+    async fn insert_batch(
+        &mut self,
+        info: &BatchInfo,
+        report: &ImportReport,
+    ) -> Result<i32, DbErr> {
+        let now = Utc::now();
+        let counts = serde_json::to_string(&report.sheets).unwrap_or_else(|_| "{}".into());
+        let marks: Vec<String> = (1..=11).map(|i| self.placeholder(i)).collect();
+        let insert = format!(
+            "INSERT INTO import_batches (file_name, file_sha256, district_code, status, principal, as_of, \
+             started_at, finished_at, counts, error_count, warning_count) VALUES ({}) RETURNING id",
+            marks.join(", ")
+        );
+        let vals = [
+            text(&info.file_name),
+            text(&info.sha256),
+            opt_text(&info.district),
+            text(report.status.as_str()),
+            opt_text(&info.principal),
+            Val::Date(info.as_of),
+            Val::Time(now),
+            Val::Time(now),
+            Val::Text(counts),
+            Val::Int(report.errors.len() as i64),
+            Val::Int(report.warnings.len() as i64),
+        ];
+        self.insert_id(&insert, &vals).await
+    }
+
+    /// Records a batch's errors or warnings.
+    async fn insert_issues<'a>(
+        &mut self,
+        batch: i32,
+        issues: impl Iterator<Item = &'a Issue>,
+    ) -> Result<(), DbErr> {
+        let issues: Vec<&Issue> = issues.collect();
+        let b = Val::Int(i64::from(batch));
+        let to_vals = |i: &Issue| {
+            vec![
+                b.clone(),
+                text(i.severity.as_str()),
+                text(i.sheet.map_or("", |s| s.key())),
+                opt_int(i.row.map(i64::from)),
+                opt_text(&i.column),
+                opt_text(&i.value),
+                text(&i.code),
+                text(&i.message_th),
+                text(&i.message_en),
+            ]
+        };
+        self.write_rows(&ISSUES, &issues, to_vals, false).await
     }
 
     async fn execute(&mut self, sql_text: &str, vals: &[Val]) -> Result<u64, DbErr> {
@@ -488,9 +478,7 @@ impl Tx {
                 copy.finish().await.map_err(db_err)?;
                 if update {
                     let set: Vec<String> = table
-                        .cols
-                        .iter()
-                        .filter(|c| !table.conflict.contains(c))
+                        .updated()
                         .map(|c| format!("\"{c}\" = EXCLUDED.\"{c}\""))
                         .collect();
                     let upsert = format!(
@@ -509,9 +497,7 @@ impl Tx {
                 let per = (MAX_PARAMS / table.cols.len()).clamp(1, ROWS_PER_CHUNK);
                 let tail = if update {
                     let set: Vec<String> = table
-                        .cols
-                        .iter()
-                        .filter(|c| !table.conflict.contains(c))
+                        .updated()
                         .map(|c| format!("\"{c}\" = excluded.\"{c}\""))
                         .collect();
                     format!(
@@ -539,6 +525,20 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// Records a rejected batch and its errors and warnings; no data is written.
+pub async fn record_rejected(
+    db: &DatabaseConnection,
+    info: &BatchInfo,
+    report: &ImportReport,
+) -> Result<i32, DbErr> {
+    let mut tx = Tx::begin(db).await?;
+    let batch = tx.insert_batch(info, report).await?;
+    tx.insert_issues(batch, report.errors.iter().chain(report.warnings.iter()))
+        .await?;
+    tx.commit().await?;
+    Ok(batch)
 }
 
 /// Splits rows by action: (new, changed); unchanged rows are not written.
@@ -569,34 +569,14 @@ pub async fn write(
     let t = std::time::Instant::now();
     let lap = |what: &str| debug!(import.ms = t.elapsed().as_millis() as u64, "{what}");
     let mut tx = Tx::begin(db).await?;
-    let pg = matches!(tx, Tx::Pg(_));
+    let batch = tx.insert_batch(info, report).await?;
+    let pg = tx.is_pg();
     let marks = |n: usize| {
         (1..=n)
             .map(|i| if pg { format!("${i}") } else { "?".into() })
             .collect::<Vec<_>>()
             .join(", ")
     };
-
-    let now = Utc::now();
-    let counts = serde_json::to_string(&report.sheets).unwrap_or_else(|_| "{}".into());
-    let insert_batch_sql = format!(
-        "INSERT INTO import_batches (file_name, file_sha256, district_code, status, principal, as_of, started_at, finished_at, counts, error_count, warning_count) VALUES ({}) RETURNING id",
-        marks(11)
-    );
-    let vals = [
-        text(&info.file_name),
-        text(&info.sha256),
-        opt_text(&info.district),
-        text(report.status.as_str()),
-        opt_text(&info.principal),
-        Val::Date(info.as_of),
-        Val::Time(now),
-        Val::Time(now),
-        Val::Text(counts),
-        Val::Int(report.errors.len() as i64),
-        Val::Int(report.warnings.len() as i64),
-    ];
-    let batch = tx.insert_id(&insert_batch_sql, &vals).await?;
     let b = Val::Int(i64::from(batch));
     let sheet = |k: SheetKind| text(k.key());
 
@@ -719,22 +699,12 @@ pub async fn write(
             b.clone(),
             sheet(SheetKind::Problems),
             Val::Int(i64::from(p.row)),
+            text("not_started"),
         ]
     };
     let (new, changed) = split(&v.problems, &plan.problems);
-    tx.write_rows(
-        &PROBLEMS_INSERT,
-        &new,
-        |p| {
-            let mut vals = p_vals(p);
-            vals.push(text("not_started"));
-            vals
-        },
-        false,
-    )
-    .await?;
-    tx.write_rows(&PROBLEMS_UPDATE, &changed, p_vals, true)
-        .await?;
+    tx.write_rows(&PROBLEMS, &new, p_vals, false).await?;
+    tx.write_rows(&PROBLEMS, &changed, p_vals, true).await?;
     lap("problems");
 
     // analyses
@@ -831,27 +801,7 @@ pub async fn write(
     }
     lap("statuses");
 
-    // warnings
-    let warnings: Vec<&Issue> = report.warnings.iter().collect();
-    tx.write_rows(
-        &ISSUES,
-        &warnings,
-        |i| {
-            vec![
-                b.clone(),
-                text(i.severity.as_str()),
-                text(i.sheet.map_or("", |s| s.key())),
-                opt_int(i.row.map(i64::from)),
-                opt_text(&i.column),
-                opt_text(&i.value),
-                text(&i.code),
-                text(&i.message_th),
-                text(&i.message_en),
-            ]
-        },
-        false,
-    )
-    .await?;
+    tx.insert_issues(batch, report.warnings.iter()).await?;
     tx.commit().await?;
     lap("committed");
     Ok(batch)
@@ -871,6 +821,7 @@ const ISSUES: Table = Table {
         "message_en",
     ],
     conflict: &[],
+    insert_only: &[],
 };
 
 /// The statement that sets each listed problem's status to its latest logbook entry's (by
