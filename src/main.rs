@@ -58,6 +58,58 @@ enum Command {
     },
     /// Write a realistic synthetic district workbook (touches no database).
     Generate(GenerateArgs),
+    /// API keys: create (prints only the token, once), list, revoke.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Serve the GraphQL API: POST /graphql, GraphiQL at GET /graphql, /healthz, /readyz.
+    Serve(ServeArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Create a key and print only its token (store it: it is shown once).
+    Create {
+        /// An admin key: everything, or everything in --province.
+        #[arg(long, conflicts_with_all = ["district", "agency"], required_unless_present_any = ["district", "agency"])]
+        admin: bool,
+        /// With --admin: the province (2-digit code) it is limited to.
+        #[arg(long, requires = "admin", value_name = "CODE")]
+        province: Option<String>,
+        /// A district centre's key (4-digit code).
+        #[arg(long, value_name = "CODE", conflicts_with = "agency")]
+        district: Option<String>,
+        /// An agency's key (agency code, e.g. 33-pho).
+        #[arg(long, value_name = "CODE")]
+        agency: Option<String>,
+        /// A label to recognise the key by.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List keys (never their tokens).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id (see `key list`).
+        id: i32,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Where GraphiQL's page loads its assets from (default: a public CDN).
+    #[arg(long, env = "LOGBOOK_GRAPHIQL_CDN")]
+    graphiql_cdn: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -198,6 +250,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate(args),
+        Command::Schema => {
+            let db = sea_orm::DatabaseConnection::default();
+            out!("{}", api::build_schema(db, api::Limits::default()).sdl());
+            Ok(ExitCode::SUCCESS)
+        }
         command => {
             let db = migration::open(&cli.database_url)
                 .await
@@ -212,7 +269,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Areas {
                     command: AreasCommand::Import { file, builtin },
                 } => areas(&db, file, builtin).await,
-                Command::Template { .. } | Command::Generate(_) => unreachable!("handled above"),
+                Command::Key { command } => key(&db, command).await,
+                Command::Serve(args) => serve(db, args).await,
+                Command::Template { .. } | Command::Generate(_) | Command::Schema => {
+                    unreachable!("handled above")
+                }
             }
         }
     }
@@ -469,5 +530,81 @@ async fn areas(
         r.new_provinces.len(),
         r.agencies_created
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<ExitCode> {
+    use api::service::keys::{self, KeyScope};
+    match command {
+        KeyCommand::Create {
+            admin,
+            province,
+            district,
+            agency,
+            label,
+        } => {
+            let scope = match (admin, district, agency) {
+                (true, _, _) => KeyScope::Admin { province },
+                (_, Some(d), _) => KeyScope::District(d),
+                (_, _, Some(a)) => KeyScope::Agency(a),
+                _ => return Err(usage("give --admin, --district CODE or --agency CODE")),
+            };
+            let (id, token) = keys::create(db, scope, label).await.map_err(|e| match e {
+                api::error::ApiError::BadInput { .. } => usage(e.to_string()),
+                other => anyhow::Error::new(other),
+            })?;
+            eprintln!("key {id} created; its token is shown once:");
+            out!("{token}");
+        }
+        KeyCommand::List { json } => {
+            let list = keys::list(db).await?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED);
+                t.set_header(vec!["id", "kind", "scope", "label", "created", "revoked"]);
+                for k in list {
+                    t.add_row(vec![
+                        k.id.to_string(),
+                        k.kind,
+                        k.scope,
+                        k.label.unwrap_or_default(),
+                        k.created_at,
+                        k.revoked_at.unwrap_or_default(),
+                    ]);
+                }
+                out!("{t}");
+            }
+        }
+        KeyCommand::Revoke { id } => {
+            if !keys::revoke(db, id).await? {
+                return Err(usage(format!("no key {id}")));
+            }
+            eprintln!("key {id} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitCode> {
+    let schema = api::build_schema(db.clone(), api::Limits::default());
+    let config = api::HttpConfig {
+        graphiql_cdn: args.graphiql_cdn,
+        ..Default::default()
+    };
+    let app = api::app(api::AppState { db, schema, config });
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    eprintln!(
+        "logbook GraphQL on http://{}/graphql (GraphiQL in a browser)",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -211,7 +211,86 @@ async fn the_blank_template_has_the_five_sheets_and_imports_as_empty(app: TestAp
     assert_eq!(v[0]["sheets"]["households"]["read"], 0);
 }
 
+async fn a_key_made_on_the_command_line_opens_the_api_until_revoked(app: TestApp) {
+    let out = logbook(
+        &app.url,
+        &[
+            "key",
+            "create",
+            "--agency",
+            "33-pho",
+            "--label",
+            "อสม. test",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout.trim();
+    assert!(
+        token.starts_with("lbk_") && !token.contains('\n') && stdout.lines().count() == 1,
+        "only the token: {stdout}"
+    );
+    let (_, v) = app
+        .graphql(Some(token), "{ me { kind agency } }", serde_json::json!({}))
+        .await;
+    assert_eq!(v["data"]["me"]["agency"], "33-pho", "{v}");
+    let list = json(&logbook(&app.url, &["key", "list", "--json"]));
+    let k = &list[0];
+    assert_eq!(
+        (k["kind"].as_str(), k["scope"].as_str(), k["label"].as_str()),
+        (Some("agency"), Some("33-pho"), Some("อสม. test"))
+    );
+    assert!(
+        !list.to_string().contains(token),
+        "key list never shows tokens"
+    );
+    let id = k["id"].as_i64().expect("id").to_string();
+    assert!(logbook(&app.url, &["key", "revoke", &id]).status.success());
+    let (status, _) = app
+        .graphql(Some(token), "{ me { kind } }", serde_json::json!({}))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        logbook(&app.url, &["key", "revoke", "9999"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        logbook(&app.url, &["key", "create", "--district", "99"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        logbook(&app.url, &["key", "create", "--agency", "99-pho"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let out = logbook(&app.url, &["key", "create", "--admin", "--province", "33"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn schema_prints_the_sdl() {
+    let out = logbook("sqlite::memory:", &["schema"]);
+    assert!(out.status.success());
+    let sdl = String::from_utf8_lossy(&out.stdout);
+    for t in [
+        "type Household",
+        "type QueryRoot",
+        "input HouseholdFilter",
+        "enum Dimension",
+    ] {
+        assert!(sdl.contains(t), "{t} missing");
+    }
+}
+
 on_both_databases!(
+    a_key_made_on_the_command_line_opens_the_api_until_revoked,
     import_json_is_one_array_and_the_exit_code_says_whether_all_imported,
     the_blank_template_has_the_five_sheets_and_imports_as_empty,
 );

@@ -133,6 +133,53 @@ impl TestApp {
             .expect("stats")
     }
 
+    /// Creates an API key; returns its token.
+    pub async fn key(&self, scope: api::service::keys::KeyScope) -> String {
+        api::service::keys::create(&self.db, scope, None)
+            .await
+            .expect("create key")
+            .1
+    }
+
+    /// The HTTP app over this database.
+    pub fn http(&self) -> axum::Router {
+        let schema = api::build_schema(self.db.clone(), api::Limits::default());
+        api::app(api::AppState {
+            db: self.db.clone(),
+            schema,
+            config: api::HttpConfig::default(),
+        })
+    }
+
+    /// POSTs a GraphQL query (with an optional bearer token); returns the status and body.
+    pub async fn graphql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        use tower::ServiceExt;
+        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+        let mut req =
+            axum::http::Request::post("/graphql").header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = self
+            .http()
+            .oneshot(req.body(axum::body::Body::from(body)).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// A single number from SQL.
     pub async fn count(&self, sql: &str) -> i64 {
         let row = self

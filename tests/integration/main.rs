@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api;
 mod areas;
 mod cli;
 mod import;

@@ -51,6 +51,19 @@ pub enum Relation {
         to = "super::problem::Column::Id"
     )]
     Problem,
+    /// The matched agency.
+    #[sea_orm(
+        belongs_to = "super::agency::Entity",
+        from = "Column::AgencyId",
+        to = "super::agency::Column::Id"
+    )]
+    Agency,
+}
+
+impl Related<super::agency::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Agency.def()
+    }
 }
 
 impl Related<super::problem::Entity> for Entity {

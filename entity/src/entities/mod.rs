@@ -3,6 +3,7 @@
 pub mod agency;
 pub mod agency_dimension;
 pub mod analysis;
+pub mod api_key;
 pub mod area;
 pub mod cohort;
 pub mod dimension;

@@ -1,0 +1,88 @@
+//! The API's error type. Every GraphQL error carries a stable `extensions.code`; internal
+//! errors are logged once with the request id and masked.
+
+use async_graphql::ErrorExtensions;
+use thiserror::Error;
+
+/// What a client sees, by `code`.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// No valid key (`UNAUTHENTICATED`).
+    #[error("a valid API key is required: send Authorization: Bearer TOKEN")]
+    Unauthenticated,
+    /// The key may not do this (`FORBIDDEN`).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Bad input, naming the field (`BAD_USER_INPUT`).
+    #[error("{field}: {message}")]
+    BadInput {
+        /// The input field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Not there, or not visible to this key (`NOT_FOUND`).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A limit was exceeded (`LIMIT_EXCEEDED`).
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The database failed (`INTERNAL`, masked).
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl ApiError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::BadInput { .. } => "BAD_USER_INPUT",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            ApiError::Db(_) => "INTERNAL",
+        }
+    }
+
+    /// A bad-input error for a field.
+    pub fn bad_input(field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadInput {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        let message = match self {
+            ApiError::Db(e) => {
+                tracing::error!(error = %e, "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let ApiError::BadInput { field, .. } = self {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+/// Turns service results into GraphQL results that keep the error's `code`.
+pub trait GqlResult<T> {
+    /// Maps the error through [`ErrorExtensions::extend`].
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResult<T> for Result<T, ApiError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| e.extend())
+    }
+}
+
+/// Results of services.
+pub type ApiResult<T> = Result<T, ApiError>;

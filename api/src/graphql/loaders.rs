@@ -1,0 +1,171 @@
+//! DataLoaders: one query per relation per page, whatever the page's size, each applying
+//! the principal's access condition (no N+1, no leak through nested fields).
+
+use super::types::{Analysis, Cohort, LogbookEntry, Member, Problem};
+use crate::access::Principal;
+use crate::error::ApiError;
+use async_graphql::dataloader::Loader;
+use async_graphql::{Error, ErrorExtensions};
+use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
+
+fn internal(e: sea_orm::DbErr) -> Error {
+    ApiError::Db(e).extend()
+}
+
+/// Houses the principal may see, as a subquery.
+fn visible_houses(p: &Principal) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(household::Column::HouseCode)
+        .from(household::Entity)
+        .cond_where(p.households())
+        .to_owned()
+}
+
+/// Areas by code (reference data, visible to every key).
+pub struct AreaLoader(pub DatabaseConnection);
+
+impl Loader<String> for AreaLoader {
+    type Value = area::Model;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        let rows = area::Entity::find()
+            .filter(area::Column::Code.is_in(keys.to_vec()))
+            .all(&self.0)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|a| (a.code.clone(), a)).collect())
+    }
+}
+
+/// Cohorts by id.
+pub struct CohortLoader(pub DatabaseConnection);
+
+impl Loader<i32> for CohortLoader {
+    type Value = Cohort;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = cohort::Entity::find()
+            .filter(cohort::Column::Id.is_in(keys.to_vec()))
+            .all(&self.0)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|c| {
+                (
+                    c.id,
+                    Cohort {
+                        label: c.label,
+                        source: c.source,
+                        be_year: c.be_year,
+                    },
+                )
+            })
+            .collect())
+    }
+}
+
+/// Members by house code, of visible households only.
+pub struct MembersLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<String> for MembersLoader {
+    type Value = Vec<Member>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        let rows = member::Entity::find()
+            .filter(member::Column::HouseCode.is_in(keys.to_vec()))
+            .filter(member::Column::HouseCode.in_subquery(visible_houses(&self.1)))
+            .order_by_asc(member::Column::SourceRow)
+            .order_by_asc(member::Column::CitizenId)
+            .all(&self.0)
+            .await
+            .map_err(internal)?;
+        let mut out: HashMap<String, Vec<Member>> = HashMap::new();
+        for m in rows {
+            out.entry(m.house_code.clone()).or_default().push(Member(m));
+        }
+        Ok(out)
+    }
+}
+
+/// Problems by house code, only those the principal may see.
+pub struct ProblemsLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<String> for ProblemsLoader {
+    type Value = Vec<Problem>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        let rows = problem::Entity::find()
+            .filter(problem::Column::HouseCode.is_in(keys.to_vec()))
+            .filter(self.1.problems())
+            .order_by_asc(problem::Column::IndicatorCode)
+            .order_by_asc(problem::Column::Id)
+            .all(&self.0)
+            .await
+            .map_err(internal)?;
+        let mut out: HashMap<String, Vec<Problem>> = HashMap::new();
+        for p in rows {
+            out.entry(p.house_code.clone())
+                .or_default()
+                .push(Problem(p));
+        }
+        Ok(out)
+    }
+}
+
+/// Logbook entries by problem id, only on problems the principal may see.
+pub struct EntriesLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<i32> for EntriesLoader {
+    type Value = Vec<LogbookEntry>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = logbook_entry::Entity::find()
+            .filter(logbook_entry::Column::ProblemId.is_in(keys.to_vec()))
+            .filter(self.1.entries())
+            .order_by_asc(logbook_entry::Column::EntryDate)
+            .order_by_asc(logbook_entry::Column::BatchId)
+            .order_by_asc(logbook_entry::Column::SourceRow)
+            .order_by_asc(logbook_entry::Column::Id)
+            .find_also_related(agency::Entity)
+            .all(&self.0)
+            .await
+            .map_err(internal)?;
+        let mut out: HashMap<i32, Vec<LogbookEntry>> = HashMap::new();
+        for (e, a) in rows {
+            out.entry(e.problem_id)
+                .or_default()
+                .push(LogbookEntry(e, a.map(|a| a.code)));
+        }
+        Ok(out)
+    }
+}
+
+/// Analyses by house code, of visible households only.
+pub struct AnalysisLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<String> for AnalysisLoader {
+    type Value = Analysis;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        let rows = analysis::Entity::find()
+            .filter(analysis::Column::HouseCode.is_in(keys.to_vec()))
+            .filter(analysis::Column::HouseCode.in_subquery(visible_houses(&self.1)))
+            .all(&self.0)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|a| (a.house_code.clone(), Analysis(a)))
+            .collect())
+    }
+}

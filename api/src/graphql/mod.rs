@@ -1,0 +1,454 @@
+//! The GraphQL schema: query root, inputs, connections. Resolvers stay thin: access comes
+//! from [`crate::access`], data from [`crate::service`] and the loaders.
+
+pub mod loaders;
+pub mod types;
+
+use crate::access::Principal;
+use crate::error::{ApiError, GqlResult};
+use crate::service;
+use async_graphql::ErrorExtensions;
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{
+    Context, EmptySubscription, InputObject, Object, Result, Schema, SimpleObject,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entity::types as domain;
+use sea_orm::{Condition, DatabaseConnection};
+use types::{Area, AreaLevel, Classification, Dimension, Household, Indicator, ProblemStatus, Sex};
+
+/// The schema type.
+pub type AppSchema = Schema<QueryRoot, async_graphql::EmptyMutation, EmptySubscription>;
+
+/// Limits a schema enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Deepest nesting of a query.
+    pub max_depth: usize,
+    /// Largest complexity (a connection costs `first` × its children).
+    pub max_complexity: usize,
+    /// Largest page a connection returns.
+    pub max_page: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 50_000,
+            max_page: 100,
+        }
+    }
+}
+
+/// Builds the schema (no socket; tests call it in-process).
+pub fn build_schema(db: DatabaseConnection, limits: Limits) -> AppSchema {
+    Schema::build(QueryRoot, async_graphql::EmptyMutation, EmptySubscription)
+        .data(db)
+        .data(limits.clone())
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
+    ctx.data_opt::<Principal>()
+        .ok_or_else(|| ApiError::Unauthenticated.extend())
+}
+
+fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// Who the key belongs to.
+#[derive(SimpleObject)]
+pub struct Me {
+    /// `ADMIN`, `DISTRICT` or `AGENCY`.
+    pub kind: String,
+    /// Its label in logs and records.
+    pub label: String,
+    /// Province it is bound to, if any.
+    pub province: Option<String>,
+    /// District, for a district key.
+    pub district: Option<String>,
+    /// Agency code, for an agency key.
+    pub agency: Option<String>,
+    /// Dimensions it sees: all, or the agency's.
+    pub dimensions: Vec<Dimension>,
+}
+
+/// A dimension with its indicators and the agencies that own it.
+#[derive(SimpleObject)]
+pub struct DimensionInfo {
+    /// Key.
+    pub key: Dimension,
+    /// Thai name.
+    pub name_th: String,
+    /// English name.
+    pub name_en: String,
+    /// Its indicators.
+    pub indicators: Vec<Indicator>,
+    /// Agencies owning it (in the key's province).
+    pub agencies: Vec<AgencyInfo>,
+}
+
+/// An agency: an office of one province.
+#[derive(SimpleObject, Clone)]
+pub struct AgencyInfo {
+    /// `33-pho`.
+    pub code: String,
+    /// `สสจ.`
+    pub abbreviation: String,
+    /// Thai name.
+    pub name_th: String,
+    /// English name.
+    pub name_en: String,
+    /// Province code.
+    pub province: String,
+    /// Dimensions it owns.
+    pub dimensions: Vec<Dimension>,
+}
+
+/// Filters on households; combine with `and`, `or`, `not`.
+#[derive(InputObject, Default)]
+pub struct HouseholdFilter {
+    /// All of these.
+    pub and: Option<Vec<HouseholdFilter>>,
+    /// Any of these.
+    pub or: Option<Vec<HouseholdFilter>>,
+    /// Not this.
+    pub not: Option<Box<HouseholdFilter>>,
+    /// Province code (2 digits).
+    pub province_code: Option<String>,
+    /// District code (4 digits).
+    pub district_code: Option<String>,
+    /// Subdistrict code (6 digits).
+    pub subdistrict_code: Option<String>,
+    /// Village code (8 digits).
+    pub village_code: Option<String>,
+    /// Cohort, e.g. `TPMAP 2565`.
+    pub cohort: Option<String>,
+    /// Classification.
+    pub classification: Option<Classification>,
+    /// Has at least one (visible) problem matching this.
+    pub problem: Option<ProblemFilter>,
+    /// Has at least one member matching this.
+    pub member: Option<MemberFilter>,
+}
+
+/// Filters on problems.
+#[derive(InputObject, Default, Clone)]
+pub struct ProblemFilter {
+    /// Dimension.
+    pub dimension: Option<Dimension>,
+    /// Indicator code 1–17.
+    pub indicator: Option<i32>,
+    /// Status.
+    pub status: Option<ProblemStatus>,
+    /// Cohort, e.g. `TPMAP 2565`.
+    pub cohort: Option<String>,
+}
+
+/// Filters on members.
+#[derive(InputObject, Default, Clone)]
+pub struct MemberFilter {
+    /// Youngest age, in whole years today.
+    pub age_min: Option<i32>,
+    /// Oldest age, in whole years today.
+    pub age_max: Option<i32>,
+    /// Sex.
+    pub sex: Option<Sex>,
+    /// Disabled or not.
+    pub disabled: Option<bool>,
+}
+
+fn household_condition(f: &HouseholdFilter, p: &Principal) -> Result<Condition, ApiError> {
+    let mut c = Condition::all();
+    for (field, code, level) in [
+        (
+            "provinceCode",
+            &f.province_code,
+            domain::AreaLevel::Province,
+        ),
+        (
+            "districtCode",
+            &f.district_code,
+            domain::AreaLevel::District,
+        ),
+        (
+            "subdistrictCode",
+            &f.subdistrict_code,
+            domain::AreaLevel::Subdistrict,
+        ),
+        ("villageCode", &f.village_code, domain::AreaLevel::Village),
+    ] {
+        if let Some(code) = code {
+            let code = domain::AreaCode::parse_level(code, level).map_err(|_| {
+                ApiError::bad_input(field, format!("a {}-digit code", level.code_len()))
+            })?;
+            c = c.add(service::households::in_area(&code));
+        }
+    }
+    if let Some(cohort) = &f.cohort {
+        let cohort = domain::Cohort::parse_str(cohort)
+            .map_err(|e| ApiError::bad_input("cohort", e.message_en()))?;
+        c = c.add(service::households::in_cohort(cohort));
+    }
+    if let Some(cl) = f.classification {
+        c = c.add(service::households::classified(cl.key()));
+    }
+    if let Some(pf) = &f.problem {
+        c = c.add(service::households::having_problem(
+            problem_condition(pf)?,
+            p,
+        ));
+    }
+    if let Some(mf) = &f.member {
+        let sex = mf.sex.map(|s| match s {
+            Sex::Male => "male",
+            Sex::Female => "female",
+            Sex::Unknown => "unknown",
+        });
+        c = c.add(service::households::having_member(
+            mf.age_min,
+            mf.age_max,
+            sex,
+            mf.disabled,
+        ));
+    }
+    if let Some(all) = &f.and {
+        for sub in all {
+            c = c.add(household_condition(sub, p)?);
+        }
+    }
+    if let Some(any) = &f.or {
+        let mut o = Condition::any();
+        for sub in any {
+            o = o.add(household_condition(sub, p)?);
+        }
+        c = c.add(o);
+    }
+    if let Some(not) = &f.not {
+        c = c.add(household_condition(not, p)?.not());
+    }
+    Ok(c)
+}
+
+fn problem_condition(f: &ProblemFilter) -> Result<Condition, ApiError> {
+    let cohort = f
+        .cohort
+        .as_deref()
+        .map(domain::Cohort::parse_str)
+        .transpose()
+        .map_err(|e| ApiError::bad_input("cohort", e.message_en()))?;
+    if let Some(i) = f.indicator
+        && !(1..=17).contains(&i)
+    {
+        return Err(ApiError::bad_input(
+            "indicator",
+            "an indicator code from 1 to 17",
+        ));
+    }
+    Ok(service::problems::matching(
+        f.dimension.map(Into::into),
+        f.indicator,
+        f.status.map(|s| s.key()),
+        cohort,
+    ))
+}
+
+fn encode_cursor(house_code: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("h:{house_code}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("h:").map(str::to_string))
+        .ok_or_else(|| ApiError::bad_input("after", "not a cursor this API gave"))
+}
+
+/// Extra fields of a household connection.
+pub struct HouseholdTotals {
+    condition: Condition,
+}
+
+#[Object]
+impl HouseholdTotals {
+    /// Households matching the filter that the key may see, over all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        service::households::count(db(ctx), self.condition.clone())
+            .await
+            .gql()
+    }
+}
+
+/// The query root.
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Who the key belongs to.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let p = principal(ctx)?;
+        let all: Vec<Dimension> = domain::Dimension::ALL.iter().map(|d| (*d).into()).collect();
+        Ok(match p {
+            Principal::Admin { province, .. } => Me {
+                kind: "ADMIN".into(),
+                label: p.label(),
+                province: province.clone(),
+                district: None,
+                agency: None,
+                dimensions: all,
+            },
+            Principal::District { district, .. } => Me {
+                kind: "DISTRICT".into(),
+                label: p.label(),
+                province: p.province().map(str::to_string),
+                district: Some(district.clone()),
+                agency: None,
+                dimensions: all,
+            },
+            Principal::Agency {
+                agency_code,
+                province,
+                dimensions,
+                ..
+            } => Me {
+                kind: "AGENCY".into(),
+                label: p.label(),
+                province: Some(province.clone()),
+                district: None,
+                agency: Some(agency_code.clone()),
+                dimensions: dimensions.iter().map(|d| (*d).into()).collect(),
+            },
+        })
+    }
+
+    /// The five dimensions, with their indicators and owning agencies.
+    async fn dimensions(&self, ctx: &Context<'_>) -> Result<Vec<DimensionInfo>> {
+        let p = principal(ctx)?;
+        let agencies = service::catalog::agencies(db(ctx), p).await.gql()?;
+        Ok(domain::Dimension::ALL
+            .iter()
+            .map(|d| DimensionInfo {
+                key: (*d).into(),
+                name_th: d.name_th().into(),
+                name_en: d.name_en().into(),
+                indicators: entity::catalog::INDICATORS
+                    .iter()
+                    .filter(|i| i.dimension == *d)
+                    .filter_map(|i| Indicator::of(i32::from(i.code)))
+                    .collect(),
+                agencies: agencies
+                    .iter()
+                    .filter(|a| a.dimensions.contains(d))
+                    .map(agency_info)
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// The seventeen indicators.
+    async fn indicators(&self, ctx: &Context<'_>) -> Result<Vec<Indicator>> {
+        principal(ctx)?;
+        Ok((1..=17).filter_map(Indicator::of).collect())
+    }
+
+    /// Areas of a level, optionally inside a parent.
+    async fn areas(
+        &self,
+        ctx: &Context<'_>,
+        level: AreaLevel,
+        parent_code: Option<String>,
+    ) -> Result<Vec<Area>> {
+        principal(ctx)?;
+        let rows = service::catalog::areas(db(ctx), level.key(), parent_code.as_deref())
+            .await
+            .gql()?;
+        Ok(rows.into_iter().map(Area).collect())
+    }
+
+    /// Agencies of the key's province (every agency for a national admin).
+    async fn agencies(&self, ctx: &Context<'_>) -> Result<Vec<AgencyInfo>> {
+        let p = principal(ctx)?;
+        Ok(service::catalog::agencies(db(ctx), p)
+            .await
+            .gql()?
+            .iter()
+            .map(agency_info)
+            .collect())
+    }
+
+    /// Households the key may see, in house-code order; a Relay connection with keyset cursors.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<HouseholdFilter>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, Household, HouseholdTotals, EmptyFields>> {
+        let p = principal(ctx)?;
+        let limits = ctx.data_unchecked::<Limits>();
+        let first = first.unwrap_or(20);
+        if first < 0 {
+            return Err(ApiError::bad_input("first", "must not be negative").extend());
+        }
+        if first as usize > limits.max_page {
+            return Err(ApiError::LimitExceeded(format!(
+                "first may be at most {}",
+                limits.max_page
+            ))
+            .extend());
+        }
+        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let condition = Condition::all()
+            .add(p.households())
+            .add(household_condition(&filter.unwrap_or_default(), p).gql()?);
+        let (rows, has_next) =
+            service::households::page(db(ctx), condition.clone(), after.as_deref(), first as u64)
+                .await
+                .gql()?;
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            HouseholdTotals { condition },
+        );
+        conn.edges.extend(
+            rows.into_iter()
+                .map(|h| Edge::new(encode_cursor(&h.house_code), Household(h))),
+        );
+        Ok(conn)
+    }
+
+    /// One household by house code; `null` with NOT_FOUND when the key may not see it.
+    async fn household(&self, ctx: &Context<'_>, house_code: String) -> Result<Option<Household>> {
+        let p = principal(ctx)?;
+        let code = domain::HouseCode::parse_str(&house_code)
+            .map_err(|e| ApiError::bad_input("houseCode", e.message_en()).extend())?;
+        match service::households::get(db(ctx), p, code.as_str())
+            .await
+            .gql()?
+        {
+            Some(h) => Ok(Some(Household(h))),
+            None => Err(ApiError::NotFound(format!("household {code}")).extend()),
+        }
+    }
+}
+
+fn agency_info(a: &service::catalog::AgencyRow) -> AgencyInfo {
+    AgencyInfo {
+        code: a.code.clone(),
+        abbreviation: a.abbreviation.clone(),
+        name_th: a.name_th.clone(),
+        name_en: a.name_en.clone(),
+        province: a.province.clone(),
+        dimensions: a.dimensions.iter().map(|d| (*d).into()).collect(),
+    }
+}

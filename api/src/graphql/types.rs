@@ -1,0 +1,537 @@
+//! GraphQL output types and enums, separate from the SeaORM models they wrap.
+
+use super::loaders::{
+    AnalysisLoader, AreaLoader, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
+};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use entity::types as domain;
+use entity::{analysis, area, household, logbook_entry, member, problem};
+
+/// A poverty dimension.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Dimension {
+    /// ด้านสุขภาพ
+    Health,
+    /// ด้านความเป็นอยู่
+    Living,
+    /// ด้านการศึกษา
+    Education,
+    /// ด้านรายได้
+    Income,
+    /// ด้านการเข้าถึงบริการรัฐ
+    Access,
+}
+
+impl From<domain::Dimension> for Dimension {
+    fn from(d: domain::Dimension) -> Self {
+        match d {
+            domain::Dimension::Health => Dimension::Health,
+            domain::Dimension::Living => Dimension::Living,
+            domain::Dimension::Education => Dimension::Education,
+            domain::Dimension::Income => Dimension::Income,
+            domain::Dimension::Access => Dimension::Access,
+        }
+    }
+}
+
+impl From<Dimension> for domain::Dimension {
+    fn from(d: Dimension) -> Self {
+        match d {
+            Dimension::Health => domain::Dimension::Health,
+            Dimension::Living => domain::Dimension::Living,
+            Dimension::Education => domain::Dimension::Education,
+            Dimension::Income => domain::Dimension::Income,
+            Dimension::Access => domain::Dimension::Access,
+        }
+    }
+}
+
+/// A problem's state.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ProblemStatus {
+    /// ยังไม่ได้ดำเนินการ
+    NotStarted,
+    /// แก้ไขได้แล้ว
+    Solved,
+    /// รอติดตามผล
+    AwaitingFollowUp,
+    /// อยู่ระหว่างติดตามผล
+    FollowingUp,
+    /// ยังไม่สามารถแก้ไขปัญหาได้
+    NotSolvableYet,
+}
+
+impl ProblemStatus {
+    /// From the stored key.
+    pub fn from_key(k: &str) -> Self {
+        match domain::ProblemStatus::from_key(k) {
+            Some(domain::ProblemStatus::Solved) => ProblemStatus::Solved,
+            Some(domain::ProblemStatus::AwaitingFollowUp) => ProblemStatus::AwaitingFollowUp,
+            Some(domain::ProblemStatus::FollowingUp) => ProblemStatus::FollowingUp,
+            Some(domain::ProblemStatus::NotSolvableYet) => ProblemStatus::NotSolvableYet,
+            _ => ProblemStatus::NotStarted,
+        }
+    }
+
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            ProblemStatus::NotStarted => "not_started",
+            ProblemStatus::Solved => "solved",
+            ProblemStatus::AwaitingFollowUp => "awaiting_follow_up",
+            ProblemStatus::FollowingUp => "following_up",
+            ProblemStatus::NotSolvableYet => "not_solvable_yet",
+        }
+    }
+}
+
+/// How the 4ท analysis classes a household.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Classification {
+    /// พัฒนาได้
+    Developable,
+    /// สงเคราะห์
+    Welfare,
+    /// พัฒนาตนเองได้
+    SelfReliant,
+}
+
+impl Classification {
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Classification::Developable => "developable",
+            Classification::Welfare => "welfare",
+            Classification::SelfReliant => "self_reliant",
+        }
+    }
+
+    fn from_key(k: &str) -> Option<Self> {
+        match k {
+            "developable" => Some(Classification::Developable),
+            "welfare" => Some(Classification::Welfare),
+            "self_reliant" => Some(Classification::SelfReliant),
+            _ => None,
+        }
+    }
+}
+
+/// Sex as recorded.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Sex {
+    /// ชาย
+    Male,
+    /// หญิง
+    Female,
+    /// not recorded
+    Unknown,
+}
+
+/// The level of an area.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AreaLevel {
+    /// จังหวัด
+    Province,
+    /// อำเภอ
+    District,
+    /// ตำบล
+    Subdistrict,
+    /// หมู่บ้าน
+    Village,
+}
+
+impl AreaLevel {
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            AreaLevel::Province => "province",
+            AreaLevel::District => "district",
+            AreaLevel::Subdistrict => "subdistrict",
+            AreaLevel::Village => "village",
+        }
+    }
+}
+
+/// An administrative area.
+pub struct Area(pub area::Model);
+
+#[Object]
+impl Area {
+    /// 2, 4, 6 or 8 digits.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// Level.
+    async fn level(&self) -> AreaLevel {
+        match self.0.level.as_str() {
+            "province" => AreaLevel::Province,
+            "district" => AreaLevel::District,
+            "subdistrict" => AreaLevel::Subdistrict,
+            _ => AreaLevel::Village,
+        }
+    }
+    /// Thai name.
+    async fn name_th(&self) -> &str {
+        &self.0.name_th
+    }
+    /// English name.
+    async fn name_en(&self) -> Option<&str> {
+        self.0.name_en.as_deref()
+    }
+    /// Enclosing area's code.
+    async fn parent_code(&self) -> Option<&str> {
+        self.0.parent_code.as_deref()
+    }
+}
+
+/// One of the seventeen MPI indicators.
+#[derive(SimpleObject, Clone)]
+pub struct Indicator {
+    /// Stable code 1–17.
+    pub code: i32,
+    /// Basic Minimum Needs survey item (2017–2021 edition).
+    pub bmn: i32,
+    /// Its dimension.
+    pub dimension: Dimension,
+    /// `household` or `person`.
+    pub unit: String,
+    /// Who it is about (`6-14`, `60+`, `disabled`…).
+    pub age_rule: Option<String>,
+    /// Thai text.
+    pub name_th: String,
+    /// English text.
+    pub name_en: String,
+}
+
+impl Indicator {
+    /// From the catalogue.
+    pub fn of(code: i32) -> Option<Self> {
+        u8::try_from(code)
+            .ok()
+            .and_then(entity::catalog::indicator)
+            .map(|d| Indicator {
+                code: i32::from(d.code),
+                bmn: i32::from(d.bmn),
+                dimension: d.dimension.into(),
+                unit: d.unit.as_str().to_string(),
+                age_rule: d.age_rule.map(str::to_string),
+                name_th: d.name_th.to_string(),
+                name_en: d.name_en.to_string(),
+            })
+    }
+}
+
+/// A cohort: source and Buddhist-Era year.
+#[derive(SimpleObject, Clone)]
+pub struct Cohort {
+    /// `TPMAP 2565`.
+    pub label: String,
+    /// `tpmap` or `thaiqm`.
+    pub source: String,
+    /// Buddhist-Era year.
+    pub be_year: i32,
+}
+
+/// A target household.
+pub struct Household(pub household::Model);
+
+#[Object]
+impl Household {
+    /// 11-digit house code.
+    async fn house_code(&self) -> &str {
+        &self.0.house_code
+    }
+    /// House number as written.
+    async fn house_no(&self) -> Option<&str> {
+        self.0.house_no.as_deref()
+    }
+    /// Village code.
+    async fn village_code(&self) -> &str {
+        &self.0.village_code
+    }
+    /// The village.
+    async fn village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<AreaLoader>>()
+            .load_one(self.0.village_code.clone())
+            .await?
+            .map(Area))
+    }
+    /// The subdistrict.
+    async fn subdistrict(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<AreaLoader>>()
+            .load_one(self.0.subdistrict_code.clone())
+            .await?
+            .map(Area))
+    }
+    /// The district.
+    async fn district(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<AreaLoader>>()
+            .load_one(self.0.district_code.clone())
+            .await?
+            .map(Area))
+    }
+    /// The province.
+    async fn province(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<AreaLoader>>()
+            .load_one(self.0.province_code.clone())
+            .await?
+            .map(Area))
+    }
+    /// Head's title.
+    async fn head_title(&self) -> Option<&str> {
+        self.0.head_title.as_deref()
+    }
+    /// Head's name.
+    async fn head_name(&self) -> Option<&str> {
+        self.0.head_name.as_deref()
+    }
+    /// Members as stated in the workbook.
+    async fn member_count(&self) -> Option<i32> {
+        self.0.member_count
+    }
+    /// The 4ท classification.
+    async fn classification(&self) -> Option<Classification> {
+        self.0
+            .classification
+            .as_deref()
+            .and_then(Classification::from_key)
+    }
+    /// The cohort.
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<Cohort>> {
+        ctx.data_unchecked::<DataLoader<CohortLoader>>()
+            .load_one(self.0.cohort_id)
+            .await
+    }
+    /// Latitude.
+    async fn latitude(&self) -> Option<f64> {
+        self.0.latitude
+    }
+    /// Longitude.
+    async fn longitude(&self) -> Option<f64> {
+        self.0.longitude
+    }
+    /// Its members (personal data: only of households the key may see).
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<MembersLoader>>()
+            .load_one(self.0.house_code.clone())
+            .await?
+            .unwrap_or_default())
+    }
+    /// Its problems the key may see (an agency: only those in its dimensions).
+    async fn problems(&self, ctx: &Context<'_>) -> Result<Vec<Problem>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<ProblemsLoader>>()
+            .load_one(self.0.house_code.clone())
+            .await?
+            .unwrap_or_default())
+    }
+    /// Its 4ท analysis.
+    async fn analysis(&self, ctx: &Context<'_>) -> Result<Option<Analysis>> {
+        ctx.data_unchecked::<DataLoader<AnalysisLoader>>()
+            .load_one(self.0.house_code.clone())
+            .await
+    }
+}
+
+/// A person in a target household.
+#[derive(Clone)]
+pub struct Member(pub member::Model);
+
+#[Object]
+impl Member {
+    /// 13-digit citizen ID.
+    async fn citizen_id(&self) -> &str {
+        &self.0.citizen_id
+    }
+    /// Whether its check digit is right.
+    async fn citizen_id_valid(&self) -> bool {
+        self.0.citizen_id_valid
+    }
+    /// Title.
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    /// First name.
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+    /// Last name.
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+    /// Sex.
+    async fn sex(&self) -> Sex {
+        match self.0.sex.as_str() {
+            "male" => Sex::Male,
+            "female" => Sex::Female,
+            _ => Sex::Unknown,
+        }
+    }
+    /// Birth date, `YYYY-MM-DD`.
+    async fn birth_date(&self) -> Option<String> {
+        self.0.birth_date.map(|d| d.to_string())
+    }
+    /// Age in whole years as given (when no birth date was).
+    async fn age(&self) -> Option<i32> {
+        self.0.age
+    }
+    /// Relation to the head.
+    async fn relation(&self) -> Option<&str> {
+        self.0.relation.as_deref()
+    }
+    /// Has a disability.
+    async fn disabled(&self) -> bool {
+        self.0.disabled
+    }
+    /// Household.
+    async fn house_code(&self) -> &str {
+        &self.0.house_code
+    }
+}
+
+/// A failed indicator of a household, or of one person in it.
+#[derive(Clone)]
+pub struct Problem(pub problem::Model);
+
+#[Object]
+impl Problem {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// Household.
+    async fn house_code(&self) -> &str {
+        &self.0.house_code
+    }
+    /// The indicator failed.
+    async fn indicator(&self) -> Option<Indicator> {
+        Indicator::of(self.0.indicator_code)
+    }
+    /// The person, for person indicators.
+    async fn member(&self, ctx: &Context<'_>) -> Result<Option<Member>> {
+        let Some(cid) = &self.0.citizen_id else {
+            return Ok(None);
+        };
+        let members = ctx
+            .data_unchecked::<DataLoader<MembersLoader>>()
+            .load_one(self.0.house_code.clone())
+            .await?;
+        Ok(members.and_then(|m| m.into_iter().find(|m| &m.0.citizen_id == cid)))
+    }
+    /// The cohort.
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<Cohort>> {
+        ctx.data_unchecked::<DataLoader<CohortLoader>>()
+            .load_one(self.0.cohort_id)
+            .await
+    }
+    /// Detail.
+    async fn detail(&self) -> Option<&str> {
+        self.0.detail.as_deref()
+    }
+    /// Its latest logbook entry's status, or NOT_STARTED.
+    async fn status(&self) -> ProblemStatus {
+        ProblemStatus::from_key(&self.0.status)
+    }
+    /// Help given, oldest first.
+    async fn logbook(&self, ctx: &Context<'_>) -> Result<Vec<LogbookEntry>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<EntriesLoader>>()
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default())
+    }
+}
+
+/// One piece of help given.
+#[derive(Clone)]
+pub struct LogbookEntry(pub logbook_entry::Model, pub Option<String>);
+
+#[Object]
+impl LogbookEntry {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// The problem.
+    async fn problem_id(&self) -> i32 {
+        self.0.problem_id
+    }
+    /// Date, `YYYY-MM-DD`.
+    async fn date(&self) -> String {
+        self.0.entry_date.to_string()
+    }
+    /// The agency's code, when it is a known one.
+    async fn agency_code(&self) -> Option<&str> {
+        self.1.as_deref()
+    }
+    /// The agency as written.
+    async fn agency(&self) -> &str {
+        &self.0.agency_text
+    }
+    /// Activity.
+    async fn activity(&self) -> &str {
+        &self.0.activity
+    }
+    /// Poverty-solving menu item.
+    async fn menu(&self) -> Option<&str> {
+        self.0.menu.as_deref()
+    }
+    /// Cost in baht.
+    async fn amount(&self) -> Option<f64> {
+        self.0.amount_satang.map(|s| s as f64 / 100.0)
+    }
+    /// Fund.
+    async fn fund(&self) -> Option<&str> {
+        self.0.fund.as_deref()
+    }
+    /// Result.
+    async fn status(&self) -> ProblemStatus {
+        ProblemStatus::from_key(&self.0.status)
+    }
+    /// Note.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Who recorded it.
+    async fn recorded_by(&self) -> Option<&str> {
+        self.0.recorded_by.as_deref()
+    }
+}
+
+/// The 4ท analysis.
+#[derive(Clone)]
+pub struct Analysis(pub analysis::Model);
+
+#[Object]
+impl Analysis {
+    /// ทัศนคติ
+    async fn attitude(&self) -> Option<&str> {
+        self.0.attitude.as_deref()
+    }
+    /// ทักษะ
+    async fn skills(&self) -> Option<&str> {
+        self.0.skills.as_deref()
+    }
+    /// ทรัพยากร
+    async fn resources(&self) -> Option<&str> {
+        self.0.resources.as_deref()
+    }
+    /// ทางออก
+    async fn way_out(&self) -> Option<&str> {
+        self.0.way_out.as_deref()
+    }
+    /// Date, `YYYY-MM-DD`.
+    async fn analysed_on(&self) -> Option<String> {
+        self.0.analysed_on.map(|d| d.to_string())
+    }
+    /// Mentor team.
+    async fn mentor(&self) -> Option<&str> {
+        self.0.mentor.as_deref()
+    }
+}

@@ -1,0 +1,15 @@
+//! The agency GraphQL API of logbook.
+//!
+//! [`access`] turns a principal (admin, district, agency key) into SeaORM conditions, once;
+//! [`service`] holds plain async functions that apply them; [`graphql`] is the schema, thin
+//! over the services, with DataLoaders; [`http`] is the axum app.
+#![warn(clippy::unwrap_used, clippy::print_stdout)]
+
+pub mod access;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+
+pub use graphql::{AppSchema, Limits, build_schema};
+pub use http::{AppState, HttpConfig, app};

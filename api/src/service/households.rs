@@ -1,0 +1,138 @@
+//! Households: keyset pages, counts and single lookups under a principal's condition, and
+//! the conditions that household filters become.
+
+use crate::access::Principal;
+use crate::error::ApiResult;
+use chrono::{Datelike, Local, NaiveDate};
+use entity::types::{AreaCode, AreaLevel, Cohort};
+use entity::{household, member, problem};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+/// Households in an area of any level.
+pub fn in_area(code: &AreaCode) -> Condition {
+    let col = match code.level() {
+        AreaLevel::Province => household::Column::ProvinceCode,
+        AreaLevel::District => household::Column::DistrictCode,
+        AreaLevel::Subdistrict => household::Column::SubdistrictCode,
+        AreaLevel::Village => household::Column::VillageCode,
+    };
+    Condition::all().add(col.eq(code.as_str()))
+}
+
+/// Households of a cohort.
+pub fn in_cohort(co: Cohort) -> Condition {
+    Condition::all().add(household::Column::CohortId.in_subquery(super::problems::cohort_ids(co)))
+}
+
+/// Households of a classification.
+pub fn classified(key: &str) -> Condition {
+    Condition::all().add(household::Column::Classification.eq(key))
+}
+
+/// Households with at least one problem matching `c` among the problems `p` may see (so a
+/// filter never reveals problems outside an agency's dimensions).
+pub fn having_problem(c: Condition, p: &Principal) -> Condition {
+    Condition::all().add(
+        household::Column::HouseCode.in_subquery(
+            Query::select()
+                .column(problem::Column::HouseCode)
+                .from(problem::Entity)
+                .cond_where(Condition::all().add(c).add(p.problems()))
+                .to_owned(),
+        ),
+    )
+}
+
+/// The latest birth date of someone `age` or older today.
+fn born_by(today: NaiveDate, age: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(today.year() - age, today.month(), today.day().min(28)).unwrap_or(today)
+}
+
+/// Households with at least one member of an age range, sex and disability. Age is from the
+/// birth date, or from the age as given when there is none.
+pub fn having_member(
+    age_min: Option<i32>,
+    age_max: Option<i32>,
+    sex: Option<&str>,
+    disabled: Option<bool>,
+) -> Condition {
+    let today = Local::now().date_naive();
+    let mut c = Condition::all();
+    if age_min.is_some() || age_max.is_some() {
+        let mut by_birth = Condition::all().add(member::Column::BirthDate.is_not_null());
+        let mut by_age = Condition::all()
+            .add(member::Column::BirthDate.is_null())
+            .add(member::Column::Age.is_not_null());
+        if let Some(lo) = age_min {
+            by_birth = by_birth.add(member::Column::BirthDate.lte(born_by(today, lo)));
+            by_age = by_age.add(member::Column::Age.gte(lo));
+        }
+        if let Some(hi) = age_max {
+            by_birth = by_birth.add(member::Column::BirthDate.gt(born_by(today, hi + 1)));
+            by_age = by_age.add(member::Column::Age.lte(hi));
+        }
+        c = c.add(Condition::any().add(by_birth).add(by_age));
+    }
+    if let Some(s) = sex {
+        c = c.add(member::Column::Sex.eq(s));
+    }
+    if let Some(d) = disabled {
+        c = c.add(member::Column::Disabled.eq(d));
+    }
+    Condition::all().add(
+        household::Column::HouseCode.in_subquery(
+            Query::select()
+                .column(member::Column::HouseCode)
+                .from(member::Entity)
+                .cond_where(c)
+                .to_owned(),
+        ),
+    )
+}
+
+/// A page of households matching `condition` (which includes the principal's), after a house
+/// code, in house-code order; and whether more follow.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    after: Option<&str>,
+    first: u64,
+) -> ApiResult<(Vec<household::Model>, bool)> {
+    let mut q = household::Entity::find().filter(condition);
+    if let Some(a) = after {
+        q = q.filter(household::Column::HouseCode.gt(a));
+    }
+    let mut rows = q
+        .order_by_asc(household::Column::HouseCode)
+        .limit(first + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// How many households match `condition`.
+pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> ApiResult<u64> {
+    Ok(household::Entity::find()
+        .filter(condition)
+        .count(db)
+        .await?)
+}
+
+/// One household, when `p` may see it.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    house_code: &str,
+) -> ApiResult<Option<household::Model>> {
+    Ok(household::Entity::find()
+        .filter(household::Column::HouseCode.eq(house_code))
+        .filter(p.households())
+        .one(db)
+        .await?)
+}

@@ -1,0 +1,206 @@
+//! API keys: creating (the token is shown once; its SHA-256 is stored), listing, revoking,
+//! and turning a bearer token into a [`Principal`].
+
+use crate::access::Principal;
+use crate::error::{ApiError, ApiResult};
+use chrono::Utc;
+use entity::types::{AreaCode, AreaLevel, Dimension};
+use entity::{agency, agency_dimension, api_key, area};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// What a new key may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyScope {
+    /// Everything (national) or everything in one province.
+    Admin {
+        /// Province code.
+        province: Option<String>,
+    },
+    /// One district.
+    District(String),
+    /// One agency, by code.
+    Agency(String),
+}
+
+/// A key as `key list` shows it (never the token).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    /// Id.
+    pub id: i32,
+    /// `admin`, `district`, `agency`.
+    pub kind: String,
+    /// Province, district or agency code.
+    pub scope: String,
+    /// Label.
+    pub label: Option<String>,
+    /// Created.
+    pub created_at: String,
+    /// Revoked, if so.
+    pub revoked_at: Option<String>,
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates a key; returns its id and the token (shown once).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    scope: KeyScope,
+    label: Option<String>,
+) -> ApiResult<(i32, String)> {
+    let mut key = api_key::ActiveModel {
+        label: Set(label),
+        created_at: Set(Utc::now()),
+        revoked_at: Set(None),
+        province_code: Set(None),
+        district_code: Set(None),
+        agency_id: Set(None),
+        ..Default::default()
+    };
+    match scope {
+        KeyScope::Admin { province } => {
+            if let Some(p) = &province {
+                let code = AreaCode::parse_level(p, AreaLevel::Province)
+                    .map_err(|_| ApiError::bad_input("province", "a 2-digit province code"))?;
+                if area::Entity::find_by_id(code.as_str())
+                    .one(db)
+                    .await?
+                    .is_none()
+                {
+                    return Err(ApiError::bad_input(
+                        "province",
+                        format!("no province {code} is loaded"),
+                    ));
+                }
+            }
+            key.kind = Set("admin".into());
+            key.province_code = Set(province);
+        }
+        KeyScope::District(d) => {
+            let code = AreaCode::parse_level(&d, AreaLevel::District)
+                .map_err(|_| ApiError::bad_input("district", "a 4-digit district code"))?;
+            if area::Entity::find_by_id(code.as_str())
+                .one(db)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::bad_input(
+                    "district",
+                    format!("no district {code} is loaded"),
+                ));
+            }
+            key.kind = Set("district".into());
+            key.district_code = Set(Some(code.as_str().to_string()));
+        }
+        KeyScope::Agency(code) => {
+            let a = agency::Entity::find()
+                .filter(agency::Column::Code.eq(code.clone()))
+                .one(db)
+                .await?
+                .ok_or_else(|| ApiError::bad_input("agency", format!("no agency {code}")))?;
+            key.kind = Set("agency".into());
+            key.agency_id = Set(Some(a.id));
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("lbk_{}", hex::encode(bytes));
+    key.token_hash = Set(hash(&token));
+    let m = key.insert(db).await?;
+    Ok((m.id, token))
+}
+
+/// Every key, newest first.
+pub async fn list(db: &impl ConnectionTrait) -> ApiResult<Vec<KeyInfo>> {
+    let agencies: std::collections::HashMap<i32, String> = agency::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.code))
+        .collect();
+    let keys = api_key::Entity::find()
+        .order_by_desc(api_key::Column::Id)
+        .all(db)
+        .await?;
+    Ok(keys
+        .into_iter()
+        .map(|k| KeyInfo {
+            id: k.id,
+            scope: match k.kind.as_str() {
+                "admin" => k.province_code.clone().unwrap_or_else(|| "national".into()),
+                "district" => k.district_code.clone().unwrap_or_default(),
+                _ => k
+                    .agency_id
+                    .and_then(|i| agencies.get(&i).cloned())
+                    .unwrap_or_default(),
+            },
+            kind: k.kind,
+            label: k.label,
+            created_at: k.created_at.to_rfc3339(),
+            revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+        })
+        .collect())
+}
+
+/// Revokes a key; false when no such key.
+pub async fn revoke(db: &impl ConnectionTrait, id: i32) -> ApiResult<bool> {
+    let Some(k) = api_key::Entity::find_by_id(id).one(db).await? else {
+        return Ok(false);
+    };
+    let mut k: api_key::ActiveModel = k.into();
+    k.revoked_at = Set(Some(Utc::now()));
+    k.update(db).await?;
+    Ok(true)
+}
+
+/// The principal a bearer token stands for, or none (unknown or revoked token).
+pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<Principal>> {
+    let Some(k) = api_key::Entity::find()
+        .filter(api_key::Column::TokenHash.eq(hash(token)))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(match k.kind.as_str() {
+        "admin" => Some(Principal::Admin {
+            key_id: k.id,
+            province: k.province_code,
+        }),
+        "district" => k.district_code.map(|district| Principal::District {
+            key_id: k.id,
+            district,
+        }),
+        "agency" => {
+            let Some(a) = (match k.agency_id {
+                Some(id) => agency::Entity::find_by_id(id).one(db).await?,
+                None => None,
+            }) else {
+                return Ok(None);
+            };
+            let mut dimensions: Vec<Dimension> = agency_dimension::Entity::find()
+                .filter(agency_dimension::Column::AgencyId.eq(a.id))
+                .all(db)
+                .await?
+                .into_iter()
+                .filter_map(|d| Dimension::from_key(&d.dimension))
+                .collect();
+            dimensions.sort();
+            Some(Principal::Agency {
+                key_id: k.id,
+                agency_id: a.id,
+                agency_code: a.code,
+                province: a.province_code,
+                dimensions,
+            })
+        }
+        _ => None,
+    })
+}

@@ -1,0 +1,435 @@
+//! The agency GraphQL API through HTTP, in-process: keys, the access matrix, filters,
+//! pagination, limits and error codes — on both databases.
+
+use crate::helpers::{TestApp, dataset, render};
+use crate::on_both_databases;
+use api::service::keys::KeyScope;
+use entity::catalog::indicator;
+use entity::types::Dimension;
+use importer::generate::Dataset;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+const HOUSEHOLDS: &str = "query($filter: HouseholdFilter, $first: Int, $after: String) {
+  households(filter: $filter, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { houseCode } }
+    nodes { houseCode members { citizenId } problems { indicator { code dimension } status logbook { date status } } }
+  }
+}";
+
+/// Imports a dataset and returns it.
+async fn seeded(app: &TestApp, n: usize, seed: u64) -> Dataset {
+    let ds = dataset(n, seed);
+    let r = app
+        .import("seed.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    ds
+}
+
+fn code(v: &Value) -> Option<&str> {
+    v["errors"][0]["extensions"]["code"].as_str()
+}
+
+fn houses_with(ds: &Dataset, dims: &[Dimension]) -> BTreeSet<String> {
+    ds.problems
+        .iter()
+        .filter(|p| indicator(p.indicator).is_some_and(|i| dims.contains(&i.dimension)))
+        .map(|p| p.house_code.clone())
+        .collect()
+}
+
+async fn all_pages(app: &TestApp, token: &str, filter: Value, first: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let (status, v) = app
+            .graphql(
+                Some(token),
+                HOUSEHOLDS,
+                json!({"filter": filter, "first": first, "after": after}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        assert!(v["errors"].is_null(), "{v}");
+        let c = &v["data"]["households"];
+        for e in c["edges"].as_array().expect("edges") {
+            out.push(e["node"]["houseCode"].as_str().expect("code").to_string());
+        }
+        if !c["pageInfo"]["hasNextPage"].as_bool().expect("hasNextPage") {
+            return out;
+        }
+        after = c["pageInfo"]["endCursor"].clone();
+    }
+}
+
+async fn without_a_valid_key_every_operation_is_unauthenticated(app: TestApp) {
+    seeded(&app, 3, 1).await;
+    for token in [None, Some("lbk_not-a-key"), Some("")] {
+        let (status, v) = app.graphql(token, "{ me { kind } }", json!({})).await;
+        assert_eq!((status, code(&v)), (401, Some("UNAUTHENTICATED")), "{v}");
+        let (_, v) = app
+            .graphql(token, "{ __schema { queryType { name } } }", json!({}))
+            .await;
+        assert_eq!(code(&v), Some("UNAUTHENTICATED"));
+    }
+    let token = app.key(KeyScope::Admin { province: None }).await;
+    let (status, v) = app
+        .graphql(Some(&token), "{ me { kind label } }", json!({}))
+        .await;
+    assert_eq!(
+        (status, v["data"]["me"]["kind"].as_str()),
+        (200, Some("ADMIN")),
+        "{v}"
+    );
+    // a revoked key is no key
+    let id = api::service::keys::list(&app.db).await.expect("list")[0].id;
+    assert!(
+        api::service::keys::revoke(&app.db, id)
+            .await
+            .expect("revoke")
+    );
+    let (status, v) = app
+        .graphql(Some(&token), "{ me { kind } }", json!({}))
+        .await;
+    assert_eq!((status, code(&v)), (401, Some("UNAUTHENTICATED")));
+}
+
+async fn each_principal_sees_exactly_its_households_problems_and_people(app: TestApp) {
+    let ds = seeded(&app, 40, 2).await;
+    app.load_areas_csv("level,code,parent_code,name_th,name_en\nprovince,67,,เพชรบูรณ์,Phetchabun\ndistrict,3301,33,เมืองศรีสะเกษ,Mueang Si Sa Ket\n").await;
+    let all: BTreeSet<String> = ds.households.iter().map(|h| h.house_code.clone()).collect();
+    let health = houses_with(&ds, &[Dimension::Health]);
+    let sdhs = houses_with(&ds, &[Dimension::Living, Dimension::Access]);
+    assert!(
+        !health.is_empty() && health.len() < all.len(),
+        "the dataset must split"
+    );
+
+    let cases: Vec<(KeyScope, BTreeSet<String>)> = vec![
+        (KeyScope::Admin { province: None }, all.clone()),
+        (
+            KeyScope::Admin {
+                province: Some("33".into()),
+            },
+            all.clone(),
+        ),
+        (
+            KeyScope::Admin {
+                province: Some("67".into()),
+            },
+            BTreeSet::new(),
+        ),
+        (KeyScope::District("3318".into()), all.clone()),
+        (KeyScope::District("3301".into()), BTreeSet::new()),
+        (KeyScope::Agency("33-pho".into()), health.clone()),
+        (KeyScope::Agency("33-sdhs".into()), sdhs.clone()),
+        (KeyScope::Agency("67-pho".into()), BTreeSet::new()),
+    ];
+    for (scope, expected) in cases {
+        let token = app.key(scope.clone()).await;
+        let seen: BTreeSet<String> = all_pages(&app, &token, Value::Null, 100)
+            .await
+            .into_iter()
+            .collect();
+        assert_eq!(seen, expected, "{scope:?}");
+        let (_, v) = app
+            .graphql(Some(&token), HOUSEHOLDS, json!({"first": 100}))
+            .await;
+        assert_eq!(
+            v["data"]["households"]["totalCount"].as_u64(),
+            Some(expected.len() as u64),
+            "{scope:?}"
+        );
+        // nested problems: an agency sees only its dimensions, and their logbooks
+        let dims: Option<Vec<&str>> = match &scope {
+            KeyScope::Agency(c) if c == "33-pho" => Some(vec!["HEALTH"]),
+            KeyScope::Agency(c) if c == "33-sdhs" => Some(vec!["LIVING", "ACCESS"]),
+            _ => None,
+        };
+        let mut problems = 0;
+        for h in v["data"]["households"]["nodes"].as_array().expect("nodes") {
+            for p in h["problems"].as_array().expect("problems") {
+                problems += 1;
+                if let Some(d) = &dims {
+                    assert!(
+                        d.contains(&p["indicator"]["dimension"].as_str().expect("dimension")),
+                        "{p}"
+                    );
+                }
+            }
+        }
+        let expected_problems = ds
+            .problems
+            .iter()
+            .filter(|p| expected.contains(&p.house_code))
+            .filter(|p| match &dims {
+                Some(d) => d.contains(
+                    &indicator(p.indicator)
+                        .expect("ind")
+                        .dimension
+                        .key()
+                        .to_uppercase()
+                        .as_str(),
+                ),
+                None => true,
+            })
+            .count();
+        assert_eq!(problems, expected_problems, "{scope:?}");
+    }
+
+    // one household outside the agency's dimensions answers as if it did not exist
+    let pho = app.key(KeyScope::Agency("33-pho".into())).await;
+    let hidden = all
+        .difference(&health)
+        .next()
+        .expect("a household without health problems");
+    let q = "query($c: String!) { household(houseCode: $c) { houseCode members { citizenId } } }";
+    let (_, v) = app.graphql(Some(&pho), q, json!({"c": hidden})).await;
+    assert!(v["data"]["household"].is_null(), "{v}");
+    assert_eq!(code(&v), Some("NOT_FOUND"));
+    let missing = "33189999999";
+    let (_, w) = app.graphql(Some(&pho), q, json!({"c": missing})).await;
+    assert_eq!(
+        v["errors"][0]["message"]
+            .as_str()
+            .map(|m| m.replace(hidden.as_str(), "X")),
+        w["errors"][0]["message"]
+            .as_str()
+            .map(|m| m.replace(missing, "X"))
+    );
+    let visible = health.iter().next().expect("a health household");
+    let (_, v) = app.graphql(Some(&pho), q, json!({"c": visible})).await;
+    assert_eq!(
+        v["data"]["household"]["houseCode"].as_str(),
+        Some(visible.as_str()),
+        "{v}"
+    );
+    assert!(
+        !v["data"]["household"]["members"]
+            .as_array()
+            .expect("members")
+            .is_empty()
+    );
+    // a filter on other dimensions reveals nothing
+    let filter = json!({"problem": {"dimension": "INCOME"}});
+    assert!(all_pages(&app, &pho, filter, 100).await.is_empty());
+}
+
+async fn pages_follow_each_other_without_gaps_or_repeats(app: TestApp) {
+    let ds = seeded(&app, 33, 3).await;
+    let admin = app.key(KeyScope::District("3318".into())).await;
+    let mut expected: Vec<String> = ds.households.iter().map(|h| h.house_code.clone()).collect();
+    expected.sort();
+    for first in [1, 7, 20, 33, 100] {
+        assert_eq!(
+            all_pages(&app, &admin, Value::Null, first).await,
+            expected,
+            "first {first}"
+        );
+    }
+    let (_, v) = app.graphql(Some(&admin), HOUSEHOLDS, json!({})).await;
+    assert_eq!(
+        v["data"]["households"]["edges"].as_array().map(Vec::len),
+        Some(20),
+        "default page of 20"
+    );
+}
+
+async fn filters_combine_with_and_or_and_not(app: TestApp) {
+    let ds = seeded(&app, 40, 4).await;
+    let token = app.key(KeyScope::Admin { province: None }).await;
+    let welfare: BTreeSet<String> = ds
+        .households
+        .iter()
+        .filter(|h| h.classification == "สงเคราะห์")
+        .map(|h| h.house_code.clone())
+        .collect();
+    let got: BTreeSet<String> = all_pages(&app, &token, json!({"classification": "WELFARE"}), 100)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(got, welfare);
+    let not: BTreeSet<String> = all_pages(
+        &app,
+        &token,
+        json!({"not": {"classification": "WELFARE"}}),
+        100,
+    )
+    .await
+    .into_iter()
+    .collect();
+    assert_eq!(not.len() + welfare.len(), ds.households.len());
+    assert!(not.is_disjoint(&welfare));
+    let education = houses_with(&ds, &[Dimension::Education]);
+    let either: BTreeSet<String> = all_pages(
+        &app,
+        &token,
+        json!({"or": [{"classification": "WELFARE"}, {"problem": {"dimension": "EDUCATION"}}]}),
+        100,
+    )
+    .await
+    .into_iter()
+    .collect();
+    assert_eq!(either, welfare.union(&education).cloned().collect());
+    let both: BTreeSet<String> = all_pages(
+        &app,
+        &token,
+        json!({"and": [{"classification": "WELFARE"}, {"problem": {"dimension": "EDUCATION"}}]}),
+        100,
+    )
+    .await
+    .into_iter()
+    .collect();
+    assert_eq!(both, welfare.intersection(&education).cloned().collect());
+    let statuses = ds.statuses();
+    let solved: BTreeSet<String> = ds
+        .problems
+        .iter()
+        .zip(&statuses)
+        .filter(|(_, s)| **s == entity::types::ProblemStatus::Solved)
+        .map(|(p, _)| p.house_code.clone())
+        .collect();
+    let got: BTreeSet<String> =
+        all_pages(&app, &token, json!({"problem": {"status": "SOLVED"}}), 100)
+            .await
+            .into_iter()
+            .collect();
+    assert_eq!(got, solved);
+    let disabled: BTreeSet<String> = ds
+        .members
+        .iter()
+        .filter(|m| m.disabled)
+        .map(|m| m.house_code.clone())
+        .collect();
+    let got: BTreeSet<String> = all_pages(&app, &token, json!({"member": {"disabled": true}}), 100)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(got, disabled);
+    let got = all_pages(
+        &app,
+        &token,
+        json!({"districtCode": "3318", "cohort": "TPMAP 2565"}),
+        100,
+    )
+    .await
+    .len();
+    assert_eq!(
+        got,
+        ds.households
+            .iter()
+            .filter(|h| h.cohort.source == entity::types::CohortSource::Tpmap)
+            .count()
+    );
+}
+
+async fn bad_input_and_limits_answer_with_their_codes(app: TestApp) {
+    seeded(&app, 3, 5).await;
+    let token = app.key(KeyScope::Admin { province: None }).await;
+    let (_, v) = app
+        .graphql(Some(&token), HOUSEHOLDS, json!({"first": 101}))
+        .await;
+    assert_eq!(code(&v), Some("LIMIT_EXCEEDED"), "{v}");
+    let (_, v) = app
+        .graphql(Some(&token), HOUSEHOLDS, json!({"after": "garbage"}))
+        .await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"));
+    assert_eq!(
+        v["errors"][0]["extensions"]["field"].as_str(),
+        Some("after")
+    );
+    let (_, v) = app
+        .graphql(
+            Some(&token),
+            HOUSEHOLDS,
+            json!({"filter": {"districtCode": "33"}}),
+        )
+        .await;
+    assert_eq!(
+        (code(&v), v["errors"][0]["extensions"]["field"].as_str()),
+        (Some("BAD_USER_INPUT"), Some("districtCode"))
+    );
+    let (_, v) = app
+        .graphql(
+            Some(&token),
+            "{ household(houseCode: \"123\") { houseCode } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"));
+}
+
+async fn the_catalogue_me_and_agencies(app: TestApp) {
+    let token = app.key(KeyScope::Agency("33-sdhs".into())).await;
+    let (_, v) = app
+        .graphql(
+            Some(&token),
+            "{ me { kind agency province dimensions } indicators { code } agencies { code dimensions }
+               dimensions { key indicators { code } agencies { code } }
+               areas(level: SUBDISTRICT, parentCode: \"3318\") { code nameTh } }",
+            json!({}),
+        )
+        .await;
+    let d = &v["data"];
+    assert_eq!(d["me"]["kind"], "AGENCY", "{v}");
+    assert_eq!(d["me"]["agency"], "33-sdhs");
+    assert_eq!(d["me"]["dimensions"], json!(["LIVING", "ACCESS"]));
+    assert_eq!(d["indicators"].as_array().map(Vec::len), Some(17));
+    assert_eq!(d["agencies"].as_array().map(Vec::len), Some(8));
+    let access = d["dimensions"]
+        .as_array()
+        .expect("dims")
+        .iter()
+        .find(|x| x["key"] == "ACCESS")
+        .expect("access");
+    assert_eq!(access["indicators"], json!([{"code": 16}, {"code": 17}]));
+    let owners: Vec<&str> = access["agencies"]
+        .as_array()
+        .expect("a")
+        .iter()
+        .filter_map(|a| a["code"].as_str())
+        .collect();
+    assert_eq!(owners, vec!["33-dla", "33-sdhs"]);
+    assert_eq!(d["areas"].as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    use tower::ServiceExt;
+    let app = TestApp::sqlite().await;
+    for path in ["/healthz", "/readyz"] {
+        let resp = app
+            .http()
+            .oneshot(
+                axum::http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(resp.headers().contains_key("x-request-id"));
+    }
+}
+
+on_both_databases!(
+    without_a_valid_key_every_operation_is_unauthenticated,
+    each_principal_sees_exactly_its_households_problems_and_people,
+    pages_follow_each_other_without_gaps_or_repeats,
+    filters_combine_with_and_or_and_not,
+    bad_input_and_limits_answer_with_their_codes,
+    the_catalogue_me_and_agencies,
+);
+
+/// The schema's SDL is a contract with agencies' systems: any change shows up in review.
+#[test]
+fn the_schema_sdl_is_reviewed() {
+    let schema = api::build_schema(
+        sea_orm::DatabaseConnection::default(),
+        api::Limits::default(),
+    );
+    insta::assert_snapshot!("schema_sdl", schema.sdl());
+}
