@@ -415,7 +415,152 @@ async fn health_and_readiness_answer() {
     }
 }
 
+const STATS: &str = "query($filter: ProblemFilter, $by: [StatsKey!]!) {
+  stats(filter: $filter, groupBy: $by) {
+    area { code } dimension indicator { code } status classification cohort { label }
+    problems households people solvedHouseholds logbookEntries
+  }
+}";
+
+/// The measures of `stats` computed from the dataset for the problems `keep` selects.
+fn expected_measures(ds: &Dataset, keep: impl Fn(&importer::generate::GProblem) -> bool) -> Value {
+    let statuses = ds.statuses();
+    let mut open: std::collections::BTreeMap<&str, bool> = std::collections::BTreeMap::new();
+    let mut problems = 0;
+    let mut entries = 0;
+    for (i, p) in ds.problems.iter().enumerate() {
+        if !keep(p) {
+            continue;
+        }
+        problems += 1;
+        entries += ds.entries.iter().filter(|e| e.problem == i).count();
+        *open.entry(&p.house_code).or_insert(false) |=
+            statuses[i] != entity::types::ProblemStatus::Solved;
+    }
+    let people = ds
+        .members
+        .iter()
+        .filter(|m| open.contains_key(m.house_code.as_str()))
+        .count();
+    json!({
+        "problems": problems,
+        "households": open.len(),
+        "people": people,
+        "solvedHouseholds": open.values().filter(|o| !**o).count(),
+        "logbookEntries": entries,
+    })
+}
+
+fn measures(row: &Value) -> Value {
+    json!({
+        "problems": row["problems"], "households": row["households"], "people": row["people"],
+        "solvedHouseholds": row["solvedHouseholds"], "logbookEntries": row["logbookEntries"],
+    })
+}
+
+async fn stats_equal_counts_computed_from_the_workbook(app: TestApp) {
+    let ds = seeded(&app, 40, 6).await;
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let (_, v) = app.graphql(Some(&admin), STATS, json!({"by": []})).await;
+    let rows = v["data"]["stats"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(measures(&rows[0]), expected_measures(&ds, |_| true));
+    let report = app.stats().await;
+    assert_eq!(
+        rows[0]["solvedHouseholds"].as_i64(),
+        Some(report.households_solved)
+    );
+    assert!(rows[0]["dimension"].is_null() && rows[0]["area"].is_null());
+
+    // by district × dimension × status: every group's measures, and the groups add up
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            STATS,
+            json!({"by": ["DISTRICT", "DIMENSION", "STATUS"]}),
+        )
+        .await;
+    let rows = v["data"]["stats"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    let statuses = ds.statuses();
+    let mut total = 0;
+    for row in rows {
+        assert_eq!(row["area"]["code"], "3318");
+        let dim = row["dimension"].as_str().expect("dimension").to_lowercase();
+        let status = row["status"].as_str().expect("status").to_lowercase();
+        let index: std::collections::HashMap<*const importer::generate::GProblem, usize> = ds
+            .problems
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p as *const _, i))
+            .collect();
+        let want = expected_measures(&ds, |p| {
+            let i = index[&(p as *const _)];
+            indicator(p.indicator).is_some_and(|d| d.dimension.key() == dim)
+                && statuses[i].key() == status
+        });
+        assert_eq!(measures(row), want, "{row}");
+        total += row["problems"].as_u64().expect("n");
+    }
+    assert_eq!(total as usize, ds.problems.len());
+
+    // an agency counts only its dimensions
+    let pho = app.key(KeyScope::Agency("33-pho".into())).await;
+    let (_, v) = app.graphql(Some(&pho), STATS, json!({"by": []})).await;
+    let health = |p: &importer::generate::GProblem| {
+        indicator(p.indicator).is_some_and(|d| d.dimension == Dimension::Health)
+    };
+    assert_eq!(
+        measures(&v["data"]["stats"][0]),
+        expected_measures(&ds, health)
+    );
+    // ... even when it asks for another dimension
+    let (_, v) = app
+        .graphql(
+            Some(&pho),
+            STATS,
+            json!({"by": ["DIMENSION"], "filter": {"dimension": "INCOME"}}),
+        )
+        .await;
+    assert_eq!(v["data"]["stats"], json!([]));
+    // filters on areas and classification
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            STATS,
+            json!({"by": [], "filter": {"districtCode": "3301"}}),
+        )
+        .await;
+    assert_eq!(v["data"]["stats"][0]["problems"], 0);
+    let welfare: BTreeSet<&str> = ds
+        .households
+        .iter()
+        .filter(|h| h.classification == "สงเคราะห์")
+        .map(|h| h.house_code.as_str())
+        .collect();
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            STATS,
+            json!({"by": ["CLASSIFICATION"], "filter": {"classification": "WELFARE"}}),
+        )
+        .await;
+    assert_eq!(v["data"]["stats"][0]["classification"], "WELFARE", "{v}");
+    assert_eq!(
+        measures(&v["data"]["stats"][0]),
+        expected_measures(&ds, |p| welfare.contains(p.house_code.as_str()))
+    );
+}
+
 on_both_databases!(
+    stats_equal_counts_computed_from_the_workbook,
     without_a_valid_key_every_operation_is_unauthenticated,
     each_principal_sees_exactly_its_households_problems_and_people,
     pages_follow_each_other_without_gaps_or_repeats,

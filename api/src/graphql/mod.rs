@@ -9,6 +9,7 @@ use crate::error::{ApiError, GqlResult};
 use crate::service;
 use async_graphql::ErrorExtensions;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     Context, EmptySubscription, InputObject, Object, Result, Schema, SimpleObject,
 };
@@ -137,9 +138,25 @@ pub struct HouseholdFilter {
     pub member: Option<MemberFilter>,
 }
 
-/// Filters on problems.
+/// Filters on problems; combine with `and`, `or`, `not`.
 #[derive(InputObject, Default, Clone)]
 pub struct ProblemFilter {
+    /// All of these.
+    pub and: Option<Vec<ProblemFilter>>,
+    /// Any of these.
+    pub or: Option<Vec<ProblemFilter>>,
+    /// Not this.
+    pub not: Option<Box<ProblemFilter>>,
+    /// The household's province code.
+    pub province_code: Option<String>,
+    /// The household's district code.
+    pub district_code: Option<String>,
+    /// The household's subdistrict code.
+    pub subdistrict_code: Option<String>,
+    /// The household's village code.
+    pub village_code: Option<String>,
+    /// The household's classification.
+    pub classification: Option<Classification>,
     /// Dimension.
     pub dimension: Option<Dimension>,
     /// Indicator code 1–17.
@@ -163,32 +180,33 @@ pub struct MemberFilter {
     pub disabled: Option<bool>,
 }
 
+fn area_codes(codes: [(&str, &Option<String>); 4]) -> Result<Vec<domain::AreaCode>, ApiError> {
+    let levels = [
+        domain::AreaLevel::Province,
+        domain::AreaLevel::District,
+        domain::AreaLevel::Subdistrict,
+        domain::AreaLevel::Village,
+    ];
+    let mut out = Vec::new();
+    for ((field, code), level) in codes.into_iter().zip(levels) {
+        if let Some(code) = code {
+            out.push(domain::AreaCode::parse_level(code, level).map_err(|_| {
+                ApiError::bad_input(field, format!("a {}-digit code", level.code_len()))
+            })?);
+        }
+    }
+    Ok(out)
+}
+
 fn household_condition(f: &HouseholdFilter, p: &Principal) -> Result<Condition, ApiError> {
     let mut c = Condition::all();
-    for (field, code, level) in [
-        (
-            "provinceCode",
-            &f.province_code,
-            domain::AreaLevel::Province,
-        ),
-        (
-            "districtCode",
-            &f.district_code,
-            domain::AreaLevel::District,
-        ),
-        (
-            "subdistrictCode",
-            &f.subdistrict_code,
-            domain::AreaLevel::Subdistrict,
-        ),
-        ("villageCode", &f.village_code, domain::AreaLevel::Village),
-    ] {
-        if let Some(code) = code {
-            let code = domain::AreaCode::parse_level(code, level).map_err(|_| {
-                ApiError::bad_input(field, format!("a {}-digit code", level.code_len()))
-            })?;
-            c = c.add(service::households::in_area(&code));
-        }
+    for code in area_codes([
+        ("provinceCode", &f.province_code),
+        ("districtCode", &f.district_code),
+        ("subdistrictCode", &f.subdistrict_code),
+        ("villageCode", &f.village_code),
+    ])? {
+        c = c.add(service::households::in_area(&code));
     }
     if let Some(cohort) = &f.cohort {
         let cohort = domain::Cohort::parse_str(cohort)
@@ -250,12 +268,170 @@ fn problem_condition(f: &ProblemFilter) -> Result<Condition, ApiError> {
             "an indicator code from 1 to 17",
         ));
     }
-    Ok(service::problems::matching(
+    let mut c = service::problems::matching(
         f.dimension.map(Into::into),
         f.indicator,
         f.status.map(|s| s.key()),
         cohort,
-    ))
+    );
+    let mut houses = Condition::all();
+    let mut any_house = false;
+    for code in area_codes([
+        ("provinceCode", &f.province_code),
+        ("districtCode", &f.district_code),
+        ("subdistrictCode", &f.subdistrict_code),
+        ("villageCode", &f.village_code),
+    ])? {
+        houses = houses.add(service::households::in_area(&code));
+        any_house = true;
+    }
+    if let Some(cl) = f.classification {
+        houses = houses.add(service::households::classified(cl.key()));
+        any_house = true;
+    }
+    if any_house {
+        c = c.add(service::problems::of_households(houses));
+    }
+    if let Some(all) = &f.and {
+        for sub in all {
+            c = c.add(problem_condition(sub)?);
+        }
+    }
+    if let Some(any) = &f.or {
+        let mut o = Condition::any();
+        for sub in any {
+            o = o.add(problem_condition(sub)?);
+        }
+        c = c.add(o);
+    }
+    if let Some(not) = &f.not {
+        c = c.add(problem_condition(not)?.not());
+    }
+    Ok(c)
+}
+
+/// What `stats` groups by.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum StatsKey {
+    /// The household's province.
+    Province,
+    /// The household's district.
+    District,
+    /// The household's subdistrict.
+    Subdistrict,
+    /// The household's village.
+    Village,
+    /// The problem's dimension.
+    Dimension,
+    /// The problem's indicator.
+    Indicator,
+    /// The problem's status.
+    Status,
+    /// The household's classification.
+    Classification,
+    /// The problem's cohort.
+    Cohort,
+}
+
+impl From<StatsKey> for service::stats::Key {
+    fn from(k: StatsKey) -> Self {
+        use service::stats::Key;
+        match k {
+            StatsKey::Province => Key::Province,
+            StatsKey::District => Key::District,
+            StatsKey::Subdistrict => Key::Subdistrict,
+            StatsKey::Village => Key::Village,
+            StatsKey::Dimension => Key::Dimension,
+            StatsKey::Indicator => Key::Indicator,
+            StatsKey::Status => Key::Status,
+            StatsKey::Classification => Key::Classification,
+            StatsKey::Cohort => Key::Cohort,
+        }
+    }
+}
+
+/// One group of `stats`: its keys (null where not grouped) and measures.
+pub struct StatsRow(service::stats::Row);
+
+impl StatsRow {
+    fn key(&self, k: service::stats::Key) -> Option<String> {
+        self.0.keys.get(&k).cloned().flatten()
+    }
+}
+
+#[Object]
+impl StatsRow {
+    /// The finest area grouped by (village, subdistrict, district or province).
+    async fn area(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        use service::stats::Key;
+        let code = [Key::Village, Key::Subdistrict, Key::District, Key::Province]
+            .iter()
+            .find_map(|k| self.key(*k));
+        match code {
+            Some(c) => Ok(ctx
+                .data_unchecked::<DataLoader<loaders::AreaLoader>>()
+                .load_one(c)
+                .await?
+                .map(Area)),
+            None => Ok(None),
+        }
+    }
+    /// Dimension.
+    async fn dimension(&self) -> Option<Dimension> {
+        self.key(service::stats::Key::Dimension)
+            .and_then(|k| domain::Dimension::from_key(&k))
+            .map(Into::into)
+    }
+    /// Indicator.
+    async fn indicator(&self) -> Option<Indicator> {
+        self.key(service::stats::Key::Indicator)
+            .and_then(|k| k.parse().ok())
+            .and_then(Indicator::of)
+    }
+    /// Status.
+    async fn status(&self) -> Option<ProblemStatus> {
+        self.key(service::stats::Key::Status)
+            .map(|k| ProblemStatus::from_key(&k))
+    }
+    /// Classification.
+    async fn classification(&self) -> Option<Classification> {
+        self.key(service::stats::Key::Classification)
+            .and_then(|k| Classification::from_key(&k))
+    }
+    /// Cohort.
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<types::Cohort>> {
+        match self
+            .key(service::stats::Key::Cohort)
+            .and_then(|k| k.parse::<i32>().ok())
+        {
+            Some(id) => {
+                ctx.data_unchecked::<DataLoader<loaders::CohortLoader>>()
+                    .load_one(id)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+    /// Problems counted.
+    async fn problems(&self) -> u64 {
+        self.0.problems
+    }
+    /// Households with at least one of those problems.
+    async fn households(&self) -> u64 {
+        self.0.households
+    }
+    /// Members of those households.
+    async fn people(&self) -> u64 {
+        self.0.people
+    }
+    /// Those households whose counted problems are all solved.
+    async fn solved_households(&self) -> u64 {
+        self.0.solved_households
+    }
+    /// Logbook entries on those problems.
+    async fn logbook_entries(&self) -> u64 {
+        self.0.logbook_entries
+    }
 }
 
 fn encode_cursor(house_code: &str) -> String {
@@ -425,6 +601,29 @@ impl QueryRoot {
                 .map(|h| Edge::new(encode_cursor(&h.house_code), Household(h))),
         );
         Ok(conn)
+    }
+
+    /// Grouped counts over the problems the key may see. With `groupBy: []`, the provincial
+    /// report in one row.
+    async fn stats(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProblemFilter>,
+        group_by: Vec<StatsKey>,
+    ) -> Result<Vec<StatsRow>> {
+        let p = principal(ctx)?;
+        let condition = problem_condition(&filter.unwrap_or_default()).gql()?;
+        let mut keys: Vec<service::stats::Key> = Vec::new();
+        for k in group_by {
+            let k = k.into();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let rows = service::stats::grouped(db(ctx), p, condition, &keys)
+            .await
+            .gql()?;
+        Ok(rows.into_iter().map(StatsRow).collect())
     }
 
     /// One household by house code; `null` with NOT_FOUND when the key may not see it.

@@ -107,7 +107,8 @@ impl Classification {
         }
     }
 
-    fn from_key(k: &str) -> Option<Self> {
+    /// From the stored key.
+    pub fn from_key(k: &str) -> Option<Self> {
         match k {
             "developable" => Some(Classification::Developable),
             "welfare" => Some(Classification::Welfare),

@@ -5,3 +5,4 @@ pub mod catalog;
 pub mod households;
 pub mod keys;
 pub mod problems;
+pub mod stats;

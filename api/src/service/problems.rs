@@ -43,3 +43,16 @@ pub fn cohort_ids(co: Cohort) -> sea_orm::sea_query::SelectStatement {
         .and_where(cohort::Column::BeYear.eq(co.be_year))
         .to_owned()
 }
+
+/// Problems of households matching `c`.
+pub fn of_households(c: Condition) -> Condition {
+    Condition::all().add(
+        problem::Column::HouseCode.in_subquery(
+            Query::select()
+                .column(entity::household::Column::HouseCode)
+                .from(entity::household::Entity)
+                .cond_where(c)
+                .to_owned(),
+        ),
+    )
+}
