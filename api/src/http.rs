@@ -9,7 +9,7 @@ use crate::graphql::loaders::{
 use crate::service::keys;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header::AUTHORIZATION};
 use axum::response::{Html, IntoResponse, Response};
@@ -102,7 +102,7 @@ fn error_body(e: &ApiError) -> serde_json::Value {
 async fn graphql(
     State(s): State<Arc<AppState>>,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    req: GraphQLBatchRequest,
 ) -> Response {
     let token = headers
         .get(AUTHORIZATION)
@@ -129,10 +129,14 @@ async fn graphql(
             return (StatusCode::INTERNAL_SERVER_ERROR, Json(masked)).into_response();
         }
     };
-    tracing::debug!(graphql.principal = %p.label(), "request");
+    let Some(req) = req.into_inner().into_single().ok() else {
+        let e =
+            ApiError::LimitExceeded("one operation per request: batches are not accepted".into());
+        return (StatusCode::BAD_REQUEST, Json(error_body(&e))).into_response();
+    };
+    tracing::debug!(graphql.principal = %p.label(), graphql.operation = ?req.operation_name, "request");
     let db = s.db.clone();
     let req = req
-        .into_inner()
         .data(DataLoader::new(AreaLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(CohortLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(
@@ -149,7 +153,35 @@ async fn graphql(
         ))
         .data(DataLoader::new(AnalysisLoader(db, p.clone()), tokio::spawn))
         .data(p);
-    GraphQLResponse::from(s.schema.execute(req).await).into_response()
+    let mut resp = s.schema.execute(req).await;
+    for e in &mut resp.errors {
+        coded(e);
+    }
+    GraphQLResponse::from(resp).into_response()
+}
+
+/// Gives errors raised by async-graphql itself (parsing, validation, limits) a stable code.
+fn coded(e: &mut async_graphql::ServerError) {
+    let has_code = e
+        .extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some());
+    if has_code {
+        return;
+    }
+    let code = if e.message.contains("nested too deep") || e.message.contains("too complex") {
+        "LIMIT_EXCEEDED"
+    } else if e.path.is_empty() {
+        // parse and validation errors of the document and its variables
+        "BAD_USER_INPUT"
+    } else {
+        tracing::error!(error = %e.message, path = ?e.path, "unexpected resolver error");
+        e.message = "internal error".into();
+        "INTERNAL"
+    };
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
 }
 
 async fn graphiql(State(s): State<Arc<AppState>>) -> Html<String> {

@@ -360,6 +360,62 @@ async fn bad_input_and_limits_answer_with_their_codes(app: TestApp) {
         )
         .await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"));
+    // documents that do not parse or validate
+    let (_, v) = app
+        .graphql(Some(&token), "{ households { nope } }", json!({}))
+        .await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
+    let (_, v) = app.graphql(Some(&token), "{ households(", json!({})).await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
+    // complexity: a connection costs first × its children
+    let heavy = "{ households(first: 100) { nodes { houseCode members { citizenId firstName lastName title sex birthDate age relation disabled houseCode citizenIdValid }
+       problems { id houseCode detail status indicator { code dimension nameTh nameEn bmn unit ageRule }
+         logbook { id date agency activity menu amount fund status note recordedBy problemId agencyCode } } } } }";
+    let (_, v) = app.graphql(Some(&token), heavy, json!({})).await;
+    assert!(
+        v["errors"].is_null(),
+        "a page of 100 with members, problems and logbook is allowed: {v}"
+    );
+    let nested = format!(
+        "{{ {} }}",
+        (0..12).fold("houseCode".to_string(), |acc, _| format!(
+            "households {{ nodes {{ {acc} }} }}"
+        ))
+    );
+    let (_, v) = app.graphql(Some(&token), &nested, json!({})).await;
+    assert_eq!(code(&v), Some("LIMIT_EXCEEDED"), "{v}");
+}
+
+async fn one_operation_per_request_and_a_body_limit(app: TestApp) {
+    use tower::ServiceExt;
+    let token = app.key(KeyScope::Admin { province: None }).await;
+    let post = |body: String| {
+        axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(body))
+            .expect("request")
+    };
+    let batch = json!([{"query": "{ me { kind } }"}, {"query": "{ me { kind } }"}]).to_string();
+    let resp = app.http().oneshot(post(batch)).await.expect("response");
+    assert_eq!(resp.status(), 400);
+    let v: Value = serde_json::from_slice(
+        &axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    assert_eq!(code(&v), Some("LIMIT_EXCEEDED"));
+    let huge =
+        json!({"query": format!("{{ me {{ kind }} }} #{}", "x".repeat(2 << 20))}).to_string();
+    let req = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("content-length", huge.len())
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(huge))
+        .expect("request");
+    let resp = app.http().oneshot(req).await.expect("response");
+    assert_eq!(resp.status(), 413);
 }
 
 async fn the_catalogue_me_and_agencies(app: TestApp) {
@@ -560,6 +616,7 @@ async fn stats_equal_counts_computed_from_the_workbook(app: TestApp) {
 }
 
 on_both_databases!(
+    one_operation_per_request_and_a_body_limit,
     stats_equal_counts_computed_from_the_workbook,
     without_a_valid_key_every_operation_is_unauthenticated,
     each_principal_sees_exactly_its_households_problems_and_people,
