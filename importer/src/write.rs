@@ -183,6 +183,7 @@ const ENTRIES: Table = Table {
         "batch_id",
         "source_sheet",
         "source_row",
+        "written_seq",
     ],
     conflict: &["problem_id", "entry_date", "entry_key"],
     insert_only: &[],
@@ -390,6 +391,23 @@ impl Tx {
                 .fetch_one(&mut **t)
                 .await
                 .and_then(|r| r.try_get::<i32, _>(0)),
+        }
+        .map_err(db_err)
+    }
+
+    /// The latest write order of any logbook entry (0 when there is none).
+    async fn max_written_seq(&mut self) -> Result<i64, DbErr> {
+        use sqlx::Row;
+        let q = "SELECT COALESCE(MAX(written_seq), 0) FROM logbook_entries";
+        match self {
+            Tx::Pg(t) => sqlx::query(q)
+                .fetch_one(&mut **t)
+                .await
+                .and_then(|r| r.try_get::<i64, _>(0)),
+            Tx::Lite(t) => sqlx::query(q)
+                .fetch_one(&mut **t)
+                .await
+                .and_then(|r| r.try_get::<i64, _>(0)),
         }
         .map_err(db_err)
     }
@@ -770,6 +788,7 @@ pub async fn write(
         )));
     }
     let pid = |e: &EntryRec| problem_ids.get(&e.problem).copied().unwrap_or_default();
+    let seq_base = tx.max_written_seq().await?;
     let e_vals = |e: &EntryRec| {
         vec![
             Val::Int(i64::from(pid(e))),
@@ -787,6 +806,8 @@ pub async fn write(
             b.clone(),
             sheet(SheetKind::Assistance),
             Val::Int(i64::from(e.row)),
+            // written after everything before it, in row order
+            Val::Int(seq_base + i64::from(e.row)),
         ]
     };
     tx.write_rows(&ENTRIES, &new, e_vals, false).await?;
@@ -825,7 +846,7 @@ const ISSUES: Table = Table {
 };
 
 /// The statement that sets each listed problem's status to its latest logbook entry's (by
-/// date, then batch, then row), or `not_started` when it has none. Ids are integers, inlined.
+/// date, then the order written), or `not_started` when it has none. Ids are integers, inlined.
 fn refresh_statuses_sql(problem_ids: &[i32]) -> String {
     let ids = problem_ids
         .iter()
@@ -835,7 +856,7 @@ fn refresh_statuses_sql(problem_ids: &[i32]) -> String {
     format!(
         "UPDATE problems SET status = COALESCE((SELECT e.status FROM logbook_entries e \
          WHERE e.problem_id = problems.id \
-         ORDER BY e.entry_date DESC, e.batch_id DESC, e.source_row DESC, e.id DESC LIMIT 1), 'not_started') \
+         ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1), 'not_started') \
          WHERE id IN ({ids})"
     )
 }

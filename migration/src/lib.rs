@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_init;
 mod m20261122_000002_api_keys;
+mod m20261122_000003_written_seq;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_api_keys::Migration),
+            Box::new(m20261122_000003_written_seq::Migration),
         ]
     }
 }

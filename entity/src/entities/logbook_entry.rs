@@ -31,8 +31,10 @@ pub struct Model {
     pub status: String,
     /// Note.
     pub note: Option<String>,
-    /// Who wrote it, when not an import (API principal).
+    /// Who wrote it (the importing principal or the API key).
     pub recorded_by: Option<String>,
+    /// Order written, across imports and API writes: breaks ties between entries of one day.
+    pub written_seq: i64,
     /// Batch it was last inserted or updated from.
     pub batch_id: Option<i32>,
     /// Sheet it was last inserted or updated from.
