@@ -615,7 +615,197 @@ async fn stats_equal_counts_computed_from_the_workbook(app: TestApp) {
     );
 }
 
+const RECORD: &str = "mutation($input: AssistanceInput!) {
+  recordAssistance(input: $input) { id date agency agencyCode activity amount status recordedBy }
+}";
+
+fn problem_of(ds: &Dataset, dim: Dimension) -> (usize, &importer::generate::GProblem) {
+    ds.problems
+        .iter()
+        .enumerate()
+        .find(|(_, p)| indicator(p.indicator).is_some_and(|i| i.dimension == dim))
+        .expect("a problem of that dimension")
+}
+
+fn input_for(p: &importer::generate::GProblem, date: &str, activity: &str, status: &str) -> Value {
+    json!({"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id, "date": date,
+           "activity": activity, "status": status, "amount": 1500.5})
+}
+
+async fn recording_help_updates_the_problem_and_respects_dimensions(app: TestApp) {
+    let ds = seeded(&app, 30, 7).await;
+    let pho = app.key(KeyScope::Agency("33-pho".into())).await;
+    let (_, health) = problem_of(&ds, Dimension::Health);
+    let q = "query($c: String!) { household(houseCode: $c) { problems { indicator { code } status logbook { activity } } } }";
+    // a later entry on today's date decides the status
+    let today = chrono::Local::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    let (_, v) = app
+        .graphql(
+            Some(&pho),
+            RECORD,
+            json!({"input": input_for(health, &today, "ติดตามผล", "SOLVED")}),
+        )
+        .await;
+    let e = &v["data"]["recordAssistance"];
+    assert_eq!(
+        (
+            e["agencyCode"].as_str(),
+            e["agency"].as_str(),
+            e["status"].as_str()
+        ),
+        (Some("33-pho"), Some("33-pho"), Some("SOLVED")),
+        "{v}"
+    );
+    assert_eq!(e["amount"].as_f64(), Some(1500.5));
+    assert!(
+        e["recordedBy"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("agency:33-pho:"))
+    );
+    let (_, v) = app
+        .graphql(Some(&pho), q, json!({"c": health.house_code}))
+        .await;
+    let p = v["data"]["household"]["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .find(|p| p["indicator"]["code"] == health.indicator)
+        .expect("the problem")
+        .clone();
+    assert_eq!(p["status"], "SOLVED", "{v}");
+    assert_eq!(
+        p["logbook"]
+            .as_array()
+            .and_then(|l| l.last())
+            .map(|l| l["activity"].clone()),
+        Some(json!("ติดตามผล"))
+    );
+    // the same help twice is refused
+    let (_, v) = app
+        .graphql(
+            Some(&pho),
+            RECORD,
+            json!({"input": input_for(health, &today, "ติดตามผล", "SOLVED")}),
+        )
+        .await;
+    assert_eq!(
+        (code(&v), v["errors"][0]["extensions"]["field"].as_str()),
+        (Some("BAD_USER_INPUT"), Some("activity"))
+    );
+    // a second entry the same day, written later, wins
+    let (_, v) = app
+        .graphql(
+            Some(&pho),
+            RECORD,
+            json!({"input": input_for(health, &today, "เยี่ยมบ้าน", "FOLLOWING_UP")}),
+        )
+        .await;
+    assert!(v["errors"].is_null(), "{v}");
+    let (_, v) = app
+        .graphql(Some(&pho), q, json!({"c": health.house_code}))
+        .await;
+    let status = v["data"]["household"]["problems"]
+        .as_array()
+        .expect("p")
+        .iter()
+        .find(|p| p["indicator"]["code"] == health.indicator)
+        .map(|p| p["status"].clone());
+    assert_eq!(status, Some(json!("FOLLOWING_UP")));
+
+    // a problem outside the agency's dimensions does not exist for it
+    let (_, living) = problem_of(&ds, Dimension::Living);
+    let (_, v) = app
+        .graphql(
+            Some(&pho),
+            RECORD,
+            json!({"input": input_for(living, &today, "x", "SOLVED")}),
+        )
+        .await;
+    assert!(v["data"].is_null() || v["data"]["recordAssistance"].is_null());
+    assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
+    // an agency records as itself
+    let mut other = input_for(health, "2022-06-01", "y", "SOLVED");
+    other["agency"] = json!("33-sdhs");
+    let (_, v) = app
+        .graphql(Some(&pho), RECORD, json!({"input": other}))
+        .await;
+    assert_eq!(code(&v), Some("FORBIDDEN"));
+
+    // a district key names the agency
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let (_, v) = app
+        .graphql(
+            Some(&district),
+            RECORD,
+            json!({"input": input_for(living, "2022-06-01", "z", "SOLVED")}),
+        )
+        .await;
+    assert_eq!(
+        (code(&v), v["errors"][0]["extensions"]["field"].as_str()),
+        (Some("BAD_USER_INPUT"), Some("agency"))
+    );
+    let mut named = input_for(living, "1/6/2565", "z", "AWAITING_FOLLOW_UP");
+    named["agency"] = json!("พมจ.");
+    let (_, v) = app
+        .graphql(Some(&district), RECORD, json!({"input": named}))
+        .await;
+    assert_eq!(
+        v["data"]["recordAssistance"]["agencyCode"].as_str(),
+        Some("33-sdhs"),
+        "{v}"
+    );
+    assert_eq!(v["data"]["recordAssistance"]["date"], "2022-06-01", "{v}");
+    // bad values name their field
+    for (field, value, status) in [
+        ("date", "31/02/2565", "SOLVED"),
+        ("date", "2599-01-01", "SOLVED"),
+        ("status", "2022-06-01", "NOT_STARTED"),
+    ] {
+        let mut i = input_for(living, value, "w", status);
+        i["agency"] = json!("33-sdhs");
+        let (_, v) = app
+            .graphql(Some(&district), RECORD, json!({"input": i}))
+            .await;
+        assert_eq!(
+            (code(&v), v["errors"][0]["extensions"]["field"].as_str()),
+            (Some("BAD_USER_INPUT"), Some(field)),
+            "{v}"
+        );
+    }
+    let mut i = input_for(living, "2022-06-01", "w", "SOLVED");
+    i["houseCode"] = json!("1.2E+10");
+    i["agency"] = json!("33-sdhs");
+    let (_, v) = app
+        .graphql(Some(&district), RECORD, json!({"input": i}))
+        .await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["field"].as_str(),
+        Some("houseCode")
+    );
+    // a district key outside its district sees nothing to record on
+    app.load_areas_csv(
+        "level,code,parent_code,name_th,name_en\ndistrict,3301,33,เมืองศรีสะเกษ,Mueang\n",
+    )
+    .await;
+    let elsewhere = app.key(KeyScope::District("3301".into())).await;
+    let mut i = input_for(living, "2022-06-01", "v", "SOLVED");
+    i["agency"] = json!("33-sdhs");
+    let (_, v) = app
+        .graphql(Some(&elsewhere), RECORD, json!({"input": i}))
+        .await;
+    assert_eq!(code(&v), Some("NOT_FOUND"));
+    // stats follow: entries recorded = 3 more than the workbook's
+    assert_eq!(
+        app.stats().await.logbook_entries,
+        ds.entries.len() as i64 + 3
+    );
+}
+
 on_both_databases!(
+    recording_help_updates_the_problem_and_respects_dimensions,
     one_operation_per_request_and_a_body_limit,
     stats_equal_counts_computed_from_the_workbook,
     without_a_valid_key_every_operation_is_unauthenticated,

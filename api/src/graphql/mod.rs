@@ -20,7 +20,7 @@ use sea_orm::{Condition, DatabaseConnection};
 use types::{Area, AreaLevel, Classification, Dimension, Household, Indicator, ProblemStatus, Sex};
 
 /// The schema type.
-pub type AppSchema = Schema<QueryRoot, async_graphql::EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Limits a schema enforces.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ impl Default for Limits {
 
 /// Builds the schema (no socket; tests call it in-process).
 pub fn build_schema(db: DatabaseConnection, limits: Limits) -> AppSchema {
-    Schema::build(QueryRoot, async_graphql::EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(db)
         .data(limits.clone())
         .limit_depth(limits.max_depth)
@@ -649,5 +649,79 @@ fn agency_info(a: &service::catalog::AgencyRow) -> AgencyInfo {
         name_en: a.name_en.clone(),
         province: a.province.clone(),
         dimensions: a.dimensions.iter().map(|d| (*d).into()).collect(),
+    }
+}
+
+/// Help given, to record in the logbook.
+#[derive(InputObject)]
+pub struct AssistanceInput {
+    /// House code (11 digits).
+    pub house_code: String,
+    /// Indicator code 1–17.
+    pub indicator: i32,
+    /// The person helped, for person indicators.
+    pub citizen_id: Option<String>,
+    /// Which problem when the household has it in several cohorts (`TPMAP 2565`); default: the latest.
+    pub cohort: Option<String>,
+    /// Date of the help: `2022-06-02`, `2/6/2565`, `2 มิ.ย. 2565`…
+    pub date: String,
+    /// The agency that gave it (code, e.g. `33-pho`): required for admin and district keys;
+    /// an agency key records as itself.
+    pub agency: Option<String>,
+    /// Activity.
+    pub activity: String,
+    /// Poverty-solving menu item.
+    pub menu: Option<String>,
+    /// Cost in baht.
+    pub amount: Option<f64>,
+    /// Fund that paid.
+    pub fund: Option<String>,
+    /// The result.
+    pub status: ProblemStatus,
+    /// Note.
+    pub note: Option<String>,
+}
+
+/// The mutation root.
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Records help given on a problem the key may see; the problem's status follows in the
+    /// same transaction. Validation errors are BAD_USER_INPUT naming the field.
+    async fn record_assistance(
+        &self,
+        ctx: &Context<'_>,
+        input: AssistanceInput,
+    ) -> Result<types::LogbookEntry> {
+        let p = principal(ctx)?;
+        let status = match input.status {
+            ProblemStatus::NotStarted => domain::ProblemStatus::NotStarted,
+            ProblemStatus::Solved => domain::ProblemStatus::Solved,
+            ProblemStatus::AwaitingFollowUp => domain::ProblemStatus::AwaitingFollowUp,
+            ProblemStatus::FollowingUp => domain::ProblemStatus::FollowingUp,
+            ProblemStatus::NotSolvableYet => domain::ProblemStatus::NotSolvableYet,
+        };
+        let (entry, code) = service::assistance::record(
+            db(ctx),
+            p,
+            service::assistance::AssistanceInput {
+                house_code: input.house_code,
+                indicator: input.indicator,
+                citizen_id: input.citizen_id,
+                cohort: input.cohort,
+                date: input.date,
+                agency: input.agency,
+                activity: input.activity,
+                menu: input.menu,
+                amount: input.amount,
+                fund: input.fund,
+                status,
+                note: input.note,
+            },
+        )
+        .await
+        .gql()?;
+        Ok(types::LogbookEntry(entry, Some(code)))
     }
 }

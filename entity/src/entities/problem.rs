@@ -44,6 +44,19 @@ pub enum Relation {
     /// Its logbook.
     #[sea_orm(has_many = "super::logbook_entry::Entity")]
     LogbookEntry,
+    /// Its cohort.
+    #[sea_orm(
+        belongs_to = "super::cohort::Entity",
+        from = "Column::CohortId",
+        to = "super::cohort::Column::Id"
+    )]
+    Cohort,
+}
+
+impl Related<super::cohort::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Cohort.def()
+    }
 }
 
 impl Related<super::household::Entity> for Entity {

@@ -1,0 +1,231 @@
+//! Recording help given through the API: a logbook entry on a problem the principal may see,
+//! with the problem's status updated in the same transaction.
+
+use crate::access::Principal;
+use crate::error::{ApiError, ApiResult};
+use chrono::Local;
+use entity::types::{
+    Baht, CitizenId, Cohort, CohortSource, HouseCode, IndicatorCode, ProblemStatus, ThaiDate,
+};
+use entity::{cohort, household, logbook_entry, problem};
+use importer::reference::AgencyIndex;
+use importer::validate::entry_key;
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
+};
+
+/// What a caller gives, as raw values: every one goes through its domain type's `parse`.
+#[derive(Debug, Clone)]
+pub struct AssistanceInput {
+    /// House code.
+    pub house_code: String,
+    /// Indicator code 1–17.
+    pub indicator: i32,
+    /// The person, for person indicators.
+    pub citizen_id: Option<String>,
+    /// Which problem when the household has it in several cohorts (default: the latest).
+    pub cohort: Option<String>,
+    /// Date of the help (`2022-06-02`, `2/6/2565`…).
+    pub date: String,
+    /// Agency: required for admin and district keys; an agency key records as itself.
+    pub agency: Option<String>,
+    /// Activity.
+    pub activity: String,
+    /// Menu item.
+    pub menu: Option<String>,
+    /// Cost in baht.
+    pub amount: Option<f64>,
+    /// Fund.
+    pub fund: Option<String>,
+    /// Result (not `not_started`).
+    pub status: ProblemStatus,
+    /// Note.
+    pub note: Option<String>,
+}
+
+fn non_empty(field: &str, s: &str) -> ApiResult<String> {
+    let t = entity::types::text::normalize_text(s).into_owned();
+    if t.is_empty() {
+        Err(ApiError::bad_input(field, "must not be empty"))
+    } else {
+        Ok(t)
+    }
+}
+
+/// Records the entry; returns it with its agency's code. Problems the principal may not
+/// see are NOT_FOUND.
+pub async fn record(
+    db: &DatabaseConnection,
+    p: &Principal,
+    input: AssistanceInput,
+) -> ApiResult<(logbook_entry::Model, String)> {
+    let today = Local::now().date_naive();
+    let house = HouseCode::parse_str(&input.house_code)
+        .map_err(|e| ApiError::bad_input("houseCode", e.message_en()))?;
+    let indicator = u8::try_from(input.indicator)
+        .ok()
+        .and_then(IndicatorCode::new)
+        .ok_or_else(|| ApiError::bad_input("indicator", "an indicator code from 1 to 17"))?;
+    let citizen = input
+        .citizen_id
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(CitizenId::parse_str)
+        .transpose()
+        .map_err(|e| ApiError::bad_input("citizenId", e.message_en()))?;
+    let cohort = input
+        .cohort
+        .as_deref()
+        .map(Cohort::parse_str)
+        .transpose()
+        .map_err(|e| ApiError::bad_input("cohort", e.message_en()))?;
+    let date = ThaiDate::parse_str(&input.date, today)
+        .map_err(|e| ApiError::bad_input("date", e.message_en()))?;
+    let activity = non_empty("activity", &input.activity)?;
+    if input.status == ProblemStatus::NotStarted {
+        return Err(ApiError::bad_input(
+            "status",
+            "a result: SOLVED, AWAITING_FOLLOW_UP, FOLLOWING_UP or NOT_SOLVABLE_YET",
+        ));
+    }
+    let amount = match input.amount {
+        Some(a) => Baht::parse(&entity::types::Raw::Number(a))
+            .map_err(|_| ApiError::bad_input("amount", "a non-negative number of baht"))?
+            .map(Baht::satang),
+        None => None,
+    };
+
+    let txn = db.begin().await?;
+    // the problem, among those the principal may see
+    let person = citizen
+        .as_ref()
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_default();
+    let candidates = problem::Entity::find()
+        .filter(problem::Column::HouseCode.eq(house.as_str()))
+        .filter(problem::Column::IndicatorCode.eq(i32::from(indicator.get())))
+        .filter(problem::Column::PersonKey.eq(person))
+        .filter(p.problems())
+        .find_also_related(cohort::Entity)
+        .all(&txn)
+        .await?;
+    let chosen = match cohort {
+        Some(c) => candidates.into_iter().find(|(_, co)| {
+            co.as_ref()
+                .is_some_and(|co| co.be_year == c.be_year && co.source == c.source.key())
+        }),
+        None => candidates.into_iter().max_by_key(|(_, co)| {
+            co.as_ref()
+                .map(|co| (co.be_year, co.source == CohortSource::Thaiqm.key()))
+        }),
+    };
+    let Some((problem, _)) = chosen else {
+        return Err(ApiError::NotFound(format!(
+            "problem {} of household {house}",
+            indicator.get()
+        )));
+    };
+    let province = household::Entity::find_by_id(house.as_str())
+        .select_only()
+        .column(household::Column::ProvinceCode)
+        .into_tuple::<String>()
+        .one(&txn)
+        .await?
+        .unwrap_or_default();
+
+    // the agency: an agency key is itself; others name a known agency of the province
+    let agencies = AgencyIndex::load(&txn).await?;
+    let (agency_id, agency_code, agency_text) = match (p, &input.agency) {
+        (
+            Principal::Agency {
+                agency_id,
+                agency_code,
+                ..
+            },
+            given,
+        ) => {
+            if let Some(g) = given
+                && agencies
+                    .find(&province, g)
+                    .is_none_or(|a| a.id != *agency_id)
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "an agency key records as itself ({agency_code})"
+                )));
+            }
+            (*agency_id, agency_code.clone(), agency_code.clone())
+        }
+        (_, Some(g)) => {
+            let text = non_empty("agency", g)?;
+            let a = agencies.find(&province, &text).ok_or_else(|| {
+                ApiError::bad_input(
+                    "agency",
+                    format!("no agency \"{text}\" in province {province}"),
+                )
+            })?;
+            (a.id, a.code.clone(), text)
+        }
+        (_, None) => {
+            return Err(ApiError::bad_input(
+                "agency",
+                "name the agency that gave the help (its code, e.g. 33-pho)",
+            ));
+        }
+    };
+    let key = entry_key(&agency_code, &activity);
+    let exists = logbook_entry::Entity::find()
+        .filter(logbook_entry::Column::ProblemId.eq(problem.id))
+        .filter(logbook_entry::Column::EntryDate.eq(date.date()))
+        .filter(logbook_entry::Column::EntryKey.eq(key.clone()))
+        .one(&txn)
+        .await?;
+    if exists.is_some() {
+        return Err(ApiError::bad_input(
+            "activity",
+            "this help (date, agency, activity) is already recorded",
+        ));
+    }
+    let seq: Option<i64> = logbook_entry::Entity::find()
+        .select_only()
+        .expr(Func::max(Expr::col(logbook_entry::Column::WrittenSeq)))
+        .into_tuple::<Option<i64>>()
+        .one(&txn)
+        .await?
+        .flatten();
+    let entry = logbook_entry::ActiveModel {
+        problem_id: Set(problem.id),
+        entry_date: Set(date.date()),
+        agency_id: Set(Some(agency_id)),
+        agency_text: Set(agency_text),
+        entry_key: Set(key),
+        activity: Set(activity),
+        menu: Set(input
+            .menu
+            .as_deref()
+            .and_then(entity::types::text::non_empty)),
+        amount_satang: Set(amount),
+        fund: Set(input
+            .fund
+            .as_deref()
+            .and_then(entity::types::text::non_empty)),
+        status: Set(input.status.key().to_string()),
+        note: Set(input
+            .note
+            .as_deref()
+            .and_then(entity::types::text::non_empty)),
+        recorded_by: Set(Some(p.label())),
+        written_seq: Set(seq.unwrap_or(0) + 1),
+        batch_id: Set(None),
+        source_sheet: Set(None),
+        source_row: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    importer::write::refresh_statuses(&txn, &[problem.id]).await?;
+    txn.commit().await?;
+    tracing::info!(principal = %p.label(), problem = problem.id, entry = entry.id, "assistance recorded");
+    Ok((entry, agency_code))
+}
