@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Agencies of provinces and the dimensions they own.
+    Agency {
+        #[command(subcommand)]
+        command: AgencyCommand,
+    },
     /// Serve the GraphQL API: POST /graphql, GraphiQL at GET /graphql, /healthz, /readyz.
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL).
@@ -99,6 +104,52 @@ enum KeyCommand {
     Revoke {
         /// The key's id (see `key list`).
         id: i32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AgencyCommand {
+    /// List agencies with their dimensions.
+    List {
+        /// Print JSON: [{"code", "abbreviation", "name_th", "province", "dimensions"}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an agency to a province.
+    Add {
+        /// Code, unique (e.g. 33-nso).
+        #[arg(long)]
+        code: String,
+        /// Abbreviation (e.g. สนง.สถิติ).
+        #[arg(long)]
+        abbreviation: String,
+        /// Thai name.
+        #[arg(long)]
+        name_th: String,
+        /// English name.
+        #[arg(long)]
+        name_en: String,
+        /// Province code.
+        #[arg(long)]
+        province: String,
+    },
+    /// Give an agency a dimension.
+    Assign {
+        /// Agency code.
+        #[arg(long)]
+        agency: String,
+        /// health, living, education, income or access.
+        #[arg(long)]
+        dimension: String,
+    },
+    /// Take a dimension from an agency.
+    Unassign {
+        /// Agency code.
+        #[arg(long)]
+        agency: String,
+        /// health, living, education, income or access.
+        #[arg(long)]
+        dimension: String,
     },
 }
 
@@ -270,6 +321,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     command: AreasCommand::Import { file, builtin },
                 } => areas(&db, file, builtin).await,
                 Command::Key { command } => key(&db, command).await,
+                Command::Agency { command } => agency(&db, command).await,
                 Command::Serve(args) => serve(db, args).await,
                 Command::Template { .. } | Command::Generate(_) | Command::Schema => {
                     unreachable!("handled above")
@@ -606,5 +658,83 @@ async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitC
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn agency(db: &sea_orm::DatabaseConnection, command: AgencyCommand) -> Result<ExitCode> {
+    use api::service::agencies::{self, NewAgency, operator};
+    let op = operator();
+    let dim = |d: &str| {
+        entity::types::Dimension::from_key(&d.to_lowercase()).ok_or_else(|| {
+            usage(format!(
+                "--dimension must be health, living, education, income or access, not \"{d}\""
+            ))
+        })
+    };
+    let usage_or = |e: api::error::ApiError| match e {
+        api::error::ApiError::BadInput { .. } => usage(e.to_string()),
+        other => anyhow::Error::new(other),
+    };
+    let show = |a: &api::service::catalog::AgencyRow| {
+        let dims: Vec<&str> = a.dimensions.iter().map(|d| d.key()).collect();
+        out!(
+            "{}  {}  {}  [{}]",
+            a.code,
+            a.abbreviation,
+            a.name_th,
+            dims.join(", ")
+        );
+    };
+    match command {
+        AgencyCommand::List { json } => {
+            let list = api::service::catalog::agencies(db, &op).await?;
+            if json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "code": a.code, "abbreviation": a.abbreviation, "name_th": a.name_th, "province": a.province,
+                            "dimensions": a.dimensions.iter().map(|d| d.key()).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                out!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                list.iter().for_each(show);
+            }
+        }
+        AgencyCommand::Add {
+            code,
+            abbreviation,
+            name_th,
+            name_en,
+            province,
+        } => {
+            let a = agencies::add(
+                db,
+                &op,
+                NewAgency {
+                    code,
+                    abbreviation,
+                    name_th,
+                    name_en,
+                    province,
+                },
+            )
+            .await
+            .map_err(usage_or)?;
+            show(&a);
+        }
+        AgencyCommand::Assign { agency, dimension } => show(
+            &agencies::assign(db, &op, &agency, dim(&dimension)?)
+                .await
+                .map_err(usage_or)?,
+        ),
+        AgencyCommand::Unassign { agency, dimension } => show(
+            &agencies::unassign(db, &op, &agency, dim(&dimension)?)
+                .await
+                .map_err(usage_or)?,
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -804,7 +804,99 @@ async fn recording_help_updates_the_problem_and_respects_dimensions(app: TestApp
     );
 }
 
+async fn admins_manage_agencies_and_ownership_changes_what_an_agency_sees(app: TestApp) {
+    let ds = seeded(&app, 30, 8).await;
+    app.load_areas_csv("level,code,parent_code,name_th,name_en\nprovince,67,,เพชรบูรณ์,Phetchabun\n")
+        .await;
+    let pho = app.key(KeyScope::Agency("33-pho".into())).await;
+    let assign = "mutation($a: String!, $d: Dimension!) { assignDimension(agency: $a, dimension: $d) { code dimensions } }";
+    let unassign = "mutation($a: String!, $d: Dimension!) { unassignDimension(agency: $a, dimension: $d) { code dimensions } }";
+    // only admins of the agency's province may
+    for key in [
+        pho.clone(),
+        app.key(KeyScope::District("3318".into())).await,
+        app.key(KeyScope::Admin {
+            province: Some("67".into()),
+        })
+        .await,
+    ] {
+        let (_, v) = app
+            .graphql(Some(&key), assign, json!({"a": "33-pho", "d": "EDUCATION"}))
+            .await;
+        assert_eq!(code(&v), Some("FORBIDDEN"), "{v}");
+    }
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            assign,
+            json!({"a": "33-pho", "d": "EDUCATION"}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["assignDimension"]["dimensions"],
+        json!(["HEALTH", "EDUCATION"]),
+        "{v}"
+    );
+    // the agency now sees education households too, at once
+    let seen: BTreeSet<String> = all_pages(&app, &pho, Value::Null, 100)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(
+        seen,
+        houses_with(&ds, &[Dimension::Health, Dimension::Education])
+    );
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            unassign,
+            json!({"a": "33-pho", "d": "HEALTH"}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["unassignDimension"]["dimensions"],
+        json!(["EDUCATION"])
+    );
+    let seen: BTreeSet<String> = all_pages(&app, &pho, Value::Null, 100)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(seen, houses_with(&ds, &[Dimension::Education]));
+    // with no dimension left it sees nothing
+    app.graphql(
+        Some(&admin),
+        unassign,
+        json!({"a": "33-pho", "d": "EDUCATION"}),
+    )
+    .await;
+    assert!(all_pages(&app, &pho, Value::Null, 100).await.is_empty());
+    // a new agency
+    let add = "mutation($i: AgencyInput!) { addAgency(input: $i) { code province dimensions } }";
+    let input = json!({"code": "33-nso", "abbreviation": "สสช.", "nameTh": "สำนักงานสถิติจังหวัดศรีสะเกษ", "nameEn": "Si Sa Ket Statistical Office", "province": "33"});
+    let (_, v) = app.graphql(Some(&admin), add, json!({"i": input})).await;
+    assert_eq!(
+        v["data"]["addAgency"],
+        json!({"code": "33-nso", "province": "33", "dimensions": []}),
+        "{v}"
+    );
+    let (_, v) = app.graphql(Some(&admin), add, json!({"i": input})).await;
+    assert_eq!(
+        (code(&v), v["errors"][0]["extensions"]["field"].as_str()),
+        (Some("BAD_USER_INPUT"), Some("code"))
+    );
+    let (_, v) = app
+        .graphql(Some(&admin), assign, json!({"a": "33-none", "d": "HEALTH"}))
+        .await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"));
+}
+
 on_both_databases!(
+    admins_manage_agencies_and_ownership_changes_what_an_agency_sees,
     recording_help_updates_the_problem_and_respects_dimensions,
     one_operation_per_request_and_a_body_limit,
     stats_equal_counts_computed_from_the_workbook,

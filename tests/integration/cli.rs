@@ -274,6 +274,111 @@ async fn a_key_made_on_the_command_line_opens_the_api_until_revoked(app: TestApp
     assert!(out.status.success());
 }
 
+async fn agencies_are_listed_and_managed_on_the_command_line(app: TestApp) {
+    let list = json(&logbook(&app.url, &["agency", "list", "--json"]));
+    let all = list.as_array().expect("array");
+    assert_eq!(all.len(), 8);
+    let pho = all.iter().find(|a| a["code"] == "33-pho").expect("33-pho");
+    assert_eq!(
+        pho,
+        &serde_json::json!({"code": "33-pho", "abbreviation": "สสจ.", "name_th": "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ", "province": "33", "dimensions": ["health"]})
+    );
+    assert!(
+        logbook(
+            &app.url,
+            &[
+                "agency",
+                "assign",
+                "--agency",
+                "33-pho",
+                "--dimension",
+                "access"
+            ]
+        )
+        .status
+        .success()
+    );
+    let out = logbook(
+        &app.url,
+        &[
+            "agency",
+            "add",
+            "--code",
+            "33-nso",
+            "--abbreviation",
+            "สสช.",
+            "--name-th",
+            "สำนักงานสถิติจังหวัดศรีสะเกษ",
+            "--name-en",
+            "Statistics",
+            "--province",
+            "33",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        logbook(
+            &app.url,
+            &[
+                "agency",
+                "unassign",
+                "--agency",
+                "33-pho",
+                "--dimension",
+                "health"
+            ]
+        )
+        .status
+        .success()
+    );
+    let list = json(&logbook(&app.url, &["agency", "list", "--json"]));
+    let pho = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|a| a["code"] == "33-pho")
+        .expect("33-pho")
+        .clone();
+    assert_eq!(pho["dimensions"], serde_json::json!(["access"]));
+    assert_eq!(list.as_array().map(Vec::len), Some(9));
+    assert_eq!(
+        logbook(
+            &app.url,
+            &[
+                "agency",
+                "assign",
+                "--agency",
+                "33-pho",
+                "--dimension",
+                "sport"
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(
+        logbook(
+            &app.url,
+            &[
+                "agency",
+                "assign",
+                "--agency",
+                "99-x",
+                "--dimension",
+                "health"
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}
+
 #[test]
 fn schema_prints_the_sdl() {
     let out = logbook("sqlite::memory:", &["schema"]);
@@ -290,6 +395,7 @@ fn schema_prints_the_sdl() {
 }
 
 on_both_databases!(
+    agencies_are_listed_and_managed_on_the_command_line,
     a_key_made_on_the_command_line_opens_the_api_until_revoked,
     import_json_is_one_array_and_the_exit_code_says_whether_all_imported,
     the_blank_template_has_the_five_sheets_and_imports_as_empty,

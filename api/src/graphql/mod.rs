@@ -682,11 +682,71 @@ pub struct AssistanceInput {
     pub note: Option<String>,
 }
 
+/// A new agency.
+#[derive(InputObject)]
+pub struct AgencyInput {
+    /// Code, unique (`33-nso`).
+    pub code: String,
+    /// Abbreviation.
+    pub abbreviation: String,
+    /// Thai name.
+    pub name_th: String,
+    /// English name.
+    pub name_en: String,
+    /// Province code.
+    pub province: String,
+}
+
 /// The mutation root.
 pub struct MutationRoot;
 
 #[Object]
 impl MutationRoot {
+    /// Adds an agency to a province (admin keys).
+    async fn add_agency(&self, ctx: &Context<'_>, input: AgencyInput) -> Result<AgencyInfo> {
+        let p = principal(ctx)?;
+        let a = service::agencies::NewAgency {
+            code: input.code,
+            abbreviation: input.abbreviation,
+            name_th: input.name_th,
+            name_en: input.name_en,
+            province: input.province,
+        };
+        Ok(agency_info(
+            &service::agencies::add(db(ctx), p, a).await.gql()?,
+        ))
+    }
+
+    /// Gives an agency a dimension (admin keys).
+    async fn assign_dimension(
+        &self,
+        ctx: &Context<'_>,
+        agency: String,
+        dimension: Dimension,
+    ) -> Result<AgencyInfo> {
+        let p = principal(ctx)?;
+        Ok(agency_info(
+            &service::agencies::assign(db(ctx), p, &agency, dimension.into())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Takes a dimension from an agency (admin keys).
+    async fn unassign_dimension(
+        &self,
+        ctx: &Context<'_>,
+        agency: String,
+        dimension: Dimension,
+    ) -> Result<AgencyInfo> {
+        let p = principal(ctx)?;
+        Ok(agency_info(
+            &service::agencies::unassign(db(ctx), p, &agency, dimension.into())
+                .await
+                .gql()?,
+        ))
+    }
+
     /// Records help given on a problem the key may see; the problem's status follows in the
     /// same transaction. Validation errors are BAD_USER_INPUT naming the field.
     async fn record_assistance(

@@ -1,0 +1,150 @@
+//! Agencies and their dimension ownership: listing, adding, assigning and unassigning.
+//! Writes are the admin's (a province admin's within its province); the CLI runs as a
+//! national admin.
+
+use crate::access::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::service::catalog::{self, AgencyRow};
+use entity::types::{AreaCode, AreaLevel, Dimension};
+use entity::{agency, agency_dimension, area};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+/// The principal the command line acts as.
+pub fn operator() -> Principal {
+    Principal::Admin {
+        key_id: 0,
+        province: None,
+    }
+}
+
+fn admin_of(p: &Principal, province: &str) -> ApiResult<()> {
+    match p {
+        Principal::Admin { province: None, .. } => Ok(()),
+        Principal::Admin {
+            province: Some(own),
+            ..
+        } if own == province => Ok(()),
+        Principal::Admin { .. } => Err(ApiError::Forbidden(format!(
+            "this key administers another province, not {province}"
+        ))),
+        _ => Err(ApiError::Forbidden(
+            "only an admin key may manage agencies".into(),
+        )),
+    }
+}
+
+async fn find(db: &impl ConnectionTrait, code: &str) -> ApiResult<agency::Model> {
+    agency::Entity::find()
+        .filter(agency::Column::Code.eq(code))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::bad_input("agency", format!("no agency {code}")))
+}
+
+/// A new agency.
+#[derive(Debug, Clone)]
+pub struct NewAgency {
+    /// Code, unique (`33-nso`).
+    pub code: String,
+    /// Abbreviation.
+    pub abbreviation: String,
+    /// Thai name.
+    pub name_th: String,
+    /// English name.
+    pub name_en: String,
+    /// Province code.
+    pub province: String,
+}
+
+/// Adds an agency (no dimensions yet).
+pub async fn add(db: &impl ConnectionTrait, p: &Principal, a: NewAgency) -> ApiResult<AgencyRow> {
+    let province = AreaCode::parse_level(&a.province, AreaLevel::Province)
+        .map_err(|_| ApiError::bad_input("province", "a 2-digit province code"))?;
+    admin_of(p, province.as_str())?;
+    if area::Entity::find_by_id(province.as_str())
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::bad_input(
+            "province",
+            format!("no province {province} is loaded"),
+        ));
+    }
+    for (field, v) in [
+        ("code", &a.code),
+        ("abbreviation", &a.abbreviation),
+        ("nameTh", &a.name_th),
+        ("nameEn", &a.name_en),
+    ] {
+        if v.trim().is_empty() {
+            return Err(ApiError::bad_input(field, "must not be empty"));
+        }
+    }
+    if agency::Entity::find()
+        .filter(agency::Column::Code.eq(a.code.trim()))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::bad_input(
+            "code",
+            format!("agency {} exists", a.code.trim()),
+        ));
+    }
+    agency::Entity::insert(agency::ActiveModel {
+        code: Set(a.code.trim().to_string()),
+        abbreviation: Set(a.abbreviation.trim().to_string()),
+        name_th: Set(a.name_th.trim().to_string()),
+        name_en: Set(a.name_en.trim().to_string()),
+        province_code: Set(province.as_str().to_string()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    one(db, p, a.code.trim()).await
+}
+
+/// Gives an agency a dimension (idempotent).
+pub async fn assign(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    code: &str,
+    d: Dimension,
+) -> ApiResult<AgencyRow> {
+    let a = find(db, code).await?;
+    admin_of(p, &a.province_code)?;
+    agency_dimension::Entity::insert(agency_dimension::ActiveModel {
+        agency_id: Set(a.id),
+        dimension: Set(d.key().into()),
+    })
+    .on_conflict_do_nothing()
+    .exec(db)
+    .await?;
+    one(db, p, code).await
+}
+
+/// Takes a dimension from an agency (idempotent).
+pub async fn unassign(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    code: &str,
+    d: Dimension,
+) -> ApiResult<AgencyRow> {
+    let a = find(db, code).await?;
+    admin_of(p, &a.province_code)?;
+    agency_dimension::Entity::delete_many()
+        .filter(agency_dimension::Column::AgencyId.eq(a.id))
+        .filter(agency_dimension::Column::Dimension.eq(d.key()))
+        .exec(db)
+        .await?;
+    one(db, p, code).await
+}
+
+async fn one(db: &impl ConnectionTrait, p: &Principal, code: &str) -> ApiResult<AgencyRow> {
+    catalog::agencies(db, p)
+        .await?
+        .into_iter()
+        .find(|a| a.code == code)
+        .ok_or_else(|| ApiError::NotFound(format!("agency {code}")))
+}
