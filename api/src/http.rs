@@ -1,13 +1,13 @@
 //! The axum app: POST `/graphql` (bearer key → principal → request data), GET `/graphql`
 //! (GraphiQL), `/healthz`, `/readyz`; tracing, request ids, compression, timeout, body limit.
+//! Each request gets its own caching DataLoaders, bound to its principal.
 
 use crate::error::ApiError;
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::{
-    AnalysisLoader, AreaLoader, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
+    AnalysisLoader, AreaLoader, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader, cached,
 };
 use crate::service::keys;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::State;
@@ -137,21 +137,12 @@ async fn graphql(
     tracing::debug!(graphql.principal = %p.label(), graphql.operation = ?req.operation_name, "request");
     let db = s.db.clone();
     let req = req
-        .data(DataLoader::new(AreaLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(CohortLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(
-            MembersLoader(db.clone(), p.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ProblemsLoader(db.clone(), p.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            EntriesLoader(db.clone(), p.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(AnalysisLoader(db, p.clone()), tokio::spawn))
+        .data(cached(AreaLoader(db.clone())))
+        .data(cached(CohortLoader(db.clone())))
+        .data(cached(MembersLoader(db.clone(), p.clone())))
+        .data(cached(ProblemsLoader(db.clone(), p.clone())))
+        .data(cached(EntriesLoader(db.clone(), p.clone())))
+        .data(cached(AnalysisLoader(db, p.clone())))
         .data(p);
     let mut resp = s.schema.execute(req).await;
     for e in &mut resp.errors {

@@ -895,7 +895,71 @@ async fn admins_manage_agencies_and_ownership_changes_what_an_agency_sees(app: T
     assert_eq!(code(&v), Some("BAD_USER_INPUT"));
 }
 
+async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed_number_of_statements(
+    app: TestApp,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::ServiceExt;
+    let ds = seeded(&app, 150, 9).await;
+    let token = app.key(KeyScope::Admin { province: None }).await;
+    // a connection of its own that counts every statement
+    let statements = Arc::new(AtomicUsize::new(0));
+    let mut db = migration::connect(&app.url).await.expect("connect");
+    let counter = statements.clone();
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let schema = api::build_schema(db.clone(), api::Limits::default());
+    let http = api::app(api::AppState {
+        db,
+        schema,
+        config: api::HttpConfig::default(),
+    });
+    let mut counts = Vec::new();
+    for first in [10, 100] {
+        let query = format!(
+            "{{ households(first: {first}) {{ totalCount nodes {{ houseCode village {{ nameTh }} cohort {{ label }}
+               members {{ citizenId firstName }} analysis {{ wayOut }}
+               problems {{ indicator {{ code }} status member {{ firstName }} cohort {{ label }} logbook {{ date agency agencyCode status }} }} }} }} }}"
+        );
+        let req = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(
+                json!({ "query": query }).to_string(),
+            ))
+            .expect("request");
+        statements.store(0, Ordering::SeqCst);
+        let resp = http.clone().oneshot(req).await.expect("response");
+        let v: Value = serde_json::from_slice(
+            &axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body"),
+        )
+        .expect("json");
+        assert!(v["errors"].is_null(), "{v}");
+        assert_eq!(
+            v["data"]["households"]["nodes"].as_array().map(Vec::len),
+            Some(first)
+        );
+        assert_eq!(v["data"]["households"]["totalCount"], ds.households.len());
+        counts.push(statements.load(Ordering::SeqCst));
+    }
+    // key, page, count, then one each: members, analyses, problems, entries, cohorts, areas
+    assert_eq!(
+        counts[0], counts[1],
+        "statements grow with the page: {counts:?}"
+    );
+    assert!(
+        counts[1] <= 9,
+        "{} statements for one page of 100 households",
+        counts[1]
+    );
+}
+
 on_both_databases!(
+    a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed_number_of_statements,
     admins_manage_agencies_and_ownership_changes_what_an_agency_sees,
     recording_help_updates_the_problem_and_respects_dimensions,
     one_operation_per_request_and_a_body_limit,

@@ -4,12 +4,22 @@
 use super::types::{Analysis, Cohort, LogbookEntry, Member, Problem};
 use crate::access::Principal;
 use crate::error::ApiError;
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Error, ErrorExtensions};
 use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
+
+/// A request's loader: batching, and caching for the request's lifetime.
+pub type Cached<L> = DataLoader<L, HashMapCache>;
+
+/// A new request-scoped loader.
+pub fn cached<L: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(
+    loader: L,
+) -> Cached<L> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
 
 fn internal(e: sea_orm::DbErr) -> Error {
     ApiError::Db(e).extend()
@@ -70,6 +80,21 @@ impl Loader<i32> for CohortLoader {
     }
 }
 
+/// Loads `keys` with the loader in one call and puts every result (empty ones too) in the
+/// request's cache, so later `load_one` calls for them run no statement.
+pub async fn prime<K, L>(loader: &Cached<L>, keys: Vec<K>) -> Result<HashMap<K, L::Value>, Error>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    L: Loader<K, Error = Error>,
+{
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let values = loader.loader().load(&keys).await?;
+    loader.feed_many(values.clone()).await;
+    Ok(values)
+}
+
 /// Members by house code, of visible households only.
 pub struct MembersLoader(pub DatabaseConnection, pub Principal);
 
@@ -86,7 +111,8 @@ impl Loader<String> for MembersLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<String, Vec<Member>> = HashMap::new();
+        let mut out: HashMap<String, Vec<Member>> =
+            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for m in rows {
             out.entry(m.house_code.clone()).or_default().push(Member(m));
         }
@@ -110,7 +136,8 @@ impl Loader<String> for ProblemsLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<String, Vec<Problem>> = HashMap::new();
+        let mut out: HashMap<String, Vec<Problem>> =
+            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for p in rows {
             out.entry(p.house_code.clone())
                 .or_default()
@@ -138,7 +165,8 @@ impl Loader<i32> for EntriesLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<i32, Vec<LogbookEntry>> = HashMap::new();
+        let mut out: HashMap<i32, Vec<LogbookEntry>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
         for (e, a) in rows {
             out.entry(e.problem_id)
                 .or_default()
@@ -152,7 +180,7 @@ impl Loader<i32> for EntriesLoader {
 pub struct AnalysisLoader(pub DatabaseConnection, pub Principal);
 
 impl Loader<String> for AnalysisLoader {
-    type Value = Analysis;
+    type Value = Option<Analysis>;
     type Error = Error;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
@@ -162,9 +190,11 @@ impl Loader<String> for AnalysisLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|a| (a.house_code.clone(), Analysis(a)))
-            .collect())
+        let mut out: HashMap<String, Option<Analysis>> =
+            keys.iter().map(|k| (k.clone(), None)).collect();
+        for a in rows {
+            out.insert(a.house_code.clone(), Some(Analysis(a)));
+        }
+        Ok(out)
     }
 }

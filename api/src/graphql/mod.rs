@@ -9,7 +9,6 @@ use crate::error::{ApiError, GqlResult};
 use crate::service;
 use async_graphql::ErrorExtensions;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     Context, EmptySubscription, InputObject, Object, Result, Schema, SimpleObject,
 };
@@ -369,7 +368,7 @@ impl StatsRow {
             .find_map(|k| self.key(*k));
         match code {
             Some(c) => Ok(ctx
-                .data_unchecked::<DataLoader<loaders::AreaLoader>>()
+                .data_unchecked::<loaders::Cached<loaders::AreaLoader>>()
                 .load_one(c)
                 .await?
                 .map(Area)),
@@ -405,7 +404,7 @@ impl StatsRow {
             .and_then(|k| k.parse::<i32>().ok())
         {
             Some(id) => {
-                ctx.data_unchecked::<DataLoader<loaders::CohortLoader>>()
+                ctx.data_unchecked::<loaders::Cached<loaders::CohortLoader>>()
                     .load_one(id)
                     .await
             }
@@ -591,6 +590,7 @@ impl QueryRoot {
             service::households::page(db(ctx), condition.clone(), after.as_deref(), first as u64)
                 .await
                 .gql()?;
+        prefetch(ctx, &rows).await?;
         let mut conn = Connection::with_additional_fields(
             after.is_some(),
             has_next,
@@ -639,6 +639,90 @@ impl QueryRoot {
             None => Err(ApiError::NotFound(format!("household {code}")).extend()),
         }
     }
+}
+
+/// Loads, once for the whole page, every relation the query asks of its households, into the
+/// request's loader caches: a page costs a fixed number of statements whatever its size.
+async fn prefetch(ctx: &Context<'_>, rows: &[entity::household::Model]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let asks = |path: &[&str]| {
+        let (mut a, mut b) = (
+            ctx.look_ahead().field("nodes"),
+            ctx.look_ahead().field("edges").field("node"),
+        );
+        for f in path {
+            a = a.field(f);
+            b = b.field(f);
+        }
+        a.exists() || b.exists()
+    };
+    let houses: Vec<String> = rows.iter().map(|h| h.house_code.clone()).collect();
+    if asks(&["members"]) || asks(&["problems", "member"]) {
+        loaders::prime(
+            ctx.data_unchecked::<loaders::Cached<loaders::MembersLoader>>(),
+            houses.clone(),
+        )
+        .await?;
+    }
+    if asks(&["analysis"]) {
+        loaders::prime(
+            ctx.data_unchecked::<loaders::Cached<loaders::AnalysisLoader>>(),
+            houses.clone(),
+        )
+        .await?;
+    }
+    let mut cohorts: Vec<i32> = rows.iter().map(|h| h.cohort_id).collect();
+    if asks(&["problems"]) {
+        let problems = loaders::prime(
+            ctx.data_unchecked::<loaders::Cached<loaders::ProblemsLoader>>(),
+            houses.clone(),
+        )
+        .await?;
+        let all: Vec<&types::Problem> = problems.values().flatten().collect();
+        cohorts.extend(all.iter().map(|p| p.0.cohort_id));
+        if asks(&["problems", "logbook"]) {
+            let ids: Vec<i32> = all.iter().map(|p| p.0.id).collect();
+            loaders::prime(
+                ctx.data_unchecked::<loaders::Cached<loaders::EntriesLoader>>(),
+                ids,
+            )
+            .await?;
+        }
+    }
+    if asks(&["cohort"]) || asks(&["problems", "cohort"]) {
+        cohorts.sort_unstable();
+        cohorts.dedup();
+        loaders::prime(
+            ctx.data_unchecked::<loaders::Cached<loaders::CohortLoader>>(),
+            cohorts,
+        )
+        .await?;
+    }
+    let mut areas: Vec<String> = Vec::new();
+    for (field, pick) in [
+        (
+            "village",
+            (|h: &entity::household::Model| h.village_code.clone())
+                as fn(&entity::household::Model) -> String,
+        ),
+        ("subdistrict", |h| h.subdistrict_code.clone()),
+        ("district", |h| h.district_code.clone()),
+        ("province", |h| h.province_code.clone()),
+    ] {
+        if asks(&[field]) {
+            areas.extend(rows.iter().map(pick));
+        }
+    }
+    areas.sort();
+    areas.dedup();
+    loaders::prime(
+        ctx.data_unchecked::<loaders::Cached<loaders::AreaLoader>>(),
+        areas,
+    )
+    .await?;
+    Ok(())
 }
 
 fn agency_info(a: &service::catalog::AgencyRow) -> AgencyInfo {

@@ -1,9 +1,8 @@
 //! GraphQL output types and enums, separate from the SeaORM models they wrap.
 
 use super::loaders::{
-    AnalysisLoader, AreaLoader, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
+    AnalysisLoader, AreaLoader, Cached, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
 };
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use entity::types as domain;
 use entity::{analysis, area, household, logbook_entry, member, problem};
@@ -254,7 +253,7 @@ impl Household {
     /// The village.
     async fn village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<AreaLoader>>()
+            .data_unchecked::<Cached<AreaLoader>>()
             .load_one(self.0.village_code.clone())
             .await?
             .map(Area))
@@ -262,7 +261,7 @@ impl Household {
     /// The subdistrict.
     async fn subdistrict(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<AreaLoader>>()
+            .data_unchecked::<Cached<AreaLoader>>()
             .load_one(self.0.subdistrict_code.clone())
             .await?
             .map(Area))
@@ -270,7 +269,7 @@ impl Household {
     /// The district.
     async fn district(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<AreaLoader>>()
+            .data_unchecked::<Cached<AreaLoader>>()
             .load_one(self.0.district_code.clone())
             .await?
             .map(Area))
@@ -278,7 +277,7 @@ impl Household {
     /// The province.
     async fn province(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<AreaLoader>>()
+            .data_unchecked::<Cached<AreaLoader>>()
             .load_one(self.0.province_code.clone())
             .await?
             .map(Area))
@@ -304,7 +303,7 @@ impl Household {
     }
     /// The cohort.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<Cohort>> {
-        ctx.data_unchecked::<DataLoader<CohortLoader>>()
+        ctx.data_unchecked::<Cached<CohortLoader>>()
             .load_one(self.0.cohort_id)
             .await
     }
@@ -319,7 +318,7 @@ impl Household {
     /// Its members (personal data: only of households the key may see).
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<MembersLoader>>()
+            .data_unchecked::<Cached<MembersLoader>>()
             .load_one(self.0.house_code.clone())
             .await?
             .unwrap_or_default())
@@ -327,16 +326,18 @@ impl Household {
     /// Its problems the key may see (an agency: only those in its dimensions).
     async fn problems(&self, ctx: &Context<'_>) -> Result<Vec<Problem>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<ProblemsLoader>>()
+            .data_unchecked::<Cached<ProblemsLoader>>()
             .load_one(self.0.house_code.clone())
             .await?
             .unwrap_or_default())
     }
     /// Its 4ท analysis.
     async fn analysis(&self, ctx: &Context<'_>) -> Result<Option<Analysis>> {
-        ctx.data_unchecked::<DataLoader<AnalysisLoader>>()
+        Ok(ctx
+            .data_unchecked::<Cached<AnalysisLoader>>()
             .load_one(self.0.house_code.clone())
-            .await
+            .await?
+            .flatten())
     }
 }
 
@@ -420,14 +421,14 @@ impl Problem {
             return Ok(None);
         };
         let members = ctx
-            .data_unchecked::<DataLoader<MembersLoader>>()
+            .data_unchecked::<Cached<MembersLoader>>()
             .load_one(self.0.house_code.clone())
             .await?;
         Ok(members.and_then(|m| m.into_iter().find(|m| &m.0.citizen_id == cid)))
     }
     /// The cohort.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<Cohort>> {
-        ctx.data_unchecked::<DataLoader<CohortLoader>>()
+        ctx.data_unchecked::<Cached<CohortLoader>>()
             .load_one(self.0.cohort_id)
             .await
     }
@@ -442,7 +443,7 @@ impl Problem {
     /// Help given, oldest first.
     async fn logbook(&self, ctx: &Context<'_>) -> Result<Vec<LogbookEntry>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<EntriesLoader>>()
+            .data_unchecked::<Cached<EntriesLoader>>()
             .load_one(self.0.id)
             .await?
             .unwrap_or_default())
