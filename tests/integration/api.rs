@@ -958,7 +958,122 @@ async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed
     );
 }
 
+async fn problems_and_logbook_entries_are_connections_under_the_same_rule(app: TestApp) {
+    let ds = seeded(&app, 40, 10).await;
+    let pho = app.key(KeyScope::Agency("33-pho".into())).await;
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let problems_q = "query($f: ProblemFilter, $after: String) { problems(filter: $f, first: 7, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id houseCode indicator { dimension } } } }";
+    let walk = |token: String, query: &'static str, field: &'static str, filter: Value| {
+        let app = &app;
+        async move {
+            let mut out = Vec::new();
+            let mut after = Value::Null;
+            loop {
+                let (_, v) = app
+                    .graphql(Some(&token), query, json!({"f": filter, "after": after}))
+                    .await;
+                let c = &v["data"][field];
+                assert!(v["errors"].is_null(), "{v}");
+                out.extend(c["nodes"].as_array().expect("nodes").iter().cloned());
+                if !c["pageInfo"]["hasNextPage"].as_bool().expect("page info") {
+                    return (out, c["totalCount"].as_u64().expect("count"));
+                }
+                after = c["pageInfo"]["endCursor"].clone();
+            }
+        }
+    };
+    let (all, total) = walk(admin.clone(), problems_q, "problems", Value::Null).await;
+    assert_eq!(
+        (all.len(), total as usize),
+        (ds.problems.len(), ds.problems.len())
+    );
+    let ids: BTreeSet<i64> = all.iter().filter_map(|p| p["id"].as_i64()).collect();
+    assert_eq!(ids.len(), all.len(), "no repeats");
+    let (health, total) = walk(pho.clone(), problems_q, "problems", Value::Null).await;
+    let expected = ds
+        .problems
+        .iter()
+        .filter(|p| indicator(p.indicator).is_some_and(|i| i.dimension == Dimension::Health))
+        .count();
+    assert_eq!((health.len(), total as usize), (expected, expected));
+    assert!(
+        health
+            .iter()
+            .all(|p| p["indicator"]["dimension"] == "HEALTH")
+    );
+    let (none, _) = walk(
+        pho.clone(),
+        problems_q,
+        "problems",
+        json!({"dimension": "LIVING"}),
+    )
+    .await;
+    assert!(none.is_empty());
+
+    let entries_q = "query($f: LogbookFilter, $after: String) { logbookEntries(filter: $f, first: 9, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id date agencyCode status problemId } } }";
+    let (entries, total) = walk(admin.clone(), entries_q, "logbookEntries", Value::Null).await;
+    assert_eq!(
+        (entries.len(), total as usize),
+        (ds.entries.len(), ds.entries.len())
+    );
+    let health_problems: BTreeSet<usize> = ds
+        .problems
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| indicator(p.indicator).is_some_and(|i| i.dimension == Dimension::Health))
+        .map(|(i, _)| i)
+        .collect();
+    let (theirs, _) = walk(pho.clone(), entries_q, "logbookEntries", Value::Null).await;
+    assert_eq!(
+        theirs.len(),
+        ds.entries
+            .iter()
+            .filter(|e| health_problems.contains(&e.problem))
+            .count()
+    );
+    let (by_agency, _) = walk(
+        admin.clone(),
+        entries_q,
+        "logbookEntries",
+        json!({"agency": "33-pho"}),
+    )
+    .await;
+    assert_eq!(
+        by_agency.len(),
+        ds.entries.iter().filter(|e| e.agency == "สสจ.").count()
+    );
+    assert!(by_agency.iter().all(|e| e["agencyCode"] == "33-pho"));
+    let cut = ds.entries.iter().map(|e| e.date).max().expect("entries") - chrono::Days::new(60);
+    let (recent, _) = walk(
+        admin.clone(),
+        entries_q,
+        "logbookEntries",
+        json!({"dateFrom": cut.to_string(), "status": "SOLVED"}),
+    )
+    .await;
+    let want = ds
+        .entries
+        .iter()
+        .filter(|e| e.date >= cut && e.status == entity::types::ProblemStatus::Solved)
+        .count();
+    assert_eq!(recent.len(), want);
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            entries_q,
+            json!({"f": {"dateFrom": "15/09/2565"}}),
+        )
+        .await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["field"].as_str(),
+        Some("dateFrom")
+    );
+}
+
 on_both_databases!(
+    problems_and_logbook_entries_are_connections_under_the_same_rule,
     a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed_number_of_statements,
     admins_manage_agencies_and_ownership_changes_what_an_agency_sees,
     recording_help_updates_the_problem_and_respects_dimensions,

@@ -433,6 +433,91 @@ impl StatsRow {
     }
 }
 
+/// Filters on logbook entries.
+#[derive(InputObject, Default)]
+pub struct LogbookFilter {
+    /// On or after this date (`YYYY-MM-DD`).
+    pub date_from: Option<String>,
+    /// On or before this date (`YYYY-MM-DD`).
+    pub date_to: Option<String>,
+    /// Given by this agency (code).
+    pub agency: Option<String>,
+    /// With this result.
+    pub status: Option<ProblemStatus>,
+    /// On problems matching this.
+    pub problem: Option<ProblemFilter>,
+}
+
+fn parse_day(field: &str, s: &Option<String>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    s.as_deref()
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| ApiError::bad_input(field, "a date YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+fn encode_id_cursor(kind: &str, id: i32) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}
+
+fn decode_id_cursor(kind: &str, cursor: &str) -> Result<i32, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.strip_prefix(&format!("{kind}:"))
+                .and_then(|n| n.parse().ok())
+        })
+        .ok_or_else(|| ApiError::bad_input("after", "not a cursor this API gave"))
+}
+
+fn page_size(ctx: &Context<'_>, first: Option<i32>) -> Result<u64, ApiError> {
+    let limits = ctx.data_unchecked::<Limits>();
+    let first = first.unwrap_or(20);
+    if first < 0 {
+        return Err(ApiError::bad_input("first", "must not be negative"));
+    }
+    if first as usize > limits.max_page {
+        return Err(ApiError::LimitExceeded(format!(
+            "first may be at most {}",
+            limits.max_page
+        )));
+    }
+    Ok(first as u64)
+}
+
+/// Extra fields of a problem connection.
+pub struct ProblemTotals {
+    condition: Condition,
+}
+
+#[Object]
+impl ProblemTotals {
+    /// Problems matching the filter that the key may see, over all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        service::problems::count(db(ctx), self.condition.clone())
+            .await
+            .gql()
+    }
+}
+
+/// Extra fields of a logbook connection.
+pub struct LogbookTotals {
+    condition: Condition,
+}
+
+#[Object]
+impl LogbookTotals {
+    /// Entries matching the filter that the key may see, over all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        service::logbook::count(db(ctx), self.condition.clone())
+            .await
+            .gql()
+    }
+}
+
 fn encode_cursor(house_code: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("h:{house_code}"))
 }
@@ -599,6 +684,91 @@ impl QueryRoot {
         conn.edges.extend(
             rows.into_iter()
                 .map(|h| Edge::new(encode_cursor(&h.house_code), Household(h))),
+        );
+        Ok(conn)
+    }
+
+    /// Problems the key may see, in id order; a Relay connection.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn problems(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProblemFilter>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, types::Problem, ProblemTotals, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = page_size(ctx, first).gql()?;
+        let after = after
+            .as_deref()
+            .map(|c| decode_id_cursor("p", c))
+            .transpose()
+            .gql()?;
+        let condition = Condition::all()
+            .add(p.problems())
+            .add(problem_condition(&filter.unwrap_or_default()).gql()?);
+        let (rows, has_next) = service::problems::page(db(ctx), condition.clone(), after, first)
+            .await
+            .gql()?;
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            ProblemTotals { condition },
+        );
+        conn.edges.extend(
+            rows.into_iter()
+                .map(|m| Edge::new(encode_id_cursor("p", m.id), types::Problem(m))),
+        );
+        Ok(conn)
+    }
+
+    /// Logbook entries the key may see, in id order; a Relay connection.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn logbook_entries(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LogbookFilter>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, types::LogbookEntry, LogbookTotals, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = page_size(ctx, first).gql()?;
+        let after = after
+            .as_deref()
+            .map(|c| decode_id_cursor("e", c))
+            .transpose()
+            .gql()?;
+        let f = filter.unwrap_or_default();
+        let problems = f
+            .problem
+            .as_ref()
+            .map(problem_condition)
+            .transpose()
+            .gql()?;
+        let filter = service::logbook::matching(
+            parse_day("dateFrom", &f.date_from).gql()?,
+            parse_day("dateTo", &f.date_to).gql()?,
+            f.agency.as_deref(),
+            f.status.map(|s| s.key()),
+            problems,
+        );
+        let condition = Condition::all().add(p.entries()).add(filter);
+        let (rows, has_next) = service::logbook::page(db(ctx), condition.clone(), after, first)
+            .await
+            .gql()?;
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            LogbookTotals { condition },
+        );
+        conn.edges.extend(
+            rows.into_iter().map(|(e, code)| {
+                Edge::new(encode_id_cursor("e", e.id), types::LogbookEntry(e, code))
+            }),
         );
         Ok(conn)
     }

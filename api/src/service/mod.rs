@@ -6,5 +6,6 @@ pub mod assistance;
 pub mod catalog;
 pub mod households;
 pub mod keys;
+pub mod logbook;
 pub mod problems;
 pub mod stats;

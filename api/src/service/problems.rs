@@ -56,3 +56,34 @@ pub fn of_households(c: Condition) -> Condition {
         ),
     )
 }
+
+/// A page of problems matching `condition` (which includes the principal's), after an id.
+pub async fn page(
+    db: &impl sea_orm::ConnectionTrait,
+    condition: Condition,
+    after: Option<i32>,
+    first: u64,
+) -> crate::error::ApiResult<(Vec<problem::Model>, bool)> {
+    use sea_orm::{EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut q = problem::Entity::find().filter(condition);
+    if let Some(a) = after {
+        q = q.filter(problem::Column::Id.gt(a));
+    }
+    let mut rows = q
+        .order_by_asc(problem::Column::Id)
+        .limit(first + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}
+
+/// How many problems match `condition`.
+pub async fn count(
+    db: &impl sea_orm::ConnectionTrait,
+    condition: Condition,
+) -> crate::error::ApiResult<u64> {
+    use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
+    Ok(problem::Entity::find().filter(condition).count(db).await?)
+}
