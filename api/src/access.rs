@@ -3,7 +3,7 @@
 
 use entity::catalog::INDICATORS;
 use entity::types::Dimension;
-use entity::{household, logbook_entry, problem};
+use entity::{household, import_batch, logbook_entry, problem};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -158,6 +158,21 @@ impl Principal {
                         .to_owned(),
                 ),
             ),
+        }
+    }
+
+    /// Import batches it may see: a district its own; a province admin those of its districts;
+    /// a national admin all; agencies none.
+    pub fn batches(&self) -> Condition {
+        match self {
+            Principal::Admin { province: None, .. } => Condition::all(),
+            Principal::Admin {
+                province: Some(p), ..
+            } => Condition::all().add(import_batch::Column::DistrictCode.starts_with(p.as_str())),
+            Principal::District { district, .. } => {
+                Condition::all().add(import_batch::Column::DistrictCode.eq(district))
+            }
+            Principal::Agency { .. } => Condition::all().add(import_batch::Column::Id.lt(0)),
         }
     }
 

@@ -1072,7 +1072,109 @@ async fn problems_and_logbook_entries_are_connections_under_the_same_rule(app: T
     );
 }
 
+async fn import_batches_are_read_with_their_counts_errors_and_warnings(app: TestApp) {
+    app.load_areas_csv(
+        "level,code,parent_code,name_th,name_en\ndistrict,3301,33,เมืองศรีสะเกษ,Mueang\n",
+    )
+    .await;
+    let mut ds = dataset(6, 11);
+    let good = app
+        .import_with(
+            "good.xlsx",
+            render(&ds, false, false).bytes,
+            false,
+            Some("3318"),
+        )
+        .await;
+    ds.set_raw(
+        importer::workbook::SheetKind::Members,
+        0,
+        "citizen_id",
+        "12345",
+    );
+    let bad = app
+        .import_with(
+            "bad.xlsx",
+            render(&ds, false, false).bytes,
+            false,
+            Some("3318"),
+        )
+        .await;
+    let q = "{ importBatches { nodes { id fileName status districtCode errorCount warningCount
+        sheets { sheet read inserted updated unchanged rejected }
+        errors { sheet row column value code messageTh messageEn } } } }";
+    let own = app.key(KeyScope::District("3318".into())).await;
+    let (_, v) = app.graphql(Some(&own), q, json!({})).await;
+    let nodes = v["data"]["importBatches"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(
+        (nodes[0]["fileName"].as_str(), nodes[0]["status"].as_str()),
+        (Some("bad.xlsx"), Some("REJECTED")),
+        "newest first"
+    );
+    assert_eq!(
+        nodes[0]["errorCount"].as_u64(),
+        Some(bad.errors.len() as u64)
+    );
+    let e = &nodes[0]["errors"][0];
+    assert_eq!(
+        (e["sheet"].as_str(), e["code"].as_str(), e["value"].as_str()),
+        (Some("members"), Some("citizen_id_length"), Some("12345"))
+    );
+    assert!(
+        e["messageTh"]
+            .as_str()
+            .is_some_and(|m| m.contains("13 หลัก"))
+    );
+    let hh = nodes[1]["sheets"]
+        .as_array()
+        .expect("sheets")
+        .iter()
+        .find(|c| c["sheet"] == "households")
+        .expect("households")
+        .clone();
+    assert_eq!(
+        hh["inserted"].as_u64(),
+        Some(good.sheets[&importer::workbook::SheetKind::Households].inserted as u64)
+    );
+    // another district, and agencies, see none; a single batch outside answers NOT_FOUND
+    let other = app.key(KeyScope::District("3301".into())).await;
+    let pho = app.key(KeyScope::Agency("33-pho".into())).await;
+    for key in [&other, &pho] {
+        let (_, v) = app.graphql(Some(key), q, json!({})).await;
+        assert_eq!(v["data"]["importBatches"]["nodes"], json!([]), "{v}");
+        let (_, v) = app
+            .graphql(
+                Some(key),
+                "query($i: Int!) { importBatch(id: $i) { id } }",
+                json!({"i": good.batch_id}),
+            )
+            .await;
+        assert_eq!(code(&v), Some("NOT_FOUND"));
+    }
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            "query($i: Int!) { importBatch(id: $i) { fileName status } }",
+            json!({"i": good.batch_id}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["importBatch"],
+        json!({"fileName": "good.xlsx", "status": "IMPORTED"})
+    );
+}
+
 on_both_databases!(
+    import_batches_are_read_with_their_counts_errors_and_warnings,
     problems_and_logbook_entries_are_connections_under_the_same_rule,
     a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed_number_of_statements,
     admins_manage_agencies_and_ownership_changes_what_an_agency_sees,

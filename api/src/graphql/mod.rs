@@ -773,6 +773,42 @@ impl QueryRoot {
         Ok(conn)
     }
 
+    /// Import batches the key may see (a district its own), newest first.
+    async fn import_batches(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, types::ImportBatch, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = page_size(ctx, first).gql()?;
+        let before = after
+            .as_deref()
+            .map(|c| decode_id_cursor("b", c))
+            .transpose()
+            .gql()?;
+        let (rows, has_next) = service::imports::page(db(ctx), p, before, first)
+            .await
+            .gql()?;
+        let mut conn = Connection::new(before.is_some(), has_next);
+        conn.edges.extend(
+            rows.into_iter()
+                .map(|b| Edge::new(encode_id_cursor("b", b.id), types::ImportBatch(b))),
+        );
+        Ok(conn)
+    }
+
+    /// One import batch; `null` with NOT_FOUND when the key may not see it.
+    async fn import_batch(&self, ctx: &Context<'_>, id: i32) -> Result<Option<types::ImportBatch>> {
+        let p = principal(ctx)?;
+        match service::imports::get(db(ctx), p, id).await.gql()? {
+            Some(b) => Ok(Some(types::ImportBatch(b))),
+            None => Err(ApiError::NotFound(format!("import batch {id}")).extend()),
+        }
+    }
+
     /// Grouped counts over the problems the key may see. With `groupBy: []`, the provincial
     /// report in one row.
     async fn stats(

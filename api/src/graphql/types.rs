@@ -537,3 +537,148 @@ impl Analysis {
         self.0.mentor.as_deref()
     }
 }
+
+/// What happened to an import batch.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ImportStatus {
+    /// Written.
+    Imported,
+    /// Refused: nothing written but the batch and its errors.
+    Rejected,
+    /// Validated only.
+    DryRun,
+}
+
+/// Counts of one sheet of a batch.
+#[derive(SimpleObject, Clone)]
+pub struct SheetCounts {
+    /// `households`, `members`, `problems`, `analysis` or `assistance`.
+    pub sheet: String,
+    /// Data rows read.
+    pub read: i64,
+    /// Rows whose identity was new.
+    pub inserted: i64,
+    /// Rows that changed something stored.
+    pub updated: i64,
+    /// Rows equal to what was stored.
+    pub unchanged: i64,
+    /// Rows with at least one error.
+    pub rejected: i64,
+}
+
+/// An error or warning of a batch.
+#[derive(SimpleObject, Clone)]
+pub struct ImportIssue {
+    /// Canonical English sheet name, or null for the whole file.
+    pub sheet: Option<String>,
+    /// Row number as Excel shows it.
+    pub row: Option<i32>,
+    /// Column header as written.
+    pub column: Option<String>,
+    /// Cell value as written.
+    pub value: Option<String>,
+    /// Stable code, e.g. `citizen_id_length`.
+    pub code: String,
+    /// Message in Thai.
+    pub message_th: String,
+    /// Message in English.
+    pub message_en: String,
+}
+
+/// One workbook imported (or refused).
+pub struct ImportBatch(pub entity::import_batch::Model);
+
+#[Object]
+impl ImportBatch {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// File name.
+    async fn file_name(&self) -> &str {
+        &self.0.file_name
+    }
+    /// Outcome.
+    async fn status(&self) -> ImportStatus {
+        match self.0.status.as_str() {
+            "imported" => ImportStatus::Imported,
+            "dry_run" => ImportStatus::DryRun,
+            _ => ImportStatus::Rejected,
+        }
+    }
+    /// District scope it ran under.
+    async fn district_code(&self) -> Option<&str> {
+        self.0.district_code.as_deref()
+    }
+    /// Who imported it.
+    async fn principal(&self) -> Option<&str> {
+        self.0.principal.as_deref()
+    }
+    /// When it started (RFC 3339).
+    async fn started_at(&self) -> String {
+        self.0.started_at.to_rfc3339()
+    }
+    /// When it finished (RFC 3339).
+    async fn finished_at(&self) -> Option<String> {
+        self.0.finished_at.map(|t| t.to_rfc3339())
+    }
+    /// Per-sheet counts.
+    async fn sheets(&self) -> Vec<SheetCounts> {
+        let v: serde_json::Value = serde_json::from_str(&self.0.counts).unwrap_or_default();
+        let n = |c: &serde_json::Value, k: &str| c[k].as_i64().unwrap_or(0);
+        [
+            "households",
+            "members",
+            "problems",
+            "analysis",
+            "assistance",
+        ]
+        .iter()
+        .filter_map(|s| v.get(*s).map(|c| (s, c)))
+        .map(|(s, c)| SheetCounts {
+            sheet: s.to_string(),
+            read: n(c, "read"),
+            inserted: n(c, "inserted"),
+            updated: n(c, "updated"),
+            unchanged: n(c, "unchanged"),
+            rejected: n(c, "rejected"),
+        })
+        .collect()
+    }
+    /// Number of errors.
+    async fn error_count(&self) -> i32 {
+        self.0.error_count
+    }
+    /// Number of warnings.
+    async fn warning_count(&self) -> i32 {
+        self.0.warning_count
+    }
+    /// Errors, in sheet and row order.
+    async fn errors(&self, ctx: &Context<'_>) -> Result<Vec<ImportIssue>> {
+        issues(ctx, self.0.id, "error").await
+    }
+    /// Warnings, in sheet and row order.
+    async fn warnings(&self, ctx: &Context<'_>) -> Result<Vec<ImportIssue>> {
+        issues(ctx, self.0.id, "warning").await
+    }
+}
+
+async fn issues(ctx: &Context<'_>, batch: i32, severity: &str) -> Result<Vec<ImportIssue>> {
+    use crate::error::GqlResult;
+    let db = ctx.data_unchecked::<sea_orm::DatabaseConnection>();
+    let rows = crate::service::imports::issues(db, batch, severity)
+        .await
+        .gql()?;
+    Ok(rows
+        .into_iter()
+        .map(|i| ImportIssue {
+            sheet: Some(i.sheet).filter(|s| !s.is_empty()),
+            row: i.row,
+            column: i.column,
+            value: i.value,
+            code: i.code,
+            message_th: i.message_th,
+            message_en: i.message_en,
+        })
+        .collect())
+}

@@ -5,6 +5,7 @@ pub mod agencies;
 pub mod assistance;
 pub mod catalog;
 pub mod households;
+pub mod imports;
 pub mod keys;
 pub mod logbook;
 pub mod problems;
