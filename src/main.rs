@@ -72,6 +72,15 @@ enum Command {
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// The demo: load the built-in district, import a generated workbook, print a new admin
+    /// key and an example query, and serve GraphQL.
+    Demo {
+        /// Households in the generated workbook.
+        #[arg(long, default_value_t = 300)]
+        households: usize,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -161,6 +170,21 @@ struct ServeArgs {
     /// Where GraphiQL's page loads its assets from (default: a public CDN).
     #[arg(long, env = "LOGBOOK_GRAPHIQL_CDN")]
     graphiql_cdn: Option<String>,
+    /// Deepest query nesting allowed.
+    #[arg(long, default_value_t = 12)]
+    max_depth: usize,
+    /// Largest query complexity allowed (a connection costs `first` × its children).
+    #[arg(long, default_value_t = 50_000)]
+    max_complexity: usize,
+    /// Largest page a connection returns.
+    #[arg(long, default_value_t = 100)]
+    max_page: usize,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    body_limit: usize,
+    /// Longest a request may take, seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -323,6 +347,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Key { command } => key(&db, command).await,
                 Command::Agency { command } => agency(&db, command).await,
                 Command::Serve(args) => serve(db, args).await,
+                Command::Demo {
+                    households,
+                    serve: args,
+                } => demo(db, households, args).await,
                 Command::Template { .. } | Command::Generate(_) | Command::Schema => {
                     unreachable!("handled above")
                 }
@@ -738,3 +766,65 @@ async fn agency(db: &sea_orm::DatabaseConnection, command: AgencyCommand) -> Res
     }
     Ok(ExitCode::SUCCESS)
 }
+
+async fn demo(
+    db: sea_orm::DatabaseConnection,
+    households: usize,
+    args: ServeArgs,
+) -> Result<ExitCode> {
+    use importer::generate::{DistrictAreas, GenOptions, Style, synthesize, write_workbook};
+    let rows = importer::areas::parse_csv(importer::areas::BUILTIN_AREAS_CSV.as_bytes())?;
+    importer::areas::load(&db, &rows).await?;
+    let ds = synthesize(&GenOptions {
+        households,
+        seed: 2565,
+        as_of: chrono::Local::now().date_naive(),
+        areas: DistrictAreas::builtin(),
+    });
+    let written = write_workbook(
+        &ds,
+        &Style {
+            messy: true,
+            english: false,
+            seed: 2565,
+        },
+    )?;
+    let opts = ImportOptions {
+        principal: Some("demo".into()),
+        ..ImportOptions::today()
+    };
+    let report = importer::import_workbook(&db, "demo-3318.xlsx", written.bytes, &opts).await?;
+    eprintln!(
+        "demo district 3318 (อำเภอเมืองจันทร์): {} rows read, import {}",
+        report.rows_read(),
+        report.status.as_str()
+    );
+    let (_, token) = api::service::keys::create(
+        &db,
+        api::service::keys::KeyScope::Admin { province: None },
+        Some("demo".into()),
+    )
+    .await
+    .map_err(anyhow::Error::new)?;
+    out!("{token}");
+    eprintln!(
+        "\nAdmin key above (shown once). In GraphiQL at http://{bind}/graphql set the header\n  {{\"Authorization\": \"Bearer {token}\"}}\nand run:\n\n{query}\n",
+        bind = args.bind,
+        query = DEMO_QUERY
+    );
+    serve(db, args).await
+}
+
+/// The example query the demo suggests.
+const DEMO_QUERY: &str = r#"{
+  me { kind }
+  stats(groupBy: [DIMENSION, STATUS]) { dimension status problems households }
+  households(first: 5, filter: { problem: { dimension: HEALTH } }) {
+    totalCount
+    nodes {
+      houseCode headName village { nameTh }
+      members { firstName lastName }
+      problems { indicator { code nameTh } status logbook { date agency activity status } }
+    }
+  }
+}"#;
