@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""GraphQL API benchmark at province scale (not a test).
+
+Imports the 22,387-household workbook of scripts/bench-import.py into a fresh SQLite file and
+a fresh PostgreSQL database, serves each with `logbook serve`, and loads it with wrk (Debian
+package `wrk`; installed here if missing) at 1 and 32 connections for:
+
+  (a) one district's households with a health problem, first 50, with members, problems and logbook
+  (b) stats grouped by district x dimension x status
+  (c) household(houseCode)
+
+Prints requests per second and p50/p99 latency per case.
+
+    python3 scripts/bench-api.py [--seconds 10] [--pg postgres://postgres@127.0.0.1:5432]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "bench-out")
+
+QUERIES = {
+    "a: district households with a health problem, first 50, with members, problems, logbook": (
+        "query($f: HouseholdFilter) { households(first: 50, filter: $f) { totalCount nodes { houseCode "
+        "members { citizenId firstName lastName } problems { indicator { code } status logbook { date agency status } } } } }",
+        {"f": {"districtCode": "3318", "problem": {"dimension": "HEALTH"}}},
+    ),
+    "b: stats by district x dimension x status": (
+        "{ stats(groupBy: [DISTRICT, DIMENSION, STATUS]) { area { code } dimension status problems households people solvedHouseholds logbookEntries } }",
+        {},
+    ),
+    "c: household(houseCode)": (
+        "query($c: String!) { household(houseCode: $c) { houseCode members { firstName } problems { status } } }",
+        None,  # filled with a real house code
+    ),
+}
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+wrk.body = %s
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT rps=%%.1f p50_ms=%%.2f p99_ms=%%.2f errors=%%d requests=%%d\\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests))
+end
+"""
+
+
+def lua_string(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def post(url, token, query, variables):
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    return json.loads(urllib.request.urlopen(req, timeout=30).read())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--households", type=int, default=22387)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=ROOT, check=True)
+    logbook = os.path.join(ROOT, "target", "release", "logbook")
+    os.makedirs(OUT, exist_ok=True)
+    xlsx = os.path.join(OUT, f"province-{args.households}.xlsx")
+    if not os.path.exists(xlsx):
+        subprocess.run([logbook, "generate", xlsx, "--households", str(args.households), "--seed", "42", "--messy"], check=True)
+
+    def sqlite_url():
+        path = os.path.join(OUT, "api-bench.db")
+        for s in ("", "-wal", "-shm"):
+            if os.path.exists(path + s):
+                os.remove(path + s)
+        return f"sqlite://{path}?mode=rwc"
+
+    def pg_url():
+        subprocess.run(["psql", f"{args.pg}/postgres", "-qc", "DROP DATABASE IF EXISTS logbook_api_bench"], check=True)
+        subprocess.run(["psql", f"{args.pg}/postgres", "-qc", "CREATE DATABASE logbook_api_bench"], check=True)
+        return f"{args.pg}/logbook_api_bench"
+
+    rows = []
+    for name, make in [("SQLite", sqlite_url), ("PostgreSQL", pg_url)]:
+        url = make()
+        env = dict(os.environ, DATABASE_URL=url)
+        subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([logbook, "import", "--json", xlsx], env=env, check=True, stdout=subprocess.DEVNULL)
+        token = subprocess.run([logbook, "key", "create", "--admin"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        server = subprocess.Popen([logbook, "serve", "--bind", "127.0.0.1:18181"], env=env, stderr=subprocess.DEVNULL)
+        try:
+            endpoint = "http://127.0.0.1:18181/graphql"
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:18181/readyz", timeout=1)
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            first = post(endpoint, token, "{ households(first: 1) { nodes { houseCode } } }", {})
+            house = first["data"]["households"]["nodes"][0]["houseCode"]
+            for label, (query, variables) in QUERIES.items():
+                variables = {"c": house} if variables is None else variables
+                check = post(endpoint, token, query, variables)
+                if check.get("errors"):
+                    sys.exit(f"{label}: {check['errors']}")
+                for conns in (1, 32):
+                    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+                        f.write(LUA % (token, lua_string(json.dumps({"query": query, "variables": variables}))))
+                        script = f.name
+                    out = subprocess.run(
+                        ["wrk", "-t", "2" if conns > 1 else "1", "-c", str(conns), "-d", f"{args.seconds}s", "--latency", "-s", script, endpoint],
+                        check=True, capture_output=True, text=True,
+                    ).stdout
+                    os.unlink(script)
+                    m = re.search(r"RESULT rps=([\d.]+) p50_ms=([\d.]+) p99_ms=([\d.]+) errors=(\d+) requests=(\d+)", out)
+                    rows.append((name, label, conns, *m.groups()))
+                    print(rows[-1], flush=True)
+        finally:
+            server.terminate()
+            server.wait()
+
+    print(f"\n{args.households} households; wrk {args.seconds} s per case; server and wrk on the same 2-core machine\n")
+    print("| database | query | connections | requests/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for db, label, conns, rps, p50, p99, errors, _ in rows:
+        print(f"| {db} | {label} | {conns} | {float(rps):,.0f} | {p50} | {p99} | {errors} |")
+
+
+if __name__ == "__main__":
+    main()
