@@ -1173,7 +1173,57 @@ async fn import_batches_are_read_with_their_counts_errors_and_warnings(app: Test
     );
 }
 
+async fn households_page_in_any_order_without_gaps_or_repeats(app: TestApp) {
+    let ds = seeded(&app, 45, 12).await;
+    let token = app.key(KeyScope::Admin { province: None }).await;
+    let q = "query($o: [HouseholdOrder!], $after: String) { households(orderBy: $o, first: 7, after: $after) {
+        pageInfo { hasNextPage endCursor } nodes { houseCode villageCode } } }";
+    let order = json!([{"field": "VILLAGE", "direction": "DESC"}, {"field": "DISTRICT"}]);
+    let mut got = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let (_, v) = app
+            .graphql(Some(&token), q, json!({"o": order, "after": after}))
+            .await;
+        let c = &v["data"]["households"];
+        assert!(v["errors"].is_null(), "{v}");
+        got.extend(
+            c["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(|n| n["houseCode"].as_str().expect("code").to_string()),
+        );
+        if !c["pageInfo"]["hasNextPage"].as_bool().expect("page") {
+            break;
+        }
+        after = c["pageInfo"]["endCursor"].clone();
+    }
+    let mut want: Vec<(String, String)> = ds
+        .households
+        .iter()
+        .map(|h| {
+            (
+                format!("{}{:02}", h.subdistrict_code, h.village_no),
+                h.house_code.clone(),
+            )
+        })
+        .collect();
+    want.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(got, want.into_iter().map(|(_, h)| h).collect::<Vec<_>>());
+    // a cursor of another ordering is refused
+    let (_, v) = app
+        .graphql(Some(&token), HOUSEHOLDS, json!({"first": 1}))
+        .await;
+    let cursor = v["data"]["households"]["pageInfo"]["endCursor"].clone();
+    let (_, v) = app
+        .graphql(Some(&token), q, json!({"o": order, "after": cursor}))
+        .await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"));
+}
+
 on_both_databases!(
+    households_page_in_any_order_without_gaps_or_repeats,
     import_batches_are_read_with_their_counts_errors_and_warnings,
     problems_and_logbook_entries_are_connections_under_the_same_rule,
     a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed_number_of_statements,

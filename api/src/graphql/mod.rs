@@ -518,17 +518,59 @@ impl LogbookTotals {
     }
 }
 
-fn encode_cursor(house_code: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("h:{house_code}"))
+fn encode_cursor(values: &[String]) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "h:{}",
+        serde_json::to_string(values).unwrap_or_default()
+    ))
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+fn decode_cursor(cursor: &str, fields: usize) -> Result<Vec<String>, ApiError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("h:").map(str::to_string))
-        .ok_or_else(|| ApiError::bad_input("after", "not a cursor this API gave"))
+        .and_then(|s| {
+            s.strip_prefix("h:")
+                .and_then(|j| serde_json::from_str::<Vec<String>>(j).ok())
+        })
+        .filter(|v| v.len() == fields)
+        .ok_or_else(|| ApiError::bad_input("after", "not a cursor this API gave for this ordering"))
+}
+
+/// What households can be ordered by.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum HouseholdOrderField {
+    /// House code.
+    HouseCode,
+    /// Province code.
+    Province,
+    /// District code.
+    District,
+    /// Subdistrict code.
+    Subdistrict,
+    /// Village code.
+    Village,
+}
+
+/// Ascending or descending.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum OrderDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// One ordering of households; later ones break ties, and the house code breaks the rest.
+#[derive(InputObject, Clone, Copy)]
+pub struct HouseholdOrder {
+    /// The field.
+    pub field: HouseholdOrderField,
+    /// The direction (ASC unless given).
+    #[graphql(default)]
+    pub direction: OrderDirection,
 }
 
 /// Extra fields of a household connection.
@@ -649,30 +691,44 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         filter: Option<HouseholdFilter>,
+        #[graphql(
+            desc = "Orderings; the house code breaks remaining ties. House-code order unless given."
+        )]
+        order_by: Option<Vec<HouseholdOrder>>,
         #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
         #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
             String,
         >,
     ) -> Result<Connection<String, Household, HouseholdTotals, EmptyFields>> {
         let p = principal(ctx)?;
-        let limits = ctx.data_unchecked::<Limits>();
-        let first = first.unwrap_or(20);
-        if first < 0 {
-            return Err(ApiError::bad_input("first", "must not be negative").extend());
-        }
-        if first as usize > limits.max_page {
-            return Err(ApiError::LimitExceeded(format!(
-                "first may be at most {}",
-                limits.max_page
-            ))
-            .extend());
-        }
-        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let first = page_size(ctx, first).gql()?;
+        let asked: Vec<(service::households::OrderField, bool)> = order_by
+            .unwrap_or_default()
+            .iter()
+            .map(|o| {
+                let f = match o.field {
+                    HouseholdOrderField::HouseCode => service::households::OrderField::HouseCode,
+                    HouseholdOrderField::Province => service::households::OrderField::Province,
+                    HouseholdOrderField::District => service::households::OrderField::District,
+                    HouseholdOrderField::Subdistrict => {
+                        service::households::OrderField::Subdistrict
+                    }
+                    HouseholdOrderField::Village => service::households::OrderField::Village,
+                };
+                (f, o.direction == OrderDirection::Desc)
+            })
+            .collect();
+        let order = service::households::ordering(&asked);
+        let after = after
+            .as_deref()
+            .map(|c| decode_cursor(c, order.len()))
+            .transpose()
+            .gql()?;
         let condition = Condition::all()
             .add(p.households())
             .add(household_condition(&filter.unwrap_or_default(), p).gql()?);
         let (rows, has_next) =
-            service::households::page(db(ctx), condition.clone(), after.as_deref(), first as u64)
+            service::households::page(db(ctx), condition.clone(), &order, after.as_deref(), first)
                 .await
                 .gql()?;
         prefetch(ctx, &rows).await?;
@@ -681,10 +737,10 @@ impl QueryRoot {
             has_next,
             HouseholdTotals { condition },
         );
-        conn.edges.extend(
-            rows.into_iter()
-                .map(|h| Edge::new(encode_cursor(&h.house_code), Household(h))),
-        );
+        conn.edges.extend(rows.into_iter().map(|h| {
+            let values: Vec<String> = order.iter().map(|(f, _)| f.value(&h)).collect();
+            Edge::new(encode_cursor(&values), Household(h))
+        }));
         Ok(conn)
     }
 
@@ -1045,13 +1101,8 @@ impl MutationRoot {
         input: AssistanceInput,
     ) -> Result<types::LogbookEntry> {
         let p = principal(ctx)?;
-        let status = match input.status {
-            ProblemStatus::NotStarted => domain::ProblemStatus::NotStarted,
-            ProblemStatus::Solved => domain::ProblemStatus::Solved,
-            ProblemStatus::AwaitingFollowUp => domain::ProblemStatus::AwaitingFollowUp,
-            ProblemStatus::FollowingUp => domain::ProblemStatus::FollowingUp,
-            ProblemStatus::NotSolvableYet => domain::ProblemStatus::NotSolvableYet,
-        };
+        let status = domain::ProblemStatus::from_key(input.status.key())
+            .unwrap_or(domain::ProblemStatus::NotStarted);
         let (entry, code) = service::assistance::record(
             db(ctx),
             p,

@@ -94,23 +94,98 @@ pub fn having_member(
     )
 }
 
-/// A page of households matching `condition` (which includes the principal's), after a house
-/// code, in house-code order; and whether more follow.
+/// A column households can be ordered by (never null, so keysets are exact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    /// House code.
+    HouseCode,
+    /// Province code.
+    Province,
+    /// District code.
+    District,
+    /// Subdistrict code.
+    Subdistrict,
+    /// Village code.
+    Village,
+}
+
+impl OrderField {
+    fn column(self) -> household::Column {
+        match self {
+            OrderField::HouseCode => household::Column::HouseCode,
+            OrderField::Province => household::Column::ProvinceCode,
+            OrderField::District => household::Column::DistrictCode,
+            OrderField::Subdistrict => household::Column::SubdistrictCode,
+            OrderField::Village => household::Column::VillageCode,
+        }
+    }
+
+    /// The value of this column in a row.
+    pub fn value(self, h: &household::Model) -> String {
+        match self {
+            OrderField::HouseCode => h.house_code.clone(),
+            OrderField::Province => h.province_code.clone(),
+            OrderField::District => h.district_code.clone(),
+            OrderField::Subdistrict => h.subdistrict_code.clone(),
+            OrderField::Village => h.village_code.clone(),
+        }
+    }
+}
+
+/// The full ordering: the fields asked, then the house code (unique) as the tiebreaker.
+pub fn ordering(asked: &[(OrderField, bool)]) -> Vec<(OrderField, bool)> {
+    let mut out: Vec<(OrderField, bool)> = Vec::new();
+    for (f, desc) in asked {
+        if !out.iter().any(|(g, _)| g == f) {
+            out.push((*f, *desc));
+        }
+    }
+    if !out.iter().any(|(f, _)| *f == OrderField::HouseCode) {
+        out.push((OrderField::HouseCode, false));
+    }
+    out
+}
+
+/// Rows strictly after `after` (the values of `order`'s fields in a row) in that order.
+fn after_condition(order: &[(OrderField, bool)], after: &[String]) -> Condition {
+    let mut any = Condition::any();
+    for i in 0..order.len().min(after.len()) {
+        let mut all = Condition::all();
+        for (j, (f, _)) in order.iter().enumerate().take(i) {
+            all = all.add(f.column().eq(after[j].as_str()));
+        }
+        let (f, desc) = order[i];
+        all = all.add(if desc {
+            f.column().lt(after[i].as_str())
+        } else {
+            f.column().gt(after[i].as_str())
+        });
+        any = any.add(all);
+    }
+    any
+}
+
+/// A page of households matching `condition` (which includes the principal's) in `order`,
+/// after the row whose ordered values are `after`; and whether more follow.
 pub async fn page(
     db: &impl ConnectionTrait,
     condition: Condition,
-    after: Option<&str>,
+    order: &[(OrderField, bool)],
+    after: Option<&[String]>,
     first: u64,
 ) -> ApiResult<(Vec<household::Model>, bool)> {
     let mut q = household::Entity::find().filter(condition);
     if let Some(a) = after {
-        q = q.filter(household::Column::HouseCode.gt(a));
+        q = q.filter(after_condition(order, a));
     }
-    let mut rows = q
-        .order_by_asc(household::Column::HouseCode)
-        .limit(first + 1)
-        .all(db)
-        .await?;
+    for (f, desc) in order {
+        q = if *desc {
+            q.order_by_desc(f.column())
+        } else {
+            q.order_by_asc(f.column())
+        };
+    }
+    let mut rows = q.limit(first + 1).all(db).await?;
     let more = rows.len() as u64 > first;
     rows.truncate(first as usize);
     Ok((rows, more))
