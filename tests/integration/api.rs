@@ -1222,7 +1222,33 @@ async fn households_page_in_any_order_without_gaps_or_repeats(app: TestApp) {
     assert_eq!(code(&v), Some("BAD_USER_INPUT"));
 }
 
+async fn a_request_over_its_time_limit_is_cut_off(app: TestApp) {
+    use tower::ServiceExt;
+    seeded(&app, 60, 13).await;
+    let token = app.key(KeyScope::Admin { province: None }).await;
+    let schema = api::build_schema(app.db.clone(), api::Limits::default());
+    let config = api::HttpConfig {
+        timeout: std::time::Duration::from_micros(1),
+        ..Default::default()
+    };
+    let http = api::app(api::AppState {
+        db: app.db.clone(),
+        schema,
+        config,
+    });
+    let req = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(
+            json!({"query": HOUSEHOLDS, "variables": {"first": 100}}).to_string(),
+        ))
+        .expect("request");
+    let resp = http.oneshot(req).await.expect("response");
+    assert_eq!(resp.status(), 408);
+}
+
 on_both_databases!(
+    a_request_over_its_time_limit_is_cut_off,
     households_page_in_any_order_without_gaps_or_repeats,
     import_batches_are_read_with_their_counts_errors_and_warnings,
     problems_and_logbook_entries_are_connections_under_the_same_rule,

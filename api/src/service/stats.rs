@@ -89,17 +89,6 @@ pub async fn grouped(
     filter: Condition,
     group_by: &[Key],
 ) -> ApiResult<Vec<Row>> {
-    let entries = Query::select()
-        .expr(Func::count(Expr::col((
-            logbook_entry::Entity,
-            logbook_entry::Column::Id,
-        ))))
-        .from(logbook_entry::Entity)
-        .and_where(
-            Expr::col((logbook_entry::Entity, logbook_entry::Column::ProblemId))
-                .equals((problem::Entity, problem::Column::Id)),
-        )
-        .to_owned();
     let condition = Condition::all().add(p.problems()).add(filter);
     let joined = |select: &mut SelectStatement| {
         select
@@ -122,10 +111,30 @@ pub async fn grouped(
         .column((household::Entity, household::Column::ProvinceCode))
         .column((household::Entity, household::Column::Classification))
         .expr_as(
-            Expr::SubQuery(None, Box::new(entries.into())),
+            Func::coalesce([
+                Expr::col((Alias::new("e"), Alias::new("n"))),
+                Expr::val(0i64),
+            ]),
             Alias::new("entries"),
         );
     joined(&mut q);
+    // entries per problem, counted once in a grouped join rather than once per problem
+    let per_problem = Query::select()
+        .column(logbook_entry::Column::ProblemId)
+        .expr_as(
+            Func::count(Expr::col(logbook_entry::Column::Id)),
+            Alias::new("n"),
+        )
+        .from(logbook_entry::Entity)
+        .group_by_col(logbook_entry::Column::ProblemId)
+        .to_owned();
+    q.join_subquery(
+        sea_orm::sea_query::JoinType::LeftJoin,
+        per_problem,
+        Alias::new("e"),
+        Expr::col((Alias::new("e"), logbook_entry::Column::ProblemId))
+            .equals((problem::Entity, problem::Column::Id)),
+    );
     let rows: Vec<ProblemRow> = db
         .query_all(&q)
         .await?
