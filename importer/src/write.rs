@@ -825,8 +825,16 @@ pub async fn write(
     tx.insert_issues(batch, report.warnings.iter()).await?;
     tx.commit().await?;
     lap("committed");
-    let written =
-        new.len() + changed.len() + v.households.len() + v.members.len() + v.problems.len();
+    let written: usize = [
+        &plan.households,
+        &plan.members,
+        &plan.problems,
+        &plan.analyses,
+        &plan.entries,
+    ]
+    .iter()
+    .map(|actions| actions.iter().filter(|a| **a != Action::Unchanged).count())
+    .sum();
     if written >= ANALYZE_AFTER_ROWS {
         // fresh planner statistics after a bulk load (PostgreSQL plans a province's pages
         // 100× faster with them); SQLite's `ANALYZE` fills sqlite_stat1 the same way
