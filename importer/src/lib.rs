@@ -584,16 +584,7 @@ pub async fn import_workbook(
             report.batch_id = Some(write::record_rejected(db, &info, &report).await?)
         }
         ImportStatus::Imported => {
-            let changed = [
-                &plan.households,
-                &plan.members,
-                &plan.problems,
-                &plan.analyses,
-                &plan.entries,
-            ]
-            .iter()
-            .map(|v| v.iter().filter(|a| **a != plan::Action::Unchanged).count() as u64)
-            .sum();
+            let changed = plan.changed_rows() as u64;
             opts.progress.report(Stage::Writing { rows: changed });
             report.batch_id =
                 Some(write::write(db, &info, &report, &validated, &plan, &stored).await?);

@@ -156,6 +156,20 @@ pub fn plan(v: &Validated, stored: &Stored) -> Plan {
 }
 
 impl Plan {
+    /// Rows that will be inserted or updated, over every sheet.
+    pub fn changed_rows(&self) -> usize {
+        [
+            &self.households,
+            &self.members,
+            &self.problems,
+            &self.analyses,
+            &self.entries,
+        ]
+        .iter()
+        .map(|actions| actions.iter().filter(|a| **a != Action::Unchanged).count())
+        .sum()
+    }
+
     /// Counts per sheet; `read` per sheet comes from the reader.
     pub fn counts(
         &self,

@@ -825,16 +825,7 @@ pub async fn write(
     tx.insert_issues(batch, report.warnings.iter()).await?;
     tx.commit().await?;
     lap("committed");
-    let written: usize = [
-        &plan.households,
-        &plan.members,
-        &plan.problems,
-        &plan.analyses,
-        &plan.entries,
-    ]
-    .iter()
-    .map(|actions| actions.iter().filter(|a| **a != Action::Unchanged).count())
-    .sum();
+    let written = plan.changed_rows();
     if written >= ANALYZE_AFTER_ROWS {
         // fresh planner statistics after a bulk load (PostgreSQL plans a province's pages
         // 100× faster with them); SQLite's `ANALYZE` fills sqlite_stat1 the same way
