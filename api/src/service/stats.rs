@@ -1,14 +1,13 @@
 //! Grouped counts over the problems a principal may see: problems, households with at least
 //! one of them, people in those households, households whose counted problems are all
-//! solved, and logbook entries on them. One row per visible problem is read (with its
-//! household's areas and its entry count) and aggregated exactly here.
+//! solved, and logbook entries on them — grouped by the database, two queries per call.
 
 use crate::access::Principal;
 use crate::error::ApiResult;
-use entity::{household, logbook_entry, member, problem};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement};
+use entity::{household, indicator, logbook_entry, member, problem};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
 use sea_orm::{Condition, ConnectionTrait};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// What rows can be grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,39 +49,52 @@ pub struct Row {
     pub logbook_entries: u64,
 }
 
-struct ProblemRow {
-    house: String,
-    indicator: i32,
-    status: String,
-    cohort: i32,
-    village: String,
-    subdistrict: String,
-    district: String,
-    province: String,
-    classification: Option<String>,
-    entries: i64,
-}
-
-impl ProblemRow {
-    fn value(&self, k: Key) -> Option<String> {
-        match k {
-            Key::Province => Some(self.province.clone()),
-            Key::District => Some(self.district.clone()),
-            Key::Subdistrict => Some(self.subdistrict.clone()),
-            Key::Village => Some(self.village.clone()),
-            Key::Dimension => u8::try_from(self.indicator)
-                .ok()
-                .and_then(entity::catalog::indicator)
-                .map(|i| i.dimension.key().to_string()),
-            Key::Indicator => Some(self.indicator.to_string()),
-            Key::Status => Some(self.status.clone()),
-            Key::Classification => self.classification.clone(),
-            Key::Cohort => Some(self.cohort.to_string()),
-        }
+/// The key as a text expression (so every key reads back the same way).
+fn key_expr(k: Key) -> Expr {
+    match k {
+        Key::Province => Expr::col((household::Entity, household::Column::ProvinceCode)),
+        Key::District => Expr::col((household::Entity, household::Column::DistrictCode)),
+        Key::Subdistrict => Expr::col((household::Entity, household::Column::SubdistrictCode)),
+        Key::Village => Expr::col((household::Entity, household::Column::VillageCode)),
+        Key::Dimension => Expr::col((indicator::Entity, indicator::Column::Dimension)),
+        Key::Indicator => Expr::cust(r#"CAST("problems"."indicator_code" AS TEXT)"#),
+        Key::Status => Expr::col((problem::Entity, problem::Column::Status)),
+        Key::Classification => Expr::col((household::Entity, household::Column::Classification)),
+        Key::Cohort => Expr::cust(r#"CAST("problems"."cohort_id" AS TEXT)"#),
     }
 }
 
-/// Grouped counts over the problems `p` may see that match `filter`.
+fn g(i: usize) -> Alias {
+    Alias::new(format!("g{i}"))
+}
+
+/// Visible problems joined to their household and indicator, filtered.
+fn base(condition: &Condition) -> SelectStatement {
+    Query::select()
+        .from(problem::Entity)
+        .inner_join(
+            household::Entity,
+            Expr::col((household::Entity, household::Column::HouseCode))
+                .equals((problem::Entity, problem::Column::HouseCode)),
+        )
+        .inner_join(
+            indicator::Entity,
+            Expr::col((indicator::Entity, indicator::Column::Code))
+                .equals((problem::Entity, problem::Column::IndicatorCode)),
+        )
+        .cond_where(condition.clone())
+        .to_owned()
+}
+
+fn read_keys(r: &sea_orm::QueryResult, n: usize) -> Result<Vec<Option<String>>, sea_orm::DbErr> {
+    (0..n)
+        .map(|i| r.try_get_by_index::<Option<String>>(i))
+        .collect()
+}
+
+/// Grouped counts over the problems `p` may see that match `filter`, aggregated by the
+/// database: problems and entries per group, then households, solved households and people
+/// from a per-household grouping.
 pub async fn grouped(
     db: &impl ConnectionTrait,
     p: &Principal,
@@ -90,35 +102,9 @@ pub async fn grouped(
     group_by: &[Key],
 ) -> ApiResult<Vec<Row>> {
     let condition = Condition::all().add(p.problems()).add(filter);
-    let joined = |select: &mut SelectStatement| {
-        select
-            .from(problem::Entity)
-            .inner_join(
-                household::Entity,
-                Expr::col((household::Entity, household::Column::HouseCode))
-                    .equals((problem::Entity, problem::Column::HouseCode)),
-            )
-            .cond_where(condition.clone());
-    };
-    let mut q = Query::select();
-    q.column((problem::Entity, problem::Column::HouseCode))
-        .column((problem::Entity, problem::Column::IndicatorCode))
-        .column((problem::Entity, problem::Column::Status))
-        .column((problem::Entity, problem::Column::CohortId))
-        .column((household::Entity, household::Column::VillageCode))
-        .column((household::Entity, household::Column::SubdistrictCode))
-        .column((household::Entity, household::Column::DistrictCode))
-        .column((household::Entity, household::Column::ProvinceCode))
-        .column((household::Entity, household::Column::Classification))
-        .expr_as(
-            Func::coalesce([
-                Expr::col((Alias::new("e"), Alias::new("n"))),
-                Expr::val(0i64),
-            ]),
-            Alias::new("entries"),
-        );
-    joined(&mut q);
-    // entries per problem, counted once in a grouped join rather than once per problem
+    let n = group_by.len();
+
+    // problems and logbook entries per group
     let per_problem = Query::select()
         .column(logbook_entry::Column::ProblemId)
         .expr_as(
@@ -128,88 +114,97 @@ pub async fn grouped(
         .from(logbook_entry::Entity)
         .group_by_col(logbook_entry::Column::ProblemId)
         .to_owned();
-    q.join_subquery(
-        sea_orm::sea_query::JoinType::LeftJoin,
-        per_problem,
-        Alias::new("e"),
-        Expr::col((Alias::new("e"), logbook_entry::Column::ProblemId))
-            .equals((problem::Entity, problem::Column::Id)),
-    );
-    let rows: Vec<ProblemRow> = db
-        .query_all(&q)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(ProblemRow {
-                house: r.try_get_by_index(0)?,
-                indicator: r.try_get_by_index(1)?,
-                status: r.try_get_by_index(2)?,
-                cohort: r.try_get_by_index(3)?,
-                village: r.try_get_by_index(4)?,
-                subdistrict: r.try_get_by_index(5)?,
-                district: r.try_get_by_index(6)?,
-                province: r.try_get_by_index(7)?,
-                classification: r.try_get_by_index(8)?,
-                entries: r.try_get_by_index(9)?,
-            })
-        })
-        .collect::<Result<_, sea_orm::DbErr>>()?;
-    // members per household, for the households involved
-    let mut houses = Query::select();
-    houses.column((problem::Entity, problem::Column::HouseCode));
-    joined(&mut houses);
-    let people_q = Query::select()
+    let mut a = base(&condition);
+    for (i, k) in group_by.iter().enumerate() {
+        a.expr_as(key_expr(*k), g(i)).add_group_by([key_expr(*k)]);
+    }
+    a.expr_as(Expr::cust("COUNT(*)"), Alias::new("problems"))
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM("e"."n"), 0) AS BIGINT)"#),
+            Alias::new("entries"),
+        )
+        .join_subquery(
+            JoinType::LeftJoin,
+            per_problem,
+            Alias::new("e"),
+            Expr::col((Alias::new("e"), logbook_entry::Column::ProblemId))
+                .equals((problem::Entity, problem::Column::Id)),
+        );
+
+    // households, solved households and people per group
+    let mut inner = base(&condition);
+    for (i, k) in group_by.iter().enumerate() {
+        inner
+            .expr_as(key_expr(*k), g(i))
+            .add_group_by([key_expr(*k)]);
+    }
+    inner
+        .expr_as(
+            Expr::col((problem::Entity, problem::Column::HouseCode)),
+            Alias::new("hc"),
+        )
+        .expr_as(
+            Expr::cust(r#"MAX(CASE WHEN "problems"."status" <> 'solved' THEN 1 ELSE 0 END)"#),
+            Alias::new("open"),
+        )
+        .add_group_by([Expr::col((problem::Entity, problem::Column::HouseCode))]);
+    let people = Query::select()
         .column(member::Column::HouseCode)
-        .expr(Func::count(Expr::col(member::Column::CitizenId)))
+        .expr_as(
+            Func::count(Expr::col(member::Column::CitizenId)),
+            Alias::new("n"),
+        )
         .from(member::Entity)
-        .and_where(Expr::col(member::Column::HouseCode).in_subquery(houses))
         .group_by_col(member::Column::HouseCode)
         .to_owned();
-    let mut people: HashMap<String, i64> = HashMap::new();
-    for r in db.query_all(&people_q).await? {
-        people.insert(r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+    let mut b = Query::select();
+    for i in 0..n {
+        b.expr_as(Expr::col((Alias::new("t"), g(i))), g(i))
+            .add_group_by([Expr::col((Alias::new("t"), g(i)))]);
     }
-    // aggregate
-    struct Acc {
-        problems: u64,
-        entries: u64,
-        open: HashMap<String, bool>,
-    }
-    let mut groups: BTreeMap<Vec<Option<String>>, Acc> = BTreeMap::new();
-    for r in &rows {
-        let key: Vec<Option<String>> = group_by.iter().map(|k| r.value(*k)).collect();
-        let acc = groups.entry(key).or_insert_with(|| Acc {
-            problems: 0,
-            entries: 0,
-            open: HashMap::new(),
+    b.expr_as(Expr::cust("COUNT(*)"), Alias::new("households"))
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM(CASE WHEN "t"."open" = 0 THEN 1 ELSE 0 END), 0) AS BIGINT)"#),
+            Alias::new("solved"),
+        )
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM("m"."n"), 0) AS BIGINT)"#),
+            Alias::new("people"),
+        )
+        .from_subquery(inner, Alias::new("t"))
+        .join_subquery(
+            JoinType::LeftJoin,
+            people,
+            Alias::new("m"),
+            Expr::col((Alias::new("m"), member::Column::HouseCode))
+                .equals((Alias::new("t"), Alias::new("hc"))),
+        );
+
+    let mut groups: BTreeMap<Vec<Option<String>>, Row> = BTreeMap::new();
+    for r in db.query_all(&a).await? {
+        let keys = read_keys(&r, n)?;
+        let row = groups.entry(keys.clone()).or_insert_with(|| Row {
+            keys: group_by.iter().copied().zip(keys).collect(),
+            ..Row::default()
         });
-        acc.problems += 1;
-        acc.entries += u64::try_from(r.entries).unwrap_or(0);
-        *acc.open.entry(r.house.clone()).or_insert(false) |= r.status != "solved";
+        row.problems = u64::try_from(r.try_get_by_index::<i64>(n)?).unwrap_or(0);
+        row.logbook_entries = u64::try_from(r.try_get_by_index::<i64>(n + 1)?).unwrap_or(0);
+    }
+    for r in db.query_all(&b).await? {
+        let keys = read_keys(&r, n)?;
+        let row = groups.entry(keys.clone()).or_insert_with(|| Row {
+            keys: group_by.iter().copied().zip(keys).collect(),
+            ..Row::default()
+        });
+        row.households = u64::try_from(r.try_get_by_index::<i64>(n)?).unwrap_or(0);
+        row.solved_households = u64::try_from(r.try_get_by_index::<i64>(n + 1)?).unwrap_or(0);
+        row.people = u64::try_from(r.try_get_by_index::<i64>(n + 2)?).unwrap_or(0);
     }
     if groups.is_empty() && group_by.is_empty() {
-        groups.insert(
-            Vec::new(),
-            Acc {
-                problems: 0,
-                entries: 0,
-                open: HashMap::new(),
-            },
-        );
+        groups.insert(Vec::new(), Row::default());
     }
     Ok(groups
-        .into_iter()
-        .map(|(values, acc)| Row {
-            keys: group_by.iter().copied().zip(values).collect(),
-            problems: acc.problems,
-            households: acc.open.len() as u64,
-            people: acc
-                .open
-                .keys()
-                .map(|h| u64::try_from(people.get(h).copied().unwrap_or(0)).unwrap_or(0))
-                .sum(),
-            solved_households: acc.open.values().filter(|open| !**open).count() as u64,
-            logbook_entries: acc.entries,
-        })
+        .into_values()
+        .filter(|r| r.problems > 0 || group_by.is_empty())
         .collect())
 }
