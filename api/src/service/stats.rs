@@ -164,7 +164,9 @@ pub async fn grouped(
     }
     b.expr_as(Expr::cust("COUNT(*)"), Alias::new("households"))
         .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM(CASE WHEN "t"."open" = 0 THEN 1 ELSE 0 END), 0) AS BIGINT)"#),
+            Expr::cust(
+                r#"CAST(COALESCE(SUM(CASE WHEN "t"."open" = 0 THEN 1 ELSE 0 END), 0) AS BIGINT)"#,
+            ),
             Alias::new("solved"),
         )
         .expr_as(
