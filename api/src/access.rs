@@ -175,19 +175,4 @@ impl Principal {
             Principal::Agency { .. } => Condition::all().add(import_batch::Column::Id.lt(0)),
         }
     }
-
-    /// Whether it may see an area: admins and agencies their province, districts their district.
-    pub fn sees_area(&self, code: &str) -> bool {
-        match self {
-            Principal::Admin { province: None, .. } => true,
-            Principal::Admin {
-                province: Some(p), ..
-            }
-            | Principal::Agency { province: p, .. } => code.starts_with(p.as_str()),
-            Principal::District { district, .. } => {
-                code.starts_with(district.as_str())
-                    || (code.len() < district.len() && district.starts_with(code))
-            }
-        }
-    }
 }

@@ -71,19 +71,10 @@ pub struct ReadWorkbook {
     pub issues: Vec<Issue>,
 }
 
-/// A known sheet's header, for labels.
-pub struct SheetHeader<'a> {
-    /// The header.
-    pub header: &'a Header,
-}
-
 impl ReadWorkbook {
     /// The header of a sheet, when found.
-    pub fn sheet(&self, kind: SheetKind) -> Option<SheetHeader<'_>> {
-        self.sheets
-            .get(&kind)
-            .and_then(|s| s.header.as_ref())
-            .map(|header| SheetHeader { header })
+    pub fn header(&self, kind: SheetKind) -> Option<&Header> {
+        self.sheets.get(&kind).and_then(|s| s.header.as_ref())
     }
 
     /// Rows of a sheet that failed parsing (all rows, for a broken sheet).

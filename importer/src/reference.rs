@@ -8,7 +8,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Value,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Rows per `IN (…)` list, under SQLite's and PostgreSQL's parameter limits.
 pub const IN_CHUNK: usize = 5000;
@@ -312,8 +312,6 @@ pub struct Stored {
     pub households: HashMap<String, household::Model>,
     /// Members by citizen ID.
     pub members: HashMap<String, member::Model>,
-    /// Citizen IDs stored per house code.
-    pub members_by_house: HashMap<String, HashSet<String>>,
     /// Problems by identity.
     pub problems: HashMap<ProblemKey, problem::Model>,
     /// Analyses by house code.
@@ -428,12 +426,6 @@ impl Stored {
                 s.entries
                     .insert((e.problem_id, e.entry_date, e.entry_key.clone()), e);
             }
-        }
-        for m in s.members.values() {
-            s.members_by_house
-                .entry(m.house_code.clone())
-                .or_default()
-                .insert(m.citizen_id.clone());
         }
         Ok(s)
     }

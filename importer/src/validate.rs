@@ -330,9 +330,9 @@ pub struct Context<'a> {
 
 /// Labels of the columns, for messages, per sheet.
 fn label(read: &ReadWorkbook, kind: SheetKind, col: usize) -> String {
-    read.sheet(kind).map_or_else(
+    read.header(kind).map_or_else(
         || crate::header::columns(kind)[col].aliases[0].to_string(),
-        |s| s.header.label(kind, col).to_string(),
+        |h| h.label(kind, col).to_string(),
     )
 }
 
