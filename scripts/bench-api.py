@@ -123,7 +123,7 @@ def main():
                         f.write(LUA % (token, lua_string(json.dumps({"query": query, "variables": variables}))))
                         script = f.name
                     out = subprocess.run(
-                        ["wrk", "-t", "2" if conns > 1 else "1", "-c", str(conns), "-d", f"{args.seconds}s", "--latency", "-s", script, endpoint],
+                        ["wrk", "-t", "2" if conns > 1 else "1", "-c", str(conns), "-d", f"{args.seconds}s", "--timeout", "60s", "--latency", "-s", script, endpoint],
                         check=True, capture_output=True, text=True,
                     ).stdout
                     os.unlink(script)

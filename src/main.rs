@@ -182,6 +182,9 @@ struct ServeArgs {
     /// Largest request body, bytes.
     #[arg(long, default_value_t = 1 << 20)]
     body_limit: usize,
+    /// Largest workbook upload request, bytes.
+    #[arg(long, default_value_t = 25 << 20)]
+    upload_limit: usize,
     /// Longest a request may take, seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
@@ -451,6 +454,9 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
                         pb.set_message(format!("ตรวจสอบ {rows} แถว / validating"))
                     }
                     Stage::Writing { rows } => pb.set_message(format!("บันทึก {rows} แถว / writing")),
+                    Stage::Written { rows } => {
+                        pb.set_message(format!("บันทึกแล้ว {rows} แถว / written"))
+                    }
                     Stage::Done => pb.set_message("เสร็จ / done"),
                 })
             }
@@ -668,12 +674,27 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
 }
 
 async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitCode> {
-    let schema = api::build_schema(db.clone(), api::Limits::default());
+    let limits = api::Limits {
+        max_depth: args.max_depth,
+        max_complexity: args.max_complexity,
+        max_page: args.max_page,
+    };
+    let schema = api::build_schema(db.clone(), limits);
     let config = api::HttpConfig {
         graphiql_cdn: args.graphiql_cdn,
+        body_limit: args.body_limit,
+        upload_limit: args.upload_limit,
+        timeout: std::time::Duration::from_secs(args.timeout_secs),
         ..Default::default()
     };
-    let app = api::app(api::AppState { db, schema, config });
+    let jobs = api::Jobs::new(db.clone(), api::JobConfig::default());
+    tokio::spawn(jobs.clone().work(std::time::Duration::from_secs(2)));
+    let app = api::app(api::AppState {
+        db,
+        schema,
+        config,
+        jobs,
+    });
     let listener = tokio::net::TcpListener::bind(&args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;

@@ -58,9 +58,14 @@ fn houses_where(col: household::Column, code: &str) -> sea_orm::sea_query::Selec
 }
 
 impl Principal {
-    /// Who, for logs and `recorded_by`: `admin:3`, `district:3318:5`, `agency:33-pho:7`.
+    /// Who, for logs, audit and `recorded_by`: `admin:3`, `district:3318:5`,
+    /// `agency:33-pho:7`; `cli` for the command line (key id 0).
     pub fn label(&self) -> String {
         match self {
+            Principal::Admin {
+                key_id: 0,
+                province: None,
+            } => "cli".into(),
             Principal::Admin {
                 key_id,
                 province: None,

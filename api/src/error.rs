@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The database failed (`INTERNAL`, masked).
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// Something else failed inside (`INTERNAL`, masked).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -41,7 +44,7 @@ impl ApiError {
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
-            ApiError::Db(_) => "INTERNAL",
+            ApiError::Db(_) | ApiError::Internal(_) => "INTERNAL",
         }
     }
 
@@ -57,8 +60,8 @@ impl ApiError {
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
         let message = match self {
-            ApiError::Db(e) => {
-                tracing::error!(error = %e, "internal error");
+            ApiError::Db(_) | ApiError::Internal(_) => {
+                tracing::error!(error = %self, "internal error");
                 "internal error".to_string()
             }
             other => other.to_string(),

@@ -2,16 +2,23 @@
 //! (GraphiQL), `/healthz`, `/readyz`; tracing, request ids, compression, timeout, body limit.
 //! Each request gets its own caching DataLoaders, bound to its principal.
 
+use crate::access::Principal;
 use crate::error::ApiError;
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::{
     AnalysisLoader, AreaLoader, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader, cached,
 };
-use crate::service::keys;
+use crate::jobs::Jobs;
+use crate::service::{self, keys};
+use async_graphql::ParseRequestError;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use async_graphql::http::MultipartOptions;
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Body;
+use axum::extract::Path;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header::AUTHORIZATION};
+use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,7 +27,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -30,8 +36,12 @@ use tower_http::trace::TraceLayer;
 /// HTTP settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Largest request body, bytes.
+    /// Largest request body, bytes (GraphQL JSON).
     pub body_limit: usize,
+    /// Largest upload request (multipart), bytes.
+    pub upload_limit: usize,
+    /// Most files in one upload request.
+    pub max_files: usize,
     /// Longest a request may take.
     pub timeout: Duration,
     /// Where GraphiQL's assets come from (a CDN by default; an intranet mirror otherwise).
@@ -42,6 +52,8 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             body_limit: 1 << 20,
+            upload_limit: 25 << 20,
+            max_files: 1,
             timeout: Duration::from_secs(30),
             graphiql_cdn: None,
         }
@@ -57,6 +69,8 @@ pub struct AppState {
     pub schema: AppSchema,
     /// HTTP settings.
     pub config: HttpConfig,
+    /// The import queue uploads go to.
+    pub jobs: Jobs,
 }
 
 /// Request ids `req-1`, `req-2`, … for logs and the `x-request-id` header.
@@ -75,14 +89,13 @@ impl MakeRequestId for Sequential {
 /// Builds the app (no socket; tests call it in-process).
 pub fn app(state: AppState) -> Router {
     let timeout = state.config.timeout;
-    let body_limit = state.config.body_limit;
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/batches/{id}/errors.xlsx", get(error_workbook))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(Arc::new(state))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -102,11 +115,18 @@ fn error_body(e: &ApiError) -> serde_json::Value {
     })
 }
 
-async fn graphql(
-    State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
-    req: GraphQLBatchRequest,
-) -> Response {
+fn refuse(status: StatusCode, e: &ApiError) -> Response {
+    (status, Json(error_body(e))).into_response()
+}
+
+fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{what}");
+    let masked = serde_json::json!({"data": null, "errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]});
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(masked)).into_response()
+}
+
+/// The principal of the request's bearer key, or the response refusing it.
+async fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -117,26 +137,75 @@ async fn graphql(
         Some(t) => keys::principal(&s.db, t).await,
         None => Ok(None),
     };
-    let p = match principal {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            return (
-                StatusCode::UNAUTHORIZED,
-                Json(error_body(&ApiError::Unauthenticated)),
-            )
-                .into_response();
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "key lookup failed");
-            let masked = serde_json::json!({"data": null, "errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]});
-            return (StatusCode::INTERNAL_SERVER_ERROR, Json(masked)).into_response();
-        }
+    match principal {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(refuse(StatusCode::UNAUTHORIZED, &ApiError::Unauthenticated)),
+        Err(e) => Err(internal("key lookup failed", &e)),
+    }
+}
+
+async fn graphql(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let multipart = content_type.as_deref().is_some_and(|c| {
+        c.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("multipart/")
+    });
+    if multipart
+        && headers
+            .get("apollo-require-preflight")
+            .is_none_or(|v| v.as_bytes().iter().all(u8::is_ascii_whitespace))
+    {
+        let e = ApiError::Forbidden(
+            "a multipart request must carry a non-empty Apollo-Require-Preflight header (cross-site form posts are refused)".into(),
+        );
+        return refuse(StatusCode::BAD_REQUEST, &e);
+    }
+    let p = match authenticate(&s, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let Some(req) = req.into_inner().into_single().ok() else {
+    let limit = if multipart {
+        s.config.upload_limit
+    } else {
+        s.config.body_limit
+    };
+    let too_large = || {
+        let e = ApiError::LimitExceeded(format!("the request is larger than {limit} bytes"));
+        refuse(StatusCode::PAYLOAD_TOO_LARGE, &e)
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return too_large();
+    };
+    let opts = MultipartOptions::default()
+        .max_file_size(limit)
+        .max_num_files(s.config.max_files);
+    let batch =
+        match async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), opts).await {
+            Ok(b) => b,
+            Err(ParseRequestError::PayloadTooLarge) => return too_large(),
+            Err(e) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &ApiError::bad_input("request", e.to_string()),
+                );
+            }
+        };
+    let Ok(req) = batch.into_single() else {
         let e =
             ApiError::LimitExceeded("one operation per request: batches are not accepted".into());
-        return (StatusCode::BAD_REQUEST, Json(error_body(&e))).into_response();
+        return refuse(StatusCode::BAD_REQUEST, &e);
     };
+    if req.uploads.len() > s.config.max_files {
+        let e = ApiError::LimitExceeded(format!(
+            "at most {} file(s) per upload request",
+            s.config.max_files
+        ));
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, &e);
+    }
     tracing::debug!(graphql.principal = %p.label(), graphql.operation = ?req.operation_name, "request");
     let db = s.db.clone();
     let req = req
@@ -146,6 +215,7 @@ async fn graphql(
         .data(cached(ProblemsLoader(db.clone(), p.clone())))
         .data(cached(EntriesLoader(db.clone(), p.clone())))
         .data(cached(AnalysisLoader(db, p.clone())))
+        .data(s.jobs.clone())
         .data(p);
     let mut resp = s.schema.execute(req).await;
     for e in &mut resp.errors {
@@ -196,5 +266,39 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
             tracing::warn!(error = %e, "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database not reachable").into_response()
         }
+    }
+}
+
+/// GET `/batches/{id}/errors.xlsx`: a rejected upload's error workbook, for a key that may
+/// see the batch.
+async fn error_workbook(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i32>,
+) -> Response {
+    let p = match authenticate(&s, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match service::imports::error_workbook(&s.db, &p, id).await {
+        Ok(Some(bytes)) => (
+            [
+                (
+                    CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                ),
+                (
+                    CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"errors-batch-{id}.xlsx\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => refuse(
+            StatusCode::NOT_FOUND,
+            &ApiError::NotFound(format!("error workbook of batch {id}")),
+        ),
+        Err(e) => internal("error workbook", &e),
     }
 }

@@ -9,7 +9,9 @@ pub mod access;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod service;
 
 pub use graphql::{AppSchema, Limits, build_schema};
 pub use http::{AppState, HttpConfig, app};
+pub use jobs::{JobConfig, Jobs};

@@ -14,6 +14,7 @@
 pub mod areas;
 pub mod cells;
 pub mod error;
+pub mod errorbook;
 pub mod generate;
 pub mod header;
 pub mod plan;
@@ -383,6 +384,11 @@ pub enum Stage {
         /// Rows to write.
         rows: u64,
     },
+    /// Rows written so far (after each sheet), of the [`Stage::Writing`] rows.
+    Written {
+        /// Rows written.
+        rows: u64,
+    },
     /// Finished.
     Done,
 }
@@ -427,6 +433,9 @@ pub struct ImportOptions {
     pub principal: Option<String>,
     /// Told of each stage.
     pub progress: Progress,
+    /// The queued batch this import completes (an upload), instead of a new batch. Its
+    /// outcome is recorded even for a dry run.
+    pub batch: Option<i32>,
 }
 
 impl ImportOptions {
@@ -438,6 +447,7 @@ impl ImportOptions {
             today: chrono::Local::now().date_naive(),
             principal: None,
             progress: Progress::default(),
+            batch: None,
         }
     }
 }
@@ -462,6 +472,7 @@ pub async fn import_workbook(
         district: opts.district.clone(),
         principal: opts.principal.clone(),
         as_of: opts.today,
+        existing: opts.batch,
     };
     opts.progress.report(Stage::Reading);
     let started = std::time::Instant::now();
@@ -486,8 +497,8 @@ pub async fn import_workbook(
                 )],
                 warnings: vec![],
             };
-            if !opts.dry_run {
-                report.batch_id = Some(write::record_rejected(db, &info, &report).await?);
+            if !opts.dry_run || opts.batch.is_some() {
+                report.batch_id = Some(write::record_outcome(db, &info, &report).await?);
             }
             return Ok(report);
         }
@@ -569,16 +580,25 @@ pub async fn import_workbook(
         warnings,
     };
     match status {
-        ImportStatus::DryRun => {}
-        ImportStatus::Rejected if opts.dry_run => {}
-        ImportStatus::Rejected => {
-            report.batch_id = Some(write::record_rejected(db, &info, &report).await?)
+        ImportStatus::DryRun | ImportStatus::Rejected if opts.dry_run && opts.batch.is_none() => {}
+        ImportStatus::DryRun | ImportStatus::Rejected => {
+            report.batch_id = Some(write::record_outcome(db, &info, &report).await?)
         }
         ImportStatus::Imported => {
             let changed = plan.changed_rows() as u64;
             opts.progress.report(Stage::Writing { rows: changed });
-            report.batch_id =
-                Some(write::write(db, &info, &report, &validated, &plan, &stored).await?);
+            report.batch_id = Some(
+                write::write(
+                    db,
+                    &info,
+                    &report,
+                    &validated,
+                    &plan,
+                    &stored,
+                    &opts.progress,
+                )
+                .await?,
+            );
         }
     }
     info!(

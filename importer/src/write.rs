@@ -9,6 +9,7 @@ use crate::validate::{
     AnalysisRec, EntryRec, HouseholdRec, MemberRec, ProblemIdent, ProblemRec, Validated,
 };
 use crate::workbook::SheetKind;
+use crate::{Progress, Stage};
 use chrono::{NaiveDate, Utc};
 use entity::types::Cohort;
 use sea_orm::sqlx;
@@ -32,6 +33,9 @@ pub struct BatchInfo {
     pub principal: Option<String>,
     /// Day the batch's values were true.
     pub as_of: NaiveDate,
+    /// A batch already recorded (a queued upload): its row is completed instead of a new
+    /// one inserted.
+    pub existing: Option<i32>,
 }
 
 /// A value to write, whichever the backend.
@@ -319,6 +323,33 @@ impl Tx {
     ) -> Result<i32, DbErr> {
         let now = Utc::now();
         let counts = serde_json::to_string(&report.sheets).unwrap_or_else(|_| "{}".into());
+        if let Some(id) = info.existing {
+            let p = |i| self.placeholder(i);
+            let update = format!(
+                "UPDATE import_batches SET file_sha256 = {}, status = {}, as_of = {}, finished_at = {}, \
+                 counts = {}, error_count = {}, warning_count = {}, stage = NULL, failure = NULL WHERE id = {}",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8)
+            );
+            let vals = [
+                text(&info.sha256),
+                text(report.status.as_str()),
+                Val::Date(info.as_of),
+                Val::Time(now),
+                Val::Text(counts),
+                Val::Int(report.errors.len() as i64),
+                Val::Int(report.warnings.len() as i64),
+                Val::Int(i64::from(id)),
+            ];
+            self.execute(&update, &vals).await?;
+            return Ok(id);
+        }
         let marks: Vec<String> = (1..=11).map(|i| self.placeholder(i)).collect();
         let insert = format!(
             "INSERT INTO import_batches (file_name, file_sha256, district_code, status, principal, as_of, \
@@ -545,8 +576,9 @@ impl Tx {
     }
 }
 
-/// Records a rejected batch and its errors and warnings; no data is written.
-pub async fn record_rejected(
+/// Records a batch that writes no data (rejected, or a dry run of an upload) and its errors
+/// and warnings.
+pub async fn record_outcome(
     db: &DatabaseConnection,
     info: &BatchInfo,
     report: &ImportReport,
@@ -581,6 +613,7 @@ pub async fn write(
     v: &Validated,
     plan: &Plan,
     stored: &Stored,
+    progress: &Progress,
 ) -> Result<i32, DbErr> {
     let span = info_span!("import.write", import.file = %info.file_name);
     let _guard = span.enter();
@@ -589,6 +622,7 @@ pub async fn write(
     let mut tx = Tx::begin(db).await?;
     let batch = tx.insert_batch(info, report).await?;
     let pg = tx.is_pg();
+    let mut done = 0u64;
     let marks = |n: usize| {
         (1..=n)
             .map(|i| if pg { format!("${i}") } else { "?".into() })
@@ -672,9 +706,11 @@ pub async fn write(
         ]
     };
     let (new, changed) = split(&v.households, &plan.households);
+    done += (new.len() + changed.len()) as u64;
     tx.write_rows(&HOUSEHOLDS, &new, hh_vals, false).await?;
     tx.write_rows(&HOUSEHOLDS, &changed, hh_vals, true).await?;
     lap("households");
+    progress.report(Stage::Written { rows: done });
 
     // members
     let m_vals = |m: &MemberRec| {
@@ -697,9 +733,11 @@ pub async fn write(
         ]
     };
     let (new, changed) = split(&v.members, &plan.members);
+    done += (new.len() + changed.len()) as u64;
     tx.write_rows(&MEMBERS, &new, m_vals, false).await?;
     tx.write_rows(&MEMBERS, &changed, m_vals, true).await?;
     lap("members");
+    progress.report(Stage::Written { rows: done });
 
     // problems
     let p_vals = |p: &ProblemRec| {
@@ -721,9 +759,11 @@ pub async fn write(
         ]
     };
     let (new, changed) = split(&v.problems, &plan.problems);
+    done += (new.len() + changed.len()) as u64;
     tx.write_rows(&PROBLEMS, &new, p_vals, false).await?;
     tx.write_rows(&PROBLEMS, &changed, p_vals, true).await?;
     lap("problems");
+    progress.report(Stage::Written { rows: done });
 
     // analyses
     let a_vals = |a: &AnalysisRec| {
@@ -741,12 +781,15 @@ pub async fn write(
         ]
     };
     let (new, changed) = split(&v.analyses, &plan.analyses);
+    done += (new.len() + changed.len()) as u64;
     tx.write_rows(&ANALYSES, &new, a_vals, false).await?;
     tx.write_rows(&ANALYSES, &changed, a_vals, true).await?;
     lap("analyses");
+    progress.report(Stage::Written { rows: done });
 
     // logbook entries: their problems' ids (stored, or just inserted)
     let (new, changed) = split(&v.entries, &plan.entries);
+    done += (new.len() + changed.len()) as u64;
     let mut problem_ids: HashMap<ProblemIdent, i32> = HashMap::new();
     let mut unknown_houses: Vec<String> = Vec::new();
     for e in new.iter().chain(changed.iter()) {
@@ -813,6 +856,7 @@ pub async fn write(
     tx.write_rows(&ENTRIES, &new, e_vals, false).await?;
     tx.write_rows(&ENTRIES, &changed, e_vals, true).await?;
     lap("entries");
+    progress.report(Stage::Written { rows: done });
 
     let mut touched: Vec<i32> = new.iter().chain(changed.iter()).map(|e| pid(e)).collect();
     touched.sort_unstable();

@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_init;
 mod m20261122_000002_api_keys;
 mod m20261122_000003_written_seq;
+mod m20261122_000004_audit_events;
+mod m20261122_000005_import_jobs;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_api_keys::Migration),
             Box::new(m20261122_000003_written_seq::Migration),
+            Box::new(m20261122_000004_audit_events::Migration),
+            Box::new(m20261122_000005_import_jobs::Migration),
         ]
     }
 }

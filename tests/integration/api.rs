@@ -893,6 +893,60 @@ async fn admins_manage_agencies_and_ownership_changes_what_an_agency_sees(app: T
         .graphql(Some(&admin), assign, json!({"a": "33-none", "d": "HEALTH"}))
         .await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"));
+
+    // every change is in the audit trail with who made it; refused and no-op ones are not
+    let audit =
+        "{ auditEvents(first: 100) { nodes { principal action provinceCode subject detail } } }";
+    let events = |v: &Value| -> Vec<(String, String, String, String)> {
+        v["data"]["auditEvents"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+                (s("principal"), s("action"), s("subject"), s("detail"))
+            })
+            .collect()
+    };
+    let (_, v) = app.graphql(Some(&admin), audit, Value::Null).await;
+    let seen = events(&v);
+    let me = seen[0].0.clone();
+    assert!(me.starts_with("admin:33:"), "{seen:?}");
+    let changes: Vec<(&str, &str, &str)> = seen
+        .iter()
+        .filter(|e| e.1.starts_with("agency."))
+        .map(|e| (e.0.as_str(), e.1.as_str(), e.2.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (me.as_str(), "agency.add", "33-nso"),
+            (me.as_str(), "agency.unassign", "33-pho"),
+            (me.as_str(), "agency.unassign", "33-pho"),
+            (me.as_str(), "agency.assign", "33-pho"),
+        ]
+    );
+    assert!(
+        seen[1].3.contains("EDUCATION") || seen[1].3.contains("education"),
+        "{seen:?}"
+    );
+    // keys were created from the command line: the three of province 33, not province 67's
+    let keys: Vec<&str> = seen
+        .iter()
+        .filter(|e| e.1 == "key.create")
+        .map(|e| e.0.as_str())
+        .collect();
+    assert_eq!(keys, vec!["cli"; 3], "{seen:?}");
+    let other = app
+        .key(KeyScope::Admin {
+            province: Some("67".into()),
+        })
+        .await;
+    let (_, v) = app.graphql(Some(&other), audit, Value::Null).await;
+    assert!(events(&v).iter().all(|e| e.1 == "key.create"), "{v}");
+    assert_eq!(events(&v).len(), 2, "{v}");
+    let (_, v) = app.graphql(Some(&pho), audit, Value::Null).await;
+    assert_eq!(events(&v), vec![], "{v}");
 }
 
 async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed_number_of_statements(
@@ -912,6 +966,7 @@ async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed
     });
     let schema = api::build_schema(db.clone(), api::Limits::default());
     let http = api::app(api::AppState {
+        jobs: api::Jobs::new(db.clone(), api::JobConfig::default()),
         db,
         schema,
         config: api::HttpConfig::default(),
@@ -1235,6 +1290,7 @@ async fn a_request_over_its_time_limit_is_cut_off(app: TestApp) {
         db: app.db.clone(),
         schema,
         config,
+        jobs: app.jobs(),
     });
     let req = axum::http::Request::post("/graphql")
         .header("content-type", "application/json")

@@ -115,6 +115,7 @@ impl TestApp {
             today: today(),
             principal: Some("test".into()),
             progress: Progress::default(),
+            batch: None,
         };
         importer::import_workbook(&self.db, name, bytes, &opts)
             .await
@@ -141,6 +142,16 @@ impl TestApp {
             .1
     }
 
+    /// The import queue over this database (imports run as of the tests' day).
+    pub fn jobs(&self) -> api::Jobs {
+        api::Jobs::new(
+            self.db.clone(),
+            api::JobConfig {
+                today: Some(today()),
+            },
+        )
+    }
+
     /// The HTTP app over this database.
     pub fn http(&self) -> axum::Router {
         let schema = api::build_schema(self.db.clone(), api::Limits::default());
@@ -148,6 +159,7 @@ impl TestApp {
             db: self.db.clone(),
             schema,
             config: api::HttpConfig::default(),
+            jobs: self.jobs(),
         })
     }
 

@@ -7,4 +7,5 @@ mod api;
 mod areas;
 mod cli;
 mod import;
+mod uploads;
 mod values;

@@ -10,7 +10,7 @@ use crate::service;
 use async_graphql::ErrorExtensions;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{
-    Context, EmptySubscription, InputObject, Object, Result, Schema, SimpleObject,
+    Context, EmptySubscription, InputObject, Object, Result, Schema, SimpleObject, Upload,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -856,6 +856,34 @@ impl QueryRoot {
         Ok(conn)
     }
 
+    /// Changes to agencies, dimension ownership and API keys, newest first: all of them for
+    /// a national admin, its province's for a province admin, none for other keys.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, types::AuditEvent, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = page_size(ctx, first).gql()?;
+        let before = after
+            .as_deref()
+            .map(|c| decode_id_cursor("a", c))
+            .transpose()
+            .gql()?;
+        let (rows, has_next) = service::audit::page(db(ctx), p, before, first)
+            .await
+            .gql()?;
+        let mut conn = Connection::new(before.is_some(), has_next);
+        conn.edges.extend(
+            rows.into_iter()
+                .map(|a| Edge::new(encode_id_cursor("a", a.id), a.into())),
+        );
+        Ok(conn)
+    }
+
     /// One import batch; `null` with NOT_FOUND when the key may not see it.
     async fn import_batch(&self, ctx: &Context<'_>, id: i32) -> Result<Option<types::ImportBatch>> {
         let p = principal(ctx)?;
@@ -1048,6 +1076,36 @@ pub struct MutationRoot;
 
 #[Object]
 impl MutationRoot {
+    /// Uploads a workbook (GraphQL multipart request; the request must carry an
+    /// `Apollo-Require-Preflight` header). It is stored and queued; poll `importBatch(id)` for
+    /// its progress and report. District keys import their district only; admin keys any;
+    /// agency keys may not upload.
+    async fn upload_workbook(
+        &self,
+        ctx: &Context<'_>,
+        file: Upload,
+        #[graphql(desc = "Check only: report what the import would do, write nothing.")]
+        dry_run: Option<bool>,
+    ) -> Result<types::ImportBatch> {
+        let p = principal(ctx)?;
+        let jobs = ctx
+            .data_opt::<crate::jobs::Jobs>()
+            .ok_or_else(|| ApiError::Forbidden("this server takes no uploads".into()).extend())?;
+        let value = file.value(ctx).map_err(|e| {
+            ApiError::bad_input("file", format!("the upload cannot be read: {e}")).extend()
+        })?;
+        let bytes = value.content.to_vec();
+        if bytes.is_empty() {
+            return Err(ApiError::bad_input("file", "the file is empty").extend());
+        }
+        let up = crate::jobs::Upload {
+            file_name: value.filename.clone(),
+            bytes,
+            dry_run: dry_run.unwrap_or(false),
+        };
+        Ok(types::ImportBatch(jobs.enqueue(p, up).await.gql()?))
+    }
+
     /// Adds an agency to a province (admin keys).
     async fn add_agency(&self, ctx: &Context<'_>, input: AgencyInput) -> Result<AgencyInfo> {
         let p = principal(ctx)?;

@@ -3,6 +3,7 @@
 use super::loaders::{
     AnalysisLoader, AreaLoader, Cached, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
 };
+use crate::error::GqlResult;
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use entity::types as domain;
 use entity::{analysis, area, household, logbook_entry, member, problem};
@@ -541,12 +542,55 @@ impl Analysis {
 /// What happened to an import batch.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ImportStatus {
+    /// Uploaded, waiting for the worker.
+    Queued,
+    /// Being imported.
+    Running,
     /// Written.
     Imported,
     /// Refused: nothing written but the batch and its errors.
     Rejected,
-    /// Validated only.
+    /// The import stopped on an internal error (see `failure`); nothing written.
+    Failed,
+    /// Checked only, and it would have been imported.
     DryRun,
+}
+
+/// Where a running import is.
+#[derive(SimpleObject, Clone)]
+pub struct ImportProgress {
+    /// `reading`, `validating`, `writing`, or `queued` / `done`.
+    pub stage: String,
+    /// Rows done in this stage.
+    pub rows_done: i64,
+    /// Rows of this stage (0 while reading).
+    pub rows_total: i64,
+    /// The whole job's share done, 0 to 1 (reading 0–0.4, validating 0.4–0.6, writing 0.6–1).
+    pub fraction: f64,
+}
+
+impl ImportProgress {
+    /// Progress from a stage and its rows.
+    pub fn new(stage: &str, done: i64, total: i64) -> Self {
+        let part = if total > 0 {
+            (done as f64 / total as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let fraction = match stage {
+            "queued" => 0.0,
+            "reading" => 0.05,
+            "validating" => 0.4,
+            "writing" => 0.6 + 0.4 * part,
+            _ => 1.0,
+        };
+        Self {
+            stage: stage.to_string(),
+            rows_done: done,
+            rows_total: total,
+            fraction,
+        }
+    }
 }
 
 /// Counts of one sheet of a batch.
@@ -585,6 +629,39 @@ pub struct ImportIssue {
     pub message_en: String,
 }
 
+/// One change to agencies, their dimensions or API keys, and who made it.
+#[derive(SimpleObject)]
+pub struct AuditEvent {
+    /// Id; newer events have larger ids.
+    pub id: i32,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who: `admin:33:4`, `cli` for the command line.
+    pub principal: String,
+    /// What: `agency.add`, `agency.assign`, `agency.unassign`, `key.create`, `key.revoke`.
+    pub action: String,
+    /// The province it belongs to.
+    pub province_code: Option<String>,
+    /// What was changed: an agency code or a key id.
+    pub subject: String,
+    /// Details (JSON text).
+    pub detail: String,
+}
+
+impl From<entity::audit_event::Model> for AuditEvent {
+    fn from(m: entity::audit_event::Model) -> Self {
+        AuditEvent {
+            id: m.id,
+            at: m.at.to_rfc3339(),
+            principal: m.principal,
+            action: m.action,
+            province_code: m.province_code,
+            subject: m.subject,
+            detail: m.detail,
+        }
+    }
+}
+
 /// One workbook imported (or refused).
 pub struct ImportBatch(pub entity::import_batch::Model);
 
@@ -598,13 +675,59 @@ impl ImportBatch {
     async fn file_name(&self) -> &str {
         &self.0.file_name
     }
-    /// Outcome.
+    /// Where the job is, or its outcome.
     async fn status(&self) -> ImportStatus {
         match self.0.status.as_str() {
+            "queued" => ImportStatus::Queued,
+            "running" => ImportStatus::Running,
             "imported" => ImportStatus::Imported,
             "dry_run" => ImportStatus::DryRun,
+            "failed" => ImportStatus::Failed,
             _ => ImportStatus::Rejected,
         }
+    }
+    /// Uploaded to be checked only.
+    async fn dry_run(&self) -> bool {
+        self.0.dry_run
+    }
+    /// Progress: live while this server runs the job, else as last recorded.
+    async fn progress(&self, ctx: &Context<'_>) -> ImportProgress {
+        if let Some(l) = ctx
+            .data_opt::<crate::jobs::Jobs>()
+            .and_then(|j| j.live(self.0.id))
+        {
+            return ImportProgress::new(l.stage, l.done as i64, l.total as i64);
+        }
+        match self.0.status.as_str() {
+            "queued" => ImportProgress::new("queued", 0, 0),
+            "running" => ImportProgress::new(
+                self.0.stage.as_deref().unwrap_or("reading"),
+                self.0.rows_done,
+                self.0.rows_total,
+            ),
+            _ => ImportProgress::new("done", 0, 0),
+        }
+    }
+    /// Why a `FAILED` job failed.
+    async fn failure(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+    /// Times a worker started the job (more than 1 after a restart interrupted it).
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    /// For a rejected upload: where to download the workbook of its offending rows, with
+    /// the reasons in Thai (GET with the same key). Null for other batches, and for batches
+    /// imported from the command line (their file is not stored).
+    async fn error_workbook_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if self.0.status != "rejected" || self.0.error_count == 0 {
+            return Ok(None);
+        }
+        let db = ctx.data_unchecked::<sea_orm::DatabaseConnection>();
+        let stored = crate::service::imports::has_upload(db, self.0.id)
+            .await
+            .gql()?;
+        Ok(stored.then(|| format!("/batches/{}/errors.xlsx", self.0.id)))
     }
     /// District scope it ran under.
     async fn district_code(&self) -> Option<&str> {

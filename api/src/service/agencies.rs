@@ -4,10 +4,15 @@
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit;
 use crate::service::catalog::{self, AgencyRow};
 use entity::types::{AreaCode, AreaLevel, Dimension};
 use entity::{agency, agency_dimension, area};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait, TryInsertResult,
+};
+use serde_json::json;
 
 /// The principal the command line acts as.
 pub fn operator() -> Principal {
@@ -56,8 +61,8 @@ pub struct NewAgency {
     pub province: String,
 }
 
-/// Adds an agency (no dimensions yet).
-pub async fn add(db: &impl ConnectionTrait, p: &Principal, a: NewAgency) -> ApiResult<AgencyRow> {
+/// Adds an agency (no dimensions yet), audited.
+pub async fn add(db: &DatabaseConnection, p: &Principal, a: NewAgency) -> ApiResult<AgencyRow> {
     let province = AreaCode::parse_level(&a.province, AreaLevel::Province)
         .map_err(|_| ApiError::bad_input("province", "a 2-digit province code"))?;
     admin_of(p, province.as_str())?;
@@ -92,6 +97,7 @@ pub async fn add(db: &impl ConnectionTrait, p: &Principal, a: NewAgency) -> ApiR
             format!("agency {} exists", a.code.trim()),
         ));
     }
+    let tx = db.begin().await?;
     agency::Entity::insert(agency::ActiveModel {
         code: Set(a.code.trim().to_string()),
         abbreviation: Set(a.abbreviation.trim().to_string()),
@@ -100,44 +106,81 @@ pub async fn add(db: &impl ConnectionTrait, p: &Principal, a: NewAgency) -> ApiR
         province_code: Set(province.as_str().to_string()),
         ..Default::default()
     })
-    .exec(db)
+    .exec(&tx)
     .await?;
+    audit::record(
+        &tx,
+        p,
+        "agency.add",
+        Some(province.as_str()),
+        a.code.trim(),
+        json!({"abbreviation": a.abbreviation.trim(), "nameTh": a.name_th.trim(), "nameEn": a.name_en.trim()}),
+    )
+    .await?;
+    tx.commit().await?;
     one(db, p, a.code.trim()).await
 }
 
-/// Gives an agency a dimension (idempotent).
+/// Gives an agency a dimension (idempotent; only a change is audited).
 pub async fn assign(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     p: &Principal,
     code: &str,
     d: Dimension,
 ) -> ApiResult<AgencyRow> {
     let a = find(db, code).await?;
     admin_of(p, &a.province_code)?;
-    agency_dimension::Entity::insert(agency_dimension::ActiveModel {
+    let tx = db.begin().await?;
+    let inserted = agency_dimension::Entity::insert(agency_dimension::ActiveModel {
         agency_id: Set(a.id),
         dimension: Set(d.key().into()),
     })
     .on_conflict_do_nothing()
-    .exec(db)
+    .exec_without_returning(&tx)
     .await?;
+    if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        audit::record(
+            &tx,
+            p,
+            "agency.assign",
+            Some(&a.province_code),
+            code,
+            json!({"dimension": d.key()}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     one(db, p, code).await
 }
 
-/// Takes a dimension from an agency (idempotent).
+/// Takes a dimension from an agency (idempotent; only a change is audited).
 pub async fn unassign(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     p: &Principal,
     code: &str,
     d: Dimension,
 ) -> ApiResult<AgencyRow> {
     let a = find(db, code).await?;
     admin_of(p, &a.province_code)?;
-    agency_dimension::Entity::delete_many()
+    let tx = db.begin().await?;
+    let deleted = agency_dimension::Entity::delete_many()
         .filter(agency_dimension::Column::AgencyId.eq(a.id))
         .filter(agency_dimension::Column::Dimension.eq(d.key()))
-        .exec(db)
+        .exec(&tx)
+        .await?
+        .rows_affected;
+    if deleted > 0 {
+        audit::record(
+            &tx,
+            p,
+            "agency.unassign",
+            Some(&a.province_code),
+            code,
+            json!({"dimension": d.key()}),
+        )
         .await?;
+    }
+    tx.commit().await?;
     one(db, p, code).await
 }
 

@@ -3,14 +3,18 @@
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::service::agencies::operator;
+use crate::service::audit;
 use chrono::Utc;
 use entity::types::{AreaCode, AreaLevel, Dimension};
 use entity::{agency, agency_dimension, api_key, area};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// What a new key may do.
@@ -50,7 +54,7 @@ fn hash(token: &str) -> String {
 
 /// Creates a key; returns its id and the token (shown once).
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     scope: KeyScope,
     label: Option<String>,
 ) -> ApiResult<(i32, String)> {
@@ -63,9 +67,10 @@ pub async fn create(
         agency_id: Set(None),
         ..Default::default()
     };
+    let province: Option<String>;
     match scope {
-        KeyScope::Admin { province } => {
-            if let Some(p) = &province {
+        KeyScope::Admin { province: admin_of } => {
+            if let Some(p) = &admin_of {
                 let code = AreaCode::parse_level(p, AreaLevel::Province)
                     .map_err(|_| ApiError::bad_input("province", "a 2-digit province code"))?;
                 if area::Entity::find_by_id(code.as_str())
@@ -80,7 +85,8 @@ pub async fn create(
                 }
             }
             key.kind = Set("admin".into());
-            key.province_code = Set(province);
+            key.province_code = Set(admin_of.clone());
+            province = admin_of;
         }
         KeyScope::District(d) => {
             let code = AreaCode::parse_level(&d, AreaLevel::District)
@@ -97,6 +103,7 @@ pub async fn create(
             }
             key.kind = Set("district".into());
             key.district_code = Set(Some(code.as_str().to_string()));
+            province = Some(code.as_str()[..2].to_string());
         }
         KeyScope::Agency(code) => {
             let a = agency::Entity::find()
@@ -106,13 +113,25 @@ pub async fn create(
                 .ok_or_else(|| ApiError::bad_input("agency", format!("no agency {code}")))?;
             key.kind = Set("agency".into());
             key.agency_id = Set(Some(a.id));
+            province = Some(a.province_code);
         }
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = format!("lbk_{}", hex::encode(bytes));
     key.token_hash = Set(hash(&token));
-    let m = key.insert(db).await?;
+    let tx = db.begin().await?;
+    let m = key.insert(&tx).await?;
+    audit::record(
+        &tx,
+        &operator(),
+        "key.create",
+        province.as_deref(),
+        &m.id.to_string(),
+        json!({"kind": m.kind, "label": m.label, "province": m.province_code, "district": m.district_code, "agencyId": m.agency_id}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok((m.id, token))
 }
 
@@ -149,13 +168,33 @@ pub async fn list(db: &impl ConnectionTrait) -> ApiResult<Vec<KeyInfo>> {
 }
 
 /// Revokes a key; false when no such key.
-pub async fn revoke(db: &impl ConnectionTrait, id: i32) -> ApiResult<bool> {
+pub async fn revoke(db: &DatabaseConnection, id: i32) -> ApiResult<bool> {
     let Some(k) = api_key::Entity::find_by_id(id).one(db).await? else {
         return Ok(false);
     };
+    let province = match (&k.province_code, &k.district_code, k.agency_id) {
+        (Some(p), _, _) => Some(p.clone()),
+        (_, Some(d), _) => Some(d.chars().take(2).collect()),
+        (_, _, Some(a)) => agency::Entity::find_by_id(a)
+            .one(db)
+            .await?
+            .map(|a| a.province_code),
+        _ => None,
+    };
+    let tx = db.begin().await?;
     let mut k: api_key::ActiveModel = k.into();
     k.revoked_at = Set(Some(Utc::now()));
-    k.update(db).await?;
+    k.update(&tx).await?;
+    audit::record(
+        &tx,
+        &operator(),
+        "key.revoke",
+        province.as_deref(),
+        &id.to_string(),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(true)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod assistance;
+pub mod audit;
 pub mod catalog;
 pub mod households;
 pub mod imports;
@@ -10,3 +11,27 @@ pub mod keys;
 pub mod logbook;
 pub mod problems;
 pub mod stats;
+
+use crate::error::ApiResult;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+/// A page of rows newest first (by the integer key `id`), before an id; and whether more
+/// follow. `select` already carries the principal's condition.
+pub(crate) async fn newest_first<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    id: E::Column,
+    before: Option<i32>,
+    first: u64,
+) -> ApiResult<(Vec<E::Model>, bool)> {
+    let mut q = select;
+    if let Some(b) = before {
+        q = q.filter(id.lt(b));
+    }
+    let mut rows = q.order_by_desc(id).limit(first + 1).all(db).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, more))
+}

@@ -15,7 +15,7 @@ pub struct Model {
     pub file_sha256: String,
     /// District scope the import ran under, if any.
     pub district_code: Option<String>,
-    /// `imported` or `rejected`.
+    /// `queued`, `running`, `imported`, `rejected`, `failed` or `dry_run`.
     pub status: String,
     /// Who imported it.
     pub principal: Option<String>,
@@ -31,6 +31,18 @@ pub struct Model {
     pub error_count: i32,
     /// Number of warnings.
     pub warning_count: i32,
+    /// Checked only (an upload's dry run): nothing but the batch and its issues is written.
+    pub dry_run: bool,
+    /// The running job's stage: `reading`, `validating`, `writing`.
+    pub stage: Option<String>,
+    /// Rows done (of the stage's rows).
+    pub rows_done: i64,
+    /// Rows in all.
+    pub rows_total: i64,
+    /// Times a worker started it (a job interrupted by a restart is run again).
+    pub attempts: i32,
+    /// Why a `failed` job failed (for staff; internal details are logged).
+    pub failure: Option<String>,
 }
 
 /// No navigable relations.

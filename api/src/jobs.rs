@@ -1,0 +1,335 @@
+//! Import jobs. An upload is stored with a `queued` batch in one transaction; a worker claims
+//! the oldest queued job, runs the importer on it (which completes the same batch row in its
+//! own single transaction) and records `imported`, `rejected`, `dry_run` or `failed`.
+//!
+//! The queue is the database, so a restart loses nothing. On PostgreSQL a worker holds a row
+//! lock on the job's upload (`FOR UPDATE SKIP LOCKED`) for as long as it runs it: other
+//! processes skip it, and when the process dies the lock goes with its connection, so the job —
+//! still `running`, its import rolled back — is claimed again. On SQLite one process runs one
+//! worker: it claims with `UPDATE … RETURNING`, and on start puts jobs left `running` by a
+//! dead process back in the queue. Progress is kept in memory (on SQLite the import's
+//! transaction holds the write lock, so it cannot be written to the database meanwhile); other
+//! processes see the stage recorded at the claim.
+
+use crate::access::Principal;
+use crate::error::{ApiError, ApiResult};
+use chrono::{NaiveDate, Utc};
+use entity::{import_batch, import_upload};
+use importer::{ImportOptions, Progress, Stage};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set, Statement,
+    TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// A job that crashed its process this many times is marked `failed` instead of run again.
+pub const MAX_ATTEMPTS: i32 = 3;
+
+/// A running job's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    /// `reading`, `validating`, `writing`.
+    pub stage: &'static str,
+    /// Rows done in this stage.
+    pub done: u64,
+    /// Rows of this stage.
+    pub total: u64,
+}
+
+/// Settings of the queue.
+#[derive(Debug, Clone, Default)]
+pub struct JobConfig {
+    /// The day imports run as (tests fix it); today when none.
+    pub today: Option<NaiveDate>,
+}
+
+/// The queue and its worker; cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    db: DatabaseConnection,
+    config: JobConfig,
+    live: Arc<Mutex<HashMap<i32, Live>>>,
+    wake: Arc<Notify>,
+}
+
+/// What an upload asks for.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// File name as uploaded.
+    pub file_name: String,
+    /// The workbook.
+    pub bytes: Vec<u8>,
+    /// Check only.
+    pub dry_run: bool,
+}
+
+impl Jobs {
+    /// A queue over `db`.
+    pub fn new(db: DatabaseConnection, config: JobConfig) -> Self {
+        Self {
+            db,
+            config,
+            live: Arc::default(),
+            wake: Arc::default(),
+        }
+    }
+
+    /// Stores an upload and queues its batch; the caller's scope is the import's scope (a
+    /// district key imports its district only). Agencies may not upload.
+    pub async fn enqueue(&self, p: &Principal, up: Upload) -> ApiResult<import_batch::Model> {
+        let district = match p {
+            Principal::District { district, .. } => Some(district.clone()),
+            Principal::Admin { .. } => None,
+            Principal::Agency { .. } => {
+                return Err(ApiError::Forbidden(
+                    "agencies record help through recordAssistance; workbooks are uploaded by district and provincial centres".into(),
+                ));
+            }
+        };
+        let now = Utc::now();
+        let tx = self.db.begin().await?;
+        let batch = import_batch::ActiveModel {
+            file_name: Set(up.file_name),
+            file_sha256: Set(hex::encode(Sha256::digest(&up.bytes))),
+            district_code: Set(district),
+            status: Set("queued".into()),
+            principal: Set(Some(p.label())),
+            as_of: Set(self.today()),
+            started_at: Set(now),
+            finished_at: Set(None),
+            counts: Set("{}".into()),
+            error_count: Set(0),
+            warning_count: Set(0),
+            dry_run: Set(up.dry_run),
+            stage: Set(None),
+            rows_done: Set(0),
+            rows_total: Set(0),
+            attempts: Set(0),
+            failure: Set(None),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await?;
+        import_upload::Entity::insert(import_upload::ActiveModel {
+            batch_id: Set(batch.id),
+            bytes: Set(up.bytes),
+        })
+        .exec(&tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(batch = batch.id, principal = %p.label(), dry_run = batch.dry_run, "upload queued");
+        self.wake.notify_one();
+        Ok(batch)
+    }
+
+    /// A running job's progress, if it runs in this process.
+    pub fn live(&self, batch: i32) -> Option<Live> {
+        self.live.lock().ok().and_then(|m| m.get(&batch).copied())
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.config
+            .today
+            .unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
+
+    /// Puts jobs a dead process left `running` back in the queue (SQLite, where one
+    /// process runs the queue; on PostgreSQL the claim finds them through their freed lock).
+    pub async fn recover(&self) -> ApiResult<u64> {
+        if self.db.get_database_backend() != DbBackend::Sqlite {
+            return Ok(0);
+        }
+        let n = self
+            .db
+            .execute_unprepared(
+                "UPDATE import_batches SET status = 'queued', stage = NULL WHERE status = 'running'",
+            )
+            .await?
+            .rows_affected();
+        if n > 0 {
+            tracing::warn!(jobs = n, "jobs interrupted by a restart are queued again");
+        }
+        Ok(n)
+    }
+
+    /// Claims the oldest job and runs it; returns its batch id, or none when the queue is
+    /// empty.
+    pub async fn run_next(&self) -> ApiResult<Option<i32>> {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => self.run_next_pg().await,
+            _ => self.run_next_sqlite().await,
+        }
+    }
+
+    async fn run_next_sqlite(&self) -> ApiResult<Option<i32>> {
+        let claimed = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "UPDATE import_batches SET status = 'running', stage = 'reading', attempts = attempts + 1 \
+                 WHERE id = (SELECT id FROM import_batches WHERE status = 'queued' ORDER BY id LIMIT 1) \
+                 RETURNING id, attempts",
+            ))
+            .await?;
+        let Some(row) = claimed else {
+            return Ok(None);
+        };
+        let id: i32 = row.try_get_by_index(0)?;
+        let attempts: i32 = row.try_get_by_index(1)?;
+        let upload = import_upload::Entity::find_by_id(id).one(&self.db).await?;
+        self.run(id, attempts, upload.map(|u| u.bytes)).await?;
+        Ok(Some(id))
+    }
+
+    async fn run_next_pg(&self) -> ApiResult<Option<i32>> {
+        // the lock on the upload row lives as long as this transaction: the whole run
+        let lock = self.db.begin().await?;
+        let claimed = lock
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT u.batch_id FROM import_uploads u JOIN import_batches b ON b.id = u.batch_id \
+                 WHERE b.status IN ('queued', 'running') ORDER BY u.batch_id \
+                 LIMIT 1 FOR UPDATE OF u SKIP LOCKED",
+            ))
+            .await?;
+        let Some(row) = claimed else {
+            lock.rollback().await?;
+            return Ok(None);
+        };
+        let id: i32 = row.try_get_by_index(0)?;
+        let attempts_row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE import_batches SET status = 'running', stage = 'reading', attempts = attempts + 1 \
+                 WHERE id = $1 RETURNING attempts",
+                [id.into()],
+            ))
+            .await?;
+        let attempts: i32 = match attempts_row {
+            Some(r) => r.try_get_by_index(0)?,
+            None => 1,
+        };
+        let upload = import_upload::Entity::find_by_id(id).one(&lock).await?;
+        let result = self.run(id, attempts, upload.map(|u| u.bytes)).await;
+        lock.commit().await?;
+        result.map(|()| Some(id))
+    }
+
+    /// Runs one claimed job to its end state.
+    async fn run(&self, id: i32, attempts: i32, bytes: Option<Vec<u8>>) -> ApiResult<()> {
+        let Some(batch) = import_batch::Entity::find_by_id(id).one(&self.db).await? else {
+            return Ok(());
+        };
+        let Some(bytes) = bytes else {
+            return self.fail(id, "the uploaded file is missing").await;
+        };
+        if attempts > MAX_ATTEMPTS {
+            tracing::error!(
+                batch = id,
+                attempts,
+                "job given up after repeated interruptions"
+            );
+            return self
+                .fail(
+                    id,
+                    &format!("stopped after {MAX_ATTEMPTS} interrupted attempts"),
+                )
+                .await;
+        }
+        tracing::info!(batch = id, attempts, "import job started");
+        let live = self.live.clone();
+        let progress = Progress::new(move |stage| {
+            let Ok(mut m) = live.lock() else { return };
+            let cur = m.get(&id).copied();
+            let next = match stage {
+                Stage::Reading => Some(Live {
+                    stage: "reading",
+                    done: 0,
+                    total: 0,
+                }),
+                Stage::Validating { rows } => Some(Live {
+                    stage: "validating",
+                    done: 0,
+                    total: rows,
+                }),
+                Stage::Writing { rows } => Some(Live {
+                    stage: "writing",
+                    done: 0,
+                    total: rows,
+                }),
+                Stage::Written { rows } => cur.map(|c| Live { done: rows, ..c }),
+                Stage::Done => None,
+            };
+            match next {
+                Some(l) => {
+                    m.insert(id, l);
+                }
+                None => {
+                    m.remove(&id);
+                }
+            }
+        });
+        let opts = ImportOptions {
+            dry_run: batch.dry_run,
+            district: batch.district_code.clone(),
+            today: batch.as_of,
+            principal: batch.principal.clone(),
+            progress,
+            batch: Some(id),
+        };
+        let outcome = importer::import_workbook(&self.db, &batch.file_name, bytes, &opts).await;
+        if let Ok(mut m) = self.live.lock() {
+            m.remove(&id);
+        }
+        match outcome {
+            Ok(report) => {
+                tracing::info!(
+                    batch = id,
+                    status = report.status.as_str(),
+                    "import job finished"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(batch = id, error = %e, "import job failed");
+                self.fail(id, "the import stopped on an internal error; it is logged")
+                    .await
+            }
+        }
+    }
+
+    async fn fail(&self, id: i32, why: &str) -> ApiResult<()> {
+        import_batch::ActiveModel {
+            id: Set(id),
+            status: Set("failed".into()),
+            stage: Set(None),
+            failure: Set(Some(why.to_string())),
+            finished_at: Set(Some(Utc::now())),
+            ..Default::default()
+        }
+        .update(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Runs jobs until the queue is empty, then waits for an upload (or polls every
+    /// `poll`, for jobs queued by other processes). Never returns.
+    pub async fn work(self, poll: Duration) {
+        if let Err(e) = self.recover().await {
+            tracing::error!(error = %e, "recovering interrupted jobs failed");
+        }
+        loop {
+            match self.run_next().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "import worker"),
+            }
+            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+        }
+    }
+}

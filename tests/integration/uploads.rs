@@ -1,0 +1,394 @@
+//! Workbook uploads over GraphQL (multipart): the cross-site header, limits, the caller's
+//! scope, the job queue and its statuses, progress, the error workbook, and recovery of a job
+//! whose process was killed mid-import — on both databases.
+
+use crate::helpers::{TestApp, dataset, render};
+use crate::on_both_databases;
+use api::service::keys::KeyScope;
+use calamine::{Data, Reader, open_workbook_auto_from_rs};
+use importer::workbook::SheetKind;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use std::io::Cursor;
+use tower::ServiceExt;
+
+const UPLOAD: &str = "mutation($f: Upload!, $d: Boolean) { uploadWorkbook(file: $f, dryRun: $d) { id status dryRun progress { stage fraction } } }";
+
+const BATCH: &str = "query($id: Int!) { importBatch(id: $id) { id status dryRun attempts failure errorCount warningCount errorWorkbookUrl progress { stage rowsDone rowsTotal fraction } sheets { sheet read inserted rejected } errors { sheet row column value code messageTh } } }";
+
+/// A GraphQL multipart request (the spec's `operations`, `map` and one part per file).
+pub fn multipart(files: &[(&str, &[u8])], dry_run: bool) -> (String, Vec<u8>) {
+    let boundary = "----logbook-test-boundary";
+    let vars = json!({"f": null, "d": dry_run});
+    let mut map = serde_json::Map::new();
+    for i in 0..files.len() {
+        map.insert(i.to_string(), json!(["variables.f"]));
+    }
+    let ops = json!({"query": UPLOAD, "variables": vars}).to_string();
+    let mut body = Vec::new();
+    let mut part = |headers: String, content: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    };
+    part(
+        "Content-Disposition: form-data; name=\"operations\"".into(),
+        ops.as_bytes(),
+    );
+    part(
+        "Content-Disposition: form-data; name=\"map\"".into(),
+        Value::Object(map).to_string().as_bytes(),
+    );
+    for (i, (name, bytes)) in files.iter().enumerate() {
+        part(
+            format!(
+                "Content-Disposition: form-data; name=\"{i}\"; filename=\"{name}\"\r\nContent-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            ),
+            bytes,
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// POSTs an upload through `http`; returns the status and the JSON body.
+async fn post_upload(
+    http: axum::Router,
+    token: &str,
+    files: &[(&str, &[u8])],
+    dry_run: bool,
+    preflight: Option<&str>,
+) -> (u16, Value) {
+    let (content_type, body) = multipart(files, dry_run);
+    let mut req = axum::http::Request::post("/graphql")
+        .header("content-type", content_type)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(v) = preflight {
+        req = req.header("apollo-require-preflight", v);
+    }
+    let resp = http
+        .oneshot(req.body(axum::body::Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8], dry_run: bool) -> Value {
+    let (status, v) = post_upload(app.http(), token, &[(name, bytes)], dry_run, Some("1")).await;
+    assert_eq!(status, 200, "{v}");
+    v["data"]["uploadWorkbook"].clone()
+}
+
+async fn batch(app: &TestApp, token: &str, id: i64) -> Value {
+    let (_, v) = app.graphql(Some(token), BATCH, json!({"id": id})).await;
+    v["data"]["importBatch"].clone()
+}
+
+/// GETs a path with a key; returns the status and the bytes.
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+    let mut req = axum::http::Request::get(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = app
+        .http()
+        .oneshot(req.body(axum::body::Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, bytes.to_vec())
+}
+
+fn code(v: &Value) -> Option<&str> {
+    v["errors"][0]["extensions"]["code"].as_str()
+}
+
+async fn an_upload_is_queued_checked_and_imported_by_the_worker(app: TestApp) {
+    let ds = dataset(25, 3);
+    let w = render(&ds, true, false);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    // a dry run: queued, then checked; nothing but the batch is written
+    let b = upload(&app, &district, "check.xlsx", &w.bytes, true).await;
+    assert_eq!(b["status"], "QUEUED", "{b}");
+    assert_eq!(b["dryRun"], true);
+    assert_eq!(b["progress"]["stage"], "queued");
+    let id = b["id"].as_i64().expect("id");
+    let jobs = app.jobs();
+    assert_eq!(jobs.run_next().await.expect("run"), Some(id as i32));
+    let b = batch(&app, &district, id).await;
+    assert_eq!(b["status"], "DRY_RUN", "{b}");
+    assert_eq!(b["errorCount"], 0);
+    assert_eq!(b["attempts"], 1);
+    assert_eq!(b["progress"]["fraction"], 1.0);
+    assert_eq!(b["errorWorkbookUrl"], Value::Null);
+    let read: i64 = b["sheets"]
+        .as_array()
+        .expect("sheets")
+        .iter()
+        .map(|s| s["read"].as_i64().unwrap_or(0))
+        .sum();
+    let rows = ds.households.len()
+        + ds.members.len()
+        + ds.problems.len()
+        + ds.analyses.len()
+        + ds.entries.len();
+    assert_eq!(read as usize, rows);
+    assert_eq!(app.stats().await.households, 0);
+    // the import itself
+    let b = upload(&app, &district, "import.xlsx", &w.bytes, false).await;
+    let id = b["id"].as_i64().expect("id");
+    assert_eq!(jobs.run_next().await.expect("run"), Some(id as i32));
+    assert_eq!(
+        jobs.run_next().await.expect("run"),
+        None,
+        "the queue is empty"
+    );
+    let b = batch(&app, &district, id).await;
+    assert_eq!(b["status"], "IMPORTED", "{b}");
+    assert_eq!(app.stats().await, ds.expected_stats());
+    // the batch is the district's, and recorded as its key's
+    let (_, v) = app
+        .graphql(
+            Some(&district),
+            "{ importBatches { nodes { id status principal districtCode } } }",
+            Value::Null,
+        )
+        .await;
+    let nodes = v["data"]["importBatches"]["nodes"]
+        .as_array()
+        .expect("nodes");
+    assert_eq!(nodes.len(), 2, "{v}");
+    assert!(nodes.iter().all(|n| {
+        n["districtCode"] == "3318"
+            && n["principal"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("district:3318:"))
+    }));
+}
+
+async fn a_rejected_upload_has_an_error_workbook_with_the_offending_rows(app: TestApp) {
+    let mut ds = dataset(20, 6);
+    ds.set_raw(SheetKind::Households, 5, "subdistrict", "หนองใหญ");
+    ds.set_raw(SheetKind::Members, 3, "citizen_id", "12345678901");
+    ds.set_raw(SheetKind::Problems, 1, "indicator", "42");
+    let w = render(&ds, false, false);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let b = upload(&app, &district, "bad.xlsx", &w.bytes, false).await;
+    let id = b["id"].as_i64().expect("id");
+    app.jobs().run_next().await.expect("run");
+    let b = batch(&app, &district, id).await;
+    assert_eq!(b["status"], "REJECTED", "{b}");
+    assert_eq!(app.stats().await.households, 0, "nothing is written");
+    let errors = b["errors"].as_array().expect("errors").clone();
+    assert!(errors.len() >= 3, "{b}");
+    let url = b["errorWorkbookUrl"]
+        .as_str()
+        .expect("an error workbook")
+        .to_string();
+    assert_eq!(url, format!("/batches/{id}/errors.xlsx"));
+
+    // fetched with the same key; refused without one, and absent for keys that may not see it
+    let (status, bytes) = get(&app, &url, Some(&district)).await;
+    assert_eq!(status, 200);
+    assert_eq!(get(&app, &url, None).await.0, 401);
+    let agency = app.key(KeyScope::Agency("33-pho".into())).await;
+    assert_eq!(get(&app, &url, Some(&agency)).await.0, 404);
+    assert_eq!(
+        get(&app, "/batches/9999/errors.xlsx", Some(&district))
+            .await
+            .0,
+        404
+    );
+
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes)).expect("an xlsx");
+    let names = wb.sheet_names();
+    assert_eq!(names[0], "สรุปข้อผิดพลาด");
+    let summary = wb.worksheet_range("สรุปข้อผิดพลาด").expect("summary");
+    assert_eq!(summary.height(), errors.len() + 1, "one line per error");
+    let text = |d: Option<&Data>| d.map(|d| d.to_string()).unwrap_or_default();
+    // each offending row is in its sheet, under its original row number, with its reason
+    for (sheet, index, column) in [
+        (SheetKind::Households, 5, "ตำบล"),
+        (SheetKind::Members, 3, "เลขบัตรประชาชน"),
+        (SheetKind::Problems, 1, "ตัวชี้วัด"),
+    ] {
+        let row = w.row(sheet, index);
+        let r = wb.worksheet_range(sheet.name_th()).expect("the sheet");
+        let header: Vec<String> = (0..r.width()).map(|c| text(r.get((0, c)))).collect();
+        assert_eq!(header[0], "แถวที่ (ไฟล์เดิม)");
+        assert_eq!(header.last().map(String::as_str), Some("เหตุผล"));
+        let line = (1..r.height())
+            .find(|i| text(r.get((*i, 0))) == row.to_string())
+            .unwrap_or_else(|| panic!("row {row} of {sheet:?} is in the error workbook"));
+        let reason = text(r.get((line, r.width() - 1)));
+        let expected = errors
+            .iter()
+            .find(|e| e["sheet"] == sheet.key() && e["row"] == row)
+            .expect("an error for the row");
+        assert!(
+            reason.contains(expected["messageTh"].as_str().expect("message")),
+            "{reason}"
+        );
+        let named = expected["column"].as_str().expect("a column");
+        assert_eq!(named, column);
+        assert!(header.iter().any(|h| h == named), "{named} in {header:?}");
+    }
+    // the error workbook of a batch that is not rejected does not exist
+    let good = render(&dataset(5, 1), false, false);
+    let b = upload(&app, &district, "good.xlsx", &good.bytes, true).await;
+    app.jobs().run_next().await.expect("run");
+    let id = b["id"].as_i64().expect("id");
+    assert_eq!(
+        batch(&app, &district, id).await["errorWorkbookUrl"],
+        Value::Null
+    );
+    assert_eq!(
+        get(&app, &format!("/batches/{id}/errors.xlsx"), Some(&district))
+            .await
+            .0,
+        404
+    );
+}
+
+async fn uploads_need_the_preflight_header_stay_in_limits_and_in_scope(app: TestApp) {
+    let ds = dataset(10, 8);
+    let w = render(&ds, false, false);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    // a cross-site form post cannot set the header: without it the request is refused
+    for preflight in [None, Some(" ")] {
+        let (status, v) = post_upload(
+            app.http(),
+            &district,
+            &[("a.xlsx", &w.bytes)],
+            false,
+            preflight,
+        )
+        .await;
+        assert_eq!((status, code(&v)), (400, Some("FORBIDDEN")), "{v}");
+    }
+    // too large
+    let small = api::app(api::AppState {
+        db: app.db.clone(),
+        schema: api::build_schema(app.db.clone(), api::Limits::default()),
+        config: api::HttpConfig {
+            upload_limit: 4096,
+            ..Default::default()
+        },
+        jobs: app.jobs(),
+    });
+    let (status, v) =
+        post_upload(small, &district, &[("a.xlsx", &w.bytes)], false, Some("1")).await;
+    assert_eq!((status, code(&v)), (413, Some("LIMIT_EXCEEDED")), "{v}");
+    // more than one file
+    let (status, v) = post_upload(
+        app.http(),
+        &district,
+        &[("a.xlsx", &w.bytes), ("b.xlsx", &w.bytes)],
+        false,
+        Some("1"),
+    )
+    .await;
+    assert_eq!((status, code(&v)), (413, Some("LIMIT_EXCEEDED")), "{v}");
+    // agencies do not upload; nothing was queued by any of the above
+    let agency = app.key(KeyScope::Agency("33-pho".into())).await;
+    let (status, v) = post_upload(
+        app.http(),
+        &agency,
+        &[("a.xlsx", &w.bytes)],
+        false,
+        Some("1"),
+    )
+    .await;
+    assert_eq!((status, code(&v)), (200, Some("FORBIDDEN")), "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 0);
+    // a district key imports its district only
+    app.load_areas_csv(
+        "level,code,parent_code,name_th,name_en\ndistrict,3301,33,เมืองศรีสะเกษ,Mueang Si Sa Ket\n",
+    )
+    .await;
+    let other = app.key(KeyScope::District("3301".into())).await;
+    let b = upload(&app, &other, "theirs.xlsx", &w.bytes, false).await;
+    app.jobs().run_next().await.expect("run");
+    let b = batch(&app, &other, b["id"].as_i64().expect("id")).await;
+    assert_eq!(b["status"], "REJECTED");
+    let errors = b["errors"].as_array().expect("errors");
+    assert!(
+        errors
+            .iter()
+            .filter(|e| e["code"] == "out_of_district")
+            .count()
+            >= ds.households.len(),
+        "{b}"
+    );
+    assert_eq!(app.stats().await.households, 0);
+    // and 3318's key does not see 3301's batch
+    let (_, v) = app
+        .graphql(Some(&district), BATCH, json!({"id": b["id"]}))
+        .await;
+    assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
+}
+
+async fn a_job_left_running_by_a_dead_process_runs_again_from_the_start(app: TestApp) {
+    let ds = dataset(15, 4);
+    let w = render(&ds, false, false);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let b = upload(&app, &district, "a.xlsx", &w.bytes, false).await;
+    let id = b["id"].as_i64().expect("id");
+    // as a killed worker leaves it: claimed, its import's transaction rolled back
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE import_batches SET status = 'running', stage = 'writing', attempts = 1 WHERE id = {id}"
+        ))
+        .await
+        .expect("update");
+    let b = batch(&app, &district, id).await;
+    assert_eq!(b["status"], "RUNNING");
+    assert_eq!(b["progress"]["stage"], "writing");
+    let jobs = app.jobs();
+    jobs.recover().await.expect("recover");
+    assert_eq!(jobs.run_next().await.expect("run"), Some(id as i32));
+    let b = batch(&app, &district, id).await;
+    assert_eq!(
+        (b["status"].as_str(), b["attempts"].as_i64()),
+        (Some("IMPORTED"), Some(2)),
+        "{b}"
+    );
+    assert_eq!(app.stats().await, ds.expected_stats());
+    // one that keeps killing its process is given up
+    let b = upload(&app, &district, "b.xlsx", &w.bytes, false).await;
+    let id = b["id"].as_i64().expect("id");
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE import_batches SET status = 'running', attempts = {} WHERE id = {id}",
+            api::jobs::MAX_ATTEMPTS
+        ))
+        .await
+        .expect("update");
+    jobs.recover().await.expect("recover");
+    assert_eq!(jobs.run_next().await.expect("run"), Some(id as i32));
+    let b = batch(&app, &district, id).await;
+    assert_eq!(b["status"], "FAILED", "{b}");
+    assert!(
+        b["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("attempts")),
+        "{b}"
+    );
+}
+
+on_both_databases!(
+    an_upload_is_queued_checked_and_imported_by_the_worker,
+    a_rejected_upload_has_an_error_workbook_with_the_offending_rows,
+    uploads_need_the_preflight_header_stay_in_limits_and_in_scope,
+    a_job_left_running_by_a_dead_process_runs_again_from_the_start,
+);
