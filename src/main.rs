@@ -68,7 +68,21 @@ enum Command {
         #[command(subcommand)]
         command: AgencyCommand,
     },
-    /// Serve the GraphQL API: POST /graphql, GraphiQL at GET /graphql, /healthz, /readyz.
+    /// Write the monthly district-to-province report (due on the 10th): problems per
+    /// district × dimension × status as of the month's last day, and the month's logbook
+    /// entries.
+    Report {
+        /// The month, `YYYY-MM` (Christian era, e.g. 2026-10).
+        #[arg(long)]
+        month: String,
+        /// Only this district (4-digit code).
+        #[arg(long, value_name = "CODE")]
+        district: Option<String>,
+        /// Output file (.xlsx).
+        out: PathBuf,
+    },
+    /// Serve the staff page at /, the GraphQL API (POST /graphql, GraphiQL at GET /graphql),
+    /// the upload worker, /healthz and /readyz.
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
@@ -350,6 +364,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Key { command } => key(&db, command).await,
                 Command::Agency { command } => agency(&db, command).await,
                 Command::Serve(args) => serve(db, args).await,
+                Command::Report {
+                    month,
+                    district,
+                    out,
+                } => report(&db, &month, district.as_deref(), &out).await,
                 Command::Demo {
                     households,
                     serve: args,
@@ -673,6 +692,35 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+async fn report(
+    db: &sea_orm::DatabaseConnection,
+    month: &str,
+    district: Option<&str>,
+    out: &std::path::Path,
+) -> Result<ExitCode> {
+    use api::service::reports;
+    let month = reports::Month::parse(month).map_err(|e| usage(format!("--month: {e}")))?;
+    let who = match district_arg(district)? {
+        Some(d) => api::access::Principal::District {
+            key_id: 0,
+            district: d.as_str().to_string(),
+        },
+        None => api::service::agencies::operator(),
+    };
+    let r = reports::monthly(db, &who, month).await?;
+    let bytes = reports::monthly_workbook(&r)?;
+    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "รายงานเดือน{} / report for {}: {} แถวสรุป / summary rows, {} รายการช่วยเหลือ / entries → {}",
+        month.name_th(),
+        month.first_day().format("%Y-%m"),
+        r.summary.len(),
+        r.entries.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitCode> {
     let limits = api::Limits {
         max_depth: args.max_depth,
@@ -699,7 +747,7 @@ async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitC
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     eprintln!(
-        "logbook GraphQL on http://{}/graphql (GraphiQL in a browser)",
+        "logbook on http://{0}/ (staff page), GraphQL on http://{0}/graphql (GraphiQL in a browser)",
         listener.local_addr()?
     );
     axum::serve(listener, app)

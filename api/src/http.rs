@@ -10,12 +10,14 @@ use crate::graphql::loaders::{
 };
 use crate::jobs::Jobs;
 use crate::service::{self, keys};
+use crate::web;
 use async_graphql::ParseRequestError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::http::MultipartOptions;
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::Path;
+use axum::extract::Query;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
@@ -23,6 +25,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -92,6 +95,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/batches/{id}/errors.xlsx", get(error_workbook))
+        .route("/", get(|| async { Html(web::INDEX_HTML) }))
+        .route("/template.xlsx", get(template))
+        .route("/dashboard.svg", get(dashboard))
+        .route("/reports/monthly.xlsx", get(monthly_report))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(Arc::new(state))
@@ -281,24 +288,68 @@ async fn error_workbook(
         Err(r) => return r,
     };
     match service::imports::error_workbook(&s.db, &p, id).await {
-        Ok(Some(bytes)) => (
-            [
-                (
-                    CONTENT_TYPE,
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-                ),
-                (
-                    CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"errors-batch-{id}.xlsx\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(Some(bytes)) => xlsx(&format!("errors-batch-{id}.xlsx"), bytes),
         Ok(None) => refuse(
             StatusCode::NOT_FOUND,
             &ApiError::NotFound(format!("error workbook of batch {id}")),
         ),
         Err(e) => internal("error workbook", &e),
+    }
+}
+
+fn xlsx(name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, web::XLSX.to_string()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// GET `/template.xlsx`: the blank workbook (no key needed; it holds no data).
+async fn template() -> Response {
+    match importer::template::template() {
+        Ok(bytes) => xlsx("logbook-template.xlsx", bytes),
+        Err(e) => internal("template", &e),
+    }
+}
+
+/// GET `/dashboard.svg[?lang=en]`: the chart of problems the key may see.
+async fn dashboard(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let p = match authenticate(&s, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let english = q.get("lang").is_some_and(|l| l == "en");
+    match web::dashboard_svg(&s.db, &p, english).await {
+        Ok(svg) => ([(CONTENT_TYPE, "image/svg+xml; charset=utf-8")], svg).into_response(),
+        Err(e) => internal("dashboard", &e),
+    }
+}
+
+/// GET `/reports/monthly.xlsx?month=YYYY-MM`: the monthly report over what the key may see.
+async fn monthly_report(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let p = match authenticate(&s, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let month = q.get("month").map(String::as_str).unwrap_or("");
+    match web::monthly_report(&s.db, &p, month).await {
+        Ok(bytes) => xlsx(&format!("logbook-report-{month}.xlsx"), bytes),
+        Err(e @ ApiError::BadInput { .. }) => refuse(StatusCode::BAD_REQUEST, &e),
+        Err(e) => internal("monthly report", &e),
     }
 }

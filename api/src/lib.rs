@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod service;
+pub mod web;
 
 pub use graphql::{AppSchema, Limits, build_schema};
 pub use http::{AppState, HttpConfig, app};

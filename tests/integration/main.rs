@@ -9,3 +9,4 @@ mod cli;
 mod import;
 mod uploads;
 mod values;
+mod web;

@@ -10,6 +10,7 @@ pub mod imports;
 pub mod keys;
 pub mod logbook;
 pub mod problems;
+pub mod reports;
 pub mod stats;
 
 use crate::error::ApiResult;

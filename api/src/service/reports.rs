@@ -1,0 +1,377 @@
+//! The monthly district-to-province report (due on the 10th): problems per district ×
+//! dimension × status as of the month's last day, and the month's logbook entries, over what
+//! the principal may see; written as a workbook.
+//!
+//! A problem's status as of a day is the result of its latest logbook entry on or before that
+//! day (by date, then write order), or "not started". Every stored problem is counted: the
+//! workbooks carry no date on which a problem was found.
+
+use crate::access::Principal;
+use crate::error::{ApiError, ApiResult};
+use chrono::{Datelike, NaiveDate};
+use entity::catalog::indicator;
+use entity::types::{Dimension, ProblemStatus};
+use entity::{area, household, logbook_entry, problem};
+use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
+use sea_orm::sea_query::JoinType;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
+use std::collections::{BTreeMap, HashMap};
+
+/// Thai month names.
+const MONTHS_TH: [&str; 12] = [
+    "มกราคม",
+    "กุมภาพันธ์",
+    "มีนาคม",
+    "เมษายน",
+    "พฤษภาคม",
+    "มิถุนายน",
+    "กรกฎาคม",
+    "สิงหาคม",
+    "กันยายน",
+    "ตุลาคม",
+    "พฤศจิกายน",
+    "ธันวาคม",
+];
+
+/// A month, parsed from `YYYY-MM` (CE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Month {
+    /// Year, CE.
+    pub year: i32,
+    /// 1–12.
+    pub month: u32,
+}
+
+impl Month {
+    /// Parses `2026-10`.
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        let bad = || ApiError::bad_input("month", format!("\"{s}\" is not a month like 2026-10"));
+        let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month: u32 = m.parse().map_err(|_| bad())?;
+        if !(2000..=2200).contains(&year) || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Self { year, month })
+    }
+
+    /// The first day.
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
+    }
+
+    /// The last day.
+    pub fn last_day(self) -> NaiveDate {
+        let (y, m) = if self.month == 12 {
+            (self.year + 1, 1)
+        } else {
+            (self.year, self.month + 1)
+        };
+        NaiveDate::from_ymd_opt(y, m, 1)
+            .and_then(|d| d.pred_opt())
+            .unwrap_or_default()
+    }
+
+    /// `ตุลาคม 2569`.
+    pub fn name_th(self) -> String {
+        format!(
+            "{} {}",
+            MONTHS_TH[(self.month - 1) as usize],
+            self.year + 543
+        )
+    }
+}
+
+/// Counts of one district and dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    /// District code.
+    pub district_code: String,
+    /// District name.
+    pub district_name: String,
+    /// Dimension.
+    pub dimension: Dimension,
+    /// Problems per status, in [`ProblemStatus::ALL`] order.
+    pub by_status: [u64; 5],
+}
+
+/// One logbook entry of the month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRow {
+    /// District code.
+    pub district_code: String,
+    /// House code.
+    pub house_code: String,
+    /// Indicator code.
+    pub indicator: i32,
+    /// Date.
+    pub date: NaiveDate,
+    /// Agency as written.
+    pub agency: String,
+    /// What was done.
+    pub activity: String,
+    /// Amount, baht.
+    pub amount: Option<f64>,
+    /// Result.
+    pub status: ProblemStatus,
+    /// Who recorded it.
+    pub recorded_by: Option<String>,
+}
+
+/// The report's content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthlyReport {
+    /// The month.
+    pub month: Month,
+    /// Per district × dimension, every dimension of every district with problems.
+    pub summary: Vec<SummaryRow>,
+    /// The month's entries, by district, date and house.
+    pub entries: Vec<EntryRow>,
+}
+
+fn status_index(s: ProblemStatus) -> usize {
+    ProblemStatus::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// Builds the report of `month` over what `p` may see.
+pub async fn monthly(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    month: Month,
+) -> ApiResult<MonthlyReport> {
+    let last = month.last_day();
+    let first = month.first_day();
+    let problems: Vec<(i32, i32, String, String)> = problem::Entity::find()
+        .select_only()
+        .column(problem::Column::Id)
+        .column(problem::Column::IndicatorCode)
+        .column(problem::Column::HouseCode)
+        .column(household::Column::DistrictCode)
+        .join(JoinType::InnerJoin, problem::Relation::Household.def())
+        .filter(p.problems())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let entries = logbook_entry::Entity::find()
+        .filter(p.entries())
+        .filter(logbook_entry::Column::EntryDate.lte(last))
+        .order_by_asc(logbook_entry::Column::EntryDate)
+        .order_by_asc(logbook_entry::Column::WrittenSeq)
+        .order_by_asc(logbook_entry::Column::Id)
+        .all(db)
+        .await?;
+    let names: HashMap<String, String> = area::Entity::find()
+        .filter(area::Column::Level.eq("district"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.code, a.name_th))
+        .collect();
+
+    // the latest result on or before the last day, per problem (entries come in order)
+    let mut latest: HashMap<i32, ProblemStatus> = HashMap::new();
+    for e in &entries {
+        if let Some(s) = ProblemStatus::from_key(&e.status) {
+            latest.insert(e.problem_id, s);
+        }
+    }
+    let mut summary: BTreeMap<(String, Dimension), [u64; 5]> = BTreeMap::new();
+    let mut where_is: HashMap<i32, (&str, &str, i32)> = HashMap::new();
+    for (id, ind, house, district) in &problems {
+        let Some(dimension) = u8::try_from(*ind)
+            .ok()
+            .and_then(indicator)
+            .map(|i| i.dimension)
+        else {
+            continue;
+        };
+        let status = latest.get(id).copied().unwrap_or(ProblemStatus::NotStarted);
+        summary.entry((district.clone(), dimension)).or_default()[status_index(status)] += 1;
+        where_is.insert(*id, (district, house, *ind));
+    }
+    // every dimension of a district with problems, so the table has no holes
+    let districts: Vec<String> = summary.keys().map(|(d, _)| d.clone()).collect();
+    for d in districts {
+        for dim in Dimension::ALL {
+            summary.entry((d.clone(), *dim)).or_default();
+        }
+    }
+    let mut month_entries: Vec<EntryRow> = entries
+        .iter()
+        .filter(|e| e.entry_date >= first)
+        .filter_map(|e| {
+            let (district, house, ind) = where_is.get(&e.problem_id)?;
+            Some(EntryRow {
+                district_code: district.to_string(),
+                house_code: house.to_string(),
+                indicator: *ind,
+                date: e.entry_date,
+                agency: e.agency_text.clone(),
+                activity: e.activity.clone(),
+                amount: e.amount_satang.map(|s| s as f64 / 100.0),
+                status: ProblemStatus::from_key(&e.status)?,
+                recorded_by: e.recorded_by.clone(),
+            })
+        })
+        .collect();
+    month_entries.sort_by(|a, b| {
+        (&a.district_code, a.date, &a.house_code).cmp(&(&b.district_code, b.date, &b.house_code))
+    });
+    Ok(MonthlyReport {
+        month,
+        summary: summary
+            .into_iter()
+            .map(|((district_code, dimension), by_status)| SummaryRow {
+                district_name: names.get(&district_code).cloned().unwrap_or_default(),
+                district_code,
+                dimension,
+                by_status,
+            })
+            .collect(),
+        entries: month_entries,
+    })
+}
+
+/// Writes the report as a workbook: a summary sheet and an entries sheet, in Thai.
+pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = Workbook::new();
+    let title = Format::new().set_bold().set_font_size(14);
+    let head = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_background_color(Color::RGB(0xDDEBF7))
+        .set_border(FormatBorder::Thin);
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    let total = Format::new().set_bold().set_border(FormatBorder::Thin);
+    let date = Format::new()
+        .set_num_format("d/m/yyyy")
+        .set_border(FormatBorder::Thin);
+    let money = Format::new()
+        .set_num_format("#,##0.00")
+        .set_border(FormatBorder::Thin);
+
+    let ws = wb.add_worksheet();
+    ws.set_name("สรุปรายอำเภอ")?;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!(
+            "รายงานผลการแก้ไขปัญหาความยากจน ประจำเดือน{} ณ วันที่ {}/{}/{}",
+            r.month.name_th(),
+            r.month.last_day().day(),
+            r.month.last_day().month(),
+            r.month.last_day().year() + 543
+        ),
+        &title,
+    )?;
+    let mut cols: Vec<String> = vec!["รหัสอำเภอ".into(), "อำเภอ".into(), "มิติ".into()];
+    cols.extend(ProblemStatus::ALL.iter().map(|s| s.name_th().to_string()));
+    cols.push("รวม".into());
+    for (c, h) in cols.iter().enumerate() {
+        ws.write_string_with_format(2, c as u16, h, &head)?;
+    }
+    let mut row = 3u32;
+    let mut grand = [0u64; 5];
+    for s in &r.summary {
+        ws.write_string_with_format(row, 0, &s.district_code, &cell)?;
+        ws.write_string_with_format(row, 1, &s.district_name, &cell)?;
+        ws.write_string_with_format(row, 2, s.dimension.name_th(), &cell)?;
+        for (i, n) in s.by_status.iter().enumerate() {
+            ws.write_number_with_format(row, 3 + i as u16, *n as f64, &cell)?;
+            grand[i] += n;
+        }
+        ws.write_number_with_format(row, 8, s.by_status.iter().sum::<u64>() as f64, &total)?;
+        row += 1;
+    }
+    ws.write_string_with_format(row, 0, "รวมทั้งหมด", &total)?;
+    ws.write_string_with_format(row, 1, "", &total)?;
+    ws.write_string_with_format(row, 2, "", &total)?;
+    for (i, n) in grand.iter().enumerate() {
+        ws.write_number_with_format(row, 3 + i as u16, *n as f64, &total)?;
+    }
+    ws.write_number_with_format(row, 8, grand.iter().sum::<u64>() as f64, &total)?;
+    ws.set_column_width(1, 18)?;
+    ws.set_column_width(2, 24)?;
+    for c in 3..9 {
+        ws.set_column_width(c, 14)?;
+    }
+    ws.set_row_height(2, 36)?;
+    ws.set_freeze_panes(3, 0)?;
+
+    let ws = wb.add_worksheet();
+    ws.set_name("การช่วยเหลือประจำเดือน")?;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!("การช่วยเหลือที่บันทึกในเดือน{}", r.month.name_th()),
+        &title,
+    )?;
+    for (c, h) in [
+        "รหัสอำเภอ",
+        "รหัสบ้าน",
+        "ตัวชี้วัด",
+        "วันที่",
+        "หน่วยงาน",
+        "กิจกรรม",
+        "จำนวนเงิน (บาท)",
+        "ผล",
+        "ผู้บันทึก",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string_with_format(2, c as u16, *h, &head)?;
+    }
+    for (i, e) in r.entries.iter().enumerate() {
+        let row = 3 + i as u32;
+        ws.write_string_with_format(row, 0, &e.district_code, &cell)?;
+        ws.write_string_with_format(row, 1, &e.house_code, &cell)?;
+        ws.write_number_with_format(row, 2, f64::from(e.indicator), &cell)?;
+        ws.write_date_with_format(row, 3, e.date, &date)?;
+        ws.write_string_with_format(row, 4, &e.agency, &cell)?;
+        ws.write_string_with_format(row, 5, &e.activity, &cell)?;
+        match e.amount {
+            Some(a) => ws.write_number_with_format(row, 6, a, &money)?,
+            None => ws.write_string_with_format(row, 6, "", &cell)?,
+        };
+        ws.write_string_with_format(row, 7, e.status.name_th(), &cell)?;
+        ws.write_string_with_format(row, 8, e.recorded_by.as_deref().unwrap_or(""), &cell)?;
+    }
+    ws.set_column_width(1, 14)?;
+    ws.set_column_width(3, 12)?;
+    ws.set_column_width(4, 18)?;
+    ws.set_column_width(5, 40)?;
+    ws.set_column_width(6, 14)?;
+    ws.set_column_width(7, 24)?;
+    ws.set_column_width(8, 20)?;
+    ws.set_freeze_panes(3, 0)?;
+    wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_parse_and_know_their_days() {
+        let m = Month::parse("2026-02").expect("a month");
+        assert_eq!(
+            m.first_day(),
+            NaiveDate::from_ymd_opt(2026, 2, 1).expect("d")
+        );
+        assert_eq!(
+            m.last_day(),
+            NaiveDate::from_ymd_opt(2026, 2, 28).expect("d")
+        );
+        assert_eq!(
+            Month::parse("2024-12").expect("m").last_day(),
+            NaiveDate::from_ymd_opt(2024, 12, 31).expect("d")
+        );
+        assert_eq!(m.name_th(), "กุมภาพันธ์ 2569");
+        for bad in ["2026", "2026-13", "26-01", "2026-00", "abcd-ef", ""] {
+            assert!(Month::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
