@@ -875,11 +875,22 @@ async fn demo(
     )
     .await
     .map_err(anyhow::Error::new)?;
+    let (_, district) = api::service::keys::create(
+        &db,
+        api::service::keys::KeyScope::District("3318".into()),
+        Some("demo district".into()),
+    )
+    .await
+    .map_err(anyhow::Error::new)?;
     out!("{token}");
     eprintln!(
         "\nAdmin key above (shown once). In GraphiQL at http://{bind}/graphql set the header\n  {{\"Authorization\": \"Bearer {token}\"}}\nand run:\n\n{query}\n",
         bind = args.bind,
         query = DEMO_QUERY
+    );
+    eprintln!(
+        "หน้าเว็บสำหรับเจ้าหน้าที่ / staff page: http://{bind}/\n  รหัสอำเภอ / district key (3318): {district}\n  (or sign in with the admin key)\n",
+        bind = args.bind
     );
     serve(db, args).await
 }

@@ -103,7 +103,7 @@ pub async fn dashboard_svg(
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" font-family="Sarabun, Tahoma, 'Noto Sans Thai', sans-serif" font-size="13"><title>{}</title>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" font-family="Sarabun, Tahoma, 'Noto Sans Thai', Loma, Garuda, sans-serif" font-size="13"><title>{}</title>"#,
         if english {
             "Problems by district, dimension and status"
         } else {

@@ -26,11 +26,20 @@ impl MigratorTrait for Migrator {
 
 use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
+/// Connections in a SQLite pool (one writer at a time, readers beside it).
+pub const SQLITE_CONNECTIONS: u32 = 8;
+
 /// Connects to SQLite (`sqlite://file.db?mode=rwc`) or PostgreSQL (`postgres://…`).
-/// SQLite gets WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout and a 64 MB page cache.
+/// SQLite gets WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout, a 64 MB page cache
+/// and a pool of [`SQLITE_CONNECTIONS`] (an in-memory database keeps one).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut opts = ConnectOptions::new(url);
+    if url.starts_with("sqlite:") && !url.contains(":memory:") {
+        // sea-orm gives SQLite one connection unless told otherwise: then every reader waits
+        // for a running import's transaction. WAL lets readers run beside the one writer.
+        opts.max_connections(SQLITE_CONNECTIONS);
+    }
     opts.sqlx_logging(false).map_sqlx_sqlite_opts(|o| {
         o.journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)

@@ -5,6 +5,7 @@ mod helpers;
 
 mod api;
 mod areas;
+mod browser;
 mod cli;
 mod import;
 mod uploads;

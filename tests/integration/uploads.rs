@@ -391,4 +391,145 @@ on_both_databases!(
     a_rejected_upload_has_an_error_workbook_with_the_offending_rows,
     uploads_need_the_preflight_header_stay_in_limits_and_in_scope,
     a_job_left_running_by_a_dead_process_runs_again_from_the_start,
+    a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_restart,
 );
+
+/// One HTTP/1.1 request over a plain socket (the server is another process); returns the
+/// status and the body (status 0 when nothing listens).
+fn http(port: u16, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, Vec::new());
+    };
+    let req = format!(
+        "{head}\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    s.write_all(body).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response");
+    let status = String::from_utf8_lossy(&out[9..12]).parse().unwrap_or(0);
+    (status, out[split + 4..].to_vec())
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(url: &str, port: u16) -> Server {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_logbook"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", url)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start logbook serve");
+    // killed on drop, a failed wait included
+    let server = Server(child);
+    let start = std::time::Instant::now();
+    while http(port, "GET /readyz HTTP/1.1", b"").0 != 200 {
+        assert!(start.elapsed().as_secs() < 30, "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server
+}
+
+async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_restart(
+    app: TestApp,
+) {
+    let ds = dataset(3000, 12);
+    let w = render(&ds, false, false);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let mut server = serve(&app.url, port);
+    let (content_type, body) = multipart(&[("big.xlsx", &w.bytes)], false);
+    let (status, resp) = http(
+        port,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nContent-Type: {content_type}\r\nAuthorization: Bearer {district}\r\nApollo-Require-Preflight: 1"
+        ),
+        &body,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    let v: Value = serde_json::from_slice(&resp).expect("json");
+    let id = v["data"]["uploadWorkbook"]["id"].as_i64().expect("id");
+    // wait until the worker is inside its write transaction, then kill the process
+    let poll = json!({"query": "query($id: Int!) { importBatch(id: $id) { status progress { stage rowsDone rowsTotal } } }", "variables": {"id": id}}).to_string();
+    let start = std::time::Instant::now();
+    loop {
+        let (_, resp) = http(
+            port,
+            &format!(
+                "POST /graphql HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {district}"
+            ),
+            poll.as_bytes(),
+        );
+        let v: Value = serde_json::from_slice(&resp).unwrap_or(Value::Null);
+        let b = &v["data"]["importBatch"];
+        // mid-transaction: some sheets written, not all (the commit follows the last)
+        let p = &b["progress"];
+        if p["stage"] == "writing" && p["rowsDone"].as_i64() < p["rowsTotal"].as_i64() {
+            break;
+        }
+        assert!(
+            b["status"] == "QUEUED" || b["status"] == "RUNNING",
+            "the job ended before it could be interrupted: {v}"
+        );
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the job never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    server.0.kill().expect("kill -9");
+    server.0.wait().expect("reap");
+    // nothing of the batch is written; the job is left running
+    assert_eq!(app.count("SELECT COUNT(*) FROM households").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM members").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_issues").await, 0);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM import_batches WHERE id = {id} AND status = 'running'"
+        ))
+        .await,
+        1
+    );
+    // a new process finishes it, from the start
+    let _server = serve(&app.url, port);
+    let start = std::time::Instant::now();
+    while app
+        .count(&format!(
+            "SELECT COUNT(*) FROM import_batches WHERE id = {id} AND status = 'imported'"
+        ))
+        .await
+        == 0
+    {
+        assert!(
+            start.elapsed().as_secs() < 180,
+            "the job did not finish after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT CAST(attempts AS BIGINT) FROM import_batches WHERE id = {id}"
+        ))
+        .await,
+        2
+    );
+    assert_eq!(app.stats().await, ds.expected_stats());
+}

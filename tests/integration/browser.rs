@@ -1,0 +1,326 @@
+//! The staff page in a real browser: headless Chromium driven through ChromeDriver signs in,
+//! uploads a generated workbook with mistakes, sees the error table, downloads the error
+//! workbook and checks it, uploads the corrected workbook, sees it imported and the
+//! dashboard change. Screenshots are saved under `target/tmp/browser/`.
+//!
+//! ChromeDriver comes from Debian's `chromium-driver` (`.ci/run` installs it). Outside CI a
+//! machine without it skips this test, saying so; in CI it must run.
+
+use crate::helpers::{TestApp, dataset, render};
+use crate::on_both_databases;
+use api::service::keys::KeyScope;
+use calamine::{Reader, open_workbook_auto_from_rs};
+use fantoccini::{Client, ClientBuilder, Locator};
+use importer::workbook::SheetKind;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// ChromeDriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts ChromeDriver, or says why not (and, in CI, fails).
+fn driver() -> Option<Driver> {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but {CHROMEDRIVER} / {CHROMIUM} are missing: .ci/run installs chromium and chromium-driver"
+        );
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "browser tests skipped: install Debian's chromium and chromium-driver"
+            );
+        });
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let d = Driver { child, port };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(d)
+}
+
+async fn browser(d: &Driver, downloads: &Path) -> Client {
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1900", "--lang=th"],
+            "prefs": {
+                "download.default_directory": downloads.to_str().expect("path"),
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true
+            }
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!("an object")
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("a browser session")
+}
+
+/// Waits until `check` holds, or fails naming `what` (with a screenshot).
+async fn until<F, Fut>(c: &Client, shots: &Path, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        if start.elapsed() > Duration::from_secs(60) {
+            shot(c, shots, "timeout").await;
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn shot(c: &Client, dir: &Path, name: &str) -> PathBuf {
+    let png = c.screenshot().await.expect("screenshot");
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("save screenshot");
+    path
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn has_class(c: &Client, css: &str, class: &str) -> bool {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e
+            .attr("class")
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|v| v.split_whitespace().any(|x| x == class)),
+        Err(_) => false,
+    }
+}
+
+async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
+    let Some(d) = driver() else { return };
+    let db = if app.url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("browser")
+        .join(db);
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let downloads = tempfile::tempdir().expect("download folder");
+    let files = tempfile::tempdir().expect("upload folder");
+
+    // the server, on a real port, with its worker
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let http = app.http();
+    tokio::spawn(async move { axum::serve(listener, http).await });
+    tokio::spawn(app.jobs().work(Duration::from_millis(100)));
+    let key = app.key(KeyScope::District("3318".into())).await;
+
+    // the workbooks: one with three mistakes, and the same corrected
+    let good = dataset(30, 17);
+    let mut bad = good.clone();
+    bad.set_raw(SheetKind::Households, 4, "subdistrict", "หนองใหญ");
+    bad.set_raw(SheetKind::Members, 2, "citizen_id", "12345678901");
+    bad.set_raw(SheetKind::Assistance, 0, "status", "เสร็จแล้วมั้ง");
+    let bad_path = files.path().join("อำเภอเมืองจันทร์-ผิด.xlsx");
+    let good_path = files.path().join("อำเภอเมืองจันทร์.xlsx");
+    std::fs::write(&bad_path, render(&bad, true, false).bytes).expect("write");
+    std::fs::write(&good_path, render(&good, true, false).bytes).expect("write");
+
+    let c = browser(&d, downloads.path()).await;
+    c.goto(&format!("{base}/")).await.expect("open the page");
+    // a wrong key is refused, in Thai
+    c.find(Locator::Id("key"))
+        .await
+        .expect("key box")
+        .send_keys("lbk_wrong")
+        .await
+        .expect("type");
+    c.find(Locator::Id("signin"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    until(&c, &shots, "the refusal", || async {
+        text(&c, "#signin-error").await.contains("ไม่ถูกต้อง")
+    })
+    .await;
+    let key_box = c.find(Locator::Id("key")).await.expect("key box");
+    key_box.clear().await.expect("clear");
+    key_box.send_keys(&key).await.expect("type");
+    c.find(Locator::Id("signin"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    until(&c, &shots, "signing in", || async {
+        !has_class(&c, "#app", "hidden").await && text(&c, "#f-households b").await == "0"
+    })
+    .await;
+    shot(&c, &shots, "1-signed-in").await;
+
+    // the workbook with mistakes: rejected, its errors listed
+    c.find(Locator::Id("file"))
+        .await
+        .expect("file input")
+        .send_keys(bad_path.to_str().expect("path"))
+        .await
+        .expect("choose file");
+    c.find(Locator::Id("import"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    until(&c, &shots, "the rejection", || async {
+        has_class(&c, "#status", "s-REJECTED").await
+    })
+    .await;
+    let rows = c
+        .find_all(Locator::Css("#errors tbody tr"))
+        .await
+        .expect("error rows");
+    let stored = app
+        .count("SELECT CAST(error_count AS BIGINT) FROM import_batches ORDER BY id DESC LIMIT 1")
+        .await;
+    assert_eq!(rows.len() as i64, stored);
+    assert!(stored >= 3, "{stored}");
+    let table = text(&c, "#errors").await;
+    assert!(
+        table.contains("หนองใหญ่"),
+        "the did-you-mean is shown: {table}"
+    );
+    assert_eq!(text(&c, "#f-households b").await, "0");
+    shot(&c, &shots, "2-rejected").await;
+
+    // the error workbook downloads and holds the errors
+    c.find(Locator::Id("error-download"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let mut downloaded = None;
+    until(&c, &shots, "the error workbook download", || {
+        let found = std::fs::read_dir(downloads.path()).ok().and_then(|mut it| {
+            it.find_map(|e| {
+                let p = e.ok()?.path();
+                (p.extension().is_some_and(|x| x == "xlsx")).then_some(p)
+            })
+        });
+        downloaded = found.clone();
+        async move { found.is_some() }
+    })
+    .await;
+    let bytes = std::fs::read(downloaded.expect("a file")).expect("read download");
+    let mut wb = open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).expect("an xlsx");
+    let summary = wb.worksheet_range("สรุปข้อผิดพลาด").expect("summary sheet");
+    assert_eq!(summary.height() as i64, stored + 1);
+    assert!(wb.sheet_names().len() >= 4, "{:?}", wb.sheet_names());
+
+    // corrected and uploaded again: imported, the dashboard changes
+    c.find(Locator::Id("file"))
+        .await
+        .expect("file input")
+        .send_keys(good_path.to_str().expect("path"))
+        .await
+        .expect("choose file");
+    c.find(Locator::Id("import"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    until(&c, &shots, "the import", || async {
+        has_class(&c, "#status", "s-IMPORTED").await
+    })
+    .await;
+    let households = good.households.len().to_string();
+    until(&c, &shots, "the dashboard to change", || async {
+        text(&c, "#f-households b").await == households
+    })
+    .await;
+    until(&c, &shots, "the chart", || async {
+        c.find_all(Locator::Css("#chart svg rect[data-count]"))
+            .await
+            .is_ok_and(|r| !r.is_empty())
+    })
+    .await;
+    let past = c
+        .find_all(Locator::Css("#batches tbody tr"))
+        .await
+        .expect("past batches");
+    assert_eq!(past.len(), 2);
+    assert_eq!(app.stats().await, good.expected_stats());
+    shot(&c, &shots, "3-imported").await;
+
+    // the English switch
+    c.find(Locator::Id("lang"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    until(&c, &shots, "English", || async {
+        text(&c, "#status").await == "Imported"
+    })
+    .await;
+    shot(&c, &shots, "4-english").await;
+    c.close().await.expect("close the browser");
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("browser screenshots: {}\n", shots.display()).as_bytes(),
+    );
+}
+
+on_both_databases!(staff_fix_a_rejected_workbook_in_the_browser);
