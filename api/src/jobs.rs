@@ -91,7 +91,7 @@ impl Jobs {
             }
         };
         let now = Utc::now();
-        let tx = self.db.begin().await?;
+        let tx = crate::service::begin_write(&self.db).await?;
         let batch = import_batch::ActiveModel {
             file_name: Set(up.file_name),
             file_sha256: Set(hex::encode(Sha256::digest(&up.bytes))),

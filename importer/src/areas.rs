@@ -183,7 +183,15 @@ pub async fn load(db: &DatabaseConnection, rows: &[AreaRow]) -> Result<AreasRepo
         }
     }
     let codes: HashSet<&str> = rows.iter().map(|r| r.code.as_str()).collect();
-    let txn = db.begin().await?;
+    // a write transaction from the start (SQLite: BEGIN IMMEDIATE), so a server writing
+    // beside it makes it wait rather than fail
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            isolation_level: None,
+            access_mode: None,
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        })
+        .await?;
     let existing: HashMap<String, area::Model> = area::Entity::find()
         .filter(area::Column::Level.ne("village"))
         .all(&txn)

@@ -287,9 +287,10 @@ impl Tx {
                     .await
                     .map_err(db_err)?,
             ),
+            // the write lock at once: a concurrent writer waits instead of failing
             _ => Tx::Lite(
                 db.get_sqlite_connection_pool()
-                    .begin()
+                    .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(db_err)?,
             ),

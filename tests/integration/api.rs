@@ -632,6 +632,48 @@ fn input_for(p: &importer::generate::GProblem, date: &str, activity: &str, statu
            "activity": activity, "status": status, "amount": 1500.5})
 }
 
+async fn concurrent_writes_all_succeed(app: TestApp) {
+    let ds = seeded(&app, 30, 9).await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let today = chrono::Local::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    // 24 pieces of help recorded at once, on 24 problems, while reads go on beside them
+    let http = app.http();
+    let mut tasks = Vec::new();
+    for (i, p) in ds.problems.iter().take(24).enumerate() {
+        let mut input = input_for(p, &today, &format!("งานที่ {i}"), "FOLLOWING_UP");
+        input["agency"] = json!("33-sdhs");
+        let body = json!({"query": RECORD, "variables": {"input": input}}).to_string();
+        let req = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {district}"))
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let resp = http.oneshot(req).await.expect("response");
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            serde_json::from_slice::<Value>(&bytes).expect("json")
+        }));
+    }
+    for t in tasks {
+        let v = t.await.expect("task");
+        assert_eq!(
+            v["data"]["recordAssistance"]["status"], "FOLLOWING_UP",
+            "{v}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM logbook_entries").await,
+        ds.entries.len() as i64 + 24
+    );
+}
+
 async fn recording_help_updates_the_problem_and_respects_dimensions(app: TestApp) {
     let ds = seeded(&app, 30, 7).await;
     let pho = app.key(KeyScope::Agency("33-pho".into())).await;
@@ -1304,6 +1346,7 @@ async fn a_request_over_its_time_limit_is_cut_off(app: TestApp) {
 }
 
 on_both_databases!(
+    concurrent_writes_all_succeed,
     a_request_over_its_time_limit_is_cut_off,
     households_page_in_any_order_without_gaps_or_repeats,
     import_batches_are_read_with_their_counts_errors_and_warnings,

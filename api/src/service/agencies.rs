@@ -10,7 +10,7 @@ use entity::types::{AreaCode, AreaLevel, Dimension};
 use entity::{agency, agency_dimension, area};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait, TryInsertResult,
+    TryInsertResult,
 };
 use serde_json::json;
 
@@ -97,7 +97,7 @@ pub async fn add(db: &DatabaseConnection, p: &Principal, a: NewAgency) -> ApiRes
             format!("agency {} exists", a.code.trim()),
         ));
     }
-    let tx = db.begin().await?;
+    let tx = super::begin_write(db).await?;
     agency::Entity::insert(agency::ActiveModel {
         code: Set(a.code.trim().to_string()),
         abbreviation: Set(a.abbreviation.trim().to_string()),
@@ -130,7 +130,7 @@ pub async fn assign(
 ) -> ApiResult<AgencyRow> {
     let a = find(db, code).await?;
     admin_of(p, &a.province_code)?;
-    let tx = db.begin().await?;
+    let tx = super::begin_write(db).await?;
     let inserted = agency_dimension::Entity::insert(agency_dimension::ActiveModel {
         agency_id: Set(a.id),
         dimension: Set(d.key().into()),
@@ -162,7 +162,7 @@ pub async fn unassign(
 ) -> ApiResult<AgencyRow> {
     let a = find(db, code).await?;
     admin_of(p, &a.province_code)?;
-    let tx = db.begin().await?;
+    let tx = super::begin_write(db).await?;
     let deleted = agency_dimension::Entity::delete_many()
         .filter(agency_dimension::Column::AgencyId.eq(a.id))
         .filter(agency_dimension::Column::Dimension.eq(d.key()))

@@ -13,7 +13,6 @@ use importer::validate::entry_key;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
 };
 
 /// What a caller gives, as raw values: every one goes through its domain type's `parse`.
@@ -97,7 +96,7 @@ pub async fn record(
         None => None,
     };
 
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     // the problem, among those the principal may see
     let person = citizen
         .as_ref()

@@ -11,7 +11,7 @@ use entity::{agency, agency_dimension, api_key, area};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -120,7 +120,7 @@ pub async fn create(
     rand::rng().fill_bytes(&mut bytes);
     let token = format!("lbk_{}", hex::encode(bytes));
     key.token_hash = Set(hash(&token));
-    let tx = db.begin().await?;
+    let tx = super::begin_write(db).await?;
     let m = key.insert(&tx).await?;
     audit::record(
         &tx,
@@ -181,7 +181,7 @@ pub async fn revoke(db: &DatabaseConnection, id: i32) -> ApiResult<bool> {
             .map(|a| a.province_code),
         _ => None,
     };
-    let tx = db.begin().await?;
+    let tx = super::begin_write(db).await?;
     let mut k: api_key::ActiveModel = k.into();
     k.revoked_at = Set(Some(Utc::now()));
     k.update(&tx).await?;
