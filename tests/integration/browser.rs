@@ -121,6 +121,24 @@ async fn shot(c: &Client, dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click #{id}: {e}"));
+}
+
+async fn type_into(c: &Client, id: &str, text: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
+}
+
 async fn text(c: &Client, css: &str) -> String {
     match c.find(Locator::Css(css)).await {
         Ok(e) => e.text().await.unwrap_or_default(),
@@ -178,18 +196,8 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     let c = browser(&d, downloads.path()).await;
     c.goto(&format!("{base}/")).await.expect("open the page");
     // a wrong key is refused, in Thai
-    c.find(Locator::Id("key"))
-        .await
-        .expect("key box")
-        .send_keys("lbk_wrong")
-        .await
-        .expect("type");
-    c.find(Locator::Id("signin"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    type_into(&c, "key", "lbk_wrong").await;
+    click(&c, "signin").await;
     until(&c, &shots, "the refusal", || async {
         text(&c, "#signin-error").await.contains("ไม่ถูกต้อง")
     })
@@ -197,12 +205,7 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     let key_box = c.find(Locator::Id("key")).await.expect("key box");
     key_box.clear().await.expect("clear");
     key_box.send_keys(&key).await.expect("type");
-    c.find(Locator::Id("signin"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    click(&c, "signin").await;
     until(&c, &shots, "signing in", || async {
         !has_class(&c, "#app", "hidden").await && text(&c, "#f-households b").await == "0"
     })
@@ -210,18 +213,8 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     shot(&c, &shots, "1-signed-in").await;
 
     // the workbook with mistakes: rejected, its errors listed
-    c.find(Locator::Id("file"))
-        .await
-        .expect("file input")
-        .send_keys(bad_path.to_str().expect("path"))
-        .await
-        .expect("choose file");
-    c.find(Locator::Id("import"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    type_into(&c, "file", bad_path.to_str().expect("path")).await;
+    click(&c, "import").await;
     until(&c, &shots, "the rejection", || async {
         has_class(&c, "#status", "s-REJECTED").await
     })
@@ -244,12 +237,7 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     shot(&c, &shots, "2-rejected").await;
 
     // the error workbook downloads and holds the errors
-    c.find(Locator::Id("error-download"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    click(&c, "error-download").await;
     let mut downloaded = None;
     until(&c, &shots, "the error workbook download", || {
         let found = std::fs::read_dir(downloads.path()).ok().and_then(|mut it| {
@@ -269,18 +257,8 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     assert!(wb.sheet_names().len() >= 4, "{:?}", wb.sheet_names());
 
     // corrected and uploaded again: imported, the dashboard changes
-    c.find(Locator::Id("file"))
-        .await
-        .expect("file input")
-        .send_keys(good_path.to_str().expect("path"))
-        .await
-        .expect("choose file");
-    c.find(Locator::Id("import"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    type_into(&c, "file", good_path.to_str().expect("path")).await;
+    click(&c, "import").await;
     until(&c, &shots, "the import", || async {
         has_class(&c, "#status", "s-IMPORTED").await
     })
@@ -305,12 +283,7 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     shot(&c, &shots, "3-imported").await;
 
     // the English switch
-    c.find(Locator::Id("lang"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    click(&c, "lang").await;
     until(&c, &shots, "English", || async {
         text(&c, "#status").await == "Imported"
     })

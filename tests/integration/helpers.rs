@@ -192,6 +192,32 @@ impl TestApp {
         )
     }
 
+    /// GETs a path (with an optional bearer token); returns the status, the content type
+    /// and the body.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
+        use tower::ServiceExt;
+        let mut req = axum::http::Request::get(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = self
+            .http()
+            .oneshot(req.body(axum::body::Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, content_type, bytes.to_vec())
+    }
+
     /// A single number from SQL.
     pub async fn count(&self, sql: &str) -> i64 {
         let row = self

@@ -91,24 +91,6 @@ async fn batch(app: &TestApp, token: &str, id: i64) -> Value {
     v["data"]["importBatch"].clone()
 }
 
-/// GETs a path with a key; returns the status and the bytes.
-async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
-    let mut req = axum::http::Request::get(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let resp = app
-        .http()
-        .oneshot(req.body(axum::body::Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (status, bytes.to_vec())
-}
-
 fn code(v: &Value) -> Option<&str> {
     v["errors"][0]["extensions"]["code"].as_str()
 }
@@ -198,13 +180,13 @@ async fn a_rejected_upload_has_an_error_workbook_with_the_offending_rows(app: Te
     assert_eq!(url, format!("/batches/{id}/errors.xlsx"));
 
     // fetched with the same key; refused without one, and absent for keys that may not see it
-    let (status, bytes) = get(&app, &url, Some(&district)).await;
+    let (status, _, bytes) = app.get(&url, Some(&district)).await;
     assert_eq!(status, 200);
-    assert_eq!(get(&app, &url, None).await.0, 401);
+    assert_eq!(app.get(&url, None).await.0, 401);
     let agency = app.key(KeyScope::Agency("33-pho".into())).await;
-    assert_eq!(get(&app, &url, Some(&agency)).await.0, 404);
+    assert_eq!(app.get(&url, Some(&agency)).await.0, 404);
     assert_eq!(
-        get(&app, "/batches/9999/errors.xlsx", Some(&district))
+        app.get("/batches/9999/errors.xlsx", Some(&district))
             .await
             .0,
         404
@@ -253,7 +235,7 @@ async fn a_rejected_upload_has_an_error_workbook_with_the_offending_rows(app: Te
         Value::Null
     );
     assert_eq!(
-        get(&app, &format!("/batches/{id}/errors.xlsx"), Some(&district))
+        app.get(&format!("/batches/{id}/errors.xlsx"), Some(&district))
             .await
             .0,
         404

@@ -11,30 +11,6 @@ use entity::types::{Dimension, ProblemStatus};
 use importer::generate::Dataset;
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use tower::ServiceExt;
-
-async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
-    let mut req = axum::http::Request::get(path);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let resp = app
-        .http()
-        .oneshot(req.body(axum::body::Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (status, ct, bytes.to_vec())
-}
 
 async fn seeded(app: &TestApp) -> Dataset {
     let ds = dataset(40, 21);
@@ -79,7 +55,7 @@ fn expected_segments(ds: &Dataset, dims: &[Dimension]) -> BTreeMap<(String, Stri
 }
 
 async fn the_page_and_the_blank_template_are_served(app: TestApp) {
-    let (status, ct, body) = get(&app, "/", None).await;
+    let (status, ct, body) = app.get("/", None).await;
     assert_eq!(status, 200);
     assert!(ct.starts_with("text/html"), "{ct}");
     let page = String::from_utf8(body).expect("utf-8");
@@ -89,7 +65,7 @@ async fn the_page_and_the_blank_template_are_served(app: TestApp) {
     }
     // nothing is fetched from the internet
     assert!(!page.contains("https://") && !page.contains("http://"));
-    let (status, _, body) = get(&app, "/template.xlsx", None).await;
+    let (status, _, body) = app.get("/template.xlsx", None).await;
     assert_eq!(status, 200);
     let wb = open_workbook_auto_from_rs(Cursor::new(body)).expect("an xlsx");
     assert_eq!(
@@ -100,16 +76,16 @@ async fn the_page_and_the_blank_template_are_served(app: TestApp) {
 
 async fn the_dashboard_draws_what_the_key_may_see(app: TestApp) {
     let ds = seeded(&app).await;
-    assert_eq!(get(&app, "/dashboard.svg", None).await.0, 401);
+    assert_eq!(app.get("/dashboard.svg", None).await.0, 401);
     let district = app.key(KeyScope::District("3318".into())).await;
-    let (status, ct, body) = get(&app, "/dashboard.svg", Some(&district)).await;
+    let (status, ct, body) = app.get("/dashboard.svg", Some(&district)).await;
     assert_eq!((status, ct.as_str()), (200, "image/svg+xml; charset=utf-8"));
     let svg = String::from_utf8(body).expect("utf-8");
     assert!(svg.starts_with("<svg") && svg.contains("เมืองจันทร์"), "{svg}");
     assert_eq!(segments(&svg), expected_segments(&ds, Dimension::ALL));
     // an agency's chart holds its dimensions only; English labels on request
     let pho = app.key(KeyScope::Agency("33-pho".into())).await;
-    let (_, _, body) = get(&app, "/dashboard.svg?lang=en", Some(&pho)).await;
+    let (_, _, body) = app.get("/dashboard.svg?lang=en", Some(&pho)).await;
     let svg = String::from_utf8(body).expect("utf-8");
     assert_eq!(segments(&svg), expected_segments(&ds, &[Dimension::Health]));
     assert!(svg.contains("Solved") || svg.contains("Not started"));
@@ -119,7 +95,7 @@ async fn the_dashboard_draws_what_the_key_may_see(app: TestApp) {
     )
     .await;
     let other = app.key(KeyScope::District("3301".into())).await;
-    let (_, _, body) = get(&app, "/dashboard.svg", Some(&other)).await;
+    let (_, _, body) = app.get("/dashboard.svg", Some(&other)).await;
     let svg = String::from_utf8(body).expect("utf-8");
     assert!(segments(&svg).is_empty() && svg.contains("ยังไม่มีข้อมูล"));
 }
@@ -209,12 +185,12 @@ async fn the_monthly_report_counts_statuses_on_the_months_last_day(app: TestApp)
     let in_month = dates.iter().filter(|d| **d >= first && **d <= last).count();
 
     let district = app.key(KeyScope::District("3318".into())).await;
-    let (status, ct, body) = get(
-        &app,
-        &format!("/reports/monthly.xlsx?month={month}"),
-        Some(&district),
-    )
-    .await;
+    let (status, ct, body) = app
+        .get(
+            &format!("/reports/monthly.xlsx?month={month}"),
+            Some(&district),
+        )
+        .await;
     assert_eq!(status, 200);
     assert!(ct.contains("spreadsheetml"), "{ct}");
     let (by_dim, entries) = read_report(body);
@@ -240,12 +216,12 @@ async fn the_monthly_report_counts_statuses_on_the_months_last_day(app: TestApp)
 
     // bad months and missing keys are refused
     for bad in ["2026-13", "oct", ""] {
-        let (status, _, body) = get(
-            &app,
-            &format!("/reports/monthly.xlsx?month={bad}"),
-            Some(&district),
-        )
-        .await;
+        let (status, _, body) = app
+            .get(
+                &format!("/reports/monthly.xlsx?month={bad}"),
+                Some(&district),
+            )
+            .await;
         let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(
             (status, v["errors"][0]["extensions"]["code"].as_str()),
@@ -254,7 +230,7 @@ async fn the_monthly_report_counts_statuses_on_the_months_last_day(app: TestApp)
         );
     }
     assert_eq!(
-        get(&app, &format!("/reports/monthly.xlsx?month={month}"), None)
+        app.get(&format!("/reports/monthly.xlsx?month={month}"), None)
             .await
             .0,
         401

@@ -10,7 +10,7 @@ use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
 use entity::catalog::indicator;
-use entity::types::{Dimension, ProblemStatus};
+use entity::types::{Dimension, MONTHS_FULL, ProblemStatus};
 use entity::{area, household, logbook_entry, problem};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
 use sea_orm::sea_query::JoinType;
@@ -18,22 +18,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use std::collections::{BTreeMap, HashMap};
-
-/// Thai month names.
-const MONTHS_TH: [&str; 12] = [
-    "มกราคม",
-    "กุมภาพันธ์",
-    "มีนาคม",
-    "เมษายน",
-    "พฤษภาคม",
-    "มิถุนายน",
-    "กรกฎาคม",
-    "สิงหาคม",
-    "กันยายน",
-    "ตุลาคม",
-    "พฤศจิกายน",
-    "ธันวาคม",
-];
 
 /// A month, parsed from `YYYY-MM` (CE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +62,7 @@ impl Month {
     pub fn name_th(self) -> String {
         format!(
             "{} {}",
-            MONTHS_TH[(self.month - 1) as usize],
+            MONTHS_FULL[(self.month - 1) as usize],
             self.year + 543
         )
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// Full Thai month names, January first.
-const MONTHS_FULL: [&str; 12] = [
+pub const MONTHS_FULL: [&str; 12] = [
     "มกราคม",
     "กุมภาพันธ์",
     "มีนาคม",

@@ -7,7 +7,7 @@ mod ids;
 pub mod text;
 mod values;
 
-pub use date::{MONTHS_ABBR_DOTTED, ThaiDate};
+pub use date::{MONTHS_ABBR_DOTTED, MONTHS_FULL, ThaiDate};
 pub use error::ValueError;
 pub use ids::{AreaCode, AreaLevel, CitizenId, HouseCode, VillageCode, VillageNo};
 pub use values::{
