@@ -81,9 +81,10 @@ impl Jobs {
     /// Stores an upload and queues its batch; the caller's scope is the import's scope (a
     /// district key imports its district only). Agencies may not upload.
     pub async fn enqueue(&self, p: &Principal, up: Upload) -> ApiResult<import_batch::Model> {
+        // the import's scope: a district, a province (a province admin), or none (national)
         let district = match p {
             Principal::District { district, .. } => Some(district.clone()),
-            Principal::Admin { .. } => None,
+            Principal::Admin { province, .. } => province.clone(),
             Principal::Agency { .. } => {
                 return Err(ApiError::Forbidden(
                     "agencies record help through recordAssistance; workbooks are uploaded by district and provincial centres".into(),

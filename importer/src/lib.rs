@@ -425,7 +425,8 @@ impl std::fmt::Debug for Progress {
 pub struct ImportOptions {
     /// Validate and report only; write nothing.
     pub dry_run: bool,
-    /// Limit to one district (4-digit code): rows of other districts are errors.
+    /// Limit to one district (4-digit code) or province (2-digit code): rows outside it are
+    /// errors.
     pub district: Option<String>,
     /// The day the import runs: dates after it are errors; ages are as of it.
     pub today: NaiveDate,

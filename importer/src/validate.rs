@@ -269,8 +269,8 @@ impl Checker<'_> {
                     column,
                     Some(code.to_string()),
                     "out_of_district",
-                    format!("ครัวเรือน {code} ไม่อยู่ในอำเภอของท่าน"),
-                    format!("Household {code} is not in your district"),
+                    format!("ครัวเรือน {code} ไม่อยู่ในพื้นที่ของท่าน (อำเภอหรือจังหวัดที่รับผิดชอบ)"),
+                    format!("Household {code} is not in your area (your district or province)"),
                 );
                 false
             }
@@ -324,7 +324,7 @@ pub struct Context<'a> {
     pub agencies: &'a AgencyIndex,
     /// Stored records.
     pub stored: &'a Stored,
-    /// District the importer is limited to.
+    /// District (or province, a 2-digit code) the importer is limited to.
     pub district: Option<&'a str>,
 }
 
@@ -398,17 +398,30 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 ok = false;
             }
             if let Some(scope) = ctx.district
-                && district != scope
+                && !district.starts_with(scope)
             {
+                let (th, en) = if scope.len() == 2 {
+                    (
+                        format!("ครัวเรือนนี้อยู่ในอำเภอรหัส {district} ไม่ใช่จังหวัดของท่าน ({scope})"),
+                        format!(
+                            "This household is in district {district}, not in your province ({scope})"
+                        ),
+                    )
+                } else {
+                    (
+                        format!("ครัวเรือนนี้อยู่ในอำเภอรหัส {district} ไม่ใช่อำเภอของท่าน ({scope})"),
+                        format!(
+                            "This household is in district {district}, not in your district ({scope})"
+                        ),
+                    )
+                };
                 ck.error(
                     p.row,
                     &col(hh::DISTRICT),
                     Some(h.district.clone()),
                     "out_of_district",
-                    format!("ครัวเรือนนี้อยู่ในอำเภอรหัส {district} ไม่ใช่อำเภอของท่าน ({scope})"),
-                    format!(
-                        "This household is in district {district}, not in your district ({scope})"
-                    ),
+                    th,
+                    en,
                 );
                 ok = false;
             }
@@ -477,7 +490,13 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
             return House::Rejected(*row);
         }
         match ctx.stored.households.get(code) {
-            Some(h) if ctx.district.is_some_and(|d| d != h.district_code) => House::OutOfScope,
+            Some(h)
+                if ctx
+                    .district
+                    .is_some_and(|d| !h.district_code.starts_with(d)) =>
+            {
+                House::OutOfScope
+            }
             Some(h) => House::Ok {
                 province: &h.province_code,
             },

@@ -320,6 +320,53 @@ async fn uploads_need_the_preflight_header_stay_in_limits_and_in_scope(app: Test
     assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
 }
 
+async fn a_province_admin_uploads_for_its_province_and_sees_its_batches(app: TestApp) {
+    let ds = dataset(12, 5);
+    let w = render(&ds, false, false);
+    app.load_areas_csv("level,code,parent_code,name_th,name_en\nprovince,67,,เพชรบูรณ์,Phetchabun\n")
+        .await;
+    // another province's admin: every household is outside its province
+    let other = app
+        .key(KeyScope::Admin {
+            province: Some("67".into()),
+        })
+        .await;
+    let b = upload(&app, &other, "a.xlsx", &w.bytes, false).await;
+    app.jobs().run_next().await.expect("run");
+    let b = batch(&app, &other, b["id"].as_i64().expect("id")).await;
+    assert_eq!(b["status"], "REJECTED", "{b}");
+    let errors = b["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e["messageTh"]
+            .as_str()
+            .is_some_and(|m| m.contains("ไม่ใช่จังหวัดของท่าน"))),
+        "{b}"
+    );
+    // its own province's admin imports it, and follows and lists its batch
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let b = upload(&app, &admin, "b.xlsx", &w.bytes, false).await;
+    let id = b["id"].as_i64().expect("id");
+    app.jobs().run_next().await.expect("run");
+    assert_eq!(batch(&app, &admin, id).await["status"], "IMPORTED");
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            "{ importBatches { nodes { id } } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        v["data"]["importBatches"]["nodes"],
+        json!([{"id": id}]),
+        "{v}"
+    );
+    assert_eq!(app.stats().await, ds.expected_stats());
+}
+
 async fn a_job_left_running_by_a_dead_process_runs_again_from_the_start(app: TestApp) {
     let ds = dataset(15, 4);
     let w = render(&ds, false, false);
@@ -372,6 +419,7 @@ on_both_databases!(
     an_upload_is_queued_checked_and_imported_by_the_worker,
     a_rejected_upload_has_an_error_workbook_with_the_offending_rows,
     uploads_need_the_preflight_header_stay_in_limits_and_in_scope,
+    a_province_admin_uploads_for_its_province_and_sees_its_batches,
     a_job_left_running_by_a_dead_process_runs_again_from_the_start,
     a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_restart,
 );

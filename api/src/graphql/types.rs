@@ -729,7 +729,8 @@ impl ImportBatch {
             .gql()?;
         Ok(stored.then(|| format!("/batches/{}/errors.xlsx", self.0.id)))
     }
-    /// District scope it ran under.
+    /// The scope it ran under: a district code, a province code (a province admin's
+    /// upload), or null (national).
     async fn district_code(&self) -> Option<&str> {
         self.0.district_code.as_deref()
     }
