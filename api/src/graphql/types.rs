@@ -692,9 +692,11 @@ impl ImportBatch {
     }
     /// Progress: live while this server runs the job, else as last recorded.
     async fn progress(&self, ctx: &Context<'_>) -> ImportProgress {
-        if let Some(l) = ctx
-            .data_opt::<crate::jobs::Jobs>()
-            .and_then(|j| j.live(self.0.id))
+        let open = matches!(self.0.status.as_str(), "queued" | "running");
+        if open
+            && let Some(l) = ctx
+                .data_opt::<crate::jobs::Jobs>()
+                .and_then(|j| j.live(self.0.id))
         {
             return ImportProgress::new(l.stage, l.done as i64, l.total as i64);
         }
