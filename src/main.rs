@@ -199,9 +199,12 @@ struct ServeArgs {
     /// Largest workbook upload request, bytes.
     #[arg(long, default_value_t = 25 << 20)]
     upload_limit: usize,
-    /// Longest a request may take, seconds.
+    /// Longest a request may take, seconds (an upload: once it has arrived).
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// Longest a workbook upload may take to arrive, seconds (slow district lines).
+    #[arg(long, default_value_t = 600)]
+    upload_timeout_secs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -733,6 +736,7 @@ async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitC
         body_limit: args.body_limit,
         upload_limit: args.upload_limit,
         timeout: std::time::Duration::from_secs(args.timeout_secs),
+        upload_timeout: std::time::Duration::from_secs(args.upload_timeout_secs),
         ..Default::default()
     };
     let jobs = api::Jobs::new(db.clone(), api::JobConfig::default());

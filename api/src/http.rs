@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
@@ -45,8 +45,10 @@ pub struct HttpConfig {
     pub upload_limit: usize,
     /// Most files in one upload request.
     pub max_files: usize,
-    /// Longest a request may take.
+    /// Longest a request may take (an upload: once it has arrived).
     pub timeout: Duration,
+    /// Longest an upload may take to arrive.
+    pub upload_timeout: Duration,
     /// Where GraphiQL's assets come from (a CDN by default; an intranet mirror otherwise).
     pub graphiql_cdn: Option<String>,
 }
@@ -58,6 +60,7 @@ impl Default for HttpConfig {
             upload_limit: 25 << 20,
             max_files: 1,
             timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
             graphiql_cdn: None,
         }
     }
@@ -92,8 +95,11 @@ impl MakeRequestId for Sequential {
 /// Builds the app (no socket; tests call it in-process).
 pub fn app(state: AppState) -> Router {
     let timeout = state.config.timeout;
-    Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+    let state = Arc::new(state);
+    // everything but POST /graphql is cut off by a layer; POST /graphql times itself, since
+    // an upload over a slow district line may take longer to arrive than a query to run
+    let timed = Router::new()
+        .route("/graphql", get(graphiql))
         .route("/batches/{id}/errors.xlsx", get(error_workbook))
         .route("/", get(|| async { Html(web::INDEX_HTML) }))
         .route("/template.xlsx", get(template))
@@ -101,12 +107,15 @@ pub fn app(state: AppState) -> Router {
         .route("/reports/monthly.xlsx", get(monthly_report))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(Arc::new(state))
-        .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ))
+        ));
+    Router::new()
+        .route("/graphql", post(graphql))
+        .merge(timed)
+        .with_state(state)
+        .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -171,22 +180,53 @@ async fn graphql(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body)
         );
         return refuse(StatusCode::BAD_REQUEST, &e);
     }
-    let p = match authenticate(&s, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
+    let timed_out = |t: Duration| {
+        let e = ApiError::LimitExceeded(format!(
+            "the request took longer than {} s",
+            t.as_secs_f64()
+        ));
+        refuse(StatusCode::REQUEST_TIMEOUT, &e)
     };
-    let limit = if multipart {
-        s.config.upload_limit
+    let timeout = s.config.timeout;
+    let p = match tokio::time::timeout(timeout, authenticate(&s, &headers)).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(r)) => return r,
+        Err(_) => return timed_out(timeout),
+    };
+    let (limit, arrival) = if multipart {
+        (s.config.upload_limit, s.config.upload_timeout)
     } else {
-        s.config.body_limit
+        (s.config.body_limit, timeout)
     };
     let too_large = || {
         let e = ApiError::LimitExceeded(format!("the request is larger than {limit} bytes"));
         refuse(StatusCode::PAYLOAD_TOO_LARGE, &e)
     };
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return too_large();
+    let bytes = match tokio::time::timeout(arrival, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => return timed_out(arrival),
     };
+    match tokio::time::timeout(
+        timeout,
+        execute(&s, p, content_type, bytes, limit, too_large),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => timed_out(timeout),
+    }
+}
+
+/// Parses the received body and runs the one operation in it for `p`.
+async fn execute(
+    s: &AppState,
+    p: Principal,
+    content_type: Option<String>,
+    bytes: axum::body::Bytes,
+    limit: usize,
+    too_large: impl Fn() -> Response,
+) -> Response {
     let opts = MultipartOptions::default()
         .max_file_size(limit)
         .max_num_files(s.config.max_files);

@@ -6,6 +6,7 @@ use crate::helpers::{TestApp, dataset, render};
 use crate::on_both_databases;
 use api::service::keys::KeyScope;
 use calamine::{Data, Reader, open_workbook_auto_from_rs};
+use futures::StreamExt;
 use importer::workbook::SheetKind;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -320,6 +321,56 @@ async fn uploads_need_the_preflight_header_stay_in_limits_and_in_scope(app: Test
     assert_eq!(code(&v), Some("NOT_FOUND"), "{v}");
 }
 
+async fn a_slow_upload_may_take_longer_than_a_query_but_not_forever(app: TestApp) {
+    let w = render(&dataset(5, 2), false, false);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let (content_type, body) = multipart(&[("slow.xlsx", &w.bytes)], false);
+    // the body arrives in two halves, `gap` apart
+    let send = |upload_timeout: u64, gap: u64| {
+        let http = api::app(api::AppState {
+            db: app.db.clone(),
+            schema: api::build_schema(app.db.clone(), api::Limits::default()),
+            config: api::HttpConfig {
+                timeout: std::time::Duration::from_millis(300),
+                upload_timeout: std::time::Duration::from_millis(upload_timeout),
+                ..Default::default()
+            },
+            jobs: app.jobs(),
+        });
+        let (a, b) = body.split_at(body.len() / 2);
+        let (a, b) = (a.to_vec(), b.to_vec());
+        let chunks = futures::stream::iter([(a, 0u64), (b, gap)]).then(|(c, wait)| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            Ok::<_, std::io::Error>(c)
+        });
+        let req = axum::http::Request::post("/graphql")
+            .header("content-type", content_type.clone())
+            .header("authorization", format!("Bearer {district}"))
+            .header("apollo-require-preflight", "1")
+            .body(axum::body::Body::from_stream(chunks))
+            .expect("request");
+        async move {
+            let resp = http.oneshot(req).await.expect("response");
+            let status = resp.status().as_u16();
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    // slower than a query may take (300 ms), within the upload's time: queued
+    let (status, v) = send(5_000, 800).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["uploadWorkbook"]["status"], "QUEUED", "{v}");
+    // past the upload's time: cut off, nothing queued
+    let (status, v) = send(400, 1_200).await;
+    assert_eq!((status, code(&v)), (408, Some("LIMIT_EXCEEDED")), "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 1);
+}
+
 async fn a_province_admin_uploads_for_its_province_and_sees_its_batches(app: TestApp) {
     let ds = dataset(12, 5);
     let w = render(&ds, false, false);
@@ -420,6 +471,7 @@ on_both_databases!(
     a_rejected_upload_has_an_error_workbook_with_the_offending_rows,
     uploads_need_the_preflight_header_stay_in_limits_and_in_scope,
     a_province_admin_uploads_for_its_province_and_sees_its_batches,
+    a_slow_upload_may_take_longer_than_a_query_but_not_forever,
     a_job_left_running_by_a_dead_process_runs_again_from_the_start,
     a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_restart,
 );
