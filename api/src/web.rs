@@ -5,11 +5,11 @@
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::service::catalog;
 use crate::service::reports::{self, Month};
 use crate::service::stats::{self, Key};
-use entity::area;
 use entity::types::{Dimension, ProblemStatus};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{Condition, ConnectionTrait};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -27,16 +27,6 @@ fn colour(s: ProblemStatus) -> &'static str {
         ProblemStatus::AwaitingFollowUp => "#f9a825",
         ProblemStatus::FollowingUp => "#1565c0",
         ProblemStatus::NotSolvableYet => "#c62828",
-    }
-}
-
-fn status_en(s: ProblemStatus) -> &'static str {
-    match s {
-        ProblemStatus::NotStarted => "Not started",
-        ProblemStatus::Solved => "Solved",
-        ProblemStatus::AwaitingFollowUp => "Awaiting follow-up",
-        ProblemStatus::FollowingUp => "Following up",
-        ProblemStatus::NotSolvableYet => "Not solvable yet",
     }
 }
 
@@ -62,9 +52,7 @@ pub async fn dashboard_svg(
         &[Key::District, Key::Dimension, Key::Status],
     )
     .await?;
-    let names: HashMap<String, (String, Option<String>)> = area::Entity::find()
-        .filter(area::Column::Level.eq("district"))
-        .all(db)
+    let names: HashMap<String, (String, Option<String>)> = catalog::areas(db, "district", None)
         .await?
         .into_iter()
         .map(|a| (a.code, (a.name_th, a.name_en)))
@@ -78,11 +66,7 @@ pub async fn dashboard_svg(
         ) else {
             continue;
         };
-        let i = ProblemStatus::ALL
-            .iter()
-            .position(|s| *s == status)
-            .unwrap_or(0);
-        bars.entry((get(Key::District), dim)).or_default()[i] += r.problems;
+        bars.entry((get(Key::District), dim)).or_default()[status.index()] += r.problems;
     }
     let max = bars
         .values()
@@ -113,11 +97,7 @@ pub async fn dashboard_svg(
     // legend
     let mut x = 0.0;
     for st in ProblemStatus::ALL {
-        let label = if english {
-            status_en(*st)
-        } else {
-            st.name_th()
-        };
+        let label = if english { st.name_en() } else { st.name_th() };
         let _ = write!(
             s,
             r#"<rect x="{x}" y="4" width="14" height="14" fill="{}"/><text x="{}" y="16">{}</text>"#,
@@ -170,11 +150,7 @@ pub async fn dashboard_svg(
                     continue;
                 }
                 let w = bar_w * n as f64 / max as f64;
-                let stl = if english {
-                    status_en(*st)
-                } else {
-                    st.name_th()
-                };
+                let stl = if english { st.name_en() } else { st.name_th() };
                 let _ = write!(
                     s,
                     r#"<rect x="{x:.1}" y="{}" width="{w:.1}" height="{}" fill="{}" data-district="{}" data-dimension="{}" data-status="{}" data-count="{n}"><title>{} · {} · {}: {n}</title></rect>"#,

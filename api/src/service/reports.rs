@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
 use entity::catalog::indicator;
 use entity::types::{Dimension, MONTHS_FULL, ProblemStatus};
-use entity::{area, household, logbook_entry, problem};
+use entity::{household, logbook_entry, problem};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
 use sea_orm::sea_query::JoinType;
 use sea_orm::{
@@ -115,10 +115,6 @@ pub struct MonthlyReport {
     pub entries: Vec<EntryRow>,
 }
 
-fn status_index(s: ProblemStatus) -> usize {
-    ProblemStatus::ALL.iter().position(|x| *x == s).unwrap_or(0)
-}
-
 /// Builds the report of `month` over what `p` may see.
 pub async fn monthly(
     db: &impl ConnectionTrait,
@@ -146,9 +142,7 @@ pub async fn monthly(
         .order_by_asc(logbook_entry::Column::Id)
         .all(db)
         .await?;
-    let names: HashMap<String, String> = area::Entity::find()
-        .filter(area::Column::Level.eq("district"))
-        .all(db)
+    let names: HashMap<String, String> = super::catalog::areas(db, "district", None)
         .await?
         .into_iter()
         .map(|a| (a.code, a.name_th))
@@ -172,7 +166,7 @@ pub async fn monthly(
             continue;
         };
         let status = latest.get(id).copied().unwrap_or(ProblemStatus::NotStarted);
-        summary.entry((district.clone(), dimension)).or_default()[status_index(status)] += 1;
+        summary.entry((district.clone(), dimension)).or_default()[status.index()] += 1;
         where_is.insert(*id, (district, house, *ind));
     }
     // every dimension of a district with problems, so the table has no holes

@@ -118,6 +118,11 @@ macro_rules! key_enum {
                 match self { $($name::$var => $key),+ }
             }
 
+            /// Position in [`Self::ALL`] (a column in tables of counts).
+            pub fn index(self) -> usize {
+                Self::ALL.iter().position(|v| *v == self).unwrap_or(0)
+            }
+
             /// Parses a stored key.
             pub fn from_key(key: &str) -> Option<Self> {
                 match key { $($key => Some($name::$var),)+ _ => None }
@@ -214,6 +219,17 @@ key_enum!(
 );
 
 impl ProblemStatus {
+    /// English label.
+    pub fn name_en(self) -> &'static str {
+        match self {
+            ProblemStatus::NotStarted => "Not started",
+            ProblemStatus::Solved => "Solved",
+            ProblemStatus::AwaitingFollowUp => "Awaiting follow-up",
+            ProblemStatus::FollowingUp => "Following up",
+            ProblemStatus::NotSolvableYet => "Not solvable yet",
+        }
+    }
+
     /// Thai label.
     pub fn name_th(self) -> &'static str {
         match self {
