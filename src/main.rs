@@ -205,6 +205,41 @@ struct ServeArgs {
     /// Longest a workbook upload may take to arrive, seconds (slow district lines).
     #[arg(long, default_value_t = 600)]
     upload_timeout_secs: u64,
+    #[command(flatten)]
+    read: ReadLimitArgs,
+}
+
+/// How much of a workbook is read; a file over a limit is refused with the limit named.
+#[derive(Args, Debug, Clone)]
+struct ReadLimitArgs {
+    /// Most data rows per sheet.
+    #[arg(long, default_value_t = 250_000)]
+    max_rows: u32,
+    /// Most columns per sheet (a value right of them is refused).
+    #[arg(long, default_value_t = 200)]
+    max_columns: u32,
+    /// Most megabytes of a workbook once unzipped.
+    #[arg(long, default_value_t = 256)]
+    max_unzipped_mb: u64,
+    /// Most unzipped bytes per zipped byte (checked past 16 MB unzipped).
+    #[arg(long, default_value_t = 100)]
+    max_ratio: u64,
+    /// Most characters in one cell (Excel's own limit is 32,767).
+    #[arg(long, default_value_t = 32_767)]
+    max_cell_chars: usize,
+}
+
+impl ReadLimitArgs {
+    fn limits(&self) -> importer::ReadLimits {
+        importer::ReadLimits {
+            max_rows: self.max_rows,
+            max_columns: self.max_columns,
+            max_unzipped: self.max_unzipped_mb << 20,
+            max_ratio: self.max_ratio,
+            max_cell_chars: self.max_cell_chars,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -221,6 +256,8 @@ struct ImportArgs {
     /// Workbooks to import, in order.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    read: ReadLimitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -285,6 +322,12 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    // a panic anywhere is logged once, with its backtrace, through tracing (the importer and
+    // the upload worker turn it into a report; the process goes on)
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        tracing::error!(panic = %info, %backtrace, "panic");
+    }));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -489,6 +532,7 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
             district: district.as_ref().map(|d| d.as_str().to_string()),
             principal: Some(format!("cli:{}", whoami())),
             progress,
+            limits: args.read.limits(),
             ..ImportOptions::today()
         };
         let report = importer::import_workbook(db, &name, bytes, &opts).await?;
@@ -739,7 +783,13 @@ async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitC
         upload_timeout: std::time::Duration::from_secs(args.upload_timeout_secs),
         ..Default::default()
     };
-    let jobs = api::Jobs::new(db.clone(), api::JobConfig::default());
+    let jobs = api::Jobs::new(
+        db.clone(),
+        api::JobConfig {
+            limits: args.read.limits(),
+            ..Default::default()
+        },
+    );
     tokio::spawn(jobs.clone().work(std::time::Duration::from_secs(2)));
     let app = api::app(api::AppState {
         db,

@@ -45,6 +45,8 @@ pub struct Live {
 pub struct JobConfig {
     /// The day imports run as (tests fix it); today when none.
     pub today: Option<NaiveDate>,
+    /// How much of an uploaded workbook is read.
+    pub limits: importer::ReadLimits,
 }
 
 /// The queue and its worker; cheap to clone.
@@ -282,6 +284,7 @@ impl Jobs {
             principal: batch.principal.clone(),
             progress,
             batch: Some(id),
+            limits: self.config.limits,
         };
         // the import reads and checks on the calling thread (≈ 1 s of CPU for a province):
         // run it on a blocking thread so that the runtime's workers keep serving requests
@@ -302,6 +305,17 @@ impl Jobs {
             m.remove(&id);
         }
         match outcome {
+            Ok(report) if report.errors.iter().any(|e| e.code == "internal_error") => {
+                // a bug met on this file: the job fails at once (not retried on restart)
+                tracing::error!(batch = id, "import job failed on an internal error");
+                let why = report
+                    .errors
+                    .iter()
+                    .find(|e| e.code == "internal_error")
+                    .map(|e| e.message_th.clone())
+                    .unwrap_or_default();
+                self.fail(id, &why).await
+            }
             Ok(report) => {
                 tracing::info!(
                     batch = id,

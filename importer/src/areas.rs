@@ -2,8 +2,8 @@
 //! (or the small built-in set) idempotently, and creating each new province's default
 //! agencies with their default dimension ownership.
 
-use crate::cells::Cell;
 use crate::error::ImportError;
+use crate::limits::ReadLimits;
 use crate::workbook::Workbook;
 use entity::catalog::DEFAULT_AGENCIES;
 use entity::types::{AreaCode, AreaLevel, text};
@@ -14,6 +14,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet};
 
 /// The built-in areas: อำเภอเมืองจันทร์ (3318) of ศรีสะเกษ (33) and its three subdistricts,
@@ -122,19 +123,26 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<AreaRow>, ImportError> {
 
 /// Parses the same columns from the first sheet of a workbook.
 pub fn parse_xlsx(bytes: Vec<u8>) -> Result<Vec<AreaRow>, ImportError> {
-    let mut wb = Workbook::open(bytes)?;
+    let limits = ReadLimits::default();
+    let mut wb = Workbook::open(bytes, &limits).map_err(|r| ImportError::Areas(r.en))?;
     let first = wb
         .sheet_names()
         .into_iter()
         .next()
         .ok_or_else(|| ImportError::Areas("the workbook has no sheet".into()))?;
-    let range = wb.range(&first)?;
+    let mut grid: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    wb.cells(&first, |r, c, cell| {
+        let row = grid.entry(r).or_default();
+        let c = c as usize;
+        if row.len() <= c {
+            row.resize(c + 1, String::new());
+        }
+        row[c] = cell.display().unwrap_or_default();
+        Ok(())
+    })
+    .map_err(|r| ImportError::Areas(r.en))?;
     let mut out = Vec::new();
-    for (i, row) in range.rows().enumerate() {
-        let cols: Vec<String> = row
-            .iter()
-            .map(|d| Cell::from_data(d).display().unwrap_or_default())
-            .collect();
+    for (i, (r, cols)) in grid.into_iter().enumerate() {
         if i == 0 {
             check_header(&cols)?;
             continue;
@@ -142,7 +150,7 @@ pub fn parse_xlsx(bytes: Vec<u8>) -> Result<Vec<AreaRow>, ImportError> {
         if cols.iter().all(String::is_empty) {
             continue;
         }
-        out.push(parse_row(i + 1, &cols)?);
+        out.push(parse_row(r as usize + 1, &cols)?);
     }
     Ok(out)
 }

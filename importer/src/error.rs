@@ -6,9 +6,9 @@ use thiserror::Error;
 /// What the caller sees when an import could not run.
 #[derive(Debug, Error)]
 pub enum ImportError {
-    /// The file is not a workbook calamine can open (not xlsx/xls/ods, or corrupt).
-    #[error("cannot read the workbook: {0}")]
-    Unreadable(String),
+    /// The file was refused as a whole (unreadable, encrypted, over a limit).
+    #[error("{}: {}", .0.code, .0.en)]
+    Refused(Box<crate::limits::Refusal>),
     /// An area master file could not be read or holds bad rows.
     #[error("area file: {0}")]
     Areas(String),

@@ -6,6 +6,8 @@
 use crate::cells::Cell;
 use crate::error::ImportError;
 use crate::header::{columns, find_header};
+use crate::limits::ReadLimits;
+use crate::rows::HEADER_WINDOW;
 use crate::workbook::{SheetKind, Workbook};
 use entity::types::text::header_key;
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook as XlsxWorkbook};
@@ -37,13 +39,15 @@ struct SheetCut {
 
 /// Builds the error workbook from the uploaded bytes and the batch's errors.
 pub fn error_workbook(original: Vec<u8>, flags: &[Flag]) -> Result<Vec<u8>, ImportError> {
-    let mut wb = Workbook::open(original)?;
+    let limits = ReadLimits::default();
+    let mut wb =
+        Workbook::open(original, &limits).map_err(|r| ImportError::Refused(Box::new(r)))?;
     let mut cuts: BTreeMap<SheetKind, SheetCut> = BTreeMap::new();
     for name in wb.sheet_names() {
         let Some(kind) = SheetKind::from_name(&name) else {
             continue;
         };
-        let wanted: Vec<u32> = flags
+        let wanted: std::collections::HashSet<u32> = flags
             .iter()
             .filter(|f| f.sheet == Some(kind))
             .filter_map(|f| f.row)
@@ -51,11 +55,33 @@ pub fn error_workbook(original: Vec<u8>, flags: &[Flag]) -> Result<Vec<u8>, Impo
         if wanted.is_empty() || cuts.contains_key(&kind) {
             continue;
         }
-        let range = wb.range(&name)?;
-        let first_row = range.start().map_or(0, |(r, _)| r);
-        let grid: Vec<Vec<Cell>> = range
-            .rows()
-            .map(|r| r.iter().map(Cell::from_data).collect())
+        // the first rows (for the header) and the flagged rows, as written
+        let mut first: Option<u32> = None;
+        let mut head: BTreeMap<u32, Vec<Cell>> = BTreeMap::new();
+        let mut rows: BTreeMap<u32, Vec<Cell>> = BTreeMap::new();
+        wb.cells(&name, |r, c, cell| {
+            let f = *first.get_or_insert(r);
+            let target = if r >= f && r - f < HEADER_WINDOW {
+                Some(&mut head)
+            } else if wanted.contains(&(r + 1)) {
+                Some(&mut rows)
+            } else {
+                None
+            };
+            if let Some(map) = target {
+                let cells = map.entry(r).or_default();
+                let c = c as usize;
+                if cells.len() <= c {
+                    cells.resize(c + 1, Cell::Empty);
+                }
+                cells[c] = cell;
+            }
+            Ok(())
+        })
+        .map_err(|r| ImportError::Refused(Box::new(r)))?;
+        let f = first.unwrap_or(0);
+        let grid: Vec<Vec<Cell>> = (f..f + HEADER_WINDOW)
+            .map(|r| head.get(&r).cloned().unwrap_or_default())
             .collect();
         let Some(h) = find_header(kind, &grid) else {
             continue;
@@ -72,13 +98,12 @@ pub fn error_workbook(original: Vec<u8>, flags: &[Flag]) -> Result<Vec<u8>, Impo
         for (pos, text) in h.unknown.iter().chain(h.duplicates.iter()) {
             positions.entry(header_key(text)).or_insert(*pos);
         }
-        let rows = wanted
-            .iter()
-            .filter_map(|r| {
-                let i = (*r as usize).checked_sub(first_row as usize + 1)?;
-                grid.get(i).map(|cells| (*r, cells.clone()))
-            })
-            .collect();
+        for (r, cells) in head {
+            if wanted.contains(&(r + 1)) {
+                rows.insert(r, cells);
+            }
+        }
+        let rows = rows.into_iter().map(|(r, cells)| (r + 1, cells)).collect();
         cuts.insert(
             kind,
             SheetCut {

@@ -13,10 +13,12 @@
 
 pub mod areas;
 pub mod cells;
+pub mod container;
 pub mod error;
 pub mod errorbook;
 pub mod generate;
 pub mod header;
+pub mod limits;
 pub mod plan;
 pub mod reference;
 pub mod report;
@@ -27,8 +29,8 @@ pub mod validate;
 pub mod workbook;
 pub mod write;
 
-use crate::cells::Cell;
 use crate::header::Header;
+pub use crate::limits::{ReadLimits, Refusal};
 use crate::reference::{AgencyIndex, AreaIndex, Stored};
 use crate::report::{ImportReport, ImportStatus, Issue, Severity};
 use crate::rows::{AnalysisIn, EntryIn, HouseholdIn, MemberIn, Parsed, ProblemIn};
@@ -156,47 +158,40 @@ enum ParsedRows {
     Entries(Vec<Parsed<EntryIn>>),
 }
 
-/// Cells → header → rows → typed rows, for one sheet.
+/// Header → typed rows, for one sheet whose cells were streamed into a [`SheetBuilder`].
 fn parse_sheet(
     kind: SheetKind,
     name: String,
-    range: calamine::Range<calamine::Data>,
+    built: Result<rows::SheetRows, u32>,
     today: NaiveDate,
 ) -> SheetOutcome {
     let mut issues = Vec::new();
-    let first_row = range.start().map_or(0, |(r, _)| r);
-    let grid: Vec<Vec<Cell>> = range
-        .rows()
-        .map(|r| r.iter().map(Cell::from_data).collect())
-        .collect();
-    drop(range);
-    let non_empty = grid
-        .iter()
-        .filter(|r| r.iter().any(|c| !c.is_empty()))
-        .count() as u32;
-    let Some(sr) = rows::cut_rows(kind, &name, grid, first_row) else {
-        issues.push(sheet_issue(
-            Severity::Error,
-            Some(kind),
-            None,
-            "header_not_found",
-            format!("ไม่พบแถวหัวตารางในแผ่นงาน \"{name}\" (ต้องมีชื่อคอลัมน์ที่รู้จักอย่างน้อย 2 คอลัมน์ใน 15 แถวแรก)"),
-            format!("No header row in sheet \"{name}\" (at least 2 known column headers within the first 15 rows)"),
-        ));
-        let info = SheetInfo {
-            name,
-            header: None,
-            read: non_empty,
-            broken: true,
-        };
-        return SheetOutcome {
-            kind,
-            info,
-            issues,
-            rows: ParsedRows::None,
-        };
+    let sr = match built {
+        Ok(sr) => sr,
+        Err(non_empty) => {
+            issues.push(sheet_issue(
+                Severity::Error,
+                Some(kind),
+                None,
+                "header_not_found",
+                format!("ไม่พบแถวหัวตารางในแผ่นงาน \"{name}\" (ต้องมีชื่อคอลัมน์ที่รู้จักอย่างน้อย 2 คอลัมน์ใน 15 แถวแรก)"),
+                format!("No header row in sheet \"{name}\" (at least 2 known column headers within the first 15 rows)"),
+            ));
+            let info = SheetInfo {
+                name,
+                header: None,
+                read: non_empty,
+                broken: true,
+            };
+            return SheetOutcome {
+                kind,
+                info,
+                issues,
+                rows: ParsedRows::None,
+            };
+        }
     };
-    let header_row = first_row + sr.header.row_index as u32 + 1;
+    let header_row = sr.header_row;
     for (_, text) in &sr.header.unknown {
         issues.push(
             sheet_issue(
@@ -204,8 +199,11 @@ fn parse_sheet(
                 Some(kind),
                 Some(header_row),
                 "unknown_column",
-                format!("ไม่รู้จักคอลัมน์ \"{text}\" จึงข้ามไป"),
-                format!("Column \"{text}\" is not one the importer knows; ignored"),
+                format!("ไม่รู้จักคอลัมน์ \"{}\" จึงข้ามไป", cells::shown(text)),
+                format!(
+                    "Column \"{}\" is not one the importer knows; ignored",
+                    cells::shown(text)
+                ),
             )
             .column(text.clone()),
         );
@@ -217,8 +215,14 @@ fn parse_sheet(
                 Some(kind),
                 Some(header_row),
                 "duplicate_column",
-                format!("คอลัมน์ \"{text}\" ซ้ำกับคอลัมน์ก่อนหน้า ใช้คอลัมน์แรกเท่านั้น"),
-                format!("Column \"{text}\" repeats an earlier one; only the first is read"),
+                format!(
+                    "คอลัมน์ \"{}\" ซ้ำกับคอลัมน์ก่อนหน้า ใช้คอลัมน์แรกเท่านั้น",
+                    cells::shown(text)
+                ),
+                format!(
+                    "Column \"{}\" repeats an earlier one; only the first is read",
+                    cells::shown(text)
+                ),
             )
             .column(text.clone()),
         );
@@ -273,67 +277,119 @@ fn parse_sheet(
 }
 
 /// Reads a workbook: sheets by name, header rows, cells, typed rows. Pure; `today` bounds
-/// dates. Calamine reads the next sheet while another thread parses the last one.
-pub fn read_workbook(bytes: Vec<u8>, today: NaiveDate) -> Result<ReadWorkbook, ImportError> {
+/// dates. Cells stream from the file into each sheet's builder under `limits`, while
+/// another thread parses the sheet read before. A file over a limit, encrypted or
+/// unreadable is refused as a whole.
+pub fn read_workbook(
+    bytes: Vec<u8>,
+    today: NaiveDate,
+    limits: &ReadLimits,
+) -> Result<ReadWorkbook, Refusal> {
     let span = info_span!("import.read");
     let _g = span.enter();
-    let mut wb = Workbook::open(bytes)?;
+    let mut wb = Workbook::open(bytes, limits)?;
     let mut out = ReadWorkbook::default();
-    let outcomes = std::thread::scope(|scope| -> Result<Vec<SheetOutcome>, ImportError> {
+    let outcomes = std::thread::scope(|scope| -> Result<Vec<SheetOutcome>, Refusal> {
         let (send, recv) =
-            std::sync::mpsc::channel::<(SheetKind, String, calamine::Range<calamine::Data>)>();
+            std::sync::mpsc::channel::<(SheetKind, String, Result<rows::SheetRows, u32>)>();
         let parser = scope.spawn(move || {
             recv.into_iter()
-                .map(|(kind, name, range)| parse_sheet(kind, name, range, today))
+                .map(|(kind, name, built)| parse_sheet(kind, name, built, today))
                 .collect::<Vec<_>>()
         });
         let mut seen = HashSet::new();
-        for name in wb.sheet_names() {
-            let Some(kind) = SheetKind::from_name(&name) else {
-                out.issues.push(
-                    sheet_issue(
+        let read = (|| -> Result<(), Refusal> {
+            for name in wb.sheet_names() {
+                let Some(kind) = SheetKind::from_name(&name) else {
+                    out.issues.push(
+                        sheet_issue(
+                            Severity::Warning,
+                            None,
+                            None,
+                            "unknown_sheet",
+                            format!("ไม่รู้จักแผ่นงาน \"{}\" จึงข้ามไป", cells::shown(&name)),
+                            format!(
+                                "Sheet \"{}\" is not one the importer knows; skipped",
+                                cells::shown(&name)
+                            ),
+                        )
+                        .value(Some(name.clone())),
+                    );
+                    continue;
+                };
+                if !seen.insert(kind) {
+                    out.issues.push(
+                        sheet_issue(
+                            Severity::Error,
+                            Some(kind),
+                            None,
+                            "duplicate_sheet",
+                            format!(
+                                "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
+                                kind.name_th()
+                            ),
+                            format!(
+                                "More than one {} sheet (\"{name}\"); merge them into one",
+                                kind.key()
+                            ),
+                        )
+                        .value(Some(name.clone())),
+                    );
+                    continue;
+                }
+                if wb.is_hidden(&name) {
+                    out.issues.push(sheet_issue(
                         Severity::Warning,
-                        None,
-                        None,
-                        "unknown_sheet",
-                        format!("ไม่รู้จักแผ่นงาน \"{name}\" จึงข้ามไป"),
-                        format!("Sheet \"{name}\" is not one the importer knows; skipped"),
-                    )
-                    .value(Some(name.clone())),
-                );
-                continue;
-            };
-            if !seen.insert(kind) {
-                out.issues.push(
-                    sheet_issue(
-                        Severity::Error,
                         Some(kind),
                         None,
-                        "duplicate_sheet",
-                        format!(
-                            "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
-                            kind.name_th()
-                        ),
-                        format!(
-                            "More than one {} sheet (\"{name}\"); merge them into one",
-                            kind.key()
-                        ),
-                    )
-                    .value(Some(name.clone())),
-                );
-                continue;
+                        "hidden_sheet",
+                        format!("แผ่นงาน \"{name}\" ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าข้อมูลในแผ่นนี้ด้วย ตรวจสอบว่าตั้งใจส่งข้อมูลนี้"),
+                        format!("Sheet \"{name}\" is hidden in Excel but its rows are imported; check that they are meant to be sent"),
+                    ));
+                }
+                let hidden = wb.hidden_rows(&name).to_vec();
+                let t = std::time::Instant::now();
+                let mut builder = rows::SheetBuilder::new(kind, &name, limits);
+                wb.cells(&name, |r, c, cell| builder.push(r, c, cell))?;
+                let built = builder.finish().map(|mut sr| {
+                    sr.merges = wb.merges(&name).to_vec();
+                    sr
+                });
+                if let Ok(sr) = &built {
+                    let data: HashSet<u32> = sr.rows.iter().map(|r| r.row).collect();
+                    let read: Vec<u32> = hidden.into_iter().filter(|r| data.contains(r)).collect();
+                    if let Some(first) = read.first() {
+                        let list = read
+                            .iter()
+                            .take(20)
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let more = if read.len() > 20 { " …" } else { "" };
+                        out.issues.push(
+                            sheet_issue(
+                                Severity::Warning,
+                                Some(kind),
+                                Some(*first),
+                                "hidden_rows",
+                                format!("แผ่นงาน \"{name}\" มี {} แถวที่ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าด้วย (แถว {list}{more})", read.len()),
+                                format!("Sheet \"{name}\" has {} rows hidden in Excel that are imported too (rows {list}{more})", read.len()),
+                            ),
+                        );
+                    }
+                }
+                tracing::debug!(import.sheet = %name, import.ms = t.elapsed().as_millis() as u64, "sheet read");
+                if send.send((kind, name, built)).is_err() {
+                    break;
+                }
             }
-            let t = std::time::Instant::now();
-            let range = wb.range(&name)?;
-            tracing::debug!(import.sheet = %name, import.ms = t.elapsed().as_millis() as u64, "sheet range read");
-            if send.send((kind, name, range)).is_err() {
-                break;
-            }
-        }
+            Ok(())
+        })();
         drop(send);
-        parser
+        let parsed = parser
             .join()
-            .map_err(|_| ImportError::Unreadable("the sheet parser failed".into()))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        read.map(|()| parsed)
     })?;
     for o in outcomes {
         out.issues.extend(o.issues);
@@ -357,6 +413,15 @@ pub fn read_workbook(bytes: Vec<u8>, today: NaiveDate) -> Result<ReadWorkbook, I
             "No sheet the importer knows (households, members, problems, analysis, assistance)"
                 .into(),
         ));
+    } else if out.sheets.values().all(|s| s.read == 0) {
+        out.issues.push(sheet_issue(
+            Severity::Error,
+            None,
+            None,
+            "no_data_rows",
+            "ไม่มีแถวข้อมูลในแผ่นงานใดเลย (มีแต่หัวตาราง) กรอกข้อมูลใต้แถวหัวตารางแล้วส่งใหม่".into(),
+            "No sheet has any data row (only headers); fill in rows below the header row and send the file again".into(),
+        ));
     }
     info!(
         import.rows = out.households.len()
@@ -367,6 +432,23 @@ pub fn read_workbook(bytes: Vec<u8>, today: NaiveDate) -> Result<ReadWorkbook, I
         "read"
     );
     Ok(out)
+}
+
+/// [`read_workbook`], with a panic on the way (a bug, here or in a library) turned into an
+/// `internal_error` refusal naming `batch`; the panic hook has logged its backtrace.
+pub fn read_guarded(
+    bytes: Vec<u8>,
+    today: NaiveDate,
+    limits: &ReadLimits,
+    batch: Option<i32>,
+) -> Result<ReadWorkbook, Refusal> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_workbook(bytes, today, limits)
+    }))
+    .unwrap_or_else(|_| {
+        tracing::error!("the importer panicked while reading a workbook");
+        Err(Refusal::internal(batch))
+    })
 }
 
 /// A stage of an import, reported to a [`Progress`] callback.
@@ -437,6 +519,8 @@ pub struct ImportOptions {
     /// The queued batch this import completes (an upload), instead of a new batch. Its
     /// outcome is recorded even for a dry run.
     pub batch: Option<i32>,
+    /// How much of the file is read.
+    pub limits: ReadLimits,
 }
 
 impl ImportOptions {
@@ -449,12 +533,40 @@ impl ImportOptions {
             principal: None,
             progress: Progress::default(),
             batch: None,
+            limits: ReadLimits::default(),
         }
     }
 }
 
 fn sort_issues(issues: &mut [Issue]) {
     issues.sort_by_key(|i| (i.sheet.map_or(0, |s| s as u8 + 1), i.row.unwrap_or(0)));
+}
+
+/// The report of a file refused as a whole (recorded as a batch unless a plain dry run).
+async fn refuse(
+    db: &DatabaseConnection,
+    file_name: &str,
+    info: &write::BatchInfo,
+    opts: &ImportOptions,
+    refusal: &Refusal,
+) -> Result<ImportReport, ImportError> {
+    info!(import.code = refusal.code, "file refused");
+    let mut report = ImportReport {
+        file: file_name.to_string(),
+        status: ImportStatus::Rejected,
+        batch_id: None,
+        sheets: SheetKind::ALL
+            .iter()
+            .map(|k| (*k, Default::default()))
+            .collect(),
+        errors: vec![Issue::from_refusal(refusal)],
+        warnings: vec![],
+    };
+    if !opts.dry_run || opts.batch.is_some() {
+        report.batch_id = Some(write::record_outcome(db, info, &report).await?);
+    }
+    opts.progress.report(Stage::Done);
+    Ok(report)
 }
 
 /// Imports one workbook: read, validate, plan, and (unless dry run or rejected) write in one
@@ -477,33 +589,9 @@ pub async fn import_workbook(
     };
     opts.progress.report(Stage::Reading);
     let started = std::time::Instant::now();
-    let read = match read_workbook(bytes, opts.today) {
+    let read = match read_guarded(bytes, opts.today, &opts.limits, opts.batch) {
         Ok(r) => r,
-        Err(ImportError::Unreadable(msg)) => {
-            let mut report = ImportReport {
-                file: file_name.to_string(),
-                status: ImportStatus::Rejected,
-                batch_id: None,
-                sheets: SheetKind::ALL
-                    .iter()
-                    .map(|k| (*k, Default::default()))
-                    .collect(),
-                errors: vec![Issue::new(
-                    Severity::Error,
-                    None,
-                    None,
-                    "file_unreadable",
-                    "เปิดไฟล์ไม่ได้ ไฟล์ต้องเป็น Excel (.xlsx, .xls) หรือ .ods ที่ไม่เสียหาย".into(),
-                    format!("The file cannot be opened as a workbook (.xlsx, .xls, .ods): {msg}"),
-                )],
-                warnings: vec![],
-            };
-            if !opts.dry_run || opts.batch.is_some() {
-                report.batch_id = Some(write::record_outcome(db, &info, &report).await?);
-            }
-            return Ok(report);
-        }
-        Err(e) => return Err(e),
+        Err(refusal) => return refuse(db, file_name, &info, opts, &refusal).await,
     };
     info!(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
@@ -548,8 +636,18 @@ pub async fn import_workbook(
         stored: &stored,
         district: opts.district.as_deref(),
     };
-    let validated = validate::validate(&read, &ctx);
-    let plan = plan::plan(&validated, &stored);
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let validated = validate::validate(&read, &ctx);
+        let plan = plan::plan(&validated, &stored);
+        (validated, plan)
+    }));
+    let Ok((validated, plan)) = checked else {
+        tracing::error!(
+            import.file = file_name,
+            "the importer panicked while checking this file"
+        );
+        return refuse(db, file_name, &info, opts, &Refusal::internal(opts.batch)).await;
+    };
     info!(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
         "validated and planned"

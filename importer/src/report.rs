@@ -49,6 +49,26 @@ pub struct Issue {
 }
 
 impl Issue {
+    /// The error a refused file gets: its code, messages, sheet, row and cell.
+    pub fn from_refusal(r: &crate::limits::Refusal) -> Self {
+        let sheet = r.sheet.as_deref().and_then(SheetKind::from_name);
+        let mut i = Self::new(
+            Severity::Error,
+            sheet,
+            r.row,
+            r.code,
+            r.th.clone(),
+            r.en.clone(),
+        );
+        if let Some(c) = &r.cell {
+            i = i.column(c.clone());
+        }
+        if sheet.is_none() && r.sheet.is_some() {
+            i = i.value(r.sheet.clone());
+        }
+        i
+    }
+
     /// An issue with explicit code and messages.
     pub fn new(
         severity: Severity,
@@ -82,7 +102,7 @@ impl Issue {
             sheet: Some(sheet),
             row: Some(row),
             column: Some(column.to_string()),
-            value,
+            value: value.map(|v| crate::cells::shown(&v)),
             code: e.code(),
             message_th: e.message_th(),
             message_en: e.message_en(),
@@ -90,15 +110,15 @@ impl Issue {
         }
     }
 
-    /// Sets the column.
+    /// Sets the column (cut as values are).
     pub fn column(mut self, column: impl Into<String>) -> Self {
-        self.column = Some(column.into());
+        self.column = Some(crate::cells::shown(&column.into()));
         self
     }
 
-    /// Sets the value.
+    /// Sets the value (cut to [`crate::cells::SHOWN_CHARS`] characters).
     pub fn value(mut self, value: Option<String>) -> Self {
-        self.value = value;
+        self.value = value.map(|v| crate::cells::shown(&v));
         self
     }
 }

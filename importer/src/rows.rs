@@ -3,6 +3,7 @@
 
 use crate::cells::Cell;
 use crate::header::{self, Header, aa, an, columns, hh, mm, pp};
+use crate::limits::Refusal;
 use crate::report::{Issue, Severity};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
@@ -11,6 +12,7 @@ use entity::types::{
     Raw, Sex, ThaiDate, Title, ValueError, VillageCode, VillageNo, parse_latitude, parse_longitude,
     parse_whole, parse_yes_no, raw_text,
 };
+use std::collections::BTreeMap;
 
 /// A data row: its Excel row number and its cells by known column index.
 #[derive(Debug, Clone)]
@@ -30,47 +32,195 @@ pub struct SheetRows {
     pub name: String,
     /// Its header.
     pub header: Header,
+    /// The header's row as Excel numbers it.
+    pub header_row: u32,
+    /// Merged ranges of the sheet (an empty required cell under one gets a hint).
+    pub merges: Vec<crate::container::Merge>,
     /// Data rows.
     pub rows: Vec<RawRow>,
 }
 
-/// Cuts a sheet's cells into rows. `first_row` is the 0-based row of `grid[0]`.
-/// Returns `None` when no header row is found.
-pub fn cut_rows(
+/// Rows searched for the header, from the first row with a value.
+pub const HEADER_WINDOW: u32 = 15;
+
+/// Builds a sheet's data rows from its cells as they stream in, holding only what it
+/// needs: the first [`HEADER_WINDOW`] rows until the header is found, then for each data
+/// row only the columns the header maps. Bounded: at most `max_rows` data rows and
+/// `max_text` bytes of text, else the sheet is refused where it stopped.
+pub struct SheetBuilder {
     kind: SheetKind,
-    name: &str,
-    grid: Vec<Vec<Cell>>,
-    first_row: u32,
-) -> Option<SheetRows> {
-    let header = header::find_header(kind, &grid)?;
-    let ncols = columns(kind).len();
-    let mut rows = Vec::with_capacity(grid.len().saturating_sub(header.row_index + 1));
-    for (i, mut cells) in grid.into_iter().enumerate().skip(header.row_index + 1) {
-        let filled = cells
-            .iter()
-            .enumerate()
-            .filter(|(p, c)| !c.is_empty() && Some(*p) != header.row_no)
-            .count();
-        if filled == 0 {
-            continue;
+    name: String,
+    max_rows: u32,
+    max_text: u64,
+    first_row: Option<u32>,
+    head: BTreeMap<u32, Vec<Cell>>,
+    header: Option<Option<Header>>,
+    /// Column position → known column index, after the header.
+    map: Vec<Option<usize>>,
+    rows: Vec<RawRow>,
+    last_row: Option<u32>,
+    distinct: u32,
+    text: u64,
+}
+
+impl SheetBuilder {
+    /// A builder for one sheet.
+    pub fn new(kind: SheetKind, name: &str, limits: &crate::limits::ReadLimits) -> Self {
+        Self {
+            kind,
+            name: name.to_string(),
+            max_rows: limits.max_rows,
+            max_text: limits.max_unzipped / 2,
+            first_row: None,
+            head: BTreeMap::new(),
+            header: None,
+            map: Vec::new(),
+            rows: Vec::new(),
+            last_row: None,
+            distinct: 0,
+            text: 0,
         }
-        let mut by_col = vec![Cell::Empty; ncols];
-        for &(pos, col) in &header.known {
-            if let Some(c) = cells.get_mut(pos) {
-                by_col[col] = std::mem::take(c);
+    }
+
+    /// Takes one non-empty cell (0-based position).
+    pub fn push(&mut self, row: u32, col: u32, cell: Cell) -> Result<(), Refusal> {
+        self.text += cell.text_len() as u64;
+        if self.text > self.max_text {
+            return Err(Refusal::sheet_too_large(
+                &self.name,
+                &format!("ข้อความรวมเกิน {} MB", self.max_text >> 20),
+                &format!("over {} MB of text", self.max_text >> 20),
+            )
+            .at(row, col));
+        }
+        if self.last_row != Some(row) {
+            self.last_row = Some(row);
+            self.distinct += 1;
+            if self.distinct > self.max_rows.saturating_add(HEADER_WINDOW) {
+                return Err(Refusal::sheet_too_large(
+                    &self.name,
+                    &format!("เกิน {} แถว", self.max_rows),
+                    &format!("over {} data rows", self.max_rows),
+                )
+                .at(row, col));
             }
         }
-        rows.push(RawRow {
-            row: first_row + i as u32 + 1,
-            cells: by_col,
-        });
+        let first = *self.first_row.get_or_insert(row);
+        if self.header.is_none() {
+            if row < first || row - first < HEADER_WINDOW {
+                self.first_row = Some(first.min(row));
+                let cells = self.head.entry(row).or_default();
+                let c = col as usize;
+                if cells.len() <= c {
+                    cells.resize(c + 1, Cell::Empty);
+                }
+                cells[c] = cell;
+                return Ok(());
+            }
+            self.find_header();
+        }
+        self.data_cell(row, col as usize, cell);
+        if self.rows.len() as u32 > self.max_rows {
+            return Err(Refusal::sheet_too_large(
+                &self.name,
+                &format!("เกิน {} แถว", self.max_rows),
+                &format!("over {} data rows", self.max_rows),
+            )
+            .at(row, col));
+        }
+        Ok(())
     }
-    Some(SheetRows {
-        kind,
-        name: name.to_string(),
-        header,
-        rows,
-    })
+
+    /// Looks for the header in the rows held, then moves the rows below it to data rows.
+    fn find_header(&mut self) {
+        let first = self.head.keys().next().copied().unwrap_or(0);
+        let grid: Vec<Vec<Cell>> = (first..first.saturating_add(HEADER_WINDOW))
+            .map(|r| self.head.get(&r).cloned().unwrap_or_default())
+            .collect();
+        let header = header::find_header(self.kind, &grid);
+        self.first_row = Some(first);
+        if let Some(h) = &header {
+            let width = h.known.iter().map(|(p, _)| p + 1).max().unwrap_or(0);
+            self.map = vec![None; width];
+            for &(pos, col) in &h.known {
+                self.map[pos] = Some(col);
+            }
+        }
+        let header_row = header.as_ref().map(|h| first + h.row_index as u32);
+        self.header = Some(header);
+        let head = std::mem::take(&mut self.head);
+        if let Some(hr) = header_row {
+            for (row, cells) in head.into_iter().filter(|(r, _)| *r > hr) {
+                for (col, cell) in cells.into_iter().enumerate() {
+                    if !cell.is_empty() {
+                        self.data_cell(row, col, cell);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One cell below the header.
+    fn data_cell(&mut self, row: u32, pos: usize, cell: Cell) {
+        let Some(Some(h)) = &self.header else {
+            return;
+        };
+        if Some(pos) == h.row_no {
+            // the running number alone does not make a row
+            if self.rows.last().is_none_or(|r| r.row != row + 1) {
+                return;
+            }
+        }
+        let ncols = columns(self.kind).len();
+        let idx = match self.rows.last() {
+            Some(r) if r.row == row + 1 => self.rows.len() - 1,
+            Some(r) if r.row > row + 1 => {
+                // out of order: find or insert the row where it belongs
+                match self.rows.binary_search_by_key(&(row + 1), |r| r.row) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        self.rows.insert(
+                            i,
+                            RawRow {
+                                row: row + 1,
+                                cells: vec![Cell::Empty; ncols],
+                            },
+                        );
+                        i
+                    }
+                }
+            }
+            _ => {
+                self.rows.push(RawRow {
+                    row: row + 1,
+                    cells: vec![Cell::Empty; ncols],
+                });
+                self.rows.len() - 1
+            }
+        };
+        if let Some(Some(col)) = self.map.get(pos) {
+            self.rows[idx].cells[*col] = cell;
+        }
+    }
+
+    /// The sheet's header and rows; when no header row was found, the number of rows with
+    /// a value instead.
+    pub fn finish(mut self) -> Result<SheetRows, u32> {
+        if self.header.is_none() {
+            self.find_header();
+        }
+        match self.header.take().flatten() {
+            Some(header) => Ok(SheetRows {
+                kind: self.kind,
+                name: self.name,
+                header_row: self.first_row.unwrap_or(0) + header.row_index as u32 + 1,
+                merges: Vec::new(),
+                header,
+                rows: self.rows,
+            }),
+            None => Err(self.distinct),
+        }
+    }
 }
 
 /// What identifies a row, as far as its cells could be read; used to reject the rows that
@@ -229,6 +379,7 @@ pub struct EntryIn {
 struct RowCtx<'a> {
     kind: SheetKind,
     header: &'a Header,
+    merges: &'a [crate::container::Merge],
     row: &'a RawRow,
     issues: &'a mut Vec<Issue>,
     failed: bool,
@@ -237,6 +388,17 @@ struct RowCtx<'a> {
 impl<'a> RowCtx<'a> {
     fn raw(&self, col: usize) -> Raw<'a> {
         self.row.cells[col].raw()
+    }
+
+    /// True (and the error recorded) when the cell could not be read as a value at all.
+    fn refused(&mut self, col: usize) -> bool {
+        match self.row.cells[col].refused().cloned() {
+            Some(e) => {
+                self.fail(col, &e);
+                true
+            }
+            None => false,
+        }
     }
 
     fn fail(&mut self, col: usize, e: &ValueError) {
@@ -256,9 +418,27 @@ impl<'a> RowCtx<'a> {
         col: usize,
         f: impl FnOnce(&Raw<'a>) -> Result<T, ValueError>,
     ) -> Option<T> {
+        if self.refused(col) {
+            return None;
+        }
         let raw = self.raw(col);
         if raw.is_empty() {
-            self.fail(col, &ValueError::Required);
+            let merged = self
+                .header
+                .known
+                .iter()
+                .find(|(_, c)| *c == col)
+                .is_some_and(|(pos, _)| {
+                    self.merges
+                        .iter()
+                        .any(|m| m.covers(self.row.row - 1, *pos as u32))
+                });
+            let e = if merged {
+                ValueError::MergedCell
+            } else {
+                ValueError::Required
+            };
+            self.fail(col, &e);
             return None;
         }
         match f(&raw) {
@@ -276,6 +456,9 @@ impl<'a> RowCtx<'a> {
         col: usize,
         f: impl FnOnce(&Raw<'a>) -> Result<Option<T>, ValueError>,
     ) -> Option<T> {
+        if self.refused(col) {
+            return None;
+        }
         let raw = self.raw(col);
         match f(&raw) {
             Ok(v) => v,
@@ -338,6 +521,7 @@ fn parse_rows<T>(
             let mut ctx = RowCtx {
                 kind: sheet.kind,
                 header: &sheet.header,
+                merges: &sheet.merges,
                 row,
                 issues,
                 failed: false,

@@ -1,7 +1,10 @@
 //! Opening a workbook from bytes and finding its sheets by name (after normalisation).
 
-use crate::error::ImportError;
-use calamine::{Data, Range, Reader, Sheets, open_workbook_auto_from_rs};
+use crate::cells::Cell;
+use crate::container::{self, Format, Scan};
+use crate::limits::{ReadLimits, Refusal};
+use calamine::{DataRef, Ods, Reader, Xls, Xlsb, Xlsx};
+use entity::types::ValueError;
 use entity::types::text::header_key;
 use serde::Serialize;
 use std::io::Cursor;
@@ -68,28 +71,262 @@ impl SheetKind {
     }
 }
 
-/// An opened workbook.
+/// An opened workbook: its format checked from its bytes, zipped formats scanned under
+/// the limits, and whole-sheet formats (xls, ods, xlsb) bounded before they materialise.
 pub struct Workbook {
-    sheets: Sheets<Cursor<Vec<u8>>>,
+    inner: Inner,
+    scan: Scan,
+    limits: ReadLimits,
 }
 
+enum Inner {
+    Xlsx(Xlsx<Cursor<Vec<u8>>>),
+    Xlsb(Xlsb<Cursor<Vec<u8>>>),
+    Ods(Ods<Cursor<Vec<u8>>>),
+    Xls(Xls<Cursor<Vec<u8>>>),
+}
+
+/// Excel's grid: no real cell lies outside it.
+const EXCEL_ROWS: u32 = 1_048_576;
+const EXCEL_COLUMNS: u32 = 16_384;
+
 impl Workbook {
-    /// Opens xlsx, xls, xlsb or ods bytes.
-    pub fn open(bytes: Vec<u8>) -> Result<Self, ImportError> {
-        let sheets = open_workbook_auto_from_rs(Cursor::new(bytes))
-            .map_err(|e| ImportError::Unreadable(e.to_string()))?;
-        Ok(Self { sheets })
+    /// Opens xlsx, xlsb, xls or ods bytes (the format from the bytes, not the name).
+    pub fn open(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Self, Refusal> {
+        let format = container::detect(&bytes)?;
+        let scan = match format {
+            Format::Xls => Scan::default(),
+            _ => container::scan_zip(&bytes, limits)?,
+        };
+        if format == Format::Ods
+            && let Some(table) = container::ods_oversized_table(&bytes, limits.max_sheet_cells)?
+        {
+            return Err(Refusal::sheet_too_large(
+                &table,
+                &format!("เกิน {} เซลล์", limits.max_sheet_cells),
+                &format!("over {} cells", limits.max_sheet_cells),
+            ));
+        }
+        if format == Format::Xls {
+            xls_bound(&bytes, limits)?;
+        }
+        let cursor = Cursor::new(bytes);
+        let inner = match format {
+            Format::Xlsx => Inner::Xlsx(Xlsx::new(cursor).map_err(xlsx_refusal)?),
+            Format::Xlsb => Inner::Xlsb(Xlsb::new(cursor).map_err(|_| Refusal::unreadable())?),
+            Format::Ods => Inner::Ods(Ods::new(cursor).map_err(|_| Refusal::unreadable())?),
+            Format::Xls => Inner::Xls(Xls::new(cursor).map_err(|e| match e {
+                calamine::XlsError::Password => Refusal::encrypted(),
+                _ => Refusal::unreadable(),
+            })?),
+        };
+        Ok(Self {
+            inner,
+            scan,
+            limits: *limits,
+        })
+    }
+
+    fn metadata(&self) -> &[calamine::Sheet] {
+        match &self.inner {
+            Inner::Xlsx(x) => x.sheets_metadata(),
+            Inner::Xlsb(x) => x.sheets_metadata(),
+            Inner::Ods(x) => x.sheets_metadata(),
+            Inner::Xls(x) => x.sheets_metadata(),
+        }
     }
 
     /// Sheet names in workbook order.
     pub fn sheet_names(&self) -> Vec<String> {
-        self.sheets.sheet_names()
+        self.metadata().iter().map(|s| s.name.clone()).collect()
     }
 
-    /// The cells of a sheet.
-    pub fn range(&mut self, name: &str) -> Result<Range<Data>, ImportError> {
-        self.sheets
-            .worksheet_range(name)
-            .map_err(|e| ImportError::Unreadable(format!("{name}: {e}")))
+    /// True when the sheet is hidden (or very hidden) in Excel.
+    pub fn is_hidden(&self, name: &str) -> bool {
+        self.metadata()
+            .iter()
+            .any(|s| s.name == name && s.visible != calamine::SheetVisible::Visible)
+    }
+
+    /// Rows (1-based) the sheet marks hidden (xlsx).
+    pub fn hidden_rows(&self, name: &str) -> &[u32] {
+        self.scan
+            .sheet_parts
+            .get(name)
+            .and_then(|p| self.scan.hidden_rows.get(p))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Merged ranges of the sheet (xlsx).
+    pub fn merges(&self, name: &str) -> &[crate::container::Merge] {
+        self.scan
+            .sheet_parts
+            .get(name)
+            .and_then(|p| self.scan.merges.get(p))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every non-empty cell of a sheet, in stream order, as `(row, column, cell)` (0-based).
+    /// xlsx is streamed cell by cell; the other formats were bounded when opened. A cell
+    /// outside the column limit or Excel's grid stops the sheet with `sheet_too_large`;
+    /// `f` may stop it with its own refusal.
+    pub fn cells(
+        &mut self,
+        name: &str,
+        mut f: impl FnMut(u32, u32, Cell) -> Result<(), Refusal>,
+    ) -> Result<(), Refusal> {
+        let limits = self.limits;
+        let mut bounded = |row: u32, col: u32, cell: Cell| -> Result<(), Refusal> {
+            if col >= limits.max_columns || col >= EXCEL_COLUMNS || row >= EXCEL_ROWS {
+                return Err(Refusal::sheet_too_large(
+                    name,
+                    &format!(
+                        "มีข้อมูลที่เซลล์ {} เกิน {} คอลัมน์",
+                        crate::limits::cell_ref(row, col),
+                        limits.max_columns
+                    ),
+                    &format!(
+                        "a value at {} is beyond {} columns",
+                        crate::limits::cell_ref(row, col),
+                        limits.max_columns
+                    ),
+                )
+                .at(row, col));
+            }
+            f(row, col, cell)
+        };
+        match &mut self.inner {
+            Inner::Xlsx(x) => {
+                let mut reader = x
+                    .worksheet_cells_reader(name)
+                    .map_err(|_| Refusal::sheet_unreadable(name))?;
+                let mut last = (0u32, 0u32);
+                loop {
+                    match reader.next_cell_with_formula_metadata() {
+                        Ok(Some(rec)) => {
+                            let (row, col) = rec.pos;
+                            last = (row, col);
+                            let cell = if rec.value == DataRef::Empty {
+                                if rec.formula.is_some() {
+                                    Cell::Refused(ValueError::FormulaWithoutValue, None)
+                                } else {
+                                    continue;
+                                }
+                            } else {
+                                Cell::from_data_ref(&rec.value, limits.max_cell_chars)
+                            };
+                            if cell.is_empty() {
+                                continue;
+                            }
+                            bounded(row, col, cell)?;
+                        }
+                        Ok(None) => return Ok(()),
+                        Err(calamine::XlsxError::Unexpected(m)) if m.contains("shared strings") => {
+                            // the cell after the last one read; its value cannot be read
+                            let (row, col) = (last.0, last.1.saturating_add(1));
+                            last = (row, col);
+                            bounded(row, col, Cell::Refused(ValueError::CellUnreadable, None))?;
+                        }
+                        Err(_) => return Err(Refusal::sheet_unreadable(name).at(last.0, last.1)),
+                    }
+                }
+            }
+            inner => {
+                let range = match inner {
+                    Inner::Xlsb(x) => x.worksheet_range(name).map_err(|_| ()),
+                    Inner::Ods(x) => x.worksheet_range(name).map_err(|_| ()),
+                    Inner::Xls(x) => x.worksheet_range(name).map_err(|_| ()),
+                    Inner::Xlsx(_) => Err(()),
+                }
+                .map_err(|_| Refusal::sheet_unreadable(name))?;
+                let (r0, c0) = range.start().unwrap_or((0, 0));
+                for (r, row) in range.rows().enumerate() {
+                    for (c, d) in row.iter().enumerate() {
+                        let cell = Cell::from_data(d, limits.max_cell_chars);
+                        if !cell.is_empty() {
+                            bounded(r0 + r as u32, c0 + c as u32, cell)?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Refuses an xls whose sheets would materialise more cells than the limit: calamine builds
+/// each sheet's rectangle when the file is opened, so the BIFF cell records of the
+/// `Workbook` stream are walked first, per sheet substream, for their smallest and largest
+/// row and column.
+fn xls_bound(bytes: &[u8], limits: &ReadLimits) -> Result<(), Refusal> {
+    use std::io::Read;
+    // cell records carrying (row, col) first: LABELSST, NUMBER, RK, BLANK, LABEL, BOOLERR,
+    // FORMULA, MULRK, MULBLANK
+    const CELLS: [u16; 9] = [
+        0x00FD, 0x0203, 0x027E, 0x0201, 0x0204, 0x0205, 0x0006, 0x00BD, 0x00BE,
+    ];
+    let mut file =
+        cfb::CompoundFile::open(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
+    let name = ["/Workbook", "/Book"]
+        .into_iter()
+        .find(|n| file.is_stream(n))
+        .ok_or_else(Refusal::unreadable)?;
+    let mut stream = Vec::new();
+    file.open_stream(name)
+        .and_then(|s| s.take(bytes.len() as u64 * 2).read_to_end(&mut stream))
+        .map_err(|_| Refusal::unreadable())?;
+    let mut bounds: Option<(u64, u64, u64, u64)> = None;
+    let check = |b: &mut Option<(u64, u64, u64, u64)>| -> Result<(), Refusal> {
+        if let Some((r0, r1, c0, c1)) = b.take()
+            && (r1 - r0 + 1) * (c1 - c0 + 1) > limits.max_sheet_cells
+        {
+            return Err(Refusal::file_too_large(
+                &format!(
+                    "แผ่นงานแบบ .xls ใหญ่เกิน {} เซลล์ ให้บันทึกเป็น .xlsx แล้วส่งใหม่",
+                    limits.max_sheet_cells
+                ),
+                &format!(
+                    "an .xls sheet spans over {} cells; save it as .xlsx and send it again",
+                    limits.max_sheet_cells
+                ),
+            ));
+        }
+        Ok(())
+    };
+    let mut i = 0usize;
+    while i + 4 <= stream.len() {
+        let typ = u16::from_le_bytes([stream[i], stream[i + 1]]);
+        let len = u16::from_le_bytes([stream[i + 2], stream[i + 3]]) as usize;
+        let data = &stream[(i + 4).min(stream.len())..(i + 4 + len).min(stream.len())];
+        if typ == 0x0809 {
+            check(&mut bounds)?;
+        } else if CELLS.contains(&typ) && data.len() >= 6 {
+            let row = u64::from(u16::from_le_bytes([data[0], data[1]]));
+            let col = u64::from(u16::from_le_bytes([data[2], data[3]]));
+            let last = if matches!(typ, 0x00BD | 0x00BE) {
+                u64::from(u16::from_le_bytes([
+                    data[data.len() - 2],
+                    data[data.len() - 1],
+                ]))
+            } else {
+                col
+            };
+            let (r0, r1, c0, c1) = bounds.get_or_insert((row, row, col, col));
+            (*r0, *r1, *c0, *c1) = (
+                (*r0).min(row),
+                (*r1).max(row),
+                (*c0).min(col),
+                (*c1).max(col.max(last)),
+            );
+        }
+        i += 4 + len;
+    }
+    check(&mut bounds)
+}
+
+fn xlsx_refusal(e: calamine::XlsxError) -> Refusal {
+    match e {
+        calamine::XlsxError::Password => Refusal::encrypted(),
+        _ => Refusal::unreadable(),
     }
 }

@@ -185,7 +185,7 @@ async fn import_json_is_one_array_and_the_exit_code_says_whether_all_imported(ap
     );
 }
 
-async fn the_blank_template_has_the_five_sheets_and_imports_as_empty(app: TestApp) {
+async fn the_blank_template_has_the_five_sheets_and_is_refused_as_empty(app: TestApp) {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("blank.xlsx");
     let out = logbook(&app.url, &["template", path.to_str().expect("path")]);
@@ -200,14 +200,16 @@ async fn the_blank_template_has_the_five_sheets_and_imports_as_empty(app: TestAp
         &app.url,
         &["import", "--json", path.to_str().expect("path")],
     );
+    // headers and no data: refused with a word, not "imported"
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
     let v = json(&out);
-    assert_eq!(v[0]["errors"].as_array().map(Vec::len), Some(0));
+    assert_eq!(v[0]["status"], "rejected");
+    assert_eq!(v[0]["errors"][0]["code"], "no_data_rows");
     assert_eq!(v[0]["sheets"]["households"]["read"], 0);
 }
 
@@ -398,5 +400,5 @@ on_both_databases!(
     agencies_are_listed_and_managed_on_the_command_line,
     a_key_made_on_the_command_line_opens_the_api_until_revoked,
     import_json_is_one_array_and_the_exit_code_says_whether_all_imported,
-    the_blank_template_has_the_five_sheets_and_imports_as_empty,
+    the_blank_template_has_the_five_sheets_and_is_refused_as_empty,
 );

@@ -116,6 +116,7 @@ impl TestApp {
             principal: Some("test".into()),
             progress: Progress::default(),
             batch: None,
+            limits: importer::ReadLimits::default(),
         };
         importer::import_workbook(&self.db, name, bytes, &opts)
             .await
@@ -148,6 +149,7 @@ impl TestApp {
             self.db.clone(),
             api::JobConfig {
                 today: Some(today()),
+                ..Default::default()
             },
         )
     }

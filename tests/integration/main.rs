@@ -7,6 +7,7 @@ mod api;
 mod areas;
 mod browser;
 mod cli;
+mod hostile;
 mod import;
 mod uploads;
 mod values;

@@ -209,7 +209,7 @@ fn parse_text(s: &str, today: NaiveDate) -> Result<NaiveDate, ValueError> {
     }
     // d <Thai month> y
     let day_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let year_start = s.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
+    let year_start = s.len() - text::split_trailing_digits(s).1.len();
     if day_end == 0 || year_start >= s.len() || day_end > year_start {
         return Err(ValueError::DateInvalid);
     }
@@ -294,6 +294,10 @@ mod tests {
         assert_eq!(p("15 foo 2565"), Err("date_invalid".into()));
         assert_eq!(p("12/3"), Err("date_invalid".into()));
         assert_eq!(p("yesterday"), Err("date_invalid".into()));
+        // Thai text where a year should end the date: an error, never a panic
+        assert_eq!(p("15 มกราคม"), Err("date_invalid".into()));
+        assert_eq!(p("มกราคม"), Err("date_invalid".into()));
+        assert_eq!(p("ก"), Err("date_invalid".into()));
     }
 
     #[test]

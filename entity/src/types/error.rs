@@ -86,6 +86,34 @@ pub enum ValueError {
     /// An Excel error cell such as `#N/A`.
     #[error("Excel error cell {0}")]
     ExcelError(String),
+    /// An amount not in the one accepted spelling (`1,500.50`, `1500`, `1,500 บาท`).
+    #[error(
+        "amount must be digits with optional thousands commas and at most two decimals, e.g. 1,500.50"
+    )]
+    AmountInvalid,
+    /// Text holding a control character (NUL, escape…), which no typed cell holds.
+    #[error("the text holds a control character at position {position}; retype the cell")]
+    ControlCharacter {
+        /// 1-based character position
+        position: usize,
+    },
+    /// Text longer than the field may hold.
+    #[error("the text is longer than {max} characters")]
+    TooLong {
+        /// most characters allowed
+        max: usize,
+    },
+    /// A formula whose result was never saved in the file (made by a program, not Excel).
+    #[error(
+        "the cell holds a formula with no saved value; open the file in Excel and save it again"
+    )]
+    FormulaWithoutValue,
+    /// A required cell empty because it lies under a merged cell.
+    #[error("the cell is empty because it is part of a merged cell; unmerge and fill every row")]
+    MergedCell,
+    /// A cell whose stored value cannot be read (a shared-string index outside the table).
+    #[error("the cell's value cannot be read (the file is damaged here); retype the cell")]
+    CellUnreadable,
 }
 
 impl ValueError {
@@ -108,6 +136,12 @@ impl ValueError {
             ValueError::IndicatorUnknown => "indicator_unknown".into(),
             ValueError::Cohort => "cohort_invalid".into(),
             ValueError::ExcelError(_) => "excel_error".into(),
+            ValueError::AmountInvalid => "amount_invalid".into(),
+            ValueError::ControlCharacter { .. } => "control_character".into(),
+            ValueError::TooLong { .. } => "too_long".into(),
+            ValueError::FormulaWithoutValue => "formula_without_value".into(),
+            ValueError::MergedCell => "merged_cell".into(),
+            ValueError::CellUnreadable => "cell_unreadable".into(),
         }
     }
 
@@ -158,6 +192,12 @@ impl ValueError {
             ValueError::IndicatorUnknown => "ไม่รู้จักตัวชี้วัดนี้ (ตัวชี้วัดมี 1–17)".into(),
             ValueError::Cohort => "ที่มาต้องระบุแหล่งและปี พ.ศ. เช่น TPMAP 2565 หรือ ตกหล่น 2565".into(),
             ValueError::ExcelError(e) => format!("เซลล์มีข้อผิดพลาดของ Excel ({e})"),
+            ValueError::AmountInvalid => "จำนวนเงินต้องเป็นตัวเลข ใช้จุลภาคคั่นหลักพันได้ และมีทศนิยมไม่เกิน 2 ตำแหน่ง เช่น 1,500.50 หรือ 1500 บาท (ห้ามใช้จุดคั่นหลักพันหรือจุลภาคแทนจุดทศนิยม)".into(),
+            ValueError::ControlCharacter { position } => format!("ข้อความมีอักขระควบคุมที่มองไม่เห็น (ตำแหน่งที่ {position}) ให้ลบแล้วพิมพ์เซลล์นี้ใหม่"),
+            ValueError::TooLong { max } => format!("ข้อความยาวเกิน {max} ตัวอักษร ให้ย่อให้สั้นลง"),
+            ValueError::FormulaWithoutValue => "เซลล์เป็นสูตรที่ไม่มีค่าที่คำนวณไว้ เปิดแฟ้มใน Excel แล้วบันทึกใหม่".into(),
+            ValueError::MergedCell => "เซลล์ว่างเพราะอยู่ในช่วงเซลล์ที่ผสานไว้ ให้ยกเลิกการผสานเซลล์แล้วกรอกข้อมูลให้ครบทุกแถว".into(),
+            ValueError::CellUnreadable => "อ่านค่าในเซลล์นี้ไม่ได้ (แฟ้มเสียหายตรงนี้) ให้พิมพ์เซลล์นี้ใหม่แล้วบันทึก".into(),
         }
     }
 }

@@ -141,9 +141,69 @@ pub fn strip_prefixes<'a>(s: &'a str, prefixes: &[&str]) -> &'a str {
     }
 }
 
+/// Splits text into what comes before its trailing ASCII digits and those digits
+/// (`"ตกหล่น2565"` → `("ตกหล่น", "2565")`). Cuts on a character boundary whatever the text.
+pub fn split_trailing_digits(s: &str) -> (&str, &str) {
+    let start = s
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    s.split_at(start)
+}
+
+/// Excel's own limit on the characters in one cell; longer text cannot have come from Excel.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
+/// A control character no typed cell holds: C0 controls but tab, line feed and carriage
+/// return, DEL and the C1 controls. PostgreSQL cannot store NUL in text at all.
+pub fn is_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || ('\u{80}'..='\u{9F}').contains(&c)
+}
+
+/// The first control character in `s` (see [`is_control`]) with its 1-based position.
+pub fn find_control(s: &str) -> Option<(usize, char)> {
+    s.chars()
+        .enumerate()
+        .find(|(_, c)| is_control(*c))
+        .map(|(i, c)| (i + 1, c))
+}
+
+/// Cuts text to at most `max` characters (on a character boundary), marking the cut with `…`.
+pub fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_digits_split_on_character_boundaries() {
+        assert_eq!(split_trailing_digits("ตกหล่น2565"), ("ตกหล่น", "2565"));
+        assert_eq!(split_trailing_digits("ตกหล่น"), ("ตกหล่น", ""));
+        assert_eq!(split_trailing_digits("2565"), ("", "2565"));
+        assert_eq!(split_trailing_digits(""), ("", ""));
+        assert_eq!(split_trailing_digits("ก"), ("ก", ""));
+    }
+
+    #[test]
+    fn control_characters_are_found_but_not_line_breaks() {
+        assert_eq!(find_control("ab\u{0}c"), Some((3, '\u{0}')));
+        assert_eq!(find_control("a\u{1b}[0m"), Some((2, '\u{1b}')));
+        assert_eq!(find_control("a\u{85}"), Some((2, '\u{85}')));
+        assert_eq!(find_control("บรรทัด\nสอง\tสาม\r\n"), None);
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate_chars("กขค", 2), "กข…");
+        assert_eq!(truncate_chars("กขค", 3), "กขค");
+        assert_eq!(truncate_chars("", 0), "");
+    }
 
     #[test]
     fn trims_and_folds_white_space() {

@@ -65,18 +65,80 @@ fn coordinate(
     }
 }
 
+/// Satang from `1,500.50` / `1500` / `0.5`: see [`Baht::parse`]. `None` when the text is not
+/// of that grammar or the amount is 10¹³ baht or more.
+fn parse_amount_text(t: &str) -> Option<i64> {
+    let (int, frac) = match t.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (t, None),
+    };
+    let groups: Vec<&str> = int.split(',').collect();
+    let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
+    let int_ok = match groups.as_slice() {
+        [one] => digits(one),
+        [first, rest @ ..] => {
+            digits(first) && first.len() <= 3 && rest.iter().all(|g| g.len() == 3 && digits(g))
+        }
+        [] => false,
+    };
+    if !int_ok {
+        return None;
+    }
+    let whole: String = groups.concat();
+    if whole.len() > 13 {
+        return None;
+    }
+    let cents = match frac {
+        None => 0,
+        Some(f) if (1..=2).contains(&f.len()) && digits(f) => {
+            let v: i64 = f.parse().ok()?;
+            if f.len() == 1 { v * 10 } else { v }
+        }
+        Some(_) => return None,
+    };
+    let baht: i64 = whole.parse().ok()?;
+    (baht < 10_000_000_000_000).then_some(baht * 100 + cents)
+}
+
 /// An amount of money in satang (1/100 baht), so sums are exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct Baht(i64);
 
 impl Baht {
-    /// `1500`, `1,500.00`, `1,500 บาท`; `-` or empty is none. Negative amounts are refused.
+    /// The one amount grammar (docs/workbook-format.md): digits, optionally in `,` groups of
+    /// exactly three (`1,500`), optionally `.` and one or two decimals, optionally `บาท`
+    /// after; `-`, `ไม่มี` or empty is none. A numeric cell must hold whole satang. Everything
+    /// else — `1.500,00`, `12,34`, `1e3`, `0.001`, negative amounts — is refused rather than
+    /// guessed.
     pub fn parse(raw: &Raw<'_>) -> Result<Option<Self>, ValueError> {
-        match parse_number(raw)? {
-            None => Ok(None),
-            Some(f) if (0.0..1e13).contains(&f) => Ok(Some(Self((f * 100.0).round() as i64))),
-            Some(_) => Err(ValueError::NumberInvalid),
+        match raw {
+            Raw::Empty => Ok(None),
+            Raw::Number(f) => {
+                let satang = f * 100.0;
+                if !f.is_finite()
+                    || *f < 0.0
+                    || *f >= 1e13
+                    || (satang - satang.round()).abs() > 1e-6
+                {
+                    return Err(ValueError::AmountInvalid);
+                }
+                Ok(Some(Self(satang.round() as i64)))
+            }
+            Raw::Error(e) => Err(ValueError::ExcelError((*e).to_string())),
+            Raw::Text(s) => {
+                let norm = text::normalize_text(s);
+                let ascii = text::ascii_digits(&norm);
+                let t = ascii.trim();
+                let t = t.strip_suffix("บาท").unwrap_or(t).trim();
+                if t.is_empty() || t == "-" || t == "ไม่มี" {
+                    return Ok(None);
+                }
+                parse_amount_text(t)
+                    .map(|s| Some(Self(s)))
+                    .ok_or(ValueError::AmountInvalid)
+            }
+            _ => Err(ValueError::AmountInvalid),
         }
     }
 
@@ -447,8 +509,8 @@ impl Cohort {
     /// Parses text with the same rules.
     pub fn parse_str(s: &str) -> Result<Self, ValueError> {
         let k = text::match_key(&text::ascii_digits(s));
-        let year_start = k.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
-        let (head, year) = (k[..year_start].trim(), &k[year_start..]);
+        let (head, year) = text::split_trailing_digits(&k);
+        let head = head.trim();
         let head = head.strip_suffix("ปี").unwrap_or(head).trim();
         let head = head.strip_suffix("พ.ศ.").unwrap_or(head).trim();
         let source = match head {
@@ -589,14 +651,48 @@ mod tests {
         assert_eq!(Baht::parse(&t("-")).unwrap(), None);
         assert_eq!(Baht::parse(&t("ไม่มี")).unwrap(), None);
         assert_eq!(Baht::parse(&Raw::Empty).unwrap(), None);
+        assert_eq!(Baht::parse(&t("0.5")).unwrap().unwrap().satang(), 50);
         assert_eq!(
-            Baht::parse(&t("หนึ่งพัน")).unwrap_err().code(),
-            "number_invalid"
+            Baht::parse(&t("1,234,567.89")).unwrap().unwrap().satang(),
+            123_456_789
         );
         assert_eq!(
-            Baht::parse(&t("-500")).unwrap_err().code(),
-            "number_invalid"
+            Baht::parse(&Raw::Number(0.25)).unwrap().unwrap().satang(),
+            25
         );
+        // everything outside the grammar is refused, never guessed
+        for bad in [
+            "หนึ่งพัน",
+            "-500",
+            "1.500,00",
+            "12,34",
+            "1e3",
+            "0.001",
+            "1,5000",
+            ",500",
+            "1,",
+            "1.",
+            "1..5",
+            "+5",
+            "1 500",
+            "NaN",
+            "inf",
+            "1,500.5.0",
+            "99999999999999",
+        ] {
+            assert_eq!(
+                Baht::parse(&t(bad)).unwrap_err().code(),
+                "amount_invalid",
+                "{bad}"
+            );
+        }
+        for bad in [0.001, -1.0, f64::NAN, f64::INFINITY, 1e14] {
+            assert_eq!(
+                Baht::parse(&Raw::Number(bad)).unwrap_err().code(),
+                "amount_invalid",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -723,6 +819,16 @@ mod tests {
         assert_eq!(Cohort::parse(&t("ThaiQM 2565")).unwrap(), m);
         assert_eq!(m.label(), "ตกหล่น 2565");
         assert!(Cohort::parse(&t("TPMAP")).is_err());
+        // no year after Thai text: an error, not a panic on a byte inside a Thai character
+        assert_eq!(
+            Cohort::parse(&t("ตกหล่น")).unwrap_err().code(),
+            "cohort_invalid"
+        );
+        assert_eq!(
+            Cohort::parse(&t("ตกหล่นปี")).unwrap_err().code(),
+            "cohort_invalid"
+        );
+        assert_eq!(Cohort::parse(&t("ก")).unwrap_err().code(), "cohort_invalid");
         assert!(Cohort::parse(&t("สำรวจ 2565")).is_err());
     }
 

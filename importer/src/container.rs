@@ -1,0 +1,586 @@
+//! The file around the sheets: which format the bytes are (from their first bytes, not the
+//! name), refused when encrypted, and — for the zipped formats — every entry inflated once
+//! under the limits before any reader allocates from it. What the scan learns on the way
+//! (hidden rows of each sheet part, the shared-string count) is kept for the reader.
+
+use crate::limits::{MAX_XML_RUN, RATIO_FLOOR, ReadLimits, Refusal};
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+/// The workbook formats the importer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Office Open XML (zip).
+    Xlsx,
+    /// Binary Office Open XML (zip).
+    Xlsb,
+    /// OpenDocument spreadsheet (zip).
+    Ods,
+    /// Excel 97–2003 (compound file).
+    Xls,
+}
+
+/// What the scan of a zipped workbook found.
+#[derive(Debug, Default, Clone)]
+pub struct Scan {
+    /// Bytes of every entry, unzipped.
+    pub unzipped: u64,
+    /// For each worksheet part (`xl/worksheets/sheet1.xml`), its hidden rows (1-based).
+    pub hidden_rows: HashMap<String, Vec<u32>>,
+    /// For each worksheet part, its merged ranges.
+    pub merges: HashMap<String, Vec<Merge>>,
+    /// The worksheet part of each sheet name (xlsx), from the workbook and its relationships.
+    pub sheet_parts: HashMap<String, String>,
+}
+
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// Which format `bytes` are, or why they are refused. A compound file holding an
+/// `EncryptedPackage` is an xlsx with a password.
+pub fn detect(bytes: &[u8]) -> Result<Format, Refusal> {
+    if bytes.starts_with(CFB_MAGIC) {
+        if cfb_has_encrypted_package(bytes) {
+            return Err(Refusal::encrypted());
+        }
+        return Ok(Format::Xls);
+    }
+    if !bytes.starts_with(ZIP_MAGIC) {
+        return Err(Refusal::unreadable());
+    }
+    let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .collect();
+    if names.iter().any(|n| n == "xl/workbook.bin") {
+        Ok(Format::Xlsb)
+    } else if names.iter().any(|n| n == "xl/workbook.xml") {
+        Ok(Format::Xlsx)
+    } else if names.iter().any(|n| n == "content.xml") {
+        Ok(Format::Ods)
+    } else {
+        Err(Refusal::unreadable())
+    }
+}
+
+/// True when a compound file's directory names an `EncryptedPackage` stream (UTF-16 names
+/// in 128-byte directory entries; looked for in the whole file, which is bounded by the
+/// upload limit).
+fn cfb_has_encrypted_package(bytes: &[u8]) -> bool {
+    let name: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    bytes.windows(name.len()).any(|w| w == name.as_slice())
+}
+
+/// Inflates every entry of a zipped workbook once, counting bytes, stopping at the first
+/// limit: the whole file unzipped, its ratio to the zipped size, and the longest stretch of
+/// XML between two `<` (what one XML event may buffer). Rows marked hidden in worksheet
+/// parts are noted on the way. Encrypted entries are refused as an encrypted file.
+pub fn scan_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Scan, Refusal> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
+    let mut scan = Scan::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut small: HashMap<&'static str, Vec<u8>> = HashMap::new();
+    for i in 0..zip.len() {
+        if zip
+            .by_index_raw(i)
+            .map_err(|_| Refusal::unreadable())?
+            .encrypted()
+        {
+            return Err(Refusal::encrypted());
+        }
+        let mut entry = zip.by_index(i).map_err(|_| Refusal::unreadable())?;
+        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        let is_sheet = name.starts_with("xl/worksheets/") && name.ends_with(".xml");
+        let is_sst = name == "xl/sharedStrings.xml";
+        let mut items = ItemCounter::default();
+        let keep: Option<&'static str> = match name.as_str() {
+            "xl/workbook.xml" => Some("workbook"),
+            "xl/_rels/workbook.xml.rels" => Some("rels"),
+            _ => None,
+        };
+        let mut xml = XmlRuns::default();
+        let mut rows = TagScanner::new(b"<row", limits.max_rows as usize + 1_000);
+        let mut merges = TagScanner::new(b"<mergeCell", 100_000);
+        let mut kept = Vec::new();
+        loop {
+            let n = match entry.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(_) => return Err(Refusal::unreadable()),
+            };
+            scan.unzipped += n as u64;
+            if scan.unzipped > limits.max_unzipped {
+                return Err(Refusal::file_too_large(
+                    &format!("ขนาดเมื่อคลายการบีบอัดเกิน {} MB", limits.max_unzipped >> 20),
+                    &format!("over {} MB unzipped", limits.max_unzipped >> 20),
+                ));
+            }
+            if scan.unzipped > RATIO_FLOOR
+                && scan.unzipped > (bytes.len() as u64).saturating_mul(limits.max_ratio)
+            {
+                return Err(Refusal::file_too_large(
+                    &format!("บีบอัดไว้มากกว่า {} เท่า", limits.max_ratio),
+                    &format!("compressed more than {} to 1", limits.max_ratio),
+                ));
+            }
+            let chunk = &buf[..n];
+            if xml.feed(chunk) > MAX_XML_RUN {
+                return Err(Refusal::file_too_large(
+                    "มีข้อความหรือช่องว่างยาวผิดปกติในแฟ้ม",
+                    "it holds an abnormally long run of text or white space",
+                ));
+            }
+            if is_sheet {
+                rows.feed(chunk);
+                merges.feed(chunk);
+            }
+            if is_sst && items.feed(chunk) > MAX_SHARED_STRINGS {
+                return Err(Refusal::file_too_large(
+                    &format!("ข้อความไม่ซ้ำกันเกิน {MAX_SHARED_STRINGS} รายการ"),
+                    &format!("over {MAX_SHARED_STRINGS} distinct texts"),
+                ));
+            }
+            if keep.is_some() && kept.len() < 4 * 1024 * 1024 {
+                kept.extend_from_slice(chunk);
+            }
+        }
+        if is_sheet {
+            let hidden = hidden_rows(&rows.found);
+            if !hidden.is_empty() {
+                scan.hidden_rows.insert(name.clone(), hidden);
+            }
+            let m = merged(&merges.found);
+            if !m.is_empty() {
+                scan.merges.insert(name.clone(), m);
+            }
+        }
+        if let Some(k) = keep {
+            small.insert(k, kept);
+        }
+    }
+    if let (Some(wb), Some(rels)) = (small.get("workbook"), small.get("rels")) {
+        scan.sheet_parts = sheet_parts(wb, rels);
+    }
+    Ok(scan)
+}
+
+/// The longest stretch between two `<` seen so far, across chunks.
+#[derive(Default)]
+struct XmlRuns {
+    current: u64,
+    longest: u64,
+}
+
+impl XmlRuns {
+    fn feed(&mut self, chunk: &[u8]) -> u64 {
+        let mut last = 0usize;
+        for i in memchr::memchr_iter(b'<', chunk) {
+            self.current += (i - last) as u64;
+            self.longest = self.longest.max(self.current);
+            self.current = 0;
+            last = i + 1;
+        }
+        self.current += (chunk.len() - last) as u64;
+        self.longest = self.longest.max(self.current);
+        self.longest
+    }
+}
+
+/// Collects the bodies of every `<NAME …>` tag in a stream of XML chunks (a tag cut
+/// between chunks included), at most `max` of them, each cut to 4 KiB.
+struct TagScanner {
+    needle: &'static [u8],
+    max: usize,
+    /// The tag being read, after its name, up to `>`.
+    tag: Option<Vec<u8>>,
+    /// The last bytes of the previous chunk, for a tag name cut in two.
+    tail: Vec<u8>,
+    found: Vec<Vec<u8>>,
+}
+
+impl TagScanner {
+    const MAX_TAG: usize = 4096;
+
+    fn new(needle: &'static [u8], max: usize) -> Self {
+        Self {
+            needle,
+            max,
+            tag: None,
+            tail: Vec::new(),
+            found: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) {
+        let mut data = std::mem::take(&mut self.tail);
+        let offset = data.len();
+        data.extend_from_slice(chunk);
+        let mut i = 0;
+        if let Some(tag) = self.tag.as_mut() {
+            match memchr::memchr(b'>', &data[offset..]) {
+                Some(end) => {
+                    if tag.len() < Self::MAX_TAG {
+                        tag.extend_from_slice(&data[offset..offset + end]);
+                    }
+                    let tag = self.tag.take().unwrap_or_default();
+                    self.finish(tag);
+                    i = offset + end + 1;
+                }
+                None => {
+                    if tag.len() < Self::MAX_TAG {
+                        tag.extend_from_slice(&data[offset..]);
+                    }
+                    return;
+                }
+            }
+        }
+        let finder = memchr::memmem::Finder::new(self.needle);
+        while let Some(p) = finder.find(&data[i..]) {
+            let start = i + p + self.needle.len();
+            match memchr::memchr(b'>', &data[start..]) {
+                Some(end) => {
+                    let body = &data[start..start + end];
+                    self.finish(body[..body.len().min(Self::MAX_TAG)].to_vec());
+                    i = start + end + 1;
+                }
+                None => {
+                    let rest = &data[start..];
+                    self.tag = Some(rest[..rest.len().min(Self::MAX_TAG)].to_vec());
+                    return;
+                }
+            }
+        }
+        // keep a possible cut tag name for the next chunk
+        let keep = data.len().saturating_sub(i).min(self.needle.len() - 1);
+        self.tail = data[data.len() - keep..].to_vec();
+    }
+
+    fn finish(&mut self, tag: Vec<u8>) {
+        // `<rows…` is not `<row`: the name must end with white space
+        if tag.first().is_some_and(|b| b.is_ascii_whitespace()) && self.found.len() < self.max {
+            self.found.push(tag);
+        }
+    }
+}
+
+/// Counts `<si>` / `<si …>` (shared-string items) across chunks.
+#[derive(Default)]
+struct ItemCounter {
+    tail: Vec<u8>,
+    count: u64,
+}
+
+impl ItemCounter {
+    fn feed(&mut self, chunk: &[u8]) -> u64 {
+        let mut data = std::mem::take(&mut self.tail);
+        data.extend_from_slice(chunk);
+        let finder = memchr::memmem::Finder::new(b"<si");
+        let mut last_end = 0;
+        for p in finder.find_iter(&data) {
+            match data.get(p + 3) {
+                Some(b) if *b == b'>' || b.is_ascii_whitespace() || *b == b'/' => self.count += 1,
+                Some(_) => {}
+                None => break,
+            }
+            last_end = p + 3;
+        }
+        let keep = data.len().saturating_sub(last_end).min(3);
+        self.tail = data[data.len() - keep..].to_vec();
+        self.count
+    }
+}
+
+/// Most shared strings a workbook may hold (each costs a string in memory before any row is
+/// read): twelve times a province's 160,000.
+pub const MAX_SHARED_STRINGS: u64 = 2_000_000;
+
+/// The value of attribute `name` in a tag body (no entities: row numbers and references).
+fn tag_attr<'t>(tag: &'t [u8], name: &[u8]) -> Option<&'t [u8]> {
+    let mut from = 0;
+    while let Some(p) = memchr::memmem::find(&tag[from..], name) {
+        let at = from + p;
+        let before_ok = at == 0 || tag[at - 1].is_ascii_whitespace();
+        let rest = &tag[at + name.len()..];
+        if before_ok && rest.first() == Some(&b'=') {
+            let q = *rest.get(1)?;
+            let body = rest.get(2..)?;
+            let end = memchr::memchr(q, body)?;
+            return Some(&body[..end]);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Hidden rows (1-based) from `<row …>` tag bodies.
+fn hidden_rows(tags: &[Vec<u8>]) -> Vec<u32> {
+    tags.iter()
+        .filter(|t| matches!(tag_attr(t, b"hidden"), Some(b"1") | Some(b"true")))
+        .filter_map(|t| std::str::from_utf8(tag_attr(t, b"r")?).ok()?.parse().ok())
+        .collect()
+}
+
+/// Merged ranges (0-based, inclusive) from `<mergeCell …>` tag bodies.
+fn merged(tags: &[Vec<u8>]) -> Vec<Merge> {
+    tags.iter()
+        .filter_map(|t| {
+            let r = std::str::from_utf8(tag_attr(t, b"ref")?).ok()?;
+            let (a, b) = r.split_once(':')?;
+            let (r0, c0) = crate::limits::parse_cell_ref(a)?;
+            let (r1, c1) = crate::limits::parse_cell_ref(b)?;
+            Some(Merge {
+                rows: (r0, r1),
+                cols: (c0, c1),
+            })
+        })
+        .collect()
+}
+
+/// A merged range of cells, 0-based and inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merge {
+    /// First and last row.
+    pub rows: (u32, u32),
+    /// First and last column.
+    pub cols: (u32, u32),
+}
+
+impl Merge {
+    /// True when (row, col) lies in the range but is not its top-left cell (which holds the
+    /// merged value).
+    pub fn covers(&self, row: u32, col: u32) -> bool {
+        (self.rows.0..=self.rows.1).contains(&row)
+            && (self.cols.0..=self.cols.1).contains(&col)
+            && (row, col) != (self.rows.0, self.cols.0)
+    }
+}
+
+/// An attribute's value with its entities resolved.
+fn attr_value(a: &quick_xml::events::attributes::Attribute<'_>) -> Option<String> {
+    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+        .ok()
+        .map(|v| v.into_owned())
+}
+
+/// Sheet name → worksheet part, from `xl/workbook.xml` and its relationships.
+fn sheet_parts(workbook: &[u8], rels: &[u8]) -> HashMap<String, String> {
+    use quick_xml::events::Event;
+    let mut targets = HashMap::new();
+    let mut r = quick_xml::Reader::from_reader(rels);
+    let mut buf = Vec::new();
+    loop {
+        match r.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == "Relationship" => {
+                let (mut id, mut target) = (None, None);
+                for a in e.attributes().flatten() {
+                    let v = attr_value(&a);
+                    match a.key.local_name().as_ref() {
+                        "Id" => id = v,
+                        "Target" => target = v,
+                        _ => {}
+                    }
+                }
+                if let (Some(id), Some(t)) = (id, target) {
+                    let part = match t.strip_prefix('/') {
+                        Some(abs) => abs.to_string(),
+                        None => format!("xl/{t}"),
+                    };
+                    targets.insert(id, part);
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    let mut out = HashMap::new();
+    let mut r = quick_xml::Reader::from_reader(workbook);
+    loop {
+        match r.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == "sheet" => {
+                let (mut name, mut id) = (None, None);
+                for a in e.attributes().flatten() {
+                    let v = attr_value(&a);
+                    match (a.key.prefix().is_some(), a.key.local_name().as_ref()) {
+                        (false, "name") => name = v,
+                        (true, "id") => id = v,
+                        _ => {}
+                    }
+                }
+                if let (Some(n), Some(part)) = (name, id.and_then(|i| targets.get(&i))) {
+                    out.insert(n, part.clone());
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    out
+}
+
+/// Bounds an ods `content.xml` before calamine materialises it: per table, the rows up to
+/// the last one with a value times the widest row up to its last value, repeats included.
+/// Returns the first table over `max_cells`, with its name.
+pub fn ods_oversized_table(bytes: &[u8], max_cells: u64) -> Result<Option<String>, Refusal> {
+    use quick_xml::events::Event;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
+    let content = zip
+        .by_name("content.xml")
+        .map_err(|_| Refusal::unreadable())?;
+    let mut r = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
+    let mut buf = Vec::new();
+    let repeat = |e: &quick_xml::events::BytesStart<'_>, name: &str| -> u64 {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .and_then(|a| a.value.trim().parse().ok())
+            .unwrap_or(1)
+    };
+    let has_value = |e: &quick_xml::events::BytesStart<'_>| {
+        e.attributes()
+            .flatten()
+            .any(|a| a.key.as_ref() == "office:value-type" || a.key.as_ref() == "table:formula")
+    };
+    let (mut table, mut rows, mut width, mut last_row) = (String::new(), 0u64, 0u64, 0u64);
+    let (mut row_repeat, mut col, mut row_last_col) = (1u64, 0u64, 0u64);
+    let mut in_cell_with_text = false;
+    loop {
+        let ev = r
+            .read_event_into(&mut buf)
+            .map_err(|_| Refusal::unreadable())?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(ev, Event::Empty(_));
+                match e.name().as_ref() {
+                    "table:table" => {
+                        table = e
+                            .attributes()
+                            .flatten()
+                            .find(|a| a.key.as_ref() == "table:name")
+                            .and_then(|a| attr_value(&a))
+                            .unwrap_or_default();
+                        (rows, width, last_row) = (0, 0, 0);
+                    }
+                    "table:table-row" => {
+                        row_repeat = repeat(e, "table:number-rows-repeated");
+                        (col, row_last_col) = (0, 0);
+                    }
+                    "table:table-cell" | "table:covered-table-cell" => {
+                        let n = repeat(e, "table:number-columns-repeated");
+                        col = col.saturating_add(n);
+                        if has_value(e) {
+                            row_last_col = col;
+                        }
+                        in_cell_with_text = !empty;
+                    }
+                    "text:p" if in_cell_with_text => row_last_col = col,
+                    _ => {}
+                }
+            }
+            Event::End(ref e) => match e.name().as_ref() {
+                "table:table-row" => {
+                    rows = rows.saturating_add(row_repeat);
+                    if row_last_col > 0 {
+                        last_row = rows;
+                        width = width.max(row_last_col);
+                    }
+                    if last_row.saturating_mul(width) > max_cells {
+                        return Ok(Some(table.clone()));
+                    }
+                }
+                "table:table-cell" | "table:covered-table-cell" => in_cell_with_text = false,
+                _ => {}
+            },
+            Event::Eof => return Ok(None),
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_runs_span_chunks() {
+        let mut x = XmlRuns::default();
+        x.feed(b"<a>   ");
+        x.feed(b"      ");
+        assert_eq!(x.feed(b"  <b>"), 13);
+    }
+
+    #[test]
+    fn hidden_rows_are_found_across_chunk_boundaries() {
+        let xml = br#"<sheetData><row r="1"><c/></row><row r="2" hidden="1"><c/></row><rows x="1"/><row hidden="true" r="7" spans="1:3"></row></sheetData>"#;
+        for cut in 1..xml.len() {
+            let mut h = TagScanner::new(b"<row", 100);
+            h.feed(&xml[..cut]);
+            h.feed(&xml[cut..]);
+            assert_eq!(hidden_rows(&h.found), vec![2, 7], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn shared_string_items_are_counted_across_chunks() {
+        let xml = b"<sst><si><t>a</t></si><si x=\"1\"><t>b</t></si><sig/><si/></sst>";
+        for cut in 1..xml.len() {
+            let mut c = ItemCounter::default();
+            c.feed(&xml[..cut]);
+            assert_eq!(c.feed(&xml[cut..]), 3, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn merged_ranges_are_read_from_merge_cell_tags() {
+        let xml = br#"<mergeCells count="2"><mergeCell ref="B3:B5"/><mergeCell ref="A1:D1"/></mergeCells>"#;
+        let mut m = TagScanner::new(b"<mergeCell", 10);
+        m.feed(xml);
+        let ms = merged(&m.found);
+        assert_eq!(
+            ms,
+            vec![
+                Merge {
+                    rows: (2, 4),
+                    cols: (1, 1)
+                },
+                Merge {
+                    rows: (0, 0),
+                    cols: (0, 3)
+                }
+            ]
+        );
+        assert!(ms[0].covers(3, 1) && !ms[0].covers(2, 1) && !ms[0].covers(3, 2));
+    }
+
+    #[test]
+    fn formats_from_first_bytes() {
+        assert_eq!(detect(b"hello").unwrap_err().code, "file_unreadable");
+        assert_eq!(
+            detect(b"PK\x03\x04garbage").unwrap_err().code,
+            "file_unreadable"
+        );
+        let mut cfb = CFB_MAGIC.to_vec();
+        cfb.extend(
+            "EncryptedPackage"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        );
+        assert_eq!(detect(&cfb).unwrap_err().code, "file_encrypted");
+        assert_eq!(detect(CFB_MAGIC).unwrap(), Format::Xls);
+    }
+
+    #[test]
+    fn sheet_parts_follow_relationships() {
+        let wb = r#"<workbook xmlns:r="x"><sheets><sheet name="ครัวเรือน" sheetId="1" r:id="rId1"/><sheet name="B" sheetId="2" r:id="rId2"/></sheets></workbook>"#;
+        let rels = br#"<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Target="/xl/worksheets/s2.xml"/></Relationships>"#;
+        let parts = sheet_parts(wb.as_bytes(), rels);
+        assert_eq!(parts["ครัวเรือน"], "xl/worksheets/sheet1.xml");
+        assert_eq!(parts["B"], "xl/worksheets/s2.xml");
+    }
+}
