@@ -51,8 +51,8 @@ impl Cell {
     pub fn from_data_ref(d: &DataRef<'_>, max_chars: usize) -> Cell {
         match d {
             DataRef::Empty => Cell::Empty,
-            DataRef::String(s) => Cell::text(s, max_chars),
-            DataRef::SharedString(s) => Cell::text(s, max_chars),
+            DataRef::String(s) => Cell::text(&ooxml_unescape(s), max_chars),
+            DataRef::SharedString(s) => Cell::text(&ooxml_unescape(s), max_chars),
             DataRef::Int(i) => Cell::Number(*i as f64),
             DataRef::Float(f) => Cell::Number(*f),
             DataRef::Bool(b) => Cell::Bool(*b),
@@ -166,6 +166,40 @@ impl Cell {
     }
 }
 
+/// Decodes the `_xHHHH_` escapes Office Open XML writes for characters XML cannot hold
+/// (control characters: `_x0001_`), as Excel reads them; `_x005F_` is a literal `_`.
+/// Borrows when there is none.
+pub fn ooxml_unescape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains("_x") {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find("_x") {
+        out.push_str(&rest[..p]);
+        let tail = &rest[p..];
+        let code = tail
+            .get(2..6)
+            .filter(|h| {
+                h.bytes().all(|b| b.is_ascii_hexdigit()) && tail.as_bytes().get(6) == Some(&b'_')
+            })
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .and_then(char::from_u32);
+        match code {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[7..];
+            }
+            None => {
+                out.push_str("_x");
+                rest = &tail[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Text cut for a report.
 pub fn shown(s: &str) -> String {
     text::truncate_chars(s, SHOWN_CHARS).into_owned()
@@ -196,6 +230,19 @@ mod tests {
         assert_eq!(
             Cell::iso_date("ก").refused(),
             Some(&ValueError::DateInvalid)
+        );
+    }
+
+    #[test]
+    fn office_escapes_are_decoded_as_excel_reads_them() {
+        assert_eq!(ooxml_unescape("a_x0001_b"), "a\u{1}b");
+        assert_eq!(ooxml_unescape("_x005F_x0000_"), "_x0000_");
+        assert_eq!(ooxml_unescape("snake_x_case_x12"), "snake_x_case_x12");
+        assert_eq!(ooxml_unescape("ก_x0E01_"), "กก");
+        let c = Cell::from_data_ref(&DataRef::SharedString("ab_x0000_c"), 100);
+        assert_eq!(
+            c.refused().map(ValueError::code),
+            Some("control_character".into())
         );
     }
 

@@ -192,6 +192,19 @@ fn parse_sheet(
         }
     };
     let header_row = sr.header_row;
+    for (cell, e) in &sr.header_refused {
+        issues.push(
+            sheet_issue(
+                Severity::Error,
+                Some(kind),
+                Some(header_row),
+                &e.code(),
+                format!("หัวตารางที่เซลล์ {cell}: {}", e.message_th()),
+                format!("Header cell {cell}: {}", e.message_en()),
+            )
+            .column(cell.clone()),
+        );
+    }
     for (_, text) in &sr.header.unknown {
         issues.push(
             sheet_issue(

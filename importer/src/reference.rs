@@ -29,7 +29,15 @@ fn area_key(level: AreaLevel, name: &str) -> String {
         AreaLevel::Subdistrict => &["ตำบล", "ต.", "แขวง"],
         AreaLevel::Village => &["หมู่บ้าน"],
     };
-    let stripped = text::strip_prefixes(&k, prefixes);
+    // habit stacks prefixes: Bangkok's `อ.เขตพระนคร`, `ต.แขวงวัดราชบพิธ`
+    let mut stripped = k.as_str();
+    loop {
+        let next = text::strip_prefixes(stripped, prefixes);
+        if next.len() == stripped.len() || next.is_empty() {
+            break;
+        }
+        stripped = next;
+    }
     stripped.chars().filter(|c| *c != ' ').collect()
 }
 
@@ -463,6 +471,13 @@ mod tests {
             a("subdistrict", "331803", Some("3318"), "หนองใหญ่", "Nong Yai"),
             a("province", "10", None, "กรุงเทพมหานคร", "Bangkok"),
             a("district", "1001", Some("10"), "เขตพระนคร", "Phra Nakhon"),
+            a(
+                "subdistrict",
+                "100103",
+                Some("1001"),
+                "แขวงวัดราชบพิธ",
+                "Wat Ratchabophit",
+            ),
         ])
     }
 
@@ -476,6 +491,12 @@ mod tests {
         assert_eq!(idx.subdistrict("3318", "Takon").unwrap(), "331802");
         assert_eq!(idx.district("10", "พระนคร").unwrap(), "1001");
         assert_eq!(idx.district("10", "เขตพระนคร").unwrap(), "1001");
+        // Bangkok's เขต/แขวง with the อ./ต. that habit adds
+        assert_eq!(idx.district("10", "อ.เขตพระนคร").unwrap(), "1001");
+        assert_eq!(idx.district("10", "อำเภอ เขตพระนคร").unwrap(), "1001");
+        assert_eq!(idx.subdistrict("1001", "ต.แขวงวัดราชบพิธ").unwrap(), "100103");
+        assert_eq!(idx.subdistrict("1001", "แขวงวัดราชบพิธ").unwrap(), "100103");
+        assert_eq!(idx.subdistrict("1001", "วัดราชบพิธ").unwrap(), "100103");
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct SheetRows {
     pub header_row: u32,
     /// Merged ranges of the sheet (an empty required cell under one gets a hint).
     pub merges: Vec<crate::container::Merge>,
+    /// Cells of the header row that could not be read: (cell reference, why).
+    pub header_refused: Vec<(String, ValueError)>,
     /// Data rows.
     pub rows: Vec<RawRow>,
 }
@@ -59,6 +61,7 @@ pub struct SheetBuilder {
     map: Vec<Option<usize>>,
     rows: Vec<RawRow>,
     last_row: Option<u32>,
+    header_refused: Vec<(String, ValueError)>,
     distinct: u32,
     text: u64,
 }
@@ -77,6 +80,7 @@ impl SheetBuilder {
             map: Vec::new(),
             rows: Vec::new(),
             last_row: None,
+            header_refused: Vec::new(),
             distinct: 0,
             text: 0,
         }
@@ -147,6 +151,18 @@ impl SheetBuilder {
             }
         }
         let header_row = header.as_ref().map(|h| first + h.row_index as u32);
+        if let Some(hr) = header_row
+            && let Some(cells) = self.head.get(&hr)
+        {
+            self.header_refused = cells
+                .iter()
+                .enumerate()
+                .filter_map(|(c, cell)| {
+                    cell.refused()
+                        .map(|e| (crate::limits::cell_ref(hr, c as u32), e.clone()))
+                })
+                .collect();
+        }
         self.header = Some(header);
         let head = std::mem::take(&mut self.head);
         if let Some(hr) = header_row {
@@ -215,6 +231,7 @@ impl SheetBuilder {
                 name: self.name,
                 header_row: self.first_row.unwrap_or(0) + header.row_index as u32 + 1,
                 merges: Vec::new(),
+                header_refused: self.header_refused,
                 header,
                 rows: self.rows,
             }),

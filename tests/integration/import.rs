@@ -485,3 +485,39 @@ on_both_databases!(
     a_missing_required_column_rejects_its_sheet,
     a_village_keeps_its_first_name_and_a_new_name_warns,
 );
+
+/// Bangkok's areas as the country's master file writes them (เขต … / bare แขวง names).
+const BANGKOK: &str = "level,code,parent_code,name_th,name_en
+province,10,,กรุงเทพมหานคร,Bangkok
+district,1001,10,เขตพระนคร,Khet Phra Nakhon
+subdistrict,100101,1001,พระบรมมหาราชวัง,Phra Borom Maha Ratchawang
+subdistrict,100102,1001,วังบูรพาภิรมย์,Wang Burapha Phirom
+subdistrict,100103,1001,วัดราชบพิธ,Wat Ratchabophit
+";
+
+async fn a_messy_bangkok_workbook_imports_with_khet_and_khwaeng(app: TestApp) {
+    app.load_areas_csv(BANGKOK).await;
+    let rows = importer::areas::parse_csv(BANGKOK.as_bytes()).expect("csv");
+    let ds = importer::generate::synthesize(&importer::generate::GenOptions {
+        households: 200,
+        seed: 3,
+        as_of: crate::helpers::today(),
+        areas: importer::generate::DistrictAreas::from_rows(&rows, "1001").expect("1001"),
+    });
+    let written = render(&ds, true, false);
+    let r = app.import("bangkok.xlsx", written.bytes).await;
+    assert_eq!(
+        r.status,
+        ImportStatus::Imported,
+        "{:?}",
+        &r.errors[..r.errors.len().min(5)]
+    );
+    all_inserted(&r, SheetKind::Households, 200);
+    assert_eq!(
+        app.count("select count(*) from households where subdistrict_code like '1001%'")
+            .await,
+        200
+    );
+}
+
+on_both_databases!(a_messy_bangkok_workbook_imports_with_khet_and_khwaeng);
