@@ -205,6 +205,15 @@ struct ServeArgs {
     /// Longest a workbook upload may take to arrive, seconds (slow district lines).
     #[arg(long, default_value_t = 600)]
     upload_timeout_secs: u64,
+    /// Most tokens in a GraphQL document (checked before it is parsed).
+    #[arg(long, default_value_t = 20_000)]
+    max_tokens: usize,
+    /// Most fields a document selects once its fragments are expanded, aliases included.
+    #[arg(long, default_value_t = 5_000)]
+    max_fields: u64,
+    /// Most `stats` fields in one document.
+    #[arg(long, default_value_t = 3)]
+    max_stats: u64,
     #[command(flatten)]
     read: ReadLimitArgs,
 }
@@ -781,6 +790,12 @@ async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitC
         upload_limit: args.upload_limit,
         timeout: std::time::Duration::from_secs(args.timeout_secs),
         upload_timeout: std::time::Duration::from_secs(args.upload_timeout_secs),
+        gate: api::GateLimits {
+            max_tokens: args.max_tokens,
+            max_fields: args.max_fields,
+            max_stats: args.max_stats,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let jobs = api::Jobs::new(

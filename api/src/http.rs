@@ -4,6 +4,7 @@
 
 use crate::access::Principal;
 use crate::error::ApiError;
+use crate::gate::{self, GateLimits};
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::{
     AnalysisLoader, AreaLoader, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader, cached,
@@ -51,6 +52,8 @@ pub struct HttpConfig {
     pub upload_timeout: Duration,
     /// Where GraphiQL's assets come from (a CDN by default; an intranet mirror otherwise).
     pub graphiql_cdn: Option<String>,
+    /// What a GraphQL document may cost before it is parsed and validated.
+    pub gate: GateLimits,
 }
 
 impl Default for HttpConfig {
@@ -62,6 +65,7 @@ impl Default for HttpConfig {
             timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(600),
             graphiql_cdn: None,
+            gate: GateLimits::default(),
         }
     }
 }
@@ -143,10 +147,15 @@ fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
 
 /// The principal of the request's bearer key, or the response refusing it.
 async fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+    // the scheme is case-insensitive (RFC 9110 §11.1)
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            let v = v.trim_start();
+            let (scheme, rest) = v.split_at(v.find(' ')?);
+            scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let principal = match token {
@@ -165,11 +174,23 @@ async fn graphql(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body)
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let multipart = content_type.as_deref().is_some_and(|c| {
-        c.trim_start()
+    let essence = content_type.as_deref().map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
             .to_ascii_lowercase()
-            .starts_with("multipart/")
     });
+    let multipart = essence.as_deref() == Some("multipart/form-data");
+    if !multipart && essence.as_deref() != Some("application/json") {
+        // text/plain and form posts are what a cross-site page can send without a
+        // preflight: only JSON (and the multipart upload, with its header) is executed
+        let e = ApiError::bad_input(
+            "Content-Type",
+            "POST /graphql takes application/json (or multipart/form-data for an upload)",
+        );
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e);
+    }
     if multipart
         && headers
             .get("apollo-require-preflight")
@@ -253,6 +274,11 @@ async fn execute(
         ));
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, &e);
     }
+    let query = req.query.clone();
+    if let Err(e) = gate::check(&req.query, &s.config.gate) {
+        tracing::info!(graphql.principal = %p.label(), error = %e, "query refused at the gate");
+        return refuse(StatusCode::BAD_REQUEST, &e);
+    }
     tracing::debug!(graphql.principal = %p.label(), graphql.operation = ?req.operation_name, "request");
     let db = s.db.clone();
     let req = req
@@ -264,15 +290,35 @@ async fn execute(
         .data(cached(AnalysisLoader(db, p.clone())))
         .data(s.jobs.clone())
         .data(p);
-    let mut resp = s.schema.execute(req).await;
+    // validation runs synchronously inside `execute`: off the async workers, so that no
+    // document holds a worker; the deadline stops execution at its next await
+    let (schema, handle, timeout) = (
+        s.schema.clone(),
+        tokio::runtime::Handle::current(),
+        s.config.timeout,
+    );
+    let run = tokio::task::spawn_blocking(move || {
+        handle.block_on(tokio::time::timeout(timeout, schema.execute(req)))
+    });
+    let mut resp = match run.await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(_)) => {
+            let e = ApiError::LimitExceeded(format!(
+                "the request took longer than {} s",
+                timeout.as_secs_f64()
+            ));
+            return refuse(StatusCode::REQUEST_TIMEOUT, &e);
+        }
+        Err(e) => return internal("query execution failed", &e),
+    };
     for e in &mut resp.errors {
-        coded(e);
+        coded(e, &query);
     }
     GraphQLResponse::from(resp).into_response()
 }
 
 /// Gives errors raised by async-graphql itself (parsing, validation, limits) a stable code.
-fn coded(e: &mut async_graphql::ServerError) {
+fn coded(e: &mut async_graphql::ServerError, query: &str) {
     let has_code = e
         .extensions
         .as_ref()
@@ -282,8 +328,21 @@ fn coded(e: &mut async_graphql::ServerError) {
     }
     let code = if e.message.contains("nested too deep") || e.message.contains("too complex") {
         "LIMIT_EXCEEDED"
-    } else if e.path.is_empty() {
-        // parse and validation errors of the document and its variables
+    } else if e.path.is_empty()
+        || e.message.starts_with("Failed to parse")
+        || e.message.starts_with("Invalid value for argument")
+    {
+        // parse and validation errors of the document, its variables and its arguments
+        // (an Int out of range among them, named: async-graphql names only the input type)
+        if e.message.starts_with("Failed to parse \"Int\"") {
+            let names = gate::out_of_range_ints(query);
+            if !names.is_empty() {
+                e.message = format!("{} — out of range: {}", e.message, names.join(", "));
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("field", names[0].clone());
+            }
+        }
         "BAD_USER_INPUT"
     } else {
         tracing::error!(error = %e.message, path = ?e.path, "unexpected resolver error");

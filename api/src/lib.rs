@@ -2,17 +2,20 @@
 //!
 //! [`access`] turns a principal (admin, district, agency key) into SeaORM conditions, once;
 //! [`service`] holds plain async functions that apply them; [`graphql`] is the schema, thin
-//! over the services, with DataLoaders; [`http`] is the axum app.
+//! over the services, with DataLoaders; [`gate`] bounds a document before it is parsed
+//! and validated; [`http`] is the axum app.
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
 pub mod access;
 pub mod error;
+pub mod gate;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod service;
 pub mod web;
 
+pub use gate::GateLimits;
 pub use graphql::{AppSchema, Limits, build_schema};
 pub use http::{AppState, HttpConfig, app};
 pub use jobs::{JobConfig, Jobs};

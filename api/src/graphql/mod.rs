@@ -426,7 +426,9 @@ impl QueryRoot {
     }
 
     /// Grouped counts over the problems the key may see. With `groupBy: []`, the provincial
-    /// report in one row.
+    /// report in one row. Costs what it does: two grouped queries over every visible
+    /// problem, more with each group key.
+    #[graphql(complexity = "2_000 * (1 + group_by.len()) + child_complexity")]
     async fn stats(
         &self,
         ctx: &Context<'_>,

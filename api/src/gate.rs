@@ -1,0 +1,346 @@
+//! The front door of GraphQL: what a document may cost before async-graphql parses or
+//! validates it. A lexical pass bounds its tokens and nesting (so neither the parser's
+//! recursion nor its allocation can run away); then the parsed document's *expanded* field
+//! count — each fragment counted once and memoised, so the check is linear however the
+//! fragments nest — and its `stats` fields are bounded. Every refusal is `LIMIT_EXCEEDED`
+//! naming the limit.
+
+use crate::error::ApiError;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned};
+use std::collections::HashMap;
+
+/// Bounds on one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateLimits {
+    /// Tokens in the document (names, punctuation, values).
+    pub max_tokens: usize,
+    /// Nesting of `{`, `[` and `(`.
+    pub max_nesting: usize,
+    /// Fields once every fragment spread is expanded, aliases and root fields included.
+    pub max_fields: u64,
+    /// `stats` fields in one document.
+    pub max_stats: u64,
+}
+
+impl Default for GateLimits {
+    fn default() -> Self {
+        Self {
+            max_tokens: 20_000,
+            max_nesting: 48,
+            max_fields: 5_000,
+            max_stats: 3,
+        }
+    }
+}
+
+/// Checks a document against the limits. A document that does not parse passes: the
+/// schema reports its syntax error as usual.
+pub fn check(query: &str, limits: &GateLimits) -> Result<(), ApiError> {
+    lexical(query, limits)?;
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return Ok(());
+    };
+    let (fields, stats) = expanded(&doc);
+    if fields > limits.max_fields {
+        return Err(ApiError::LimitExceeded(format!(
+            "the query selects more than {} fields once its fragments are expanded (max_fields)",
+            limits.max_fields
+        )));
+    }
+    if stats > limits.max_stats {
+        return Err(ApiError::LimitExceeded(format!(
+            "at most {} stats fields per request (max_stats); group by more keys in one stats instead",
+            limits.max_stats
+        )));
+    }
+    Ok(())
+}
+
+/// The argument and input-field names whose literal integer is outside GraphQL's `Int`
+/// (32 bits), for naming them in the error async-graphql reports without them.
+pub fn out_of_range_ints(query: &str) -> Vec<String> {
+    use async_graphql::Value;
+    fn walk(name: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Number(n) => {
+                let fits = n.as_i64().is_some_and(|i| i32::try_from(i).is_ok());
+                if !fits && (n.is_i64() || n.is_u64()) && !out.iter().any(|o| o == name) {
+                    out.push(name.to_string());
+                }
+            }
+            Value::List(items) => items.iter().for_each(|i| walk(name, i, out)),
+            Value::Object(fields) => fields.iter().for_each(|(k, v)| walk(k.as_str(), v, out)),
+            _ => {}
+        }
+    }
+    fn set(s: &SelectionSet, out: &mut Vec<String>) {
+        for sel in &s.items {
+            match &sel.node {
+                Selection::Field(f) => {
+                    for (name, value) in &f.node.arguments {
+                        walk(
+                            name.node.as_str(),
+                            &value.node.clone().into_const().unwrap_or_default(),
+                            out,
+                        );
+                    }
+                    set(&f.node.selection_set.node, out);
+                }
+                Selection::InlineFragment(i) => set(&i.node.selection_set.node, out),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(doc) = async_graphql::parser::parse_query(query) {
+        for (_, op) in doc.operations.iter() {
+            set(&op.node.selection_set.node, &mut out);
+        }
+        for f in doc.fragments.values() {
+            set(&f.node.selection_set.node, &mut out);
+        }
+    }
+    out
+}
+
+/// Counts tokens and nesting without building anything.
+fn lexical(q: &str, limits: &GateLimits) -> Result<(), ApiError> {
+    let b = q.as_bytes();
+    let (mut i, mut tokens, mut depth) = (0usize, 0usize, 0usize);
+    let too_many = || {
+        ApiError::LimitExceeded(format!(
+            "the query has more than {} tokens (max_tokens)",
+            limits.max_tokens
+        ))
+    };
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => {
+                i += 1;
+                continue;
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' && b[i] != b'\r' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                if b[i..].starts_with(b"\"\"\"") {
+                    i += 3;
+                    while i < b.len() && !b[i..].starts_with(b"\"\"\"") {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 3;
+                } else {
+                    i += 1;
+                    while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > limits.max_nesting {
+                    return Err(ApiError::LimitExceeded(format!(
+                        "the query nests deeper than {} levels (max_nesting)",
+                        limits.max_nesting
+                    )));
+                }
+                i += 1;
+            }
+            b'}' | b']' | b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'.' if b[i..].starts_with(b"...") => i += 3,
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b'-' | b'+'))
+                {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+        tokens += 1;
+        if tokens > limits.max_tokens {
+            return Err(too_many());
+        }
+    }
+    Ok(())
+}
+
+/// (fields, stats fields) of every operation, fragments expanded.
+fn expanded(doc: &ExecutableDocument) -> (u64, u64) {
+    let mut memo: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut total = (0u64, 0u64);
+    let sets: Vec<&SelectionSet> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+        DocumentOperations::Multiple(ops) => {
+            ops.values().map(|op| &op.node.selection_set.node).collect()
+        }
+    };
+    for set in sets {
+        let (f, s) = count(set, &doc.fragments, &mut memo, &mut Vec::new());
+        total = (total.0.saturating_add(f), total.1.saturating_add(s));
+    }
+    total
+}
+
+fn count<'d>(
+    set: &'d SelectionSet,
+    fragments: &'d HashMap<Name, Positioned<FragmentDefinition>>,
+    memo: &mut HashMap<&'d str, (u64, u64)>,
+    visiting: &mut Vec<&'d str>,
+) -> (u64, u64) {
+    let (mut fields, mut stats) = (0u64, 0u64);
+    for sel in &set.items {
+        let (f, s) = match &sel.node {
+            Selection::Field(field) => {
+                let (f, s) = count(&field.node.selection_set.node, fragments, memo, visiting);
+                let is_stats = u64::from(field.node.name.node.as_str() == "stats");
+                (f.saturating_add(1), s.saturating_add(is_stats))
+            }
+            Selection::InlineFragment(inline) => {
+                count(&inline.node.selection_set.node, fragments, memo, visiting)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if let Some(c) = memo.get(name) {
+                    *c
+                } else if visiting.contains(&name) {
+                    // a cycle: validation refuses it; count nothing more here
+                    (0, 0)
+                } else if let Some((key, def)) = fragments.get_key_value(name) {
+                    visiting.push(key.as_str());
+                    let c = count(&def.node.selection_set.node, fragments, memo, visiting);
+                    visiting.pop();
+                    memo.insert(key.as_str(), c);
+                    c
+                } else {
+                    (0, 0)
+                }
+            }
+        };
+        fields = fields.saturating_add(f);
+        stats = stats.saturating_add(s);
+    }
+    (fields, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(q: &str) -> Option<String> {
+        check(q, &GateLimits::default())
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    /// `levels` fragments, each spreading the next `spreads` times: 10 × 10 is 10¹⁰ fields.
+    fn fragment_bomb(levels: usize, spreads: usize) -> String {
+        let mut q = String::from("query { ...F0 }\n");
+        for l in 0..levels {
+            let body = if l + 1 == levels {
+                "__typename".to_string()
+            } else {
+                (0..spreads)
+                    .map(|_| format!("...F{}", l + 1))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            q.push_str(&format!("fragment F{l} on Query {{ {body} }}\n"));
+        }
+        q
+    }
+
+    #[test]
+    fn ordinary_queries_pass() {
+        assert_eq!(code("{ me { kind label } }"), None);
+        assert_eq!(
+            code("query Q($f: Int) { households(first: $f) { nodes { houseCode } } }"),
+            None
+        );
+        assert_eq!(
+            code("{ stats(groupBy: [DISTRICT]) { problems } a: stats { problems } }"),
+            None
+        );
+        // a syntax error is the schema's to report
+        assert_eq!(code("{ me { "), None);
+    }
+
+    #[test]
+    fn a_fragment_bomb_is_counted_in_linear_time_and_refused() {
+        let q = fragment_bomb(10, 10);
+        assert!(q.len() < 1_000);
+        let t = std::time::Instant::now();
+        let e = code(&q).expect("refused");
+        assert!(e.contains("max_fields"), "{e}");
+        // memoised: the count of 10^10 expanded fields takes microseconds, not hours
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(
+            expanded(&async_graphql::parser::parse_query(fragment_bomb(3, 10)).expect("parse")).0,
+            100
+        );
+    }
+
+    #[test]
+    fn alias_floods_tokens_nesting_and_stats_are_refused() {
+        let aliases: String = (0..6_000).map(|i| format!("a{i}: __typename ")).collect();
+        assert!(
+            code(&format!("{{ {aliases} }}"))
+                .expect("refused")
+                .contains("max_fields")
+        );
+        let huge: String = (0..45_000).map(|i| format!("a{i}: __typename ")).collect();
+        assert!(
+            code(&format!("{{ {huge} }}"))
+                .expect("refused")
+                .contains("max_tokens")
+        );
+        let deep = format!("{}{}", "{a".repeat(10_000), "}".repeat(10_000));
+        assert!(code(&deep).expect("refused").contains("max_nesting"));
+        let lists = format!("{{ a(x: {}1{}) }}", "[".repeat(100), "]".repeat(100));
+        assert!(code(&lists).expect("refused").contains("max_nesting"));
+        let stats: String = (0..4)
+            .map(|i| format!("s{i}: stats {{ problems }} "))
+            .collect();
+        assert!(
+            code(&format!("{{ {stats} }}"))
+                .expect("refused")
+                .contains("max_stats")
+        );
+        // strings and comments are single tokens, whatever they hold
+        let s = format!(
+            "{{ a(x: \"{}\") }} # {}",
+            "{".repeat(100_000),
+            "[".repeat(100_000)
+        );
+        assert_eq!(code(&s), None);
+    }
+
+    #[test]
+    fn out_of_range_integers_are_named() {
+        let q = "{ problems(first: 1, filter: { indicator: 99999999999, houseCode: \"1\" }) { totalCount } x: households(first: -3000000000) { totalCount } ok: households(first: 5) { totalCount } }";
+        assert_eq!(
+            out_of_range_ints(q),
+            vec!["indicator".to_string(), "first".to_string()]
+        );
+        assert!(out_of_range_ints("{ me { kind } }").is_empty());
+    }
+
+    #[test]
+    fn cycles_terminate() {
+        assert_eq!(
+            code("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A me { kind } }"),
+            None
+        );
+    }
+}
