@@ -213,6 +213,53 @@ async fn the_blank_template_has_the_five_sheets_and_is_refused_as_empty(app: Tes
     assert_eq!(v[0]["sheets"]["households"]["read"], 0);
 }
 
+/// A file that panics the reader (in debug builds; a wrapped number in release) and one
+/// over a limit do not stop the command: each gets its report and the good file imports.
+async fn hostile_files_get_reports_and_the_other_files_still_run(app: TestApp) {
+    use crate::hostile::{GOOD, households, patch};
+    app.load_builtin_areas().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let base = households(&[&GOOD]);
+    let cell = |r: &str| {
+        patch(&base, "xl/worksheets/sheet1.xml", |x| {
+            x.replacen("<c r=\"F2\"", &format!("<c r=\"{r}\""), 1)
+        })
+    };
+    let files = [
+        ("overflow.xlsx", cell("A99999999999")),
+        ("far.xlsx", cell("XFD1048576")),
+        (
+            "good.xlsx",
+            crate::helpers::render(&crate::helpers::dataset(4, 9), false, false).bytes,
+        ),
+    ];
+    let mut args = vec!["import".to_string(), "--json".to_string()];
+    for (name, bytes) in &files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        args.push(p.to_str().expect("path").to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = logbook(&app.url, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let first = if cfg!(debug_assertions) {
+        "internal_error"
+    } else {
+        "sheet_too_large"
+    };
+    assert_eq!(v[0]["errors"][0]["code"], first, "{v}");
+    assert_eq!(v[1]["errors"][0]["code"], "sheet_too_large", "{v}");
+    assert_eq!(v[1]["errors"][0]["column"], "XFD1048576");
+    assert_eq!(v[2]["status"], "imported", "{v}");
+    assert_eq!(app.stats().await.households, 4);
+}
+
 async fn a_key_made_on_the_command_line_opens_the_api_until_revoked(app: TestApp) {
     let out = logbook(
         &app.url,
@@ -401,4 +448,5 @@ on_both_databases!(
     a_key_made_on_the_command_line_opens_the_api_until_revoked,
     import_json_is_one_array_and_the_exit_code_says_whether_all_imported,
     the_blank_template_has_the_five_sheets_and_is_refused_as_empty,
+    hostile_files_get_reports_and_the_other_files_still_run,
 );

@@ -38,7 +38,7 @@ fn rezip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// The workbook with one entry's text changed by `f`.
-fn patch(bytes: &[u8], entry: &str, f: impl Fn(String) -> String) -> Vec<u8> {
+pub fn patch(bytes: &[u8], entry: &str, f: impl Fn(String) -> String) -> Vec<u8> {
     let mut entries = unzip(bytes);
     let e = entries
         .iter_mut()
@@ -76,11 +76,11 @@ const HH_COLS: [usize; 6] = [
     hh::COHORT,
 ];
 
-fn households(rows: &[&[&str]]) -> Vec<u8> {
+pub fn households(rows: &[&[&str]]) -> Vec<u8> {
     sheet(SheetKind::Households, &HH_COLS, rows)
 }
 
-const GOOD: [&str; 6] = [
+pub const GOOD: [&str; 6] = [
     "33180100101",
     "1",
     "ตาโกน",
@@ -694,7 +694,11 @@ mod mutations {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        // 300 in CI; `PROPTEST_CASES=4000` for a longer run
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn every_mutated_workbook_is_a_report(which in 0usize..64, at in 0usize..1_000_000, how in 0u8..5, byte in 0u8..=255, len in 1usize..40) {
             let bytes = mutate(base(), which, at, how, byte, len);

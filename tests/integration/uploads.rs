@@ -466,7 +466,79 @@ async fn a_job_left_running_by_a_dead_process_runs_again_from_the_start(app: Tes
     );
 }
 
+/// A file that panics the reader (a cell reference whose row overflows 32 bits: calamine
+/// panics in debug builds) and one over a limit: the worker turns both into ended batches
+/// at once and goes on serving.
+async fn the_worker_survives_a_panicking_and_an_over_limit_upload(app: TestApp) {
+    use crate::hostile::{GOOD, households, patch};
+    app.load_builtin_areas().await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let base = households(&[&GOOD]);
+    let cell = |r: &str| {
+        patch(&base, "xl/worksheets/sheet1.xml", |x| {
+            x.replacen("<c r=\"F2\"", &format!("<c r=\"{r}\""), 1)
+        })
+    };
+    let jobs = app.jobs();
+    let panicking = upload(
+        &app,
+        &district,
+        "overflow.xlsx",
+        &cell("A99999999999"),
+        true,
+    )
+    .await;
+    let over = upload(&app, &district, "far.xlsx", &cell("XFD1048576"), true).await;
+    let good = upload(
+        &app,
+        &district,
+        "good.xlsx",
+        &render(&dataset(5, 2), false, false).bytes,
+        true,
+    )
+    .await;
+    for _ in 0..3 {
+        assert!(jobs.run_next().await.expect("the worker runs").is_some());
+    }
+    assert_eq!(
+        jobs.run_next().await.expect("run"),
+        None,
+        "nothing is retried"
+    );
+    let b = batch(&app, &district, panicking["id"].as_i64().expect("id")).await;
+    if cfg!(debug_assertions) {
+        assert_eq!(b["status"], "FAILED", "{b}");
+        assert_eq!(b["attempts"], 1);
+        assert!(
+            b["failure"]
+                .as_str()
+                .is_some_and(|f| f.contains("แจ้งผู้ดูแลระบบ") && f.contains(&format!("{}", b["id"]))),
+            "{b}"
+        );
+    } else {
+        assert_eq!(b["status"], "REJECTED", "{b}");
+    }
+    let b = batch(&app, &district, over["id"].as_i64().expect("id")).await;
+    assert_eq!(
+        (b["status"].as_str(), b["errors"][0]["code"].as_str()),
+        (Some("REJECTED"), Some("sheet_too_large")),
+        "{b}"
+    );
+    assert_eq!(b["errors"][0]["row"], 1_048_576);
+    let b = batch(&app, &district, good["id"].as_i64().expect("id")).await;
+    assert_eq!(b["status"], "DRY_RUN", "{b}");
+    // and the server keeps answering
+    let (status, v) = app
+        .graphql(Some(&district), "{ me { kind } }", json!({}))
+        .await;
+    assert_eq!(
+        (status, v["data"]["me"]["kind"].as_str()),
+        (200, Some("DISTRICT"))
+    );
+}
+
 on_both_databases!(
+    the_worker_survives_a_panicking_and_an_over_limit_upload,
     an_upload_is_queued_checked_and_imported_by_the_worker,
     a_rejected_upload_has_an_error_workbook_with_the_offending_rows,
     uploads_need_the_preflight_header_stay_in_limits_and_in_scope,
