@@ -392,6 +392,23 @@ pub struct EntryIn {
     pub note: Option<String>,
 }
 
+/// The most characters a stored text field holds (docs/workbook-format.md): free-text
+/// notes and the 4ท analysis 4,000; every other text (names, places, activities) 500.
+pub fn text_limit(key: &str) -> usize {
+    match key {
+        "note" | "detail" | "attitude" | "skills" | "resources" | "way_out" => 4_000,
+        _ => 500,
+    }
+}
+
+fn bounded_text(r: &Raw<'_>, max: usize) -> Result<Option<String>, ValueError> {
+    let t = raw_text(r)?;
+    match &t {
+        Some(s) if s.len() > max && s.chars().count() > max => Err(ValueError::TooLong { max }),
+        _ => Ok(t),
+    }
+}
+
 /// Parses cells of one row, collecting one issue per bad cell.
 struct RowCtx<'a> {
     kind: SheetKind,
@@ -487,12 +504,14 @@ impl<'a> RowCtx<'a> {
     }
 
     fn text(&mut self, col: usize) -> Option<String> {
-        self.opt(col, raw_text)
+        let max = text_limit(columns(self.kind)[col].key);
+        self.opt(col, |r| bounded_text(r, max))
     }
 
     fn req_text(&mut self, col: usize) -> Option<String> {
+        let max = text_limit(columns(self.kind)[col].key);
         self.req(col, |r| {
-            raw_text(r).and_then(|t| t.ok_or(ValueError::Required))
+            bounded_text(r, max).and_then(|t| t.ok_or(ValueError::Required))
         })
     }
 

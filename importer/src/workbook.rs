@@ -114,7 +114,10 @@ impl Workbook {
         let inner = match format {
             Format::Xlsx => Inner::Xlsx(Xlsx::new(cursor).map_err(xlsx_refusal)?),
             Format::Xlsb => Inner::Xlsb(Xlsb::new(cursor).map_err(|_| Refusal::unreadable())?),
-            Format::Ods => Inner::Ods(Ods::new(cursor).map_err(|_| Refusal::unreadable())?),
+            Format::Ods => Inner::Ods(Ods::new(cursor).map_err(|e| match e {
+                calamine::OdsError::Password => Refusal::encrypted(),
+                _ => Refusal::unreadable(),
+            })?),
             Format::Xls => Inner::Xls(Xls::new(cursor).map_err(|e| match e {
                 calamine::XlsError::Password => Refusal::encrypted(),
                 _ => Refusal::unreadable(),

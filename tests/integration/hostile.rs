@@ -904,3 +904,111 @@ on_both_databases!(
     hostile_documents_are_refused_at_the_front_door,
     only_json_is_executed_and_the_bearer_scheme_is_case_insensitive,
 );
+
+#[test]
+fn stored_text_fields_have_maximum_lengths() {
+    let cols = [
+        hh::HOUSE_CODE,
+        hh::VILLAGE_NO,
+        hh::SUBDISTRICT,
+        hh::DISTRICT,
+        hh::PROVINCE,
+        hh::COHORT,
+        hh::VILLAGE_NAME,
+    ];
+    let long = "ก".repeat(501);
+    let fits = "ข".repeat(500);
+    let mut a: Vec<&str> = GOOD.to_vec();
+    a.push(&long);
+    let mut b: Vec<&str> = GOOD.to_vec();
+    b[0] = "33180100102";
+    b.push(&fits);
+    let r = read(sheet(SheetKind::Households, &cols, &[&a, &b])).expect("read");
+    let col = columns(SheetKind::Households)[hh::VILLAGE_NAME].aliases[0].to_string();
+    assert_eq!(errors(&r), vec![("too_long".into(), Some(2), Some(col))]);
+    let e = r
+        .issues
+        .iter()
+        .find(|i| i.code == "too_long")
+        .expect("too_long");
+    assert!(e.message_th.contains("500"), "{}", e.message_th);
+    assert_eq!(
+        r.households[1]
+            .value
+            .as_ref()
+            .and_then(|h| h.village_name.clone()),
+        Some(fits)
+    );
+}
+
+#[test]
+fn an_ods_whose_repeats_expand_past_the_limit_is_refused_before_it_materialises() {
+    let content = |rows: u64, cols: u64| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="ครัวเรือน"><table:table-row><table:table-cell office:value-type="string"><text:p>รหัสบ้าน</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>หมู่ที่</text:p></table:table-cell></table:table-row><table:table-row table:number-rows-repeated="{rows}"><table:table-cell table:number-columns-repeated="{cols}" office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#
+        )
+        .into_bytes()
+    };
+    let ods = |rows, cols| {
+        rezip(&[
+            ("mimetype".to_string(), b"application/vnd.oasis.opendocument.spreadsheet".to_vec()),
+            ("META-INF/manifest.xml".to_string(), br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#.to_vec()),
+            ("content.xml".to_string(), content(rows, cols)),
+        ])
+    };
+    // 1,000,000 rows × 1,000 columns of one value: a billion cells from a file of 1 KB
+    let bomb = ods(1_000_000, 1_000);
+    assert!(bomb.len() < 2_000);
+    let r = refused(read(bomb));
+    assert_eq!(
+        (r.code, r.sheet.as_deref()),
+        ("sheet_too_large", Some("ครัวเรือน"))
+    );
+    // the same shape under the limit is read (and its rows get their errors)
+    let small = read(ods(3, 50)).expect("read");
+    assert_eq!(small.sheets[&SheetKind::Households].read, 3);
+}
+
+#[test]
+fn an_xls_whose_cells_span_past_the_limit_is_refused_before_it_materialises() {
+    // a BIFF8 workbook stream: BOF (globals), EOF, BOF (sheet), two NUMBER cells at the
+    // opposite corners of the .xls grid, EOF
+    fn record(typ: u16, data: &[u8]) -> Vec<u8> {
+        let mut r = typ.to_le_bytes().to_vec();
+        r.extend((data.len() as u16).to_le_bytes());
+        r.extend(data);
+        r
+    }
+    let bof = |kind: u16| {
+        let mut d = 0x0600u16.to_le_bytes().to_vec();
+        d.extend(kind.to_le_bytes());
+        d.extend([0u8; 12]);
+        record(0x0809, &d)
+    };
+    let number = |row: u16, col: u16| {
+        let mut d = row.to_le_bytes().to_vec();
+        d.extend(col.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        d.extend(1.0f64.to_le_bytes());
+        record(0x0203, &d)
+    };
+    let mut stream = bof(0x0005);
+    stream.extend(record(0x000A, &[]));
+    stream.extend(bof(0x0010));
+    stream.extend(number(0, 0));
+    stream.extend(number(65_535, 255));
+    stream.extend(record(0x000A, &[]));
+    let mut cfb = cfb::CompoundFile::create(Cursor::new(Vec::new())).expect("cfb");
+    cfb.create_stream("/Workbook")
+        .expect("stream")
+        .write_all(&stream)
+        .expect("write");
+    cfb.flush().expect("flush");
+    let r = refused(read(cfb.into_inner().into_inner()));
+    assert_eq!(r.code, "file_too_large");
+    assert!(
+        r.en.contains(".xls") && r.en.contains("save it as .xlsx"),
+        "{}",
+        r.en
+    );
+}
