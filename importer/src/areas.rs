@@ -131,13 +131,13 @@ pub fn parse_xlsx(bytes: Vec<u8>) -> Result<Vec<AreaRow>, ImportError> {
         .next()
         .ok_or_else(|| ImportError::Areas("the workbook has no sheet".into()))?;
     let mut grid: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    wb.cells(&first, |r, c, cell| {
+    wb.cells(&first, |r, c, v| {
         let row = grid.entry(r).or_default();
         let c = c as usize;
         if row.len() <= c {
             row.resize(c + 1, String::new());
         }
-        row[c] = cell.display().unwrap_or_default();
+        row[c] = v.cell().display().unwrap_or_default();
         Ok(())
     })
     .map_err(|r| ImportError::Areas(r.en))?;

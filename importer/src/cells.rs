@@ -69,7 +69,11 @@ impl Cell {
         if s.len() > max_chars && s.chars().count() > max_chars {
             return Cell::Refused(ValueError::TooLong { max: max_chars }, Some(shown(s)));
         }
-        if let Some((position, _)) = text::find_control(s) {
+        // control characters are bytes below 0x20, 0x7F, or C1 (0xC2 0x80–0x9F) in UTF-8
+        let maybe_control = s.bytes().any(|b| {
+            (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || b == 0x7F || b == 0xC2
+        });
+        if maybe_control && let Some((position, _)) = text::find_control(s) {
             let visible: String = s
                 .chars()
                 .take(SHOWN_CHARS)

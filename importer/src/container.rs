@@ -6,6 +6,8 @@
 use crate::limits::{MAX_XML_RUN, RATIO_FLOOR, ReadLimits, Refusal};
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// The workbook formats the importer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub struct Scan {
     pub hidden_rows: HashMap<String, Vec<u32>>,
     /// For each worksheet part, its merged ranges.
     pub merges: HashMap<String, Vec<Merge>>,
+    /// Each entry's declared unzipped size (xlsx).
+    pub declared: HashMap<String, u64>,
     /// The worksheet part of each sheet name (xlsx), from the workbook and its relationships.
     pub sheet_parts: HashMap<String, String>,
 }
@@ -75,25 +79,199 @@ fn cfb_has_encrypted_package(bytes: &[u8]) -> bool {
     bytes.windows(name.len()).any(|w| w == name.as_slice())
 }
 
+/// What the scan of one worksheet part found.
+#[derive(Debug, Default, Clone)]
+pub struct PartScan {
+    /// Hidden rows (1-based).
+    pub hidden_rows: Vec<u32>,
+    /// Merged ranges.
+    pub merges: Vec<Merge>,
+}
+
 /// Inflates every entry of a zipped workbook once, counting bytes, stopping at the first
 /// limit: the whole file unzipped, its ratio to the zipped size, and the longest stretch of
-/// XML between two `<` (what one XML event may buffer). Rows marked hidden in worksheet
-/// parts are noted on the way. Encrypted entries are refused as an encrypted file.
+/// XML between two `<` (what one XML event may buffer). Rows marked hidden and merged
+/// ranges of worksheet parts are noted on the way. Encrypted entries are refused as an
+/// encrypted file.
 pub fn scan_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Scan, Refusal> {
+    let total = AtomicU64::new(0);
+    let mut scan = scan_entries(
+        bytes,
+        limits,
+        &total,
+        &|_| true,
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )?;
+    scan.unzipped = total.load(Ordering::Relaxed);
+    Ok(scan)
+}
+
+/// The worksheet parts of an xlsx, scanned on another thread while the sheets before
+/// them are read: [`SheetScans::wait`] gives a part's scan once it is done (or the
+/// refusal that stopped the scan).
+pub struct SheetScans {
+    state: Arc<(Mutex<ScanState>, Condvar)>,
+    cancel: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct ScanState {
+    done: HashMap<String, PartScan>,
+    failed: Option<Refusal>,
+    finished: bool,
+}
+
+impl SheetScans {
+    /// The scan of `part`, waiting for it; an error when the scan stopped at a limit first.
+    pub fn wait(&self, part: &str) -> Result<PartScan, Refusal> {
+        let (lock, cv) = &*self.state;
+        let mut st = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(f) = &st.failed {
+                return Err(f.clone());
+            }
+            if let Some(p) = st.done.get(part) {
+                return Ok(p.clone());
+            }
+            if st.finished {
+                return Ok(PartScan::default());
+            }
+            st = cv
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+impl Drop for SheetScans {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Scans an xlsx: every part but the worksheets now (shared strings, workbook, styles:
+/// what opening the workbook reads), the worksheets on a thread of their own.
+pub fn scan_xlsx(bytes: Arc<[u8]>, limits: &ReadLimits) -> Result<(Scan, SheetScans), Refusal> {
+    let total = Arc::new(AtomicU64::new(0));
+    let cancel = Arc::new(AtomicBool::new(false));
+    let is_sheet = |n: &str| n.starts_with("xl/worksheets/") && n.ends_with(".xml");
+    let declared = declared_sizes(&bytes, limits)?;
+    let mut scan = scan_entries(
+        &bytes,
+        limits,
+        &total,
+        &|n| !is_sheet(n),
+        &cancel,
+        &mut |_, _| {},
+    )?;
+    scan.unzipped = total.load(Ordering::Relaxed);
+    scan.declared = declared;
+    let state: Arc<(Mutex<ScanState>, Condvar)> = Arc::default();
+    let (st, stop, limits) = (state.clone(), cancel.clone(), *limits);
+    std::thread::Builder::new()
+        .name("xlsx-scan".into())
+        .spawn(move || {
+            let publish = |f: &mut dyn FnMut(&mut ScanState)| {
+                let (lock, cv) = &*st;
+                let mut s = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                f(&mut s);
+                cv.notify_all();
+            };
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                scan_entries(
+                    &bytes,
+                    &limits,
+                    &total,
+                    &is_sheet,
+                    &stop,
+                    &mut |name, part| {
+                        publish(&mut |s| {
+                            s.done.insert(name.to_string(), part.clone());
+                        })
+                    },
+                )
+            }));
+            publish(&mut |s| {
+                match &outcome {
+                    Ok(Err(r)) => s.failed = Some(r.clone()),
+                    Err(_) => s.failed = Some(Refusal::internal(None)),
+                    Ok(Ok(_)) => {}
+                }
+                s.finished = true;
+            });
+        })
+        .map_err(|_| Refusal::internal(None))?;
+    Ok((scan, SheetScans { state, cancel }))
+}
+
+/// Each entry's declared unzipped size, refused when they add up past the limits. The zip
+/// reader fails an entry that inflates past its declared size, so these bound what any
+/// reader of the file can inflate.
+fn declared_sizes(bytes: &[u8], limits: &ReadLimits) -> Result<HashMap<String, u64>, Refusal> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
+    let mut sizes = HashMap::new();
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let raw = zip.by_index_raw(i).map_err(|_| Refusal::unreadable())?;
+        total = total.saturating_add(raw.size());
+        sizes.insert(
+            raw.name().map(|n| n.into_owned()).unwrap_or_default(),
+            raw.size(),
+        );
+    }
+    if total > limits.max_unzipped {
+        return Err(too_large_unzipped(limits));
+    }
+    if total > RATIO_FLOOR && total > (bytes.len() as u64).saturating_mul(limits.max_ratio) {
+        return Err(too_compressed(limits));
+    }
+    Ok(sizes)
+}
+
+fn too_large_unzipped(limits: &ReadLimits) -> Refusal {
+    Refusal::file_too_large(
+        &format!("ขนาดเมื่อคลายการบีบอัดเกิน {} MB", limits.max_unzipped >> 20),
+        &format!("over {} MB unzipped", limits.max_unzipped >> 20),
+    )
+}
+
+fn too_compressed(limits: &ReadLimits) -> Refusal {
+    Refusal::file_too_large(
+        &format!("บีบอัดไว้มากกว่า {} เท่า", limits.max_ratio),
+        &format!("compressed more than {} to 1", limits.max_ratio),
+    )
+}
+
+/// Inflates the entries `wanted` names, adding to `total`; `on_part` is told of each
+/// worksheet part's scan as it completes.
+fn scan_entries(
+    bytes: &[u8],
+    limits: &ReadLimits,
+    total: &AtomicU64,
+    wanted: &dyn Fn(&str) -> bool,
+    cancel: &AtomicBool,
+    on_part: &mut dyn FnMut(&str, &PartScan),
+) -> Result<Scan, Refusal> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
     let mut scan = Scan::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut small: HashMap<&'static str, Vec<u8>> = HashMap::new();
     for i in 0..zip.len() {
-        if zip
-            .by_index_raw(i)
-            .map_err(|_| Refusal::unreadable())?
-            .encrypted()
-        {
+        let raw = zip.by_index_raw(i).map_err(|_| Refusal::unreadable())?;
+        if raw.encrypted() {
             return Err(Refusal::encrypted());
         }
+        let name = raw.name().map(|n| n.into_owned()).unwrap_or_default();
+        drop(raw);
+        if !wanted(&name) {
+            continue;
+        }
         let mut entry = zip.by_index(i).map_err(|_| Refusal::unreadable())?;
-        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
         let is_sheet = name.starts_with("xl/worksheets/") && name.ends_with(".xml");
         let is_sst = name == "xl/sharedStrings.xml";
         let mut items = ItemCounter::default();
@@ -107,25 +285,22 @@ pub fn scan_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Scan, Refusal> {
         let mut merges = TagScanner::new(b"<mergeCell", 100_000);
         let mut kept = Vec::new();
         loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(scan);
+            }
             let n = match entry.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(_) => return Err(Refusal::unreadable()),
             };
-            scan.unzipped += n as u64;
-            if scan.unzipped > limits.max_unzipped {
-                return Err(Refusal::file_too_large(
-                    &format!("ขนาดเมื่อคลายการบีบอัดเกิน {} MB", limits.max_unzipped >> 20),
-                    &format!("over {} MB unzipped", limits.max_unzipped >> 20),
-                ));
+            let unzipped = total.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+            if unzipped > limits.max_unzipped {
+                return Err(too_large_unzipped(limits));
             }
-            if scan.unzipped > RATIO_FLOOR
-                && scan.unzipped > (bytes.len() as u64).saturating_mul(limits.max_ratio)
+            if unzipped > RATIO_FLOOR
+                && unzipped > (bytes.len() as u64).saturating_mul(limits.max_ratio)
             {
-                return Err(Refusal::file_too_large(
-                    &format!("บีบอัดไว้มากกว่า {} เท่า", limits.max_ratio),
-                    &format!("compressed more than {} to 1", limits.max_ratio),
-                ));
+                return Err(too_compressed(limits));
             }
             let chunk = &buf[..n];
             if xml.feed(chunk) > MAX_XML_RUN {
@@ -149,13 +324,16 @@ pub fn scan_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Scan, Refusal> {
             }
         }
         if is_sheet {
-            let hidden = hidden_rows(&rows.found);
-            if !hidden.is_empty() {
-                scan.hidden_rows.insert(name.clone(), hidden);
+            let part = PartScan {
+                hidden_rows: hidden_rows(&rows.found),
+                merges: merged(&merges.found),
+            };
+            on_part(&name, &part);
+            if !part.hidden_rows.is_empty() {
+                scan.hidden_rows.insert(name.clone(), part.hidden_rows);
             }
-            let m = merged(&merges.found);
-            if !m.is_empty() {
-                scan.merges.insert(name.clone(), m);
+            if !part.merges.is_empty() {
+                scan.merges.insert(name.clone(), part.merges);
             }
         }
         if let Some(k) = keep {
@@ -293,6 +471,11 @@ impl ItemCounter {
         self.count
     }
 }
+
+/// A worksheet part at most this large (as declared, which the zip reader enforces) is
+/// read while its scan runs beside it: whatever it holds, no XML event of it can buffer
+/// more. A larger part is read only once its scan has passed.
+pub const LARGE_PART: u64 = 32 * 1024 * 1024;
 
 /// Most shared strings a workbook may hold (each costs a string in memory before any row is
 /// read): twelve times a province's 160,000.

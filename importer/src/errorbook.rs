@@ -59,7 +59,7 @@ pub fn error_workbook(original: Vec<u8>, flags: &[Flag]) -> Result<Vec<u8>, Impo
         let mut first: Option<u32> = None;
         let mut head: BTreeMap<u32, Vec<Cell>> = BTreeMap::new();
         let mut rows: BTreeMap<u32, Vec<Cell>> = BTreeMap::new();
-        wb.cells(&name, |r, c, cell| {
+        wb.cells(&name, |r, c, v| {
             let f = *first.get_or_insert(r);
             let target = if r >= f && r - f < HEADER_WINDOW {
                 Some(&mut head)
@@ -74,7 +74,7 @@ pub fn error_workbook(original: Vec<u8>, flags: &[Flag]) -> Result<Vec<u8>, Impo
                 if cells.len() <= c {
                     cells.resize(c + 1, Cell::Empty);
                 }
-                cells[c] = cell;
+                cells[c] = v.cell();
             }
             Ok(())
         })

@@ -360,12 +360,12 @@ pub fn read_workbook(
                         format!("Sheet \"{name}\" is hidden in Excel but its rows are imported; check that they are meant to be sent"),
                     ));
                 }
-                let hidden = wb.hidden_rows(&name).to_vec();
                 let t = std::time::Instant::now();
                 let mut builder = rows::SheetBuilder::new(kind, &name, limits);
-                wb.cells(&name, |r, c, cell| builder.push(r, c, cell))?;
+                wb.cells(&name, |r, c, v| builder.push(r, c, || v.cell()))?;
+                let (hidden, merges) = wb.sheet_marks(&name)?;
                 let built = builder.finish().map(|mut sr| {
-                    sr.merges = wb.merges(&name).to_vec();
+                    sr.merges = merges;
                     sr
                 });
                 if let Ok(sr) = &built {

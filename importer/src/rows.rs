@@ -86,8 +86,7 @@ impl SheetBuilder {
         }
     }
 
-    /// Takes one non-empty cell (0-based position).
-    pub fn push(&mut self, row: u32, col: u32, cell: Cell) -> Result<(), Refusal> {
+    fn count_text(&mut self, cell: &Cell, row: u32, col: u32) -> Result<(), Refusal> {
         self.text += cell.text_len() as u64;
         if self.text > self.max_text {
             return Err(Refusal::sheet_too_large(
@@ -97,6 +96,12 @@ impl SheetBuilder {
             )
             .at(row, col));
         }
+        Ok(())
+    }
+
+    /// Takes one non-blank cell (0-based position); `make` turns it into a [`Cell`], and is
+    /// called only when the cell is kept (the header window, or a column the header maps).
+    pub fn push(&mut self, row: u32, col: u32, make: impl FnOnce() -> Cell) -> Result<(), Refusal> {
         if self.last_row != Some(row) {
             self.last_row = Some(row);
             self.distinct += 1;
@@ -113,6 +118,11 @@ impl SheetBuilder {
         if self.header.is_none() {
             if row < first || row - first < HEADER_WINDOW {
                 self.first_row = Some(first.min(row));
+                let cell = make();
+                if cell.is_empty() {
+                    return Ok(());
+                }
+                self.count_text(&cell, row, col)?;
                 let cells = self.head.entry(row).or_default();
                 let c = col as usize;
                 if cells.len() <= c {
@@ -123,6 +133,18 @@ impl SheetBuilder {
             }
             self.find_header();
         }
+        let mapped = self.map.get(col as usize).copied().flatten();
+        let cell = match mapped {
+            Some(_) => {
+                let cell = make();
+                if cell.is_empty() {
+                    return Ok(());
+                }
+                self.count_text(&cell, row, col)?;
+                cell
+            }
+            None => Cell::Empty,
+        };
         self.data_cell(row, col as usize, cell);
         if self.rows.len() as u32 > self.max_rows {
             return Err(Refusal::sheet_too_large(

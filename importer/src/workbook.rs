@@ -1,13 +1,14 @@
 //! Opening a workbook from bytes and finding its sheets by name (after normalisation).
 
 use crate::cells::Cell;
-use crate::container::{self, Format, Scan};
+use crate::container::{self, Format, PartScan, Scan, SheetScans};
 use crate::limits::{ReadLimits, Refusal};
-use calamine::{DataRef, Ods, Reader, Xls, Xlsb, Xlsx};
+use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsb, Xlsx};
 use entity::types::ValueError;
 use entity::types::text::header_key;
 use serde::Serialize;
 use std::io::Cursor;
+use std::sync::Arc;
 
 /// The five sheets the importer knows, in dependency order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -76,14 +77,19 @@ impl SheetKind {
 pub struct Workbook {
     inner: Inner,
     scan: Scan,
+    /// The worksheet parts of an xlsx, being scanned while earlier sheets are read.
+    parts: Option<SheetScans>,
     limits: ReadLimits,
 }
 
+/// The file's bytes, shared by the reader and the scan of its worksheet parts.
+type Bytes = Cursor<Arc<[u8]>>;
+
 enum Inner {
-    Xlsx(Xlsx<Cursor<Vec<u8>>>),
-    Xlsb(Xlsb<Cursor<Vec<u8>>>),
-    Ods(Ods<Cursor<Vec<u8>>>),
-    Xls(Xls<Cursor<Vec<u8>>>),
+    Xlsx(Xlsx<Bytes>),
+    Xlsb(Xlsb<Bytes>),
+    Ods(Ods<Bytes>),
+    Xls(Xls<Bytes>),
 }
 
 /// Excel's grid: no real cell lies outside it.
@@ -94,9 +100,14 @@ impl Workbook {
     /// Opens xlsx, xlsb, xls or ods bytes (the format from the bytes, not the name).
     pub fn open(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Self, Refusal> {
         let format = container::detect(&bytes)?;
-        let scan = match format {
-            Format::Xls => Scan::default(),
-            _ => container::scan_zip(&bytes, limits)?,
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        let (scan, parts) = match format {
+            Format::Xls => (Scan::default(), None),
+            Format::Xlsx => {
+                let (scan, parts) = container::scan_xlsx(bytes.clone(), limits)?;
+                (scan, Some(parts))
+            }
+            _ => (container::scan_zip(&bytes, limits)?, None),
         };
         if format == Format::Ods
             && let Some(table) = container::ods_oversized_table(&bytes, limits.max_sheet_cells)?
@@ -126,6 +137,7 @@ impl Workbook {
         Ok(Self {
             inner,
             scan,
+            parts,
             limits: *limits,
         })
     }
@@ -151,35 +163,56 @@ impl Workbook {
             .any(|s| s.name == name && s.visible != calamine::SheetVisible::Visible)
     }
 
-    /// Rows (1-based) the sheet marks hidden (xlsx).
-    pub fn hidden_rows(&self, name: &str) -> &[u32] {
-        self.scan
-            .sheet_parts
-            .get(name)
-            .and_then(|p| self.scan.hidden_rows.get(p))
-            .map_or(&[], Vec::as_slice)
+    /// What the scan found in the sheet's part (xlsx): waits for the part's scan, and
+    /// refuses the file when the scan stopped at a limit before it.
+    fn part(&self, name: &str) -> Result<PartScan, Refusal> {
+        let Some(part) = self.scan.sheet_parts.get(name) else {
+            return Ok(PartScan::default());
+        };
+        match &self.parts {
+            Some(parts) => parts.wait(part),
+            None => Ok(PartScan {
+                hidden_rows: self.scan.hidden_rows.get(part).cloned().unwrap_or_default(),
+                merges: self.scan.merges.get(part).cloned().unwrap_or_default(),
+            }),
+        }
     }
 
-    /// Merged ranges of the sheet (xlsx).
-    pub fn merges(&self, name: &str) -> &[crate::container::Merge] {
-        self.scan
-            .sheet_parts
-            .get(name)
-            .and_then(|p| self.scan.merges.get(p))
-            .map_or(&[], Vec::as_slice)
+    /// Rows (1-based) the sheet marks hidden, and its merged ranges (xlsx); waits for the
+    /// scan of the sheet's part, and refuses the file when that scan stopped at a limit.
+    pub fn sheet_marks(
+        &self,
+        name: &str,
+    ) -> Result<(Vec<u32>, Vec<crate::container::Merge>), Refusal> {
+        self.part(name).map(|p| (p.hidden_rows, p.merges))
     }
 
-    /// Every non-empty cell of a sheet, in stream order, as `(row, column, cell)` (0-based).
-    /// xlsx is streamed cell by cell; the other formats were bounded when opened. A cell
-    /// outside the column limit or Excel's grid stops the sheet with `sheet_too_large`;
-    /// `f` may stop it with its own refusal.
+    /// Every non-blank cell of a sheet, in stream order, as `(row, column, value)`
+    /// (0-based); the value becomes a [`Cell`] only when asked ([`Value::cell`]). xlsx is
+    /// streamed cell by cell; the other formats were bounded when opened. A cell outside
+    /// the column limit or Excel's grid stops the sheet with `sheet_too_large`; `f` may stop
+    /// it with its own refusal.
     pub fn cells(
         &mut self,
         name: &str,
-        mut f: impl FnMut(u32, u32, Cell) -> Result<(), Refusal>,
+        mut f: impl FnMut(u32, u32, Value<'_, '_>) -> Result<(), Refusal>,
     ) -> Result<(), Refusal> {
         let limits = self.limits;
-        let mut bounded = |row: u32, col: u32, cell: Cell| -> Result<(), Refusal> {
+        // a large part must have passed its scan before calamine streams it
+        let declared = self
+            .scan
+            .sheet_parts
+            .get(name)
+            .and_then(|p| self.scan.declared.get(p))
+            .copied()
+            .unwrap_or(u64::MAX);
+        if declared > container::LARGE_PART {
+            self.part(name)?;
+        }
+        let mut bounded = |row: u32, col: u32, v: Value<'_, '_>| -> Result<(), Refusal> {
+            if v.is_blank() {
+                return Ok(());
+            }
             if col >= limits.max_columns || col >= EXCEL_COLUMNS || row >= EXCEL_ROWS {
                 return Err(Refusal::sheet_too_large(
                     name,
@@ -196,7 +229,7 @@ impl Workbook {
                 )
                 .at(row, col));
             }
-            f(row, col, cell)
+            f(row, col, v)
         };
         match &mut self.inner {
             Inner::Xlsx(x) => {
@@ -209,26 +242,23 @@ impl Workbook {
                         Ok(Some(rec)) => {
                             let (row, col) = rec.pos;
                             last = (row, col);
-                            let cell = if rec.value == DataRef::Empty {
+                            let v = if rec.value == DataRef::Empty {
                                 if rec.formula.is_some() {
-                                    Cell::Refused(ValueError::FormulaWithoutValue, None)
+                                    Value::Refused(ValueError::FormulaWithoutValue)
                                 } else {
                                     continue;
                                 }
                             } else {
-                                Cell::from_data_ref(&rec.value, limits.max_cell_chars)
+                                Value::Streamed(&rec.value, limits.max_cell_chars)
                             };
-                            if cell.is_empty() {
-                                continue;
-                            }
-                            bounded(row, col, cell)?;
+                            bounded(row, col, v)?;
                         }
                         Ok(None) => return Ok(()),
                         Err(calamine::XlsxError::Unexpected(m)) if m.contains("shared strings") => {
                             // the cell after the last one read; its value cannot be read
                             let (row, col) = (last.0, last.1.saturating_add(1));
                             last = (row, col);
-                            bounded(row, col, Cell::Refused(ValueError::CellUnreadable, None))?;
+                            bounded(row, col, Value::Refused(ValueError::CellUnreadable))?;
                         }
                         Err(_) => return Err(Refusal::sheet_unreadable(name).at(last.0, last.1)),
                     }
@@ -245,14 +275,54 @@ impl Workbook {
                 let (r0, c0) = range.start().unwrap_or((0, 0));
                 for (r, row) in range.rows().enumerate() {
                     for (c, d) in row.iter().enumerate() {
-                        let cell = Cell::from_data(d, limits.max_cell_chars);
-                        if !cell.is_empty() {
-                            bounded(r0 + r as u32, c0 + c as u32, cell)?;
+                        if *d != Data::Empty {
+                            bounded(
+                                r0 + r as u32,
+                                c0 + c as u32,
+                                Value::Whole(d, limits.max_cell_chars),
+                            )?;
                         }
                     }
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// A cell's value as the reader found it, turned into a [`Cell`] only when asked.
+pub enum Value<'v, 'a> {
+    /// A streamed xlsx value, with the cell character limit.
+    Streamed(&'v DataRef<'a>, usize),
+    /// A value of a whole-sheet range, with the cell character limit.
+    Whole(&'v Data, usize),
+    /// A cell that cannot be read as a value.
+    Refused(ValueError),
+}
+
+impl Value<'_, '_> {
+    /// The normalised cell.
+    pub fn cell(&self) -> Cell {
+        match self {
+            Value::Streamed(d, max) => Cell::from_data_ref(d, *max),
+            Value::Whole(d, max) => Cell::from_data(d, *max),
+            Value::Refused(e) => Cell::Refused(e.clone(), None),
+        }
+    }
+
+    /// True for text of white space only (what normalisation makes empty), without
+    /// normalising it.
+    fn is_blank(&self) -> bool {
+        let blank = |s: &str| {
+            s.chars().all(|c| {
+                c.is_whitespace() || matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{FEFF}')
+            })
+        };
+        match self {
+            Value::Streamed(DataRef::String(s), _) => blank(s),
+            Value::Streamed(DataRef::SharedString(s), _) => blank(s),
+            Value::Whole(Data::String(s), _) => blank(s),
+            _ => false,
         }
     }
 }
