@@ -127,6 +127,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--households", type=int, default=22387)
     ap.add_argument("--before", help="an older logbook binary to run side by side")
+    ap.add_argument("--repeat", type=int, default=7, help="province dry runs per binary")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=ROOT, check=True)
     logbook = os.path.join(ROOT, "target", "release", "logbook")
@@ -167,6 +168,17 @@ def main():
                 outcome = f"exit {code}" + (" (killed)" if code and code < 0 else "")
             cols.append(f"{s:8.2f} {mb:9.0f} {outcome:>24}")
         print(f"{label:28} {os.path.getsize(path) / 1e6:8.2f}M " + " ".join(cols), flush=True)
+    # the province dry run, alternating binaries, several times: this VM's timings vary
+    runs = {name: [] for name, _ in binaries}
+    for _ in range(args.repeat):
+        for name, binary in binaries:
+            s, mb, _, _ = measure([binary, "import", "--dry-run", "--json", province], env)
+            runs[name].append((s, mb))
+    print(f"\nprovince dry run, {args.repeat} runs each, alternating:")
+    for name, r in runs.items():
+        secs = sorted(x[0] for x in r)
+        mbs = sorted(x[1] for x in r)
+        print(f"  {name:7} best {secs[0]:.2f} s, median {secs[len(secs) // 2]:.2f} s; peak RSS median {mbs[len(mbs) // 2]:.0f} MB, max {mbs[-1]:.0f} MB")
 
 
 if __name__ == "__main__":
