@@ -31,6 +31,8 @@ pub struct Scan {
     pub hidden_rows: HashMap<String, Vec<u32>>,
     /// For each worksheet part, its merged ranges.
     pub merges: HashMap<String, Vec<Merge>>,
+    /// Items of the shared-string table.
+    pub shared_strings: u64,
     /// Each entry's declared unzipped size (xlsx).
     pub declared: HashMap<String, u64>,
     /// The worksheet part of each sheet name (xlsx), from the workbook and its relationships.
@@ -336,6 +338,9 @@ fn scan_entries(
                 scan.merges.insert(name.clone(), part.merges);
             }
         }
+        if is_sst {
+            scan.shared_strings = items.count;
+        }
         if let Some(k) = keep {
             small.insert(k, kept);
         }
@@ -599,6 +604,75 @@ fn sheet_parts(workbook: &[u8], rels: &[u8]) -> HashMap<String, String> {
                 }
             }
             Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    out
+}
+
+/// The cells (0-based) of a worksheet part whose shared-string index is outside a table of
+/// `count` strings, in stream order: where calamine's reader stopped on such a cell, so the
+/// report names the cell exactly. Only read when that happens.
+pub fn bad_shared_string_cells(bytes: &[u8], part: &str, count: u64) -> Vec<(u32, u32)> {
+    use quick_xml::events::Event;
+    let mut out = Vec::new();
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return out;
+    };
+    let Ok(entry) = zip.by_name(part) else {
+        return out;
+    };
+    let mut r = quick_xml::Reader::from_reader(std::io::BufReader::new(entry));
+    let mut buf = Vec::new();
+    let (mut row, mut col) = (0u32, 0u32);
+    let mut current: Option<(u32, u32)> = None;
+    let mut in_v = false;
+    while let Ok(ev) = r.read_event_into(&mut buf) {
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => match e.local_name().as_ref() {
+                "row" => {
+                    if let Some(n) = e
+                        .attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == "r")
+                        .and_then(|a| a.value.trim().parse::<u32>().ok())
+                    {
+                        row = n.saturating_sub(1);
+                    }
+                    col = 0;
+                }
+                "c" => {
+                    let attrs: Vec<_> = e.attributes().flatten().collect();
+                    let pos = attrs
+                        .iter()
+                        .find(|a| a.key.as_ref() == "r")
+                        .and_then(|a| crate::limits::parse_cell_ref(&a.value))
+                        .unwrap_or((row, col));
+                    col = pos.1.saturating_add(1);
+                    let shared = attrs
+                        .iter()
+                        .any(|a| a.key.as_ref() == "t" && a.value == "s");
+                    current = shared.then_some(pos);
+                }
+                "v" => in_v = current.is_some(),
+                _ => {}
+            },
+            Event::Text(ref t) if in_v => {
+                let text: &str = t.as_ref();
+                let idx = text.trim().parse::<u64>().ok();
+                if let (Some(pos), Some(i)) = (current, idx)
+                    && i >= count
+                {
+                    out.push(pos);
+                }
+                in_v = false;
+            }
+            Event::End(ref e) if e.local_name().as_ref() == "c" => {
+                current = None;
+                in_v = false;
+            }
+            Event::Eof => break,
             _ => {}
         }
         buf.clear();

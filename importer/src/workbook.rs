@@ -79,6 +79,8 @@ pub struct Workbook {
     scan: Scan,
     /// The worksheet parts of an xlsx, being scanned while earlier sheets are read.
     parts: Option<SheetScans>,
+    /// The file (for naming the exact cell of a damaged value).
+    bytes: Arc<[u8]>,
     limits: ReadLimits,
 }
 
@@ -121,7 +123,7 @@ impl Workbook {
         if format == Format::Xls {
             xls_bound(&bytes, limits)?;
         }
-        let cursor = Cursor::new(bytes);
+        let cursor = Cursor::new(bytes.clone());
         let inner = match format {
             Format::Xlsx => Inner::Xlsx(Xlsx::new(cursor).map_err(xlsx_refusal)?),
             Format::Xlsb => Inner::Xlsb(Xlsb::new(cursor).map_err(|_| Refusal::unreadable())?),
@@ -138,6 +140,7 @@ impl Workbook {
             inner,
             scan,
             parts,
+            bytes,
             limits: *limits,
         })
     }
@@ -231,8 +234,14 @@ impl Workbook {
             }
             f(row, col, v)
         };
+        let (bytes, part, sst) = (
+            self.bytes.clone(),
+            self.scan.sheet_parts.get(name).cloned(),
+            self.scan.shared_strings,
+        );
         match &mut self.inner {
             Inner::Xlsx(x) => {
+                let mut bad_cells: Option<std::vec::IntoIter<(u32, u32)>> = None;
                 let mut reader = x
                     .worksheet_cells_reader(name)
                     .map_err(|_| Refusal::sheet_unreadable(name))?;
@@ -255,8 +264,17 @@ impl Workbook {
                         }
                         Ok(None) => return Ok(()),
                         Err(calamine::XlsxError::Unexpected(m)) if m.contains("shared strings") => {
-                            // the cell after the last one read; its value cannot be read
-                            let (row, col) = (last.0, last.1.saturating_add(1));
+                            // which cell: the part is read again for the cells whose index is
+                            // outside the table, in order (only when this happens)
+                            let cells = bad_cells.get_or_insert_with(|| {
+                                part.as_deref()
+                                    .map(|p| container::bad_shared_string_cells(&bytes, p, sst))
+                                    .unwrap_or_default()
+                                    .into_iter()
+                            });
+                            let Some((row, col)) = cells.next() else {
+                                return Err(Refusal::sheet_unreadable(name).at(last.0, last.1));
+                            };
                             last = (row, col);
                             bounded(row, col, Value::Refused(ValueError::CellUnreadable))?;
                         }

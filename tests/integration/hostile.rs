@@ -443,23 +443,27 @@ fn a_bad_shared_string_index_is_an_error_on_its_cell_not_the_file() {
         .expect("sheet")
         .1;
     let xml = String::from_utf8(xml.clone()).expect("utf-8");
-    assert!(xml.contains("<c r=\"C3\" t=\"s\">"), "{xml}");
-    let bad = patch(&base, "xl/worksheets/sheet1.xml", |x| {
-        let start =
-            x.find("<c r=\"C3\" t=\"s\"><v>").expect("C3") + "<c r=\"C3\" t=\"s\"><v>".len();
-        let end = start + x[start..].find("</v>").expect("v");
-        format!("{}999999{}", &x[..start], &x[end..])
-    });
-    let r = read(bad).expect("read");
-    assert_eq!(
-        errors(&r),
-        vec![(
-            "cell_unreadable".into(),
-            Some(3),
-            Some(columns(SheetKind::Households)[hh::SUBDISTRICT].aliases[0].into())
-        )]
-    );
-    assert!(r.households[0].value.is_some());
+    // the first cell of a row too, where "the cell after the last one read" would be wrong
+    for (cell, col) in [("C3", hh::SUBDISTRICT), ("A3", hh::HOUSE_CODE)] {
+        let open = format!("<c r=\"{cell}\" t=\"s\"><v>");
+        assert!(xml.contains(&open), "{xml}");
+        let bad = patch(&base, "xl/worksheets/sheet1.xml", |x| {
+            let start = x.find(&open).expect("cell") + open.len();
+            let end = start + x[start..].find("</v>").expect("v");
+            format!("{}999999{}", &x[..start], &x[end..])
+        });
+        let r = read(bad).expect("read");
+        assert_eq!(
+            errors(&r),
+            vec![(
+                "cell_unreadable".into(),
+                Some(3),
+                Some(columns(SheetKind::Households)[col].aliases[0].into())
+            )],
+            "{cell}"
+        );
+        assert!(r.households[0].value.is_some());
+    }
 }
 
 #[test]
