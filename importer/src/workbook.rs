@@ -282,12 +282,35 @@ impl Workbook {
                     }
                 }
             }
+            Inner::Xlsb(x) => {
+                // streamed too: calamine's xlsb range is sized from the cells' corners
+                let mut reader = x
+                    .worksheet_cells_reader(name)
+                    .map_err(|_| Refusal::sheet_unreadable(name))?;
+                let mut last = (0u32, 0u32);
+                loop {
+                    match reader.next_cell() {
+                        Ok(Some(c)) => {
+                            let (row, col) = c.get_position();
+                            last = (row, col);
+                            if *c.get_value() != DataRef::Empty {
+                                bounded(
+                                    row,
+                                    col,
+                                    Value::Streamed(c.get_value(), limits.max_cell_chars),
+                                )?;
+                            }
+                        }
+                        Ok(None) => return Ok(()),
+                        Err(_) => return Err(Refusal::sheet_unreadable(name).at(last.0, last.1)),
+                    }
+                }
+            }
             inner => {
                 let range = match inner {
-                    Inner::Xlsb(x) => x.worksheet_range(name).map_err(|_| ()),
                     Inner::Ods(x) => x.worksheet_range(name).map_err(|_| ()),
                     Inner::Xls(x) => x.worksheet_range(name).map_err(|_| ()),
-                    Inner::Xlsx(_) => Err(()),
+                    Inner::Xlsx(_) | Inner::Xlsb(_) => Err(()),
                 }
                 .map_err(|_| Refusal::sheet_unreadable(name))?;
                 let (r0, c0) = range.start().unwrap_or((0, 0));
