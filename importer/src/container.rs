@@ -283,8 +283,8 @@ fn scan_entries(
             _ => None,
         };
         let mut xml = XmlRuns::default();
-        let mut rows = TagScanner::new(b"<row", limits.max_rows as usize + 1_000);
-        let mut merges = TagScanner::new(b"<mergeCell", 100_000);
+        let mut rows = TagScanner::new(b"<row", Some(b"hidden"), limits.max_rows as usize + 1_000);
+        let mut merges = TagScanner::new(b"<mergeCell", None, 10_000);
         let mut kept = Vec::new();
         loop {
             if cancel.load(Ordering::Relaxed) {
@@ -373,10 +373,13 @@ impl XmlRuns {
     }
 }
 
-/// Collects the bodies of every `<NAME …>` tag in a stream of XML chunks (a tag cut
-/// between chunks included), at most `max` of them, each cut to 4 KiB.
+/// Collects the bodies of the `<NAME …>` tags in a stream of XML chunks (a tag cut between
+/// chunks included) that hold `filter`, at most `max` of them, each cut to 512 bytes: a few
+/// MB at most, whatever the file.
 struct TagScanner {
     needle: &'static [u8],
+    /// Only tags whose body holds this are kept (`hidden` for rows).
+    filter: Option<&'static [u8]>,
     max: usize,
     /// The tag being read, after its name, up to `>`.
     tag: Option<Vec<u8>>,
@@ -386,11 +389,12 @@ struct TagScanner {
 }
 
 impl TagScanner {
-    const MAX_TAG: usize = 4096;
+    const MAX_TAG: usize = 512;
 
-    fn new(needle: &'static [u8], max: usize) -> Self {
+    fn new(needle: &'static [u8], filter: Option<&'static [u8]>, max: usize) -> Self {
         Self {
             needle,
+            filter,
             max,
             tag: None,
             tail: Vec::new(),
@@ -444,7 +448,12 @@ impl TagScanner {
 
     fn finish(&mut self, tag: Vec<u8>) {
         // `<rows…` is not `<row`: the name must end with white space
-        if tag.first().is_some_and(|b| b.is_ascii_whitespace()) && self.found.len() < self.max {
+        if tag.first().is_some_and(|b| b.is_ascii_whitespace())
+            && self.found.len() < self.max
+            && self
+                .filter
+                .is_none_or(|f| memchr::memmem::find(&tag, f).is_some())
+        {
             self.found.push(tag);
         }
     }
@@ -776,7 +785,7 @@ mod tests {
     fn hidden_rows_are_found_across_chunk_boundaries() {
         let xml = br#"<sheetData><row r="1"><c/></row><row r="2" hidden="1"><c/></row><rows x="1"/><row hidden="true" r="7" spans="1:3"></row></sheetData>"#;
         for cut in 1..xml.len() {
-            let mut h = TagScanner::new(b"<row", 100);
+            let mut h = TagScanner::new(b"<row", Some(b"hidden"), 100);
             h.feed(&xml[..cut]);
             h.feed(&xml[cut..]);
             assert_eq!(hidden_rows(&h.found), vec![2, 7], "cut at {cut}");
@@ -796,7 +805,7 @@ mod tests {
     #[test]
     fn merged_ranges_are_read_from_merge_cell_tags() {
         let xml = br#"<mergeCells count="2"><mergeCell ref="B3:B5"/><mergeCell ref="A1:D1"/></mergeCells>"#;
-        let mut m = TagScanner::new(b"<mergeCell", 10);
+        let mut m = TagScanner::new(b"<mergeCell", None, 10);
         m.feed(xml);
         let ms = merged(&m.found);
         assert_eq!(
