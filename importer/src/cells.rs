@@ -15,8 +15,8 @@ pub enum Cell {
     /// Nothing (or only white space).
     #[default]
     Empty,
-    /// Normalised text.
-    Text(String),
+    /// Normalised text (shared: cells of one shared string hold one copy).
+    Text(std::sync::Arc<str>),
     /// A number.
     Number(f64),
     /// An Excel date: its serial in the 1900 date system (days since 1899-12-30), whatever
@@ -85,7 +85,7 @@ impl Cell {
         if t.is_empty() {
             Cell::Empty
         } else {
-            Cell::Text(t.into_owned())
+            Cell::Text(std::sync::Arc::from(t.as_ref()))
         }
     }
 
@@ -145,7 +145,8 @@ impl Cell {
     /// Bytes of text the cell holds (for the reader's memory bound).
     pub fn text_len(&self) -> usize {
         match self {
-            Cell::Text(s) | Cell::Error(s) => s.len(),
+            Cell::Text(s) => s.len(),
+            Cell::Error(s) => s.len(),
             Cell::Refused(_, s) => s.as_ref().map_or(0, String::len),
             _ => 0,
         }

@@ -288,7 +288,7 @@ pub fn find_header(kind: SheetKind, rows: &[Vec<Cell>]) -> Option<Header> {
     };
     for (pos, cell) in rows[row_index].iter().enumerate() {
         let text = match cell {
-            Cell::Text(t) => t.clone(),
+            Cell::Text(t) => t.to_string(),
             Cell::Empty => continue,
             other => other.display().unwrap_or_default(),
         };

@@ -242,6 +242,7 @@ impl Workbook {
         match &mut self.inner {
             Inner::Xlsx(x) => {
                 let mut bad_cells: Option<std::vec::IntoIter<(u32, u32)>> = None;
+                let shared = SharedCells::default();
                 let mut reader = x
                     .worksheet_cells_reader(name)
                     .map_err(|_| Refusal::sheet_unreadable(name))?;
@@ -258,7 +259,7 @@ impl Workbook {
                                     continue;
                                 }
                             } else {
-                                Value::Streamed(&rec.value, limits.max_cell_chars)
+                                Value::Streamed(&rec.value, limits.max_cell_chars, Some(&shared))
                             };
                             bounded(row, col, v)?;
                         }
@@ -297,7 +298,7 @@ impl Workbook {
                                 bounded(
                                     row,
                                     col,
-                                    Value::Streamed(c.get_value(), limits.max_cell_chars),
+                                    Value::Streamed(c.get_value(), limits.max_cell_chars, None),
                                 )?;
                             }
                         }
@@ -331,10 +332,16 @@ impl Workbook {
     }
 }
 
+/// The cells made from each shared string of a sheet, by the string's address in the
+/// workbook's table (compared, never followed): a text repeated down a column is checked
+/// and normalised once, and its cells share one copy.
+#[derive(Default)]
+pub struct SharedCells(std::cell::RefCell<std::collections::HashMap<(usize, usize), Cell>>);
+
 /// A cell's value as the reader found it, turned into a [`Cell`] only when asked.
 pub enum Value<'v, 'a> {
-    /// A streamed xlsx value, with the cell character limit.
-    Streamed(&'v DataRef<'a>, usize),
+    /// A streamed value, with the cell character limit and the sheet's shared-string cells.
+    Streamed(&'v DataRef<'a>, usize, Option<&'v SharedCells>),
     /// A value of a whole-sheet range, with the cell character limit.
     Whole(&'v Data, usize),
     /// A cell that cannot be read as a value.
@@ -345,7 +352,16 @@ impl Value<'_, '_> {
     /// The normalised cell.
     pub fn cell(&self) -> Cell {
         match self {
-            Value::Streamed(d, max) => Cell::from_data_ref(d, *max),
+            Value::Streamed(DataRef::SharedString(s), max, Some(shared)) => {
+                let key = (s.as_ptr() as usize, s.len());
+                if let Some(c) = shared.0.borrow().get(&key) {
+                    return c.clone();
+                }
+                let c = Cell::text(&crate::cells::ooxml_unescape(s), *max);
+                shared.0.borrow_mut().insert(key, c.clone());
+                c
+            }
+            Value::Streamed(d, max, _) => Cell::from_data_ref(d, *max),
             Value::Whole(d, max) => Cell::from_data(d, *max),
             Value::Refused(e) => Cell::Refused(e.clone(), None),
         }
@@ -360,8 +376,8 @@ impl Value<'_, '_> {
             })
         };
         match self {
-            Value::Streamed(DataRef::String(s), _) => blank(s),
-            Value::Streamed(DataRef::SharedString(s), _) => blank(s),
+            Value::Streamed(DataRef::String(s), ..) => blank(s),
+            Value::Streamed(DataRef::SharedString(s), ..) => blank(s),
             Value::Whole(Data::String(s), _) => blank(s),
             _ => false,
         }
@@ -442,5 +458,37 @@ fn xlsx_refusal(e: calamine::XlsxError) -> Refusal {
     match e {
         calamine::XlsxError::Password => Refusal::encrypted(),
         _ => Refusal::unreadable(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_of_one_shared_string_are_made_once_and_share_their_text() {
+        let table = ["  ศรีสะเกษ ".to_string(), "a\u{0}b".to_string()];
+        let shared = SharedCells::default();
+        let make = |i: usize| {
+            Value::Streamed(&DataRef::SharedString(&table[i]), 100, Some(&shared)).cell()
+        };
+        let (a, b) = (make(0), make(0));
+        match (&a, &b) {
+            (Cell::Text(x), Cell::Text(y)) => {
+                assert_eq!(&**x, "ศรีสะเกษ");
+                assert!(Arc::ptr_eq(x, y), "one copy for both cells");
+            }
+            other => panic!("{other:?}"),
+        }
+        // a refused string stays refused from the cache
+        assert_eq!(
+            make(1).refused().map(ValueError::code),
+            Some("control_character".into())
+        );
+        assert_eq!(
+            make(1).refused().map(ValueError::code),
+            Some("control_character".into())
+        );
+        assert_eq!(shared.0.borrow().len(), 2);
     }
 }
