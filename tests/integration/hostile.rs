@@ -48,6 +48,15 @@ pub fn patch(bytes: &[u8], entry: &str, f: impl Fn(String) -> String) -> Vec<u8>
     rezip(&entries)
 }
 
+/// The workbook with the first sheet's cell `cell` (its whole `<c …>…</c>`) replaced by `xml`.
+fn replace_cell(bytes: &[u8], cell: &str, xml: &str) -> Vec<u8> {
+    patch(bytes, "xl/worksheets/sheet1.xml", |x| {
+        let start = x.find(&format!("<c r=\"{cell}\"")).expect("the cell");
+        let end = start + x[start..].find("</c>").expect("its end") + 4;
+        format!("{}{xml}{}", &x[..start], &x[end..])
+    })
+}
+
 /// A workbook of one sheet: a header of canonical Thai column names, then rows of text.
 fn sheet(kind: SheetKind, cols: &[usize], rows: &[&[&str]]) -> Vec<u8> {
     let mut wb = Workbook::new();
@@ -296,15 +305,11 @@ fn date_cell_workbook(date1904: bool, iso: bool) -> Vec<u8> {
         bytes
     };
     if iso {
-        patch(&bytes, "xl/worksheets/sheet1.xml", |x| {
-            let start = x.find("<c r=\"D2\"").expect("D2");
-            let end = start + x[start..].find("</c>").expect("end") + 4;
-            format!(
-                "{}<c r=\"D2\" t=\"d\"><v>1980-03-24T00:00:00</v></c>{}",
-                &x[..start],
-                &x[end..]
-            )
-        })
+        replace_cell(
+            &bytes,
+            "D2",
+            "<c r=\"D2\" t=\"d\"><v>1980-03-24T00:00:00</v></c>",
+        )
     } else {
         bytes
     }
@@ -542,11 +547,7 @@ fn a_formula_without_a_saved_value_and_an_empty_merged_cell_say_what_to_do() {
     ws.write_formula(3, 1, "=1+0").expect("formula");
     let bytes = wb.save_to_buffer().expect("save");
     // a program that writes formulas without their results leaves no <v>
-    let bytes = patch(&bytes, "xl/worksheets/sheet1.xml", |x| {
-        let start = x.find("<c r=\"B4\"").expect("B4");
-        let end = start + x[start..].find("</c>").expect("end") + 4;
-        format!("{}<c r=\"B4\"><f>1+0</f></c>{}", &x[..start], &x[end..])
-    });
+    let bytes = replace_cell(&bytes, "B4", "<c r=\"B4\"><f>1+0</f></c>");
     let r = read(bytes).expect("read");
     let mut got = errors(&r);
     got.sort();

@@ -6,6 +6,16 @@ use crate::catalog::{INDICATORS, indicator};
 use serde::Serialize;
 use std::fmt;
 
+/// The text of a number cell as typed: normalised, Thai digits made ASCII, trimmed, a
+/// trailing `บาท` dropped; `None` for empty, `-` and `ไม่มี`.
+fn number_text(s: &str) -> Option<String> {
+    let norm = text::normalize_text(s);
+    let ascii = text::ascii_digits(&norm);
+    let t = ascii.trim();
+    let t = t.strip_suffix("บาท").unwrap_or(t).trim();
+    (!(t.is_empty() || t == "-" || t == "ไม่มี")).then(|| t.to_string())
+}
+
 /// Reads a plain number cell or text with `,` separators, spaces and a trailing `บาท`.
 /// `-`, `ไม่มี` and empty mean none.
 pub fn parse_number(raw: &Raw<'_>) -> Result<Option<f64>, ValueError> {
@@ -14,13 +24,9 @@ pub fn parse_number(raw: &Raw<'_>) -> Result<Option<f64>, ValueError> {
         Raw::Number(f) if f.is_finite() => Ok(Some(*f)),
         Raw::Error(e) => Err(ValueError::ExcelError((*e).to_string())),
         Raw::Text(s) => {
-            let norm = text::normalize_text(s);
-            let ascii = text::ascii_digits(&norm);
-            let t = ascii.trim();
-            let t = t.strip_suffix("บาท").unwrap_or(t).trim();
-            if t.is_empty() || t == "-" || t == "ไม่มี" {
+            let Some(t) = number_text(s) else {
                 return Ok(None);
-            }
+            };
             let cleaned: String = t.chars().filter(|c| *c != ',' && *c != ' ').collect();
             cleaned
                 .parse::<f64>()
@@ -127,14 +133,10 @@ impl Baht {
             }
             Raw::Error(e) => Err(ValueError::ExcelError((*e).to_string())),
             Raw::Text(s) => {
-                let norm = text::normalize_text(s);
-                let ascii = text::ascii_digits(&norm);
-                let t = ascii.trim();
-                let t = t.strip_suffix("บาท").unwrap_or(t).trim();
-                if t.is_empty() || t == "-" || t == "ไม่มี" {
+                let Some(t) = number_text(s) else {
                     return Ok(None);
-                }
-                parse_amount_text(t)
+                };
+                parse_amount_text(&t)
                     .map(|s| Some(Self(s)))
                     .ok_or(ValueError::AmountInvalid)
             }
