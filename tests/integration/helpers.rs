@@ -172,26 +172,18 @@ impl TestApp {
         query: &str,
         variables: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        use tower::ServiceExt;
         let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
-        let mut req =
-            axum::http::Request::post("/graphql").header("content-type", "application/json");
+        let mut headers = vec![("content-type", "application/json".to_string())];
         if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
+            headers.push(("authorization", format!("Bearer {t}")));
         }
-        let resp = self
-            .http()
-            .oneshot(req.body(axum::body::Body::from(body)).expect("request"))
-            .await
-            .expect("response");
-        let status = resp.status().as_u16();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
+        post_graphql(self.http(), &headers, body).await
+    }
+
+    /// POSTs `body` to `/graphql` with exactly these headers; returns the status and the
+    /// body as JSON (`Null` when it is not JSON).
+    pub async fn post(&self, headers: &[(&str, String)], body: String) -> (u16, serde_json::Value) {
+        post_graphql(self.http(), headers, body).await
     }
 
     /// GETs a path (with an optional bearer token); returns the status, the content type
@@ -278,4 +270,30 @@ macro_rules! on_both_databases {
             }
         )*
     };
+}
+
+/// POSTs `body` to `/graphql` of `http` with these headers; the status and the JSON body
+/// (`Null` when it is not JSON).
+pub async fn post_graphql(
+    http: axum::Router,
+    headers: &[(&str, String)],
+    body: impl Into<axum::body::Body>,
+) -> (u16, serde_json::Value) {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::post("/graphql");
+    for (k, v) in headers {
+        req = req.header(*k, v.as_str());
+    }
+    let resp = http
+        .oneshot(req.body(body.into()).expect("request"))
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }

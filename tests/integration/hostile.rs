@@ -732,31 +732,6 @@ mod mutations {
 }
 
 /// POSTs a raw body with the given headers; returns the status and the JSON body.
-async fn post_raw(
-    app: &TestApp,
-    headers: &[(&str, String)],
-    body: String,
-) -> (u16, serde_json::Value) {
-    use tower::ServiceExt;
-    let mut req = axum::http::Request::post("/graphql");
-    for (k, v) in headers {
-        req = req.header(*k, v.as_str());
-    }
-    let resp = app
-        .http()
-        .oneshot(req.body(axum::body::Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 fn gql_code(v: &serde_json::Value) -> Option<&str> {
     v["errors"][0]["extensions"]["code"].as_str()
 }
@@ -855,26 +830,26 @@ async fn only_json_is_executed_and_the_bearer_scheme_is_case_insensitive(app: Te
         .await;
     let body = serde_json::json!({"query": "{ me { kind } }"}).to_string();
     let auth = ("authorization", format!("bearer {token}"));
-    let (status, v) = post_raw(
-        &app,
-        &[("content-type", "application/json".into()), auth.clone()],
-        body.clone(),
-    )
-    .await;
+    let (status, v) = app
+        .post(
+            &[("content-type", "application/json".into()), auth.clone()],
+            body.clone(),
+        )
+        .await;
     assert_eq!(
         (status, v["data"]["me"]["kind"].as_str()),
         (200, Some("ADMIN")),
         "{v}"
     );
-    let (status, _) = post_raw(
-        &app,
-        &[
-            ("content-type", "application/json; charset=utf-8".into()),
-            ("authorization", format!("BEARER {token}")),
-        ],
-        body.clone(),
-    )
-    .await;
+    let (status, _) = app
+        .post(
+            &[
+                ("content-type", "application/json; charset=utf-8".into()),
+                ("authorization", format!("BEARER {token}")),
+            ],
+            body.clone(),
+        )
+        .await;
     assert_eq!(status, 200);
     // what a cross-site page can send without a preflight is not executed, mutations included
     let mutation = serde_json::json!({"query": "mutation { createAgency(code: \"x\", nameTh: \"x\", province: \"33\") { code } }"}).to_string();
@@ -887,7 +862,7 @@ async fn only_json_is_executed_and_the_bearer_scheme_is_case_insensitive(app: Te
         if let Some(ct) = ct {
             h.push(("content-type", ct.to_string()));
         }
-        let (status, v) = post_raw(&app, &h, mutation.clone()).await;
+        let (status, v) = app.post(&h, mutation.clone()).await;
         assert_eq!(status, 415, "{ct:?}");
         assert_eq!(gql_code(&v), Some("BAD_USER_INPUT"), "{ct:?}: {v}");
     }

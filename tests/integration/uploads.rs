@@ -2,7 +2,7 @@
 //! scope, the job queue and its statuses, progress, the error workbook, and recovery of a job
 //! whose process was killed mid-import — on both databases.
 
-use crate::helpers::{TestApp, dataset, render};
+use crate::helpers::{TestApp, dataset, post_graphql, render};
 use crate::on_both_databases;
 use api::service::keys::KeyScope;
 use calamine::{Data, Reader, open_workbook_auto_from_rs};
@@ -61,24 +61,14 @@ async fn post_upload(
     preflight: Option<&str>,
 ) -> (u16, Value) {
     let (content_type, body) = multipart(files, dry_run);
-    let mut req = axum::http::Request::post("/graphql")
-        .header("content-type", content_type)
-        .header("authorization", format!("Bearer {token}"));
+    let mut headers = vec![
+        ("content-type", content_type),
+        ("authorization", format!("Bearer {token}")),
+    ];
     if let Some(v) = preflight {
-        req = req.header("apollo-require-preflight", v);
+        headers.push(("apollo-require-preflight", v.to_string()));
     }
-    let resp = http
-        .oneshot(req.body(axum::body::Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    post_graphql(http, &headers, body).await
 }
 
 async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8], dry_run: bool) -> Value {
