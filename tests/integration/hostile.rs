@@ -731,7 +731,7 @@ mod mutations {
     }
 }
 
-/// POSTs a raw body with the given headers; returns the status and the JSON body.
+/// The `code` extension of a response's first GraphQL error.
 fn gql_code(v: &serde_json::Value) -> Option<&str> {
     v["errors"][0]["extensions"]["code"].as_str()
 }
