@@ -1,13 +1,13 @@
 //! The file around the sheets: which format the bytes are (from their first bytes, not the
-//! name), refused when encrypted, and — for the zipped formats — every entry inflated once
-//! under the limits before any reader allocates from it. What the scan learns on the way
-//! (hidden rows of each sheet part, the shared-string count) is kept for the reader.
+//! name), refused when encrypted, and — for the zipped formats — the declared sizes checked
+//! and every entry but an xlsx's worksheets inflated once under the limits before any reader
+//! allocates from it (the shared-string count and the sheet → part map kept for the reader).
+//! The scan of a worksheet part ([`PartScanner`]: XML runs, hidden rows, merged ranges) runs
+//! on its bytes as calamine reads them ([`crate::sheetzip`]).
 
 use crate::limits::{MAX_XML_RUN, RATIO_FLOOR, ReadLimits, Refusal};
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 
 /// The workbook formats the importer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,14 +27,8 @@ pub enum Format {
 pub struct Scan {
     /// Bytes of every entry, unzipped.
     pub unzipped: u64,
-    /// For each worksheet part (`xl/worksheets/sheet1.xml`), its hidden rows (1-based).
-    pub hidden_rows: HashMap<String, Vec<u32>>,
-    /// For each worksheet part, its merged ranges.
-    pub merges: HashMap<String, Vec<Merge>>,
     /// Items of the shared-string table.
     pub shared_strings: u64,
-    /// Each entry's declared unzipped size (xlsx).
-    pub declared: HashMap<String, u64>,
     /// The worksheet part of each sheet name (xlsx), from the workbook and its relationships.
     pub sheet_parts: HashMap<String, String>,
 }
@@ -92,139 +86,35 @@ pub struct PartScan {
 
 /// Inflates every entry of a zipped workbook once, counting bytes, stopping at the first
 /// limit: the whole file unzipped, its ratio to the zipped size, and the longest stretch of
-/// XML between two `<` (what one XML event may buffer). Rows marked hidden and merged
-/// ranges of worksheet parts are noted on the way. Encrypted entries are refused as an
-/// encrypted file.
+/// XML between two `<` (what one XML event may buffer). Encrypted entries are refused as an
+/// encrypted file. (An xlsx's worksheet parts are not inflated here: [`crate::sheetzip`]
+/// scans them as calamine reads them.)
 pub fn scan_zip(bytes: &[u8], limits: &ReadLimits) -> Result<Scan, Refusal> {
-    let total = AtomicU64::new(0);
-    let mut scan = scan_entries(
-        bytes,
-        limits,
-        &total,
-        &|_| true,
-        &AtomicBool::new(false),
-        &mut |_, _| {},
-    )?;
-    scan.unzipped = total.load(Ordering::Relaxed);
-    Ok(scan)
+    check_declared_sizes(bytes, limits)?;
+    scan_entries(bytes, limits, &|_| true)
 }
 
-/// The worksheet parts of an xlsx, scanned on another thread while the sheets before
-/// them are read: [`SheetScans::wait`] gives a part's scan once it is done (or the
-/// refusal that stopped the scan).
-pub struct SheetScans {
-    state: Arc<(Mutex<ScanState>, Condvar)>,
-    cancel: Arc<AtomicBool>,
+/// True for the name of an xlsx worksheet part.
+pub fn is_worksheet(name: &str) -> bool {
+    name.starts_with("xl/worksheets/") && name.ends_with(".xml")
 }
 
-#[derive(Default)]
-struct ScanState {
-    done: HashMap<String, PartScan>,
-    failed: Option<Refusal>,
-    finished: bool,
+/// Scans an xlsx: the declared sizes of every entry, then every part but the worksheets
+/// (shared strings, workbook, styles: what opening the workbook reads).
+pub fn scan_xlsx(bytes: &[u8], limits: &ReadLimits) -> Result<Scan, Refusal> {
+    check_declared_sizes(bytes, limits)?;
+    scan_entries(bytes, limits, &|n| !is_worksheet(n))
 }
 
-impl SheetScans {
-    /// The scan of `part`, waiting for it; an error when the scan stopped at a limit first.
-    pub fn wait(&self, part: &str) -> Result<PartScan, Refusal> {
-        let (lock, cv) = &*self.state;
-        let mut st = lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        loop {
-            if let Some(f) = &st.failed {
-                return Err(f.clone());
-            }
-            if let Some(p) = st.done.get(part) {
-                return Ok(p.clone());
-            }
-            if st.finished {
-                return Ok(PartScan::default());
-            }
-            st = cv
-                .wait(st)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-    }
-}
-
-impl Drop for SheetScans {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Scans an xlsx: every part but the worksheets now (shared strings, workbook, styles:
-/// what opening the workbook reads), the worksheets on a thread of their own.
-pub fn scan_xlsx(bytes: Arc<[u8]>, limits: &ReadLimits) -> Result<(Scan, SheetScans), Refusal> {
-    let total = Arc::new(AtomicU64::new(0));
-    let cancel = Arc::new(AtomicBool::new(false));
-    let is_sheet = |n: &str| n.starts_with("xl/worksheets/") && n.ends_with(".xml");
-    let declared = declared_sizes(&bytes, limits)?;
-    let mut scan = scan_entries(
-        &bytes,
-        limits,
-        &total,
-        &|n| !is_sheet(n),
-        &cancel,
-        &mut |_, _| {},
-    )?;
-    scan.unzipped = total.load(Ordering::Relaxed);
-    scan.declared = declared;
-    let state: Arc<(Mutex<ScanState>, Condvar)> = Arc::default();
-    let (st, stop, limits) = (state.clone(), cancel.clone(), *limits);
-    std::thread::Builder::new()
-        .name("xlsx-scan".into())
-        .spawn(move || {
-            let publish = |f: &mut dyn FnMut(&mut ScanState)| {
-                let (lock, cv) = &*st;
-                let mut s = lock
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                f(&mut s);
-                cv.notify_all();
-            };
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                scan_entries(
-                    &bytes,
-                    &limits,
-                    &total,
-                    &is_sheet,
-                    &stop,
-                    &mut |name, part| {
-                        publish(&mut |s| {
-                            s.done.insert(name.to_string(), part.clone());
-                        })
-                    },
-                )
-            }));
-            publish(&mut |s| {
-                match &outcome {
-                    Ok(Err(r)) => s.failed = Some(r.clone()),
-                    Err(_) => s.failed = Some(Refusal::internal(None)),
-                    Ok(Ok(_)) => {}
-                }
-                s.finished = true;
-            });
-        })
-        .map_err(|_| Refusal::internal(None))?;
-    Ok((scan, SheetScans { state, cancel }))
-}
-
-/// Each entry's declared unzipped size, refused when they add up past the limits. The zip
-/// reader fails an entry that inflates past its declared size, so these bound what any
-/// reader of the file can inflate.
-fn declared_sizes(bytes: &[u8], limits: &ReadLimits) -> Result<HashMap<String, u64>, Refusal> {
+/// Refuses a file whose entries' declared unzipped sizes add up past the limits. The zip
+/// reader fails an entry that inflates past its declared size (and the rebuilt archive of
+/// [`crate::sheetzip`] never yields more), so these bound what any reader can inflate.
+fn check_declared_sizes(bytes: &[u8], limits: &ReadLimits) -> Result<(), Refusal> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
-    let mut sizes = HashMap::new();
     let mut total = 0u64;
     for i in 0..zip.len() {
         let raw = zip.by_index_raw(i).map_err(|_| Refusal::unreadable())?;
         total = total.saturating_add(raw.size());
-        sizes.insert(
-            raw.name().map(|n| n.into_owned()).unwrap_or_default(),
-            raw.size(),
-        );
     }
     if total > limits.max_unzipped {
         return Err(too_large_unzipped(limits));
@@ -232,7 +122,7 @@ fn declared_sizes(bytes: &[u8], limits: &ReadLimits) -> Result<HashMap<String, u
     if total > RATIO_FLOOR && total > (bytes.len() as u64).saturating_mul(limits.max_ratio) {
         return Err(too_compressed(limits));
     }
-    Ok(sizes)
+    Ok(())
 }
 
 fn too_large_unzipped(limits: &ReadLimits) -> Refusal {
@@ -249,18 +139,59 @@ fn too_compressed(limits: &ReadLimits) -> Refusal {
     )
 }
 
-/// Inflates the entries `wanted` names, adding to `total`; `on_part` is told of each
-/// worksheet part's scan as it completes.
+fn too_long_run() -> Refusal {
+    Refusal::file_too_large(
+        "มีข้อความหรือช่องว่างยาวผิดปกติในแฟ้ม",
+        "it holds an abnormally long run of text or white space",
+    )
+}
+
+/// The scan of one worksheet part, fed its bytes in order as they are inflated: the
+/// longest XML run (refused past [`MAX_XML_RUN`]), hidden rows and merged ranges.
+pub struct PartScanner {
+    xml: XmlRuns,
+    rows: TagScanner,
+    merges: TagScanner,
+}
+
+impl PartScanner {
+    /// A scanner for a part of a sheet read under `limits`.
+    pub fn new(limits: &ReadLimits) -> Self {
+        Self {
+            xml: XmlRuns::default(),
+            rows: TagScanner::new(b"<row", Some(b"hidden"), limits.max_rows as usize + 1_000),
+            merges: TagScanner::new(b"<mergeCell", None, 10_000),
+        }
+    }
+
+    /// Scans the next bytes of the part; a run of XML past the limit refuses the file.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
+        if self.xml.feed(chunk) > MAX_XML_RUN {
+            return Err(too_long_run());
+        }
+        self.rows.feed(chunk);
+        self.merges.feed(chunk);
+        Ok(())
+    }
+
+    /// What the part holds.
+    pub fn finish(self) -> PartScan {
+        PartScan {
+            hidden_rows: hidden_rows(&self.rows.found),
+            merges: merged(&self.merges.found),
+        }
+    }
+}
+
+/// Inflates the entries `wanted` names under the limits.
 fn scan_entries(
     bytes: &[u8],
     limits: &ReadLimits,
-    total: &AtomicU64,
     wanted: &dyn Fn(&str) -> bool,
-    cancel: &AtomicBool,
-    on_part: &mut dyn FnMut(&str, &PartScan),
 ) -> Result<Scan, Refusal> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::unreadable())?;
     let mut scan = Scan::default();
+    let mut total = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
     let mut small: HashMap<&'static str, Vec<u8>> = HashMap::new();
     for i in 0..zip.len() {
@@ -274,7 +205,6 @@ fn scan_entries(
             continue;
         }
         let mut entry = zip.by_index(i).map_err(|_| Refusal::unreadable())?;
-        let is_sheet = name.starts_with("xl/worksheets/") && name.ends_with(".xml");
         let is_sst = name == "xl/sharedStrings.xml";
         let mut items = ItemCounter::default();
         let keep: Option<&'static str> = match name.as_str() {
@@ -283,37 +213,24 @@ fn scan_entries(
             _ => None,
         };
         let mut xml = XmlRuns::default();
-        let mut rows = TagScanner::new(b"<row", Some(b"hidden"), limits.max_rows as usize + 1_000);
-        let mut merges = TagScanner::new(b"<mergeCell", None, 10_000);
         let mut kept = Vec::new();
         loop {
-            if cancel.load(Ordering::Relaxed) {
-                return Ok(scan);
-            }
             let n = match entry.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(_) => return Err(Refusal::unreadable()),
             };
-            let unzipped = total.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-            if unzipped > limits.max_unzipped {
+            total += n as u64;
+            if total > limits.max_unzipped {
                 return Err(too_large_unzipped(limits));
             }
-            if unzipped > RATIO_FLOOR
-                && unzipped > (bytes.len() as u64).saturating_mul(limits.max_ratio)
+            if total > RATIO_FLOOR && total > (bytes.len() as u64).saturating_mul(limits.max_ratio)
             {
                 return Err(too_compressed(limits));
             }
             let chunk = &buf[..n];
             if xml.feed(chunk) > MAX_XML_RUN {
-                return Err(Refusal::file_too_large(
-                    "มีข้อความหรือช่องว่างยาวผิดปกติในแฟ้ม",
-                    "it holds an abnormally long run of text or white space",
-                ));
-            }
-            if is_sheet {
-                rows.feed(chunk);
-                merges.feed(chunk);
+                return Err(too_long_run());
             }
             if is_sst && items.feed(chunk) > MAX_SHARED_STRINGS {
                 return Err(Refusal::file_too_large(
@@ -325,19 +242,6 @@ fn scan_entries(
                 kept.extend_from_slice(chunk);
             }
         }
-        if is_sheet {
-            let part = PartScan {
-                hidden_rows: hidden_rows(&rows.found),
-                merges: merged(&merges.found),
-            };
-            on_part(&name, &part);
-            if !part.hidden_rows.is_empty() {
-                scan.hidden_rows.insert(name.clone(), part.hidden_rows);
-            }
-            if !part.merges.is_empty() {
-                scan.merges.insert(name.clone(), part.merges);
-            }
-        }
         if is_sst {
             scan.shared_strings = items.count;
         }
@@ -345,6 +249,7 @@ fn scan_entries(
             small.insert(k, kept);
         }
     }
+    scan.unzipped = total;
     if let (Some(wb), Some(rels)) = (small.get("workbook"), small.get("rels")) {
         scan.sheet_parts = sheet_parts(wb, rels);
     }
@@ -360,14 +265,25 @@ struct XmlRuns {
 
 impl XmlRuns {
     fn feed(&mut self, chunk: &[u8]) -> u64 {
-        let mut last = 0usize;
-        for i in memchr::memchr_iter(b'<', chunk) {
-            self.current += (i - last) as u64;
+        let (Some(first), Some(last)) = (memchr::memchr(b'<', chunk), memchr::memrchr(b'<', chunk))
+        else {
+            self.current += chunk.len() as u64;
             self.longest = self.longest.max(self.current);
-            self.current = 0;
-            last = i + 1;
+            return self.longest;
+        };
+        // the run into the first `<`, the runs inside the chunk (each shorter than the
+        // chunk, so only looked at when the chunk itself is longer than a run may be), and
+        // the run after the last `<`, which goes on into the next chunk
+        self.longest = self.longest.max(self.current + first as u64);
+        if chunk.len() as u64 > MAX_XML_RUN {
+            let mut prev = first;
+            for i in memchr::memchr_iter(b'<', &chunk[first + 1..]) {
+                let at = first + 1 + i;
+                self.longest = self.longest.max((at - prev - 1) as u64);
+                prev = at;
+            }
         }
-        self.current += (chunk.len() - last) as u64;
+        self.current = (chunk.len() - last - 1) as u64;
         self.longest = self.longest.max(self.current);
         self.longest
     }
@@ -403,58 +319,69 @@ impl TagScanner {
     }
 
     fn feed(&mut self, chunk: &[u8]) {
-        let mut data = std::mem::take(&mut self.tail);
-        let offset = data.len();
-        data.extend_from_slice(chunk);
         let mut i = 0;
         if let Some(tag) = self.tag.as_mut() {
-            match memchr::memchr(b'>', &data[offset..]) {
-                Some(end) => {
-                    if tag.len() < Self::MAX_TAG {
-                        tag.extend_from_slice(&data[offset..offset + end]);
-                    }
-                    let tag = self.tag.take().unwrap_or_default();
-                    self.finish(tag);
-                    i = offset + end + 1;
-                }
-                None => {
-                    if tag.len() < Self::MAX_TAG {
-                        tag.extend_from_slice(&data[offset..]);
-                    }
-                    return;
+            let Some(end) = memchr::memchr(b'>', chunk) else {
+                let room = Self::MAX_TAG.saturating_sub(tag.len());
+                tag.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                return;
+            };
+            let room = Self::MAX_TAG.saturating_sub(tag.len());
+            tag.extend_from_slice(&chunk[..end.min(room)]);
+            let tag = self.tag.take().unwrap_or_default();
+            self.finish(&tag);
+            i = end + 1;
+        }
+        let n = self.needle.len();
+        if !self.tail.is_empty() {
+            // a name cut between the chunks: it starts in the kept tail
+            let mut joint = std::mem::take(&mut self.tail);
+            let kept = joint.len();
+            joint.extend_from_slice(&chunk[i..chunk.len().min(i + n - 1)]);
+            if let Some(p) = memchr::memmem::find(&joint, self.needle).filter(|p| *p < kept) {
+                match self.tag_at(chunk, i + p + n - kept) {
+                    Some(next) => i = next,
+                    None => return,
                 }
             }
         }
         let finder = memchr::memmem::Finder::new(self.needle);
-        while let Some(p) = finder.find(&data[i..]) {
-            let start = i + p + self.needle.len();
-            match memchr::memchr(b'>', &data[start..]) {
-                Some(end) => {
-                    let body = &data[start..start + end];
-                    self.finish(body[..body.len().min(Self::MAX_TAG)].to_vec());
-                    i = start + end + 1;
-                }
-                None => {
-                    let rest = &data[start..];
-                    self.tag = Some(rest[..rest.len().min(Self::MAX_TAG)].to_vec());
-                    return;
-                }
+        while let Some(p) = finder.find(&chunk[i..]) {
+            match self.tag_at(chunk, i + p + n) {
+                Some(next) => i = next,
+                None => return,
             }
         }
         // keep a possible cut tag name for the next chunk
-        let keep = data.len().saturating_sub(i).min(self.needle.len() - 1);
-        self.tail = data[data.len() - keep..].to_vec();
+        let keep = chunk.len().saturating_sub(i).min(n - 1);
+        self.tail = chunk[chunk.len() - keep..].to_vec();
     }
 
-    fn finish(&mut self, tag: Vec<u8>) {
+    /// The tag whose body starts at `start`: finished when its `>` is in the chunk (the
+    /// position after it returned), else kept open for the next chunk.
+    fn tag_at(&mut self, chunk: &[u8], start: usize) -> Option<usize> {
+        let rest = &chunk[start.min(chunk.len())..];
+        match memchr::memchr(b'>', rest) {
+            Some(end) => {
+                self.finish(&rest[..end.min(Self::MAX_TAG)]);
+                Some(start + end + 1)
+            }
+            None => {
+                self.tag = Some(rest[..rest.len().min(Self::MAX_TAG)].to_vec());
+                None
+            }
+        }
+    }
+
+    fn finish(&mut self, tag: &[u8]) {
         // `<rows…` is not `<row`: the name must end with white space
         if tag.first().is_some_and(|b| b.is_ascii_whitespace())
             && self.found.len() < self.max
             && self
                 .filter
-                .is_none_or(|f| memchr::memmem::find(&tag, f).is_some())
+                .is_none_or(|f| memchr::memmem::find(tag, f).is_some())
         {
-            self.found.push(tag);
+            self.found.push(tag.to_vec());
         }
     }
 }
@@ -485,11 +412,6 @@ impl ItemCounter {
         self.count
     }
 }
-
-/// A worksheet part at most this large (as declared, which the zip reader enforces) is
-/// read while its scan runs beside it: whatever it holds, no XML event of it can buffer
-/// more. A larger part is read only once its scan has passed.
-pub const LARGE_PART: u64 = 32 * 1024 * 1024;
 
 /// Most shared strings a workbook may hold (each costs a string in memory before any row is
 /// read): twelve times a province's 160,000.
@@ -779,6 +701,11 @@ mod tests {
         x.feed(b"<a>   ");
         x.feed(b"      ");
         assert_eq!(x.feed(b"  <b>"), 13);
+        // a chunk longer than a run may be is looked at inside too
+        let mut big = vec![b'<'];
+        big.extend(std::iter::repeat_n(b' ', MAX_XML_RUN as usize + 10));
+        big.extend(b"<c>");
+        assert_eq!(XmlRuns::default().feed(&big), MAX_XML_RUN + 10);
     }
 
     #[test]

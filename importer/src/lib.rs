@@ -23,6 +23,7 @@ pub mod plan;
 pub mod reference;
 pub mod report;
 pub mod rows;
+pub mod sheetzip;
 pub mod stats;
 pub mod template;
 pub mod validate;

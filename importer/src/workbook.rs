@@ -1,8 +1,9 @@
 //! Opening a workbook from bytes and finding its sheets by name (after normalisation).
 
 use crate::cells::Cell;
-use crate::container::{self, Format, PartScan, Scan, SheetScans};
+use crate::container::{self, Format, PartScan, Scan};
 use crate::limits::{ReadLimits, Refusal};
+use crate::sheetzip::SheetZip;
 use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsb, Xlsx};
 use entity::types::ValueError;
 use entity::types::text::header_key;
@@ -77,8 +78,8 @@ impl SheetKind {
 pub struct Workbook {
     inner: Inner,
     scan: Scan,
-    /// The worksheet parts of an xlsx, being scanned while earlier sheets are read.
-    parts: Option<SheetScans>,
+    /// The archive calamine reads an xlsx from, which scans each worksheet part as it is read.
+    zip: Option<SheetZip>,
     /// The file (for naming the exact cell of a damaged value).
     bytes: Arc<[u8]>,
     limits: ReadLimits,
@@ -88,7 +89,7 @@ pub struct Workbook {
 type Bytes = Cursor<Arc<[u8]>>;
 
 enum Inner {
-    Xlsx(Xlsx<Bytes>),
+    Xlsx(Xlsx<SheetZip>),
     Xlsb(Xlsb<Bytes>),
     Ods(Ods<Bytes>),
     Xls(Xls<Bytes>),
@@ -103,12 +104,12 @@ impl Workbook {
     pub fn open(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Self, Refusal> {
         let format = container::detect(&bytes)?;
         let bytes: Arc<[u8]> = Arc::from(bytes);
-        let (scan, parts) = match format {
+        let (scan, zip) = match format {
             Format::Xls => (Scan::default(), None),
-            Format::Xlsx => {
-                let (scan, parts) = container::scan_xlsx(bytes.clone(), limits)?;
-                (scan, Some(parts))
-            }
+            Format::Xlsx => (
+                container::scan_xlsx(&bytes, limits)?,
+                Some(SheetZip::new(bytes.clone(), limits)?),
+            ),
             _ => (container::scan_zip(&bytes, limits)?, None),
         };
         if format == Format::Ods
@@ -124,14 +125,15 @@ impl Workbook {
             xls_bound(&bytes, limits)?;
         }
         let cursor = Cursor::new(bytes.clone());
-        let inner = match format {
-            Format::Xlsx => Inner::Xlsx(Xlsx::new(cursor).map_err(xlsx_refusal)?),
-            Format::Xlsb => Inner::Xlsb(Xlsb::new(cursor).map_err(|_| Refusal::unreadable())?),
-            Format::Ods => Inner::Ods(Ods::new(cursor).map_err(|e| match e {
+        let inner = match (format, &zip) {
+            (Format::Xlsx, Some(z)) => Inner::Xlsx(Xlsx::new(z.clone()).map_err(xlsx_refusal)?),
+            (Format::Xlsx, None) => return Err(Refusal::unreadable()),
+            (Format::Xlsb, _) => Inner::Xlsb(Xlsb::new(cursor).map_err(|_| Refusal::unreadable())?),
+            (Format::Ods, _) => Inner::Ods(Ods::new(cursor).map_err(|e| match e {
                 calamine::OdsError::Password => Refusal::encrypted(),
                 _ => Refusal::unreadable(),
             })?),
-            Format::Xls => Inner::Xls(Xls::new(cursor).map_err(|e| match e {
+            (Format::Xls, _) => Inner::Xls(Xls::new(cursor).map_err(|e| match e {
                 calamine::XlsError::Password => Refusal::encrypted(),
                 _ => Refusal::unreadable(),
             })?),
@@ -139,7 +141,7 @@ impl Workbook {
         Ok(Self {
             inner,
             scan,
-            parts,
+            zip,
             bytes,
             limits: *limits,
         })
@@ -166,28 +168,18 @@ impl Workbook {
             .any(|s| s.name == name && s.visible != calamine::SheetVisible::Visible)
     }
 
-    /// What the scan found in the sheet's part (xlsx): waits for the part's scan, and
-    /// refuses the file when the scan stopped at a limit before it.
-    fn part(&self, name: &str) -> Result<PartScan, Refusal> {
-        let Some(part) = self.scan.sheet_parts.get(name) else {
-            return Ok(PartScan::default());
-        };
-        match &self.parts {
-            Some(parts) => parts.wait(part),
-            None => Ok(PartScan {
-                hidden_rows: self.scan.hidden_rows.get(part).cloned().unwrap_or_default(),
-                merges: self.scan.merges.get(part).cloned().unwrap_or_default(),
-            }),
-        }
-    }
-
-    /// Rows (1-based) the sheet marks hidden, and its merged ranges (xlsx); waits for the
-    /// scan of the sheet's part, and refuses the file when that scan stopped at a limit.
+    /// Rows (1-based) the sheet marks hidden, and its merged ranges (xlsx): the scan of the
+    /// sheet's part, finished past where calamine stopped reading; a limit hit on the way
+    /// refuses the file.
     pub fn sheet_marks(
         &self,
         name: &str,
     ) -> Result<(Vec<u32>, Vec<crate::container::Merge>), Refusal> {
-        self.part(name).map(|p| (p.hidden_rows, p.merges))
+        let (Some(zip), Some(part)) = (&self.zip, self.scan.sheet_parts.get(name)) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        zip.finish(part)
+            .map(|p: PartScan| (p.hidden_rows, p.merges))
     }
 
     /// Every non-blank cell of a sheet, in stream order, as `(row, column, value)`
@@ -201,17 +193,6 @@ impl Workbook {
         mut f: impl FnMut(u32, u32, Value<'_, '_>) -> Result<(), Refusal>,
     ) -> Result<(), Refusal> {
         let limits = self.limits;
-        // a large part must have passed its scan before calamine streams it
-        let declared = self
-            .scan
-            .sheet_parts
-            .get(name)
-            .and_then(|p| self.scan.declared.get(p))
-            .copied()
-            .unwrap_or(u64::MAX);
-        if declared > container::LARGE_PART {
-            self.part(name)?;
-        }
         let mut bounded = |row: u32, col: u32, v: Value<'_, '_>| -> Result<(), Refusal> {
             if v.is_blank() {
                 return Ok(());
@@ -234,18 +215,24 @@ impl Workbook {
             }
             f(row, col, v)
         };
-        let (bytes, part, sst) = (
+        let (bytes, part, sst, zip) = (
             self.bytes.clone(),
             self.scan.sheet_parts.get(name).cloned(),
             self.scan.shared_strings,
+            self.zip.clone(),
         );
+        // a read error after a limit was hit is that limit
+        let stopped = |at: (u32, u32)| match zip.as_ref().and_then(SheetZip::refusal) {
+            Some(r) => r.sheet(name).at(at.0, at.1),
+            None => Refusal::sheet_unreadable(name).at(at.0, at.1),
+        };
         match &mut self.inner {
             Inner::Xlsx(x) => {
                 let mut bad_cells: Option<std::vec::IntoIter<(u32, u32)>> = None;
                 let shared = SharedCells::default();
                 let mut reader = x
                     .worksheet_cells_reader(name)
-                    .map_err(|_| Refusal::sheet_unreadable(name))?;
+                    .map_err(|_| stopped((0, 0)))?;
                 let mut last = (0u32, 0u32);
                 loop {
                     match reader.next_cell_with_formula_metadata() {
@@ -274,12 +261,12 @@ impl Workbook {
                                     .into_iter()
                             });
                             let Some((row, col)) = cells.next() else {
-                                return Err(Refusal::sheet_unreadable(name).at(last.0, last.1));
+                                return Err(stopped(last));
                             };
                             last = (row, col);
                             bounded(row, col, Value::Refused(ValueError::CellUnreadable))?;
                         }
-                        Err(_) => return Err(Refusal::sheet_unreadable(name).at(last.0, last.1)),
+                        Err(_) => return Err(stopped(last)),
                     }
                 }
             }
@@ -336,7 +323,7 @@ impl Workbook {
 /// workbook's table (compared, never followed): a text repeated down a column is checked
 /// and normalised once, and its cells share one copy.
 #[derive(Default)]
-pub struct SharedCells(std::cell::RefCell<std::collections::HashMap<(usize, usize), Cell>>);
+pub struct SharedCells(std::cell::RefCell<foldhash::HashMap<(usize, usize), Cell>>);
 
 /// A cell's value as the reader found it, turned into a [`Cell`] only when asked.
 pub enum Value<'v, 'a> {
