@@ -7,6 +7,7 @@ mod m20261122_000002_api_keys;
 mod m20261122_000003_written_seq;
 mod m20261122_000004_audit_events;
 mod m20261122_000005_import_jobs;
+mod m20261203_000006_foreign_keys;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_written_seq::Migration),
             Box::new(m20261122_000004_audit_events::Migration),
             Box::new(m20261122_000005_import_jobs::Migration),
+            Box::new(m20261203_000006_foreign_keys::Migration),
         ]
     }
 }
@@ -30,7 +32,7 @@ use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 pub const SQLITE_CONNECTIONS: u32 = 8;
 
 /// Connects to SQLite (`sqlite://file.db?mode=rwc`) or PostgreSQL (`postgres://…`).
-/// SQLite gets WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout, a 64 MB page cache
+/// SQLite gets foreign keys enforced, WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout, a 64 MB page cache
 /// and a pool of [`SQLITE_CONNECTIONS`] (an in-memory database keeps one).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -44,6 +46,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         o.journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(30))
+            // the schema's foreign keys are enforced (sqlx's default, said here)
+            .foreign_keys(true)
             // a province's indexes fit in memory: random-order inserts stay off the disk
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
