@@ -474,6 +474,7 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
             messy: args.messy,
             english: args.english,
             seed: args.seed,
+            headers: Vec::new(),
         },
     )?;
     std::fs::write(&args.out, &written.bytes)
@@ -925,6 +926,7 @@ async fn demo(
             messy: true,
             english: false,
             seed: 2565,
+            headers: Vec::new(),
         },
     )?;
     let opts = ImportOptions {

@@ -46,7 +46,8 @@ pub struct HttpConfig {
     pub upload_limit: usize,
     /// Most files in one upload request.
     pub max_files: usize,
-    /// Longest a request may take (an upload: once it has arrived).
+    /// Longest an operation may take to be parsed, validated and run (an upload: once it
+    /// has arrived); the key lookup before it has its own bound, [`AUTH_TIMEOUT`].
     pub timeout: Duration,
     /// Longest an upload may take to arrive.
     pub upload_timeout: Duration,
@@ -69,6 +70,10 @@ impl Default for HttpConfig {
         }
     }
 }
+
+/// Longest the bearer key's lookup may take (one indexed read: past this the database is
+/// unwell, and the request is answered 408 rather than held).
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -209,10 +214,10 @@ async fn graphql(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body)
         refuse(StatusCode::REQUEST_TIMEOUT, &e)
     };
     let timeout = s.config.timeout;
-    let p = match tokio::time::timeout(timeout, authenticate(&s, &headers)).await {
+    let p = match tokio::time::timeout(AUTH_TIMEOUT, authenticate(&s, &headers)).await {
         Ok(Ok(p)) => p,
         Ok(Err(r)) => return r,
-        Err(_) => return timed_out(timeout),
+        Err(_) => return timed_out(AUTH_TIMEOUT),
     };
     let (limit, arrival) = if multipart {
         (s.config.upload_limit, s.config.upload_timeout)

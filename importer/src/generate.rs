@@ -690,6 +690,10 @@ pub struct Style {
     pub english: bool,
     /// Seed for the untidiness.
     pub seed: u64,
+    /// Headers as a person typed them, by sheet and column key, instead of the importer's
+    /// canonical ones (tests write these out by hand, so that the importer's alias table is
+    /// not checked against itself).
+    pub headers: Vec<(SheetKind, &'static str, &'static str)>,
 }
 
 /// A rendered workbook and where each data row landed.
@@ -792,10 +796,20 @@ impl Messer {
     }
 }
 
-fn header_row(kind: SheetKind, english: bool, extra: bool) -> Vec<String> {
+fn header_row(kind: SheetKind, style: &Style, extra: bool) -> Vec<String> {
+    let english = style.english;
     let mut v: Vec<String> = columns(kind)
         .iter()
-        .map(|c| (if english { c.aliases[1] } else { c.aliases[0] }).to_string())
+        .map(|c| {
+            let typed = style
+                .headers
+                .iter()
+                .find(|(k, key, _)| *k == kind && *key == c.key)
+                .map(|h| h.2);
+            typed
+                .unwrap_or(if english { c.aliases[1] } else { c.aliases[0] })
+                .to_string()
+        })
         .collect();
     v.insert(0, if english { "No." } else { "ลำดับ" }.to_string());
     if extra {
@@ -887,7 +901,7 @@ pub fn write_workbook(ds: &Dataset, style: &Style) -> Result<Written, ImportErro
             }
         }
         let extra = style.messy && kind == SheetKind::Households;
-        for (c, h) in header_row(kind, style.english, extra).iter().enumerate() {
+        for (c, h) in header_row(kind, style, extra).iter().enumerate() {
             ws.write_string(r, c as u16, h)?;
         }
         r += 1;

@@ -1323,26 +1323,45 @@ async fn a_request_over_its_time_limit_is_cut_off(app: TestApp) {
     use tower::ServiceExt;
     seeded(&app, 60, 13).await;
     let token = app.key(KeyScope::Admin { province: None }).await;
-    let schema = api::build_schema(app.db.clone(), api::Limits::default());
-    let config = api::HttpConfig {
-        timeout: std::time::Duration::from_micros(1),
-        ..Default::default()
+    // the key lookup has its own bound (AUTH_TIMEOUT), so a deadline this short can only
+    // expire while the operation runs: without a deadline on execution this would be a 200
+    let run = |timeout: std::time::Duration| {
+        let http = api::app(api::AppState {
+            db: app.db.clone(),
+            schema: api::build_schema(app.db.clone(), api::Limits::default()),
+            config: api::HttpConfig {
+                timeout,
+                ..Default::default()
+            },
+            jobs: app.jobs(),
+        });
+        let req = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(
+                json!({"query": HOUSEHOLDS, "variables": {"first": 100}}).to_string(),
+            ))
+            .expect("request");
+        async move {
+            let resp = http.oneshot(req).await.expect("response");
+            let status = resp.status().as_u16();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
+                .await
+                .expect("body");
+            let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            (status, json)
+        }
     };
-    let http = api::app(api::AppState {
-        db: app.db.clone(),
-        schema,
-        config,
-        jobs: app.jobs(),
-    });
-    let req = axum::http::Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(axum::body::Body::from(
-            json!({"query": HOUSEHOLDS, "variables": {"first": 100}}).to_string(),
-        ))
-        .expect("request");
-    let resp = http.oneshot(req).await.expect("response");
-    assert_eq!(resp.status(), 408);
+    let (status, body) = run(std::time::Duration::from_secs(30)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["households"]["nodes"].as_array().map(Vec::len),
+        Some(60)
+    );
+    let (status, body) = run(std::time::Duration::from_micros(1)).await;
+    assert_eq!(status, 408, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+    assert!(body["data"].is_null());
 }
 
 on_both_databases!(

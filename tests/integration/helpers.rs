@@ -245,6 +245,7 @@ pub fn render(ds: &Dataset, messy: bool, english: bool) -> Written {
             messy,
             english,
             seed: 11,
+            headers: Vec::new(),
         },
     )
     .expect("write workbook")

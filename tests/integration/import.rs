@@ -75,14 +75,191 @@ async fn a_messy_workbook_stores_exactly_what_its_clean_twin_does(app: TestApp) 
     all_unchanged(&english);
 }
 
-async fn english_headers_import_like_thai_ones(app: TestApp) {
+/// Headers as district staff type them, written out here by hand from workbook-format.md
+/// (the canonical English keys and the other spellings it lists), never taken from the
+/// importer's alias table: (sheet, column, header).
+fn english_headers() -> Vec<(SheetKind, &'static str, &'static str)> {
+    use SheetKind::*;
+    vec![
+        (Households, "house_code", "house_code"),
+        (Households, "house_no", "house_no"),
+        (Households, "village_no", "village_no"),
+        (Households, "village_name", "village_name"),
+        (Households, "subdistrict", "tambon"),
+        (Households, "district", "amphoe"),
+        (Households, "province", "Province"),
+        (Households, "village_code", "village_code"),
+        (Households, "head_title", "title"),
+        (Households, "head_name", "head_name"),
+        (Households, "head_citizen_id", "head_citizen_id"),
+        (Households, "members", "members"),
+        (Households, "classification", "classification"),
+        (Households, "cohort", "source"),
+        (Households, "latitude", "lat"),
+        (Households, "longitude", "lon"),
+        (Members, "house_code", "house_code"),
+        (Members, "citizen_id", "citizen_id"),
+        (Members, "title", "title"),
+        (Members, "first_name", "first_name"),
+        (Members, "last_name", "last_name"),
+        (Members, "sex", "sex"),
+        (Members, "birth_date", "birth_date"),
+        (Members, "age", "age"),
+        (Members, "relation", "relation"),
+        (Members, "disabled", "disabled"),
+        (Problems, "house_code", "house_code"),
+        (Problems, "indicator", "indicator"),
+        (Problems, "citizen_id", "citizen_id"),
+        (Problems, "dimension", "dimension"),
+        (Problems, "cohort", "source"),
+        (Problems, "detail", "detail"),
+        (Analysis, "house_code", "house_code"),
+        (Analysis, "attitude", "attitude"),
+        (Analysis, "skills", "skills"),
+        (Analysis, "resources", "resources"),
+        (Analysis, "way_out", "way_out"),
+        (Analysis, "analysed_on", "analysed_on"),
+        (Analysis, "mentor", "mentor"),
+        (Assistance, "house_code", "house_code"),
+        (Assistance, "indicator", "indicator"),
+        (Assistance, "citizen_id", "citizen_id"),
+        (Assistance, "cohort", "cohort"),
+        (Assistance, "date", "date"),
+        (Assistance, "agency", "agency"),
+        (Assistance, "activity", "activity"),
+        (Assistance, "menu", "menu"),
+        (Assistance, "amount", "amount"),
+        (Assistance, "fund", "fund"),
+        (Assistance, "status", "status"),
+        (Assistance, "note", "note"),
+    ]
+}
+
+/// The same in Thai, using the other spellings the contract lists where it lists any.
+fn thai_headers() -> Vec<(SheetKind, &'static str, &'static str)> {
+    use SheetKind::*;
+    vec![
+        (Households, "house_code", "รหัสประจำบ้าน"),
+        (Households, "house_no", "บ้านเลขที่"),
+        (Households, "village_no", "หมู่"),
+        (Households, "village_name", "หมู่บ้าน"),
+        (Households, "subdistrict", "ตำบล"),
+        (Households, "district", "อำเภอ"),
+        (Households, "province", "จังหวัด"),
+        (Households, "village_code", "รหัสหมู่บ้าน"),
+        (Households, "head_title", "คำนำหน้า"),
+        (Households, "head_name", "หัวหน้าครัวเรือน"),
+        (Households, "head_citizen_id", "เลขบัตรประชาชนหัวหน้าครัวเรือน"),
+        (Households, "members", "จำนวนสมาชิก"),
+        (Households, "classification", "กลุ่มครัวเรือน"),
+        (Households, "cohort", "ที่มา"),
+        (Households, "latitude", "ละติจูด"),
+        (Households, "longitude", "ลองจิจูด"),
+        (Members, "house_code", "รหัสบ้าน"),
+        (Members, "citizen_id", "เลขประจำตัวประชาชน"),
+        (Members, "title", "คำนำหน้า"),
+        (Members, "first_name", "ชื่อ"),
+        (Members, "last_name", "นามสกุล"),
+        (Members, "sex", "เพศ"),
+        (Members, "birth_date", "วัน/เดือน/ปีเกิด"),
+        (Members, "age", "อายุ"),
+        (Members, "relation", "ความสัมพันธ์"),
+        (Members, "disabled", "พิการ"),
+        (Problems, "house_code", "รหัสบ้าน"),
+        (Problems, "indicator", "ตัวชี้วัดที่"),
+        (Problems, "citizen_id", "เลขบัตรประชาชน"),
+        (Problems, "dimension", "มิติ"),
+        (Problems, "cohort", "ที่มา"),
+        (Problems, "detail", "สภาพปัญหา"),
+        (Analysis, "house_code", "รหัสบ้าน"),
+        (Analysis, "attitude", "ทัศนคติ"),
+        (Analysis, "skills", "ทักษะ"),
+        (Analysis, "resources", "ทรัพยากร"),
+        (Analysis, "way_out", "ทางออก"),
+        (Analysis, "analysed_on", "วันที่วิเคราะห์"),
+        (Analysis, "mentor", "ผู้วิเคราะห์"),
+        (Assistance, "house_code", "รหัสบ้าน"),
+        (Assistance, "indicator", "ตัวชี้วัด"),
+        (Assistance, "citizen_id", "เลขบัตรประชาชน"),
+        (Assistance, "cohort", "ที่มา"),
+        (Assistance, "date", "วันที่ช่วยเหลือ"),
+        (Assistance, "agency", "หน่วยงานที่ช่วยเหลือ"),
+        (Assistance, "activity", "โครงการ/กิจกรรม"),
+        (Assistance, "menu", "เมนูแก้จน"),
+        (Assistance, "amount", "มูลค่า"),
+        (Assistance, "fund", "กองทุน"),
+        (Assistance, "status", "สถานะ"),
+        (Assistance, "note", "หมายเหตุ"),
+    ]
+}
+
+/// The text cells of a workbook's sheets (to check the headers written are the typed ones).
+fn sheet_texts(bytes: &[u8]) -> Vec<String> {
+    use calamine::{Reader, Xlsx};
+    let mut x: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("xlsx");
+    let mut out = Vec::new();
+    for name in x.sheet_names() {
+        let range = x.worksheet_range(&name).expect("sheet");
+        out.extend(range.rows().take(6).flatten().map(|d| d.to_string()));
+    }
+    out
+}
+
+async fn hand_typed_english_and_thai_headers_read_the_same_fields(app: TestApp) {
     let ds = dataset(25, 3);
+    let workbook = |english: bool, headers: Vec<(SheetKind, &'static str, &'static str)>| {
+        let written = importer::generate::write_workbook(
+            &ds,
+            &importer::generate::Style {
+                messy: true,
+                english,
+                seed: 11,
+                headers: headers.clone(),
+            },
+        )
+        .expect("workbook");
+        let texts = sheet_texts(&written.bytes);
+        for (kind, key, header) in &headers {
+            assert!(
+                texts.iter().any(|t| t == header),
+                "{kind:?} {key}: {header} written"
+            );
+        }
+        written.bytes
+    };
     let r = app
-        .import("english.xlsx", render(&ds, true, true).bytes)
+        .import("english.xlsx", workbook(true, english_headers()))
         .await;
     assert_eq!(r.status, ImportStatus::Imported, "{:#?}", r.errors);
-    all_inserted(&r, SheetKind::Members, ds.members.len());
+    for (k, n) in [
+        (SheetKind::Households, ds.households.len()),
+        (SheetKind::Members, ds.members.len()),
+        (SheetKind::Problems, ds.problems.len()),
+        (SheetKind::Assistance, ds.entries.len()),
+    ] {
+        all_inserted(&r, k, n);
+    }
     assert_eq!(app.stats().await, ds.expected_stats());
+    // the same rows under Thai headers: every value lands in the same field, so nothing changes
+    let r = app
+        .import("thai.xlsx", workbook(false, thai_headers()))
+        .await;
+    assert_eq!(r.status, ImportStatus::Imported, "{:#?}", r.errors);
+    all_unchanged(&r);
+    // and a header the contract does not list is not guessed: the column is unknown and the
+    // required field it would have filled is missing
+    let mut wrong = english_headers();
+    wrong.retain(|h| !(h.0 == SheetKind::Members && h.1 == "citizen_id"));
+    wrong.push((SheetKind::Members, "citizen_id", "id_card"));
+    let r = app.import("wrong.xlsx", workbook(true, wrong)).await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.code == "missing_column" && e.sheet == Some(SheetKind::Members)),
+        "{:#?}",
+        r.errors
+    );
 }
 
 async fn second_month_counts_unchanged_rows(app: TestApp) {
@@ -473,7 +650,7 @@ async fn a_village_keeps_its_first_name_and_a_new_name_warns(app: TestApp) {
 on_both_databases!(
     clean_first_month_inserts_every_row_and_figures_match_the_dataset,
     a_messy_workbook_stores_exactly_what_its_clean_twin_does,
-    english_headers_import_like_thai_ones,
+    hand_typed_english_and_thai_headers_read_the_same_fields,
     second_month_counts_unchanged_rows,
     importing_the_same_workbook_twice_changes_nothing_the_second_time,
     a_workbook_with_mistakes_is_rejected_whole_and_names_every_bad_cell,
