@@ -75,6 +75,40 @@ impl ErrorExtensions for ApiError {
     }
 }
 
+impl ApiError {
+    /// The HTTP status an error answers with outside GraphQL's own errors (a handler that
+    /// means another, such as 408 or 415, pairs the error with it).
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::BadInput { .. } | ApiError::LimitExceeded(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Db(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error as a whole HTTP response, shaped like a GraphQL answer (`data: null`, one error
+/// with its `code`); internal errors are logged here, once, and masked.
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let message = match &self {
+            ApiError::Db(_) | ApiError::Internal(_) => {
+                tracing::error!(error = %self, "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({
+            "data": null,
+            "errors": [{ "message": message, "extensions": { "code": self.code() } }]
+        });
+        (self.status(), axum::Json(body)).into_response()
+    }
+}
+
 /// Turns service results into GraphQL results that keep the error's `code`.
 pub trait GqlResult<T> {
     /// Maps the error through [`ErrorExtensions::extend`].

@@ -16,6 +16,7 @@ use async_graphql::ParseRequestError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::http::MultipartOptions;
 use async_graphql_axum::GraphQLResponse;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::extract::Query;
@@ -24,7 +25,6 @@ use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -133,26 +133,18 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(Sequential::default()))
 }
 
-fn error_body(e: &ApiError) -> serde_json::Value {
-    serde_json::json!({
-        "data": null,
-        "errors": [{ "message": e.to_string(), "extensions": { "code": e.code() } }]
-    })
-}
-
-fn refuse(status: StatusCode, e: &ApiError) -> Response {
-    (status, Json(error_body(e))).into_response()
+fn refuse(status: StatusCode, e: ApiError) -> Response {
+    (status, e).into_response()
 }
 
 fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "{what}");
-    let masked = serde_json::json!({"data": null, "errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]});
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(masked)).into_response()
+    ApiError::Internal(format!("{what}: {e}")).into_response()
 }
 
-/// The principal of the request's bearer key, or the response refusing it.
+/// The principal of a request's bearer key (the scheme is case-insensitive, RFC 9110
+/// §11.1): `UNAUTHENTICATED` without a valid key, 408 when the lookup takes longer than
+/// [`AUTH_TIMEOUT`].
 async fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
-    // the scheme is case-insensitive (RFC 9110 §11.1)
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -163,14 +155,32 @@ async fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Principal, Re
         })
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    let principal = match token {
-        Some(t) => keys::principal(&s.db, t).await,
-        None => Ok(None),
+    let Some(token) = token else {
+        return Err(ApiError::Unauthenticated.into_response());
     };
-    match principal {
-        Ok(Some(p)) => Ok(p),
-        Ok(None) => Err(refuse(StatusCode::UNAUTHORIZED, &ApiError::Unauthenticated)),
-        Err(e) => Err(internal("key lookup failed", &e)),
+    match tokio::time::timeout(AUTH_TIMEOUT, keys::principal(&s.db, token)).await {
+        Ok(Ok(Some(p))) => Ok(p),
+        Ok(Ok(None)) => Err(ApiError::Unauthenticated.into_response()),
+        Ok(Err(e)) => Err(internal("key lookup failed", &e)),
+        Err(_) => Err(refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            ApiError::LimitExceeded(format!(
+                "the key lookup took longer than {} s",
+                AUTH_TIMEOUT.as_secs()
+            )),
+        )),
+    }
+}
+
+/// Handlers that need a key take the [`Principal`] as an argument.
+impl axum::extract::FromRequestParts<Arc<AppState>> for Principal {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        authenticate(s, &parts.headers).await
     }
 }
 
@@ -194,7 +204,7 @@ async fn graphql(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body)
             "Content-Type",
             "POST /graphql takes application/json (or multipart/form-data for an upload)",
         );
-        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e);
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, e);
     }
     if multipart
         && headers
@@ -204,20 +214,20 @@ async fn graphql(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body)
         let e = ApiError::Forbidden(
             "a multipart request must carry a non-empty Apollo-Require-Preflight header (cross-site form posts are refused)".into(),
         );
-        return refuse(StatusCode::BAD_REQUEST, &e);
+        return refuse(StatusCode::BAD_REQUEST, e);
     }
     let timed_out = |t: Duration| {
         let e = ApiError::LimitExceeded(format!(
             "the request took longer than {} s",
             t.as_secs_f64()
         ));
-        refuse(StatusCode::REQUEST_TIMEOUT, &e)
+        refuse(StatusCode::REQUEST_TIMEOUT, e)
     };
     let timeout = s.config.timeout;
-    let p = match tokio::time::timeout(AUTH_TIMEOUT, authenticate(&s, &headers)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(r)) => return r,
-        Err(_) => return timed_out(AUTH_TIMEOUT),
+    // after the content checks: a cross-site form post is 415 whatever its key
+    let p = match authenticate(&s, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     let (limit, arrival) = if multipart {
         (s.config.upload_limit, s.config.upload_timeout)
@@ -226,7 +236,7 @@ async fn graphql(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body)
     };
     let too_large = || {
         let e = ApiError::LimitExceeded(format!("the request is larger than {limit} bytes"));
-        refuse(StatusCode::PAYLOAD_TOO_LARGE, &e)
+        refuse(StatusCode::PAYLOAD_TOO_LARGE, e)
     };
     let bytes = match tokio::time::timeout(arrival, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => b,
@@ -263,26 +273,26 @@ async fn execute(
             Err(e) => {
                 return refuse(
                     StatusCode::BAD_REQUEST,
-                    &ApiError::bad_input("request", e.to_string()),
+                    ApiError::bad_input("request", e.to_string()),
                 );
             }
         };
     let Ok(req) = batch.into_single() else {
         let e =
             ApiError::LimitExceeded("one operation per request: batches are not accepted".into());
-        return refuse(StatusCode::BAD_REQUEST, &e);
+        return refuse(StatusCode::BAD_REQUEST, e);
     };
     if req.uploads.len() > s.config.max_files {
         let e = ApiError::LimitExceeded(format!(
             "at most {} file(s) per upload request",
             s.config.max_files
         ));
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, &e);
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, e);
     }
     let query = req.query.clone();
     if let Err(e) = gate::check(&req.query, &s.config.gate) {
         tracing::info!(graphql.principal = %p.label(), error = %e, "query refused at the gate");
-        return refuse(StatusCode::BAD_REQUEST, &e);
+        return refuse(StatusCode::BAD_REQUEST, e);
     }
     tracing::debug!(graphql.principal = %p.label(), graphql.operation = ?req.operation_name, "request");
     let db = s.db.clone();
@@ -312,7 +322,7 @@ async fn execute(
                 "the request took longer than {} s",
                 timeout.as_secs_f64()
             ));
-            return refuse(StatusCode::REQUEST_TIMEOUT, &e);
+            return refuse(StatusCode::REQUEST_TIMEOUT, e);
         }
         Err(e) => return internal("query execution failed", &e),
     };
@@ -384,19 +394,12 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
 /// see the batch.
 async fn error_workbook(
     State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Principal,
     Path(id): Path<i32>,
 ) -> Response {
-    let p = match authenticate(&s, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     match service::imports::error_workbook(&s.db, &p, id).await {
         Ok(Some(bytes)) => xlsx(&format!("errors-batch-{id}.xlsx"), bytes),
-        Ok(None) => refuse(
-            StatusCode::NOT_FOUND,
-            &ApiError::NotFound(format!("error workbook of batch {id}")),
-        ),
+        Ok(None) => ApiError::NotFound(format!("error workbook of batch {id}")).into_response(),
         Err(e) => internal("error workbook", &e),
     }
 }
@@ -426,13 +429,9 @@ async fn template() -> Response {
 /// GET `/dashboard.svg[?lang=en]`: the chart of problems the key may see.
 async fn dashboard(
     State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let p = match authenticate(&s, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let english = q.get("lang").is_some_and(|l| l == "en");
     match web::dashboard_svg(&s.db, &p, english).await {
         Ok(svg) => ([(CONTENT_TYPE, "image/svg+xml; charset=utf-8")], svg).into_response(),
@@ -443,17 +442,13 @@ async fn dashboard(
 /// GET `/reports/monthly.xlsx?month=YYYY-MM`: the monthly report over what the key may see.
 async fn monthly_report(
     State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Principal,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let p = match authenticate(&s, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let month = q.get("month").map(String::as_str).unwrap_or("");
     match web::monthly_report(&s.db, &p, month).await {
         Ok(bytes) => xlsx(&format!("logbook-report-{month}.xlsx"), bytes),
-        Err(e @ ApiError::BadInput { .. }) => refuse(StatusCode::BAD_REQUEST, &e),
+        Err(e @ ApiError::BadInput { .. }) => e.into_response(),
         Err(e) => internal("monthly report", &e),
     }
 }
