@@ -120,11 +120,7 @@ pub(crate) fn household_condition(
         ));
     }
     if let Some(mf) = &f.member {
-        let sex = mf.sex.map(|s| match s {
-            Sex::Male => "male",
-            Sex::Female => "female",
-            Sex::Unknown => "unknown",
-        });
+        let sex = mf.sex.map(Sex::key);
         c = c.add(service::households::having_member(
             mf.age_min,
             mf.age_max,
@@ -165,12 +161,8 @@ pub(crate) fn problem_condition(f: &ProblemFilter) -> Result<Condition, ApiError
             "an indicator code from 1 to 17",
         ));
     }
-    let mut c = service::problems::matching(
-        f.dimension.map(Into::into),
-        f.indicator,
-        f.status.map(|s| s.key()),
-        cohort,
-    );
+    let mut c =
+        service::problems::matching(f.dimension, f.indicator, f.status.map(|s| s.key()), cohort);
     let mut houses = Condition::all();
     let mut any_house = false;
     for code in area_codes([

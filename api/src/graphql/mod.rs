@@ -128,7 +128,7 @@ impl QueryRoot {
     /// Who the key belongs to.
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let p = principal(ctx)?;
-        let all: Vec<Dimension> = domain::Dimension::ALL.iter().map(|d| (*d).into()).collect();
+        let all: Vec<Dimension> = domain::Dimension::ALL.to_vec();
         Ok(match p {
             Principal::Admin { province, .. } => Me {
                 kind: "ADMIN".into(),
@@ -157,7 +157,7 @@ impl QueryRoot {
                 province: Some(province.clone()),
                 district: None,
                 agency: Some(agency_code.clone()),
-                dimensions: dimensions.iter().map(|d| (*d).into()).collect(),
+                dimensions: dimensions.to_vec(),
             },
         })
     }
@@ -169,7 +169,7 @@ impl QueryRoot {
         Ok(domain::Dimension::ALL
             .iter()
             .map(|d| DimensionInfo {
-                key: (*d).into(),
+                key: (*d),
                 name_th: d.name_th().into(),
                 name_en: d.name_en().into(),
                 indicators: entity::catalog::INDICATORS
@@ -200,7 +200,7 @@ impl QueryRoot {
         parent_code: Option<String>,
     ) -> Result<Vec<Area>> {
         principal(ctx)?;
-        let rows = service::catalog::areas(db(ctx), level.key(), parent_code.as_deref())
+        let rows = service::catalog::areas(db(ctx), level.as_str(), parent_code.as_deref())
             .await
             .gql()?;
         Ok(rows.into_iter().map(Area).collect())
@@ -556,6 +556,6 @@ fn agency_info(a: &service::catalog::AgencyRow) -> AgencyInfo {
         name_th: a.name_th.clone(),
         name_en: a.name_en.clone(),
         province: a.province.clone(),
-        dimensions: a.dimensions.iter().map(|d| (*d).into()).collect(),
+        dimensions: a.dimensions.to_vec(),
     }
 }

@@ -106,7 +106,7 @@ impl MutationRoot {
     ) -> Result<AgencyInfo> {
         let p = principal(ctx)?;
         Ok(agency_info(
-            &service::agencies::assign(db(ctx), p, &agency, dimension.into())
+            &service::agencies::assign(db(ctx), p, &agency, dimension)
                 .await
                 .gql()?,
         ))
@@ -121,7 +121,7 @@ impl MutationRoot {
     ) -> Result<AgencyInfo> {
         let p = principal(ctx)?;
         Ok(agency_info(
-            &service::agencies::unassign(db(ctx), p, &agency, dimension.into())
+            &service::agencies::unassign(db(ctx), p, &agency, dimension)
                 .await
                 .gql()?,
         ))
@@ -135,8 +135,7 @@ impl MutationRoot {
         input: AssistanceInput,
     ) -> Result<types::LogbookEntry> {
         let p = principal(ctx)?;
-        let status = domain::ProblemStatus::from_key(input.status.key())
-            .unwrap_or(domain::ProblemStatus::NotStarted);
+        let status = input.status;
         let (entry, code) = service::assistance::record(
             db(ctx),
             p,

@@ -72,7 +72,6 @@ impl StatsRow {
     async fn dimension(&self) -> Option<Dimension> {
         self.key(service::stats::Key::Dimension)
             .and_then(|k| domain::Dimension::from_key(&k))
-            .map(Into::into)
     }
     /// Indicator.
     async fn indicator(&self) -> Option<Indicator> {
@@ -83,7 +82,7 @@ impl StatsRow {
     /// Status.
     async fn status(&self) -> Option<ProblemStatus> {
         self.key(service::stats::Key::Status)
-            .map(|k| ProblemStatus::from_key(&k))
+            .and_then(|k| ProblemStatus::from_key(&k))
     }
     /// Classification.
     async fn classification(&self) -> Option<Classification> {

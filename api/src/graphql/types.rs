@@ -3,155 +3,20 @@
 use super::loaders::{
     AnalysisLoader, AreaLoader, Cached, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
 };
-use crate::error::GqlResult;
+use crate::error::{ApiError, GqlResult};
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
-use entity::types as domain;
 use entity::{analysis, area, household, logbook_entry, member, problem};
 
-/// A poverty dimension.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Dimension {
-    /// ด้านสุขภาพ
-    Health,
-    /// ด้านความเป็นอยู่
-    Living,
-    /// ด้านการศึกษา
-    Education,
-    /// ด้านรายได้
-    Income,
-    /// ด้านการเข้าถึงบริการรัฐ
-    Access,
-}
+/// The domain's own enums are the GraphQL enums (derived in `entity` with its `graphql`
+/// feature): no mirror to keep in step.
+pub use entity::types::{AreaLevel, Classification, Dimension, ProblemStatus, Sex};
 
-impl From<domain::Dimension> for Dimension {
-    fn from(d: domain::Dimension) -> Self {
-        match d {
-            domain::Dimension::Health => Dimension::Health,
-            domain::Dimension::Living => Dimension::Living,
-            domain::Dimension::Education => Dimension::Education,
-            domain::Dimension::Income => Dimension::Income,
-            domain::Dimension::Access => Dimension::Access,
-        }
-    }
-}
-
-impl From<Dimension> for domain::Dimension {
-    fn from(d: Dimension) -> Self {
-        match d {
-            Dimension::Health => domain::Dimension::Health,
-            Dimension::Living => domain::Dimension::Living,
-            Dimension::Education => domain::Dimension::Education,
-            Dimension::Income => domain::Dimension::Income,
-            Dimension::Access => domain::Dimension::Access,
-        }
-    }
-}
-
-/// A problem's state.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum ProblemStatus {
-    /// ยังไม่ได้ดำเนินการ
-    NotStarted,
-    /// แก้ไขได้แล้ว
-    Solved,
-    /// รอติดตามผล
-    AwaitingFollowUp,
-    /// อยู่ระหว่างติดตามผล
-    FollowingUp,
-    /// ยังไม่สามารถแก้ไขปัญหาได้
-    NotSolvableYet,
-}
-
-impl ProblemStatus {
-    /// From the stored key.
-    pub fn from_key(k: &str) -> Self {
-        match domain::ProblemStatus::from_key(k) {
-            Some(domain::ProblemStatus::Solved) => ProblemStatus::Solved,
-            Some(domain::ProblemStatus::AwaitingFollowUp) => ProblemStatus::AwaitingFollowUp,
-            Some(domain::ProblemStatus::FollowingUp) => ProblemStatus::FollowingUp,
-            Some(domain::ProblemStatus::NotSolvableYet) => ProblemStatus::NotSolvableYet,
-            _ => ProblemStatus::NotStarted,
-        }
-    }
-
-    /// The stored key.
-    pub fn key(self) -> &'static str {
-        match self {
-            ProblemStatus::NotStarted => "not_started",
-            ProblemStatus::Solved => "solved",
-            ProblemStatus::AwaitingFollowUp => "awaiting_follow_up",
-            ProblemStatus::FollowingUp => "following_up",
-            ProblemStatus::NotSolvableYet => "not_solvable_yet",
-        }
-    }
-}
-
-/// How the 4ท analysis classes a household.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Classification {
-    /// พัฒนาได้
-    Developable,
-    /// สงเคราะห์
-    Welfare,
-    /// พัฒนาตนเองได้
-    SelfReliant,
-}
-
-impl Classification {
-    /// The stored key.
-    pub fn key(self) -> &'static str {
-        match self {
-            Classification::Developable => "developable",
-            Classification::Welfare => "welfare",
-            Classification::SelfReliant => "self_reliant",
-        }
-    }
-
-    /// From the stored key.
-    pub fn from_key(k: &str) -> Option<Self> {
-        match k {
-            "developable" => Some(Classification::Developable),
-            "welfare" => Some(Classification::Welfare),
-            "self_reliant" => Some(Classification::SelfReliant),
-            _ => None,
-        }
-    }
-}
-
-/// Sex as recorded.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum Sex {
-    /// ชาย
-    Male,
-    /// หญิง
-    Female,
-    /// not recorded
-    Unknown,
-}
-
-/// The level of an area.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum AreaLevel {
-    /// จังหวัด
-    Province,
-    /// อำเภอ
-    District,
-    /// ตำบล
-    Subdistrict,
-    /// หมู่บ้าน
-    Village,
-}
-
-impl AreaLevel {
-    /// The stored key.
-    pub fn key(self) -> &'static str {
-        match self {
-            AreaLevel::Province => "province",
-            AreaLevel::District => "district",
-            AreaLevel::Subdistrict => "subdistrict",
-            AreaLevel::Village => "village",
-        }
-    }
+/// A stored status key as the enum; a key the code does not know is an internal error
+/// (logged and masked), never a silent NOT_STARTED.
+fn stored_status(key: &str) -> Result<ProblemStatus> {
+    ProblemStatus::from_key(key)
+        .ok_or_else(|| ApiError::Internal(format!("stored status {key:?} is not a status")))
+        .gql()
 }
 
 /// An administrative area.
@@ -164,13 +29,13 @@ impl Area {
         &self.0.code
     }
     /// Level.
-    async fn level(&self) -> AreaLevel {
-        match self.0.level.as_str() {
-            "province" => AreaLevel::Province,
-            "district" => AreaLevel::District,
-            "subdistrict" => AreaLevel::Subdistrict,
-            _ => AreaLevel::Village,
-        }
+    async fn level(&self) -> Result<AreaLevel> {
+        let level = &self.0.level;
+        AreaLevel::parse(level)
+            .ok_or_else(|| {
+                ApiError::Internal(format!("stored area level {level:?} is not a level"))
+            })
+            .gql()
     }
     /// Thai name.
     async fn name_th(&self) -> &str {
@@ -214,7 +79,7 @@ impl Indicator {
             .map(|d| Indicator {
                 code: i32::from(d.code),
                 bmn: i32::from(d.bmn),
-                dimension: d.dimension.into(),
+                dimension: d.dimension,
                 unit: d.unit.as_str().to_string(),
                 age_rule: d.age_rule.map(str::to_string),
                 name_th: d.name_th.to_string(),
@@ -438,8 +303,8 @@ impl Problem {
         self.0.detail.as_deref()
     }
     /// Its latest logbook entry's status, or NOT_STARTED.
-    async fn status(&self) -> ProblemStatus {
-        ProblemStatus::from_key(&self.0.status)
+    async fn status(&self) -> Result<ProblemStatus> {
+        stored_status(&self.0.status)
     }
     /// Help given, oldest first.
     async fn logbook(&self, ctx: &Context<'_>) -> Result<Vec<LogbookEntry>> {
@@ -494,8 +359,8 @@ impl LogbookEntry {
         self.0.fund.as_deref()
     }
     /// Result.
-    async fn status(&self) -> ProblemStatus {
-        ProblemStatus::from_key(&self.0.status)
+    async fn status(&self) -> Result<ProblemStatus> {
+        stored_status(&self.0.status)
     }
     /// Note.
     async fn note(&self) -> Option<&str> {

@@ -167,6 +167,7 @@ impl VillageCode {
 
 /// The level of an administrative area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AreaLevel {
     /// จังหวัด, 2 digits

@@ -170,6 +170,7 @@ macro_rules! key_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $var:ident = $key:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $var),+ }
 
