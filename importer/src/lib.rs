@@ -290,6 +290,58 @@ fn parse_sheet(
     }
 }
 
+/// A sheet read and built, for the parsing thread: its position in the workbook, kind and
+/// name, and its rows (or the row of a header that was not found).
+type ToParse = (usize, SheetKind, String, Result<rows::SheetRows, u32>);
+
+/// Reads these sheets of `wb` in order, handing each built sheet to the parser; the
+/// hidden-row warnings by sheet position. Stops at the first refusal.
+fn read_sheets(
+    wb: &mut Workbook,
+    sheets: &[(usize, SheetKind, String)],
+    send: &std::sync::mpsc::Sender<ToParse>,
+    limits: &ReadLimits,
+) -> Result<Vec<(usize, Issue)>, Refusal> {
+    let mut notes = Vec::new();
+    for (i, kind, name) in sheets {
+        let (i, kind) = (*i, *kind);
+        let t = std::time::Instant::now();
+        let mut builder = rows::SheetBuilder::new(kind, name, limits);
+        wb.cells(name, |r, c, v| builder.push(r, c, || v.cell()))?;
+        let (hidden, merges) = wb.sheet_marks(name)?;
+        let built = builder.finish().map(|mut sr| {
+            sr.merges = merges;
+            sr
+        });
+        if let Ok(sr) = &built {
+            let data: HashSet<u32> = sr.rows.iter().map(|r| r.row).collect();
+            let read: Vec<u32> = hidden.into_iter().filter(|r| data.contains(r)).collect();
+            if let Some(first) = read.first() {
+                let list = read
+                    .iter()
+                    .take(20)
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let more = if read.len() > 20 { " …" } else { "" };
+                notes.push((i, sheet_issue(
+                    Severity::Warning,
+                    Some(kind),
+                    Some(*first),
+                    "hidden_rows",
+                    format!("แผ่นงาน \"{name}\" มี {} แถวที่ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าด้วย (แถว {list}{more})", read.len()),
+                    format!("Sheet \"{name}\" has {} rows hidden in Excel that are imported too (rows {list}{more})", read.len()),
+                )));
+            }
+        }
+        tracing::debug!(import.sheet = %name, import.ms = t.elapsed().as_millis() as u64, "sheet read");
+        if send.send((i, kind, name.clone(), built)).is_err() {
+            break;
+        }
+    }
+    Ok(notes)
+}
+
 /// Reads a workbook: sheets by name, header rows, cells, typed rows. Pure; `today` bounds
 /// dates. Cells stream from the file into each sheet's builder under `limits`, while
 /// another thread parses the sheet read before. A file over a limit, encrypted or
@@ -299,112 +351,118 @@ pub fn read_workbook(
     today: NaiveDate,
     limits: &ReadLimits,
 ) -> Result<ReadWorkbook, Refusal> {
+    read_in_two(bytes, today, limits, TWO_READERS_FROM)
+}
+
+/// Worksheet XML (unzipped) from which a workbook is read by two readers.
+const TWO_READERS_FROM: u64 = 8 << 20;
+
+/// [`read_workbook`], with two readers once the worksheets hold `from` bytes.
+fn read_in_two(
+    bytes: Vec<u8>,
+    today: NaiveDate,
+    limits: &ReadLimits,
+    from: u64,
+) -> Result<ReadWorkbook, Refusal> {
     let span = info_span!("import.read");
     let _g = span.enter();
     let mut wb = Workbook::open(bytes, limits)?;
     let mut out = ReadWorkbook::default();
-    let outcomes = std::thread::scope(|scope| -> Result<Vec<SheetOutcome>, Refusal> {
-        let (send, recv) =
-            std::sync::mpsc::channel::<(SheetKind, String, Result<rows::SheetRows, u32>)>();
+    // which sheets are read, in workbook order; the sheet-level issues by sheet position
+    let mut notes: Vec<(usize, Issue)> = Vec::new();
+    let mut known: Vec<(usize, SheetKind, String)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, name) in wb.sheet_names().into_iter().enumerate() {
+        let Some(kind) = SheetKind::from_name(&name) else {
+            notes.push((
+                i,
+                sheet_issue(
+                    Severity::Warning,
+                    None,
+                    None,
+                    "unknown_sheet",
+                    format!("ไม่รู้จักแผ่นงาน \"{}\" จึงข้ามไป", cells::shown(&name)),
+                    format!(
+                        "Sheet \"{}\" is not one the importer knows; skipped",
+                        cells::shown(&name)
+                    ),
+                )
+                .value(Some(name.clone())),
+            ));
+            continue;
+        };
+        if !seen.insert(kind) {
+            notes.push((
+                i,
+                sheet_issue(
+                    Severity::Error,
+                    Some(kind),
+                    None,
+                    "duplicate_sheet",
+                    format!(
+                        "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
+                        kind.name_th()
+                    ),
+                    format!(
+                        "More than one {} sheet (\"{name}\"); merge them into one",
+                        kind.key()
+                    ),
+                )
+                .value(Some(name.clone())),
+            ));
+            continue;
+        }
+        if wb.is_hidden(&name) {
+            notes.push((i, sheet_issue(
+                Severity::Warning,
+                Some(kind),
+                None,
+                "hidden_sheet",
+                format!("แผ่นงาน \"{name}\" ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าข้อมูลในแผ่นนี้ด้วย ตรวจสอบว่าตั้งใจส่งข้อมูลนี้"),
+                format!("Sheet \"{name}\" is hidden in Excel but its rows are imported; check that they are meant to be sent"),
+            )));
+        }
+        known.push((i, kind, name));
+    }
+    // a large xlsx is read by two readers, each its own calamine workbook over the same
+    // bytes: this thread the first sheets, another the rest (split by unzipped size)
+    let split = wb.split_for_two(&known, from);
+    let later = known.split_off(split);
+    let outcomes = std::thread::scope(|scope| -> Result<Vec<(usize, SheetOutcome)>, Refusal> {
+        let (send, recv) = std::sync::mpsc::channel::<ToParse>();
         let parser = scope.spawn(move || {
             recv.into_iter()
-                .map(|(kind, name, built)| parse_sheet(kind, name, built, today))
+                .map(|(i, kind, name, built)| (i, parse_sheet(kind, name, built, today)))
                 .collect::<Vec<_>>()
         });
-        let mut seen = HashSet::new();
-        let read = (|| -> Result<(), Refusal> {
-            for name in wb.sheet_names() {
-                let Some(kind) = SheetKind::from_name(&name) else {
-                    out.issues.push(
-                        sheet_issue(
-                            Severity::Warning,
-                            None,
-                            None,
-                            "unknown_sheet",
-                            format!("ไม่รู้จักแผ่นงาน \"{}\" จึงข้ามไป", cells::shown(&name)),
-                            format!(
-                                "Sheet \"{}\" is not one the importer knows; skipped",
-                                cells::shown(&name)
-                            ),
-                        )
-                        .value(Some(name.clone())),
-                    );
-                    continue;
-                };
-                if !seen.insert(kind) {
-                    out.issues.push(
-                        sheet_issue(
-                            Severity::Error,
-                            Some(kind),
-                            None,
-                            "duplicate_sheet",
-                            format!(
-                                "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
-                                kind.name_th()
-                            ),
-                            format!(
-                                "More than one {} sheet (\"{name}\"); merge them into one",
-                                kind.key()
-                            ),
-                        )
-                        .value(Some(name.clone())),
-                    );
-                    continue;
-                }
-                if wb.is_hidden(&name) {
-                    out.issues.push(sheet_issue(
-                        Severity::Warning,
-                        Some(kind),
-                        None,
-                        "hidden_sheet",
-                        format!("แผ่นงาน \"{name}\" ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าข้อมูลในแผ่นนี้ด้วย ตรวจสอบว่าตั้งใจส่งข้อมูลนี้"),
-                        format!("Sheet \"{name}\" is hidden in Excel but its rows are imported; check that they are meant to be sent"),
-                    ));
-                }
-                let t = std::time::Instant::now();
-                let mut builder = rows::SheetBuilder::new(kind, &name, limits);
-                wb.cells(&name, |r, c, v| builder.push(r, c, || v.cell()))?;
-                let (hidden, merges) = wb.sheet_marks(&name)?;
-                let built = builder.finish().map(|mut sr| {
-                    sr.merges = merges;
-                    sr
-                });
-                if let Ok(sr) = &built {
-                    let data: HashSet<u32> = sr.rows.iter().map(|r| r.row).collect();
-                    let read: Vec<u32> = hidden.into_iter().filter(|r| data.contains(r)).collect();
-                    if let Some(first) = read.first() {
-                        let list = read
-                            .iter()
-                            .take(20)
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let more = if read.len() > 20 { " …" } else { "" };
-                        out.issues.push(
-                            sheet_issue(
-                                Severity::Warning,
-                                Some(kind),
-                                Some(*first),
-                                "hidden_rows",
-                                format!("แผ่นงาน \"{name}\" มี {} แถวที่ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าด้วย (แถว {list}{more})", read.len()),
-                                format!("Sheet \"{name}\" has {} rows hidden in Excel that are imported too (rows {list}{more})", read.len()),
-                            ),
-                        );
-                    }
-                }
-                tracing::debug!(import.sheet = %name, import.ms = t.elapsed().as_millis() as u64, "sheet read");
-                if send.send((kind, name, built)).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })();
+        let other = (!later.is_empty()).then(|| {
+            let (send, bytes, span) = (send.clone(), wb.shared_bytes(), tracing::Span::current());
+            scope.spawn(move || {
+                let _g = span.enter();
+                let mut wb = Workbook::open_shared(bytes, limits)?;
+                read_sheets(&mut wb, &later, &send, limits)
+            })
+        });
+        let first = read_sheets(&mut wb, &known, &send, limits);
         drop(send);
+        let second = other.map(|h| {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
         let parsed = parser
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        read.map(|()| parsed)
+        notes.extend(first?);
+        if let Some(second) = second {
+            notes.extend(second?);
+        }
+        Ok(parsed)
     })?;
+    notes.sort_by_key(|(i, _)| *i);
+    out.issues = notes.into_iter().map(|(_, issue)| issue).collect();
+    let mut outcomes = outcomes;
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes = outcomes.into_iter().map(|(_, o)| o);
     for o in outcomes {
         out.issues.extend(o.issues);
         out.sheets.insert(o.kind, o.info);
@@ -725,4 +783,41 @@ pub async fn import_workbook(
         "import finished"
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{DistrictAreas, GenOptions, Style, synthesize, write_workbook};
+
+    #[test]
+    fn two_readers_read_exactly_what_one_reads() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+        let ds = synthesize(&GenOptions {
+            households: 60,
+            seed: 9,
+            as_of: today,
+            areas: DistrictAreas::builtin(),
+        });
+        let bytes = write_workbook(
+            &ds,
+            &Style {
+                messy: true,
+                english: false,
+                seed: 3,
+                headers: Vec::new(),
+            },
+        )
+        .expect("workbook")
+        .bytes;
+        let limits = ReadLimits::default();
+        let one = read_in_two(bytes.clone(), today, &limits, u64::MAX).expect("one reader");
+        let two = read_in_two(bytes, today, &limits, 0).expect("two readers");
+        assert!(!one.households.is_empty() && !one.entries.is_empty());
+        assert!(
+            !one.issues.is_empty(),
+            "a messy workbook has warnings to order"
+        );
+        assert_eq!(format!("{one:?}"), format!("{two:?}"));
+    }
 }

@@ -54,6 +54,7 @@ struct Part {
     name: String,
     data: Range<usize>,
     deflated: bool,
+    size: u64,
 }
 
 /// The part being inflated.
@@ -141,6 +142,7 @@ impl SheetZip {
                         name,
                         data,
                         deflated: e.compression() == zip::CompressionMethod::Deflated,
+                        size: e.size(),
                     });
                     Source::Part(parts.len() - 1)
                 }
@@ -183,6 +185,15 @@ impl SheetZip {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A worksheet part's size unzipped, as declared.
+    pub fn part_size(&self, part: &str) -> Option<u64> {
+        self.state()
+            .parts
+            .iter()
+            .find(|p| p.name == part)
+            .map(|p| p.size)
     }
 
     /// The limit a read stopped at, if one did (calamine then reports a read error).

@@ -102,8 +102,17 @@ const EXCEL_COLUMNS: u32 = 16_384;
 impl Workbook {
     /// Opens xlsx, xlsb, xls or ods bytes (the format from the bytes, not the name).
     pub fn open(bytes: Vec<u8>, limits: &ReadLimits) -> Result<Self, Refusal> {
+        Self::open_shared(Arc::from(bytes), limits)
+    }
+
+    /// The file's bytes, shared (to open a second reader over them).
+    pub fn shared_bytes(&self) -> Arc<[u8]> {
+        self.bytes.clone()
+    }
+
+    /// [`Workbook::open`] over bytes shared with another reader.
+    pub fn open_shared(bytes: Arc<[u8]>, limits: &ReadLimits) -> Result<Self, Refusal> {
         let format = container::detect(&bytes)?;
-        let bytes: Arc<[u8]> = Arc::from(bytes);
         let (scan, zip) = match format {
             Format::Xls => (Scan::default(), None),
             Format::Xlsx => (
@@ -154,6 +163,39 @@ impl Workbook {
             Inner::Ods(x) => x.sheets_metadata(),
             Inner::Xls(x) => x.sheets_metadata(),
         }
+    }
+
+    /// Where to split these sheets (in order) between two readers: the prefix whose
+    /// unzipped size is closest to half of all of theirs. Only an xlsx with at least `from`
+    /// bytes of worksheets is split (another reader costs a second read of the shared
+    /// strings); otherwise all go to one.
+    pub fn split_for_two(&self, sheets: &[(usize, SheetKind, String)], from: u64) -> usize {
+        let Some(zip) = &self.zip else {
+            return sheets.len();
+        };
+        let sizes: Vec<u64> = sheets
+            .iter()
+            .map(|(_, _, name)| {
+                self.scan
+                    .sheet_parts
+                    .get(name)
+                    .and_then(|p| zip.part_size(p))
+                    .unwrap_or(0)
+            })
+            .collect();
+        let total: u64 = sizes.iter().sum();
+        if sheets.len() < 2 || total < from {
+            return sheets.len();
+        }
+        let (mut best, mut at, mut acc) = (u64::MAX, sheets.len(), 0u64);
+        for (k, size) in sizes.iter().enumerate().take(sheets.len() - 1) {
+            acc += size;
+            let gap = acc.abs_diff(total - acc);
+            if gap < best {
+                (best, at) = (gap, k + 1);
+            }
+        }
+        at
     }
 
     /// Sheet names in workbook order.
@@ -230,9 +272,13 @@ impl Workbook {
             Inner::Xlsx(x) => {
                 let mut bad_cells: Option<std::vec::IntoIter<(u32, u32)>> = None;
                 let shared = SharedCells::default();
-                let mut reader = x
-                    .worksheet_cells_reader(name)
-                    .map_err(|_| stopped((0, 0)))?;
+                let mut reader = x.worksheet_cells_reader(name).map_err(|_| {
+                    match zip.as_ref().and_then(SheetZip::refusal) {
+                        // stopped before the first cell: no cell to name
+                        Some(r) => r.sheet(name),
+                        None => Refusal::sheet_unreadable(name),
+                    }
+                })?;
                 let mut last = (0u32, 0u32);
                 loop {
                     match reader.next_cell_with_formula_metadata() {
