@@ -274,11 +274,13 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
             .is_ok_and(|r| !r.is_empty())
     })
     .await;
-    let past = c
-        .find_all(Locator::Css("#batches tbody tr"))
-        .await
-        .expect("past batches");
-    assert_eq!(past.len(), 2);
+    // the list of past batches is refreshed after the status: both batches, once it is
+    until(&c, &shots, "both past batches", || async {
+        c.find_all(Locator::Css("#batches tbody tr"))
+            .await
+            .is_ok_and(|r| r.len() == 2)
+    })
+    .await;
     assert_eq!(app.stats().await, good.expected_stats());
     shot(&c, &shots, "3-imported").await;
 

@@ -439,7 +439,6 @@ impl QueryRoot {
         let condition = problem_condition(&filter.unwrap_or_default()).gql()?;
         let mut keys: Vec<service::stats::Key> = Vec::new();
         for k in group_by {
-            let k = k.into();
             if !keys.contains(&k) {
                 keys.push(k);
             }

@@ -2,45 +2,7 @@
 
 use super::*;
 
-/// What `stats` groups by.
-#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum StatsKey {
-    /// The household's province.
-    Province,
-    /// The household's district.
-    District,
-    /// The household's subdistrict.
-    Subdistrict,
-    /// The household's village.
-    Village,
-    /// The problem's dimension.
-    Dimension,
-    /// The problem's indicator.
-    Indicator,
-    /// The problem's status.
-    Status,
-    /// The household's classification.
-    Classification,
-    /// The problem's cohort.
-    Cohort,
-}
-
-impl From<StatsKey> for service::stats::Key {
-    fn from(k: StatsKey) -> Self {
-        use service::stats::Key;
-        match k {
-            StatsKey::Province => Key::Province,
-            StatsKey::District => Key::District,
-            StatsKey::Subdistrict => Key::Subdistrict,
-            StatsKey::Village => Key::Village,
-            StatsKey::Dimension => Key::Dimension,
-            StatsKey::Indicator => Key::Indicator,
-            StatsKey::Status => Key::Status,
-            StatsKey::Classification => Key::Classification,
-            StatsKey::Cohort => Key::Cohort,
-        }
-    }
-}
+pub use crate::service::stats::Key as StatsKey;
 
 /// One group of `stats`: its keys (null where not grouped) and measures.
 pub struct StatsRow(pub(crate) service::stats::Row);

@@ -9,26 +9,28 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectSt
 use sea_orm::{Condition, ConnectionTrait};
 use std::collections::BTreeMap;
 
-/// What rows can be grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// the GraphQL enum `StatsKey` is this one, not a mirror of it
+/// What `stats` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
+#[graphql(name = "StatsKey")]
 pub enum Key {
-    /// Province code.
+    /// The household's province.
     Province,
-    /// District code.
+    /// The household's district.
     District,
-    /// Subdistrict code.
+    /// The household's subdistrict.
     Subdistrict,
-    /// Village code.
+    /// The household's village.
     Village,
-    /// Dimension key.
+    /// The problem's dimension.
     Dimension,
-    /// Indicator code.
+    /// The problem's indicator.
     Indicator,
-    /// Problem status key.
+    /// The problem's status.
     Status,
-    /// Household classification key.
+    /// The household's classification.
     Classification,
-    /// The problem's cohort id.
+    /// The problem's cohort.
     Cohort,
 }
 
