@@ -212,12 +212,10 @@ impl SheetZip {
         if let Some(r) = &st.refusal {
             return Err(r.clone());
         }
-        if st.open.as_ref().is_none_or(|o| o.part != p)
-            && let Some(done) = st.done.get(&p)
-        {
-            return Ok(done.clone());
-        }
         if st.open.as_ref().is_none_or(|o| o.part != p) {
+            if let Some(done) = st.done.get(&p) {
+                return Ok(done.clone());
+            }
             st.open = Some(st.open_part(p));
         }
         let mut buf = vec![0u8; 64 * 1024];

@@ -78,8 +78,6 @@ impl SheetKind {
 pub struct Workbook {
     inner: Inner,
     scan: Scan,
-    /// The archive calamine reads an xlsx from, which scans each worksheet part as it is read.
-    zip: Option<SheetZip>,
     /// The file (for naming the exact cell of a damaged value).
     bytes: Arc<[u8]>,
     limits: ReadLimits,
@@ -89,7 +87,8 @@ pub struct Workbook {
 type Bytes = Cursor<Arc<[u8]>>;
 
 enum Inner {
-    Xlsx(Xlsx<SheetZip>),
+    /// With the archive it reads from, which scans each worksheet part as it is read.
+    Xlsx(Xlsx<SheetZip>, SheetZip),
     Xlsb(Xlsb<Bytes>),
     Ods(Ods<Bytes>),
     Xls(Xls<Bytes>),
@@ -113,13 +112,10 @@ impl Workbook {
     /// [`Workbook::open`] over bytes shared with another reader.
     pub fn open_shared(bytes: Arc<[u8]>, limits: &ReadLimits) -> Result<Self, Refusal> {
         let format = container::detect(&bytes)?;
-        let (scan, zip) = match format {
-            Format::Xls => (Scan::default(), None),
-            Format::Xlsx => (
-                container::scan_xlsx(&bytes, limits)?,
-                Some(SheetZip::new(bytes.clone(), limits)?),
-            ),
-            _ => (container::scan_zip(&bytes, limits)?, None),
+        let scan = match format {
+            Format::Xls => Scan::default(),
+            Format::Xlsx => container::scan_xlsx(&bytes, limits)?,
+            _ => container::scan_zip(&bytes, limits)?,
         };
         if format == Format::Ods
             && let Some(table) = container::ods_oversized_table(&bytes, limits.max_sheet_cells)?
@@ -134,15 +130,17 @@ impl Workbook {
             xls_bound(&bytes, limits)?;
         }
         let cursor = Cursor::new(bytes.clone());
-        let inner = match (format, &zip) {
-            (Format::Xlsx, Some(z)) => Inner::Xlsx(Xlsx::new(z.clone()).map_err(xlsx_refusal)?),
-            (Format::Xlsx, None) => return Err(Refusal::unreadable()),
-            (Format::Xlsb, _) => Inner::Xlsb(Xlsb::new(cursor).map_err(|_| Refusal::unreadable())?),
-            (Format::Ods, _) => Inner::Ods(Ods::new(cursor).map_err(|e| match e {
+        let inner = match format {
+            Format::Xlsx => {
+                let zip = SheetZip::new(bytes.clone(), limits)?;
+                Inner::Xlsx(Xlsx::new(zip.clone()).map_err(xlsx_refusal)?, zip)
+            }
+            Format::Xlsb => Inner::Xlsb(Xlsb::new(cursor).map_err(|_| Refusal::unreadable())?),
+            Format::Ods => Inner::Ods(Ods::new(cursor).map_err(|e| match e {
                 calamine::OdsError::Password => Refusal::encrypted(),
                 _ => Refusal::unreadable(),
             })?),
-            (Format::Xls, _) => Inner::Xls(Xls::new(cursor).map_err(|e| match e {
+            Format::Xls => Inner::Xls(Xls::new(cursor).map_err(|e| match e {
                 calamine::XlsError::Password => Refusal::encrypted(),
                 _ => Refusal::unreadable(),
             })?),
@@ -150,15 +148,22 @@ impl Workbook {
         Ok(Self {
             inner,
             scan,
-            zip,
             bytes,
             limits: *limits,
         })
     }
 
+    /// The archive an xlsx is read from.
+    fn zip(&self) -> Option<&SheetZip> {
+        match &self.inner {
+            Inner::Xlsx(_, zip) => Some(zip),
+            _ => None,
+        }
+    }
+
     fn metadata(&self) -> &[calamine::Sheet] {
         match &self.inner {
-            Inner::Xlsx(x) => x.sheets_metadata(),
+            Inner::Xlsx(x, _) => x.sheets_metadata(),
             Inner::Xlsb(x) => x.sheets_metadata(),
             Inner::Ods(x) => x.sheets_metadata(),
             Inner::Xls(x) => x.sheets_metadata(),
@@ -170,7 +175,7 @@ impl Workbook {
     /// bytes of worksheets is split (another reader costs a second read of the shared
     /// strings); otherwise all go to one.
     pub fn split_for_two(&self, sheets: &[(usize, SheetKind, String)], from: u64) -> usize {
-        let Some(zip) = &self.zip else {
+        let Some(zip) = self.zip() else {
             return sheets.len();
         };
         let sizes: Vec<u64> = sheets
@@ -217,7 +222,7 @@ impl Workbook {
         &self,
         name: &str,
     ) -> Result<(Vec<u32>, Vec<crate::container::Merge>), Refusal> {
-        let (Some(zip), Some(part)) = (&self.zip, self.scan.sheet_parts.get(name)) else {
+        let (Some(zip), Some(part)) = (self.zip(), self.scan.sheet_parts.get(name)) else {
             return Ok((Vec::new(), Vec::new()));
         };
         zip.finish(part)
@@ -261,24 +266,20 @@ impl Workbook {
             self.bytes.clone(),
             self.scan.sheet_parts.get(name).cloned(),
             self.scan.shared_strings,
-            self.zip.clone(),
+            self.zip().cloned(),
         );
         // a read error after a limit was hit is that limit
-        let stopped = |at: (u32, u32)| match zip.as_ref().and_then(SheetZip::refusal) {
-            Some(r) => r.sheet(name).at(at.0, at.1),
-            None => Refusal::sheet_unreadable(name).at(at.0, at.1),
+        let why = || match zip.as_ref().and_then(SheetZip::refusal) {
+            Some(r) => r.sheet(name),
+            None => Refusal::sheet_unreadable(name),
         };
+        let stopped = |at: (u32, u32)| why().at(at.0, at.1);
         match &mut self.inner {
-            Inner::Xlsx(x) => {
+            Inner::Xlsx(x, _) => {
                 let mut bad_cells: Option<std::vec::IntoIter<(u32, u32)>> = None;
                 let shared = SharedCells::default();
-                let mut reader = x.worksheet_cells_reader(name).map_err(|_| {
-                    match zip.as_ref().and_then(SheetZip::refusal) {
-                        // stopped before the first cell: no cell to name
-                        Some(r) => r.sheet(name),
-                        None => Refusal::sheet_unreadable(name),
-                    }
-                })?;
+                // stopped before the first cell: no cell to name
+                let mut reader = x.worksheet_cells_reader(name).map_err(|_| why())?;
                 let mut last = (0u32, 0u32);
                 loop {
                     match reader.next_cell_with_formula_metadata() {
@@ -344,7 +345,7 @@ impl Workbook {
                 let range = match inner {
                     Inner::Ods(x) => x.worksheet_range(name).map_err(|_| ()),
                     Inner::Xls(x) => x.worksheet_range(name).map_err(|_| ()),
-                    Inner::Xlsx(_) | Inner::Xlsb(_) => Err(()),
+                    Inner::Xlsx(..) | Inner::Xlsb(_) => Err(()),
                 }
                 .map_err(|_| Refusal::sheet_unreadable(name))?;
                 let (r0, c0) = range.start().unwrap_or((0, 0));
