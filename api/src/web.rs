@@ -55,7 +55,7 @@ pub async fn dashboard_svg(
     let names: HashMap<String, (String, Option<String>)> = catalog::areas(db, "district", None)
         .await?
         .into_iter()
-        .map(|a| (a.code, (a.name_th, a.name_en)))
+        .map(|a| (a.code.as_str().to_string(), (a.name_th, a.name_en)))
         .collect();
     let mut bars: BTreeMap<(String, Dimension), [u64; 5]> = BTreeMap::new();
     for r in &rows {

@@ -201,11 +201,11 @@ pub async fn load(db: &DatabaseConnection, rows: &[AreaRow]) -> Result<AreasRepo
         })
         .await?;
     let existing: HashMap<String, area::Model> = area::Entity::find()
-        .filter(area::Column::Level.ne("village"))
+        .filter(area::Column::Level.ne(AreaLevel::Village))
         .all(&txn)
         .await?
         .into_iter()
-        .map(|a| (a.code.clone(), a))
+        .map(|a| (a.code.as_str().to_string(), a))
         .collect();
     for r in rows {
         if let Some(p) = &r.parent
@@ -226,11 +226,10 @@ pub async fn load(db: &DatabaseConnection, rows: &[AreaRow]) -> Result<AreasRepo
     };
     let mut writes = Vec::new();
     for r in rows {
-        let parent = r.parent.as_ref().map(|p| p.as_str().to_string());
         match existing.get(r.code.as_str()) {
             Some(e)
-                if e.level == r.level.as_str()
-                    && e.parent_code == parent
+                if e.level == r.level
+                    && e.parent_code == r.parent
                     && e.name_th == r.name_th
                     && e.name_en == r.name_en =>
             {
@@ -246,9 +245,9 @@ pub async fn load(db: &DatabaseConnection, rows: &[AreaRow]) -> Result<AreasRepo
             }
         }
         writes.push(area::ActiveModel {
-            code: Set(r.code.as_str().to_string()),
-            level: Set(r.level.as_str().to_string()),
-            parent_code: Set(parent),
+            code: Set(r.code.clone()),
+            level: Set(r.level),
+            parent_code: Set(r.parent.clone()),
             name_th: Set(r.name_th.clone()),
             name_en: Set(r.name_en.clone()),
             batch_id: Set(None),
@@ -315,7 +314,7 @@ pub async fn create_default_agencies(
             .iter()
             .map(|d| agency_dimension::ActiveModel {
                 agency_id: Set(m.last_insert_id),
-                dimension: Set(d.key().to_string()),
+                dimension: Set(*d),
             })
             .collect();
         agency_dimension::Entity::insert_many(dims)

@@ -690,7 +690,7 @@ pub async fn import_workbook(
                     .resolve(&h.province, &h.district, &h.subdistrict)
                     .as_ref()
                     .ok()
-                    .map(|c| c.2.clone())
+                    .map(|c| c.2.as_str().to_string())
             })
             .collect();
         s.sort();

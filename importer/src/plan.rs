@@ -3,8 +3,10 @@
 
 use crate::reference::Stored;
 use crate::report::SheetCounts;
-use crate::validate::{EntryRec, HouseholdRec, MemberRec, ProblemIdent, Validated};
+use crate::validate::{ProblemIdent, Validated};
 use crate::workbook::SheetKind;
+use entity::{logbook_entry, problem};
+use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable, ModelTrait};
 use std::collections::BTreeMap;
 
 /// What will happen to a row.
@@ -33,78 +35,66 @@ pub struct Plan {
     pub entries: Vec<Action>,
 }
 
-fn act(stored: bool, equal: bool) -> Action {
-    match (stored, equal) {
-        (false, _) => Action::Insert,
-        (true, true) => Action::Unchanged,
-        (true, false) => Action::Update,
+/// Whether every column the new record sets equals the stored one's. Columns left `NotSet`
+/// (ids, provenance, derived values) do not count, as workbook-format.md asks; the columns
+/// compared are the entity's own, so a new column is compared as soon as `validate` sets it.
+///
+/// `identity` lists columns that found the stored record and so are not compared again —
+/// only an entry's agency as written needs it: two spellings of one known agency are one
+/// identity (through `entry_key`), and the stored spelling is kept.
+pub fn same_values<A>(
+    new: &A,
+    stored: &<A::Entity as EntityTrait>::Model,
+    identity: &[<A::Entity as EntityTrait>::Column],
+) -> bool
+where
+    A: ActiveModelTrait,
+{
+    <A::Entity as EntityTrait>::Column::iter()
+        .filter(|c| !identity.iter().any(|i| i.as_str() == c.as_str()))
+        .all(|c| match new.get(c) {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v == stored.get(c),
+            ActiveValue::NotSet => true,
+        })
+}
+
+fn act<A: ActiveModelTrait>(new: &A, stored: Option<&<A::Entity as EntityTrait>::Model>) -> Action {
+    act_by(new, stored, &[])
+}
+
+fn act_by<A: ActiveModelTrait>(
+    new: &A,
+    stored: Option<&<A::Entity as EntityTrait>::Model>,
+    identity: &[<A::Entity as EntityTrait>::Column],
+) -> Action {
+    match stored {
+        None => Action::Insert,
+        Some(s) if same_values(new, s, identity) => Action::Unchanged,
+        Some(_) => Action::Update,
     }
 }
 
 /// The stored problem id for an identity, if its cohort and the problem exist.
 pub fn stored_problem_id(stored: &Stored, p: &ProblemIdent) -> Option<i32> {
+    stored_problem(stored, p).map(|m| m.id)
+}
+
+fn stored_problem<'a>(stored: &'a Stored, p: &ProblemIdent) -> Option<&'a problem::Model> {
     let cohort_id = stored.cohorts.get(&p.cohort)?;
-    stored
-        .problems
-        .get(&(
-            p.house_code.clone(),
-            p.indicator,
-            p.person_key.clone(),
-            *cohort_id,
-        ))
-        .map(|m| m.id)
+    stored.problems.get(&(
+        p.house_code.clone(),
+        p.indicator,
+        p.person_key.clone(),
+        *cohort_id,
+    ))
 }
 
-fn household_action(stored: &Stored, h: &HouseholdRec) -> Action {
-    let Some(s) = stored.households.get(&h.house_code) else {
-        return Action::Insert;
-    };
-    let equal = s.house_no == h.house_no
-        && s.village_code == h.village_code
-        && s.subdistrict_code == h.subdistrict_code
-        && s.district_code == h.district_code
-        && s.province_code == h.province_code
-        && s.head_title == h.head_title
-        && s.head_name == h.head_name
-        && s.head_citizen_id == h.head_citizen_id
-        && s.member_count == h.member_count
-        && s.classification == h.classification
-        && stored.cohorts.get(&h.cohort) == Some(&s.cohort_id)
-        && s.latitude == h.latitude
-        && s.longitude == h.longitude;
-    act(true, equal)
-}
-
-fn member_action(stored: &Stored, m: &MemberRec) -> Action {
-    let Some(s) = stored.members.get(&m.citizen_id) else {
-        return Action::Insert;
-    };
-    let equal = s.house_code == m.house_code
-        && s.title == m.title
-        && s.first_name == m.first_name
-        && s.last_name == m.last_name
-        && s.sex == m.sex
-        && s.birth_date == m.birth_date
-        && s.age == m.age
-        && s.relation == m.relation
-        && s.disabled == m.disabled;
-    act(true, equal)
-}
-
-fn entry_action(stored: &Stored, e: &EntryRec) -> Action {
-    let Some(pid) = stored_problem_id(stored, &e.problem) else {
-        return Action::Insert;
-    };
-    let Some(s) = stored.entries.get(&(pid, e.date, e.entry_key.clone())) else {
-        return Action::Insert;
-    };
-    let equal = s.agency_id == e.agency_id
-        && s.menu == e.menu
-        && s.amount_satang == e.amount_satang
-        && s.fund == e.fund
-        && s.status == e.status
-        && s.note == e.note;
-    act(true, equal)
+/// The text of a key column that `validate` always sets.
+fn key<T>(v: &ActiveValue<T>) -> Option<&str>
+where
+    T: AsRef<str> + Into<sea_orm::Value>,
+{
+    v.try_as_ref().map(AsRef::as_ref)
 }
 
 /// Compares every valid row with what is stored.
@@ -113,45 +103,56 @@ pub fn plan(v: &Validated, stored: &Stored) -> Plan {
         households: v
             .households
             .iter()
-            .map(|h| household_action(stored, h))
+            .map(|h| {
+                let s = key(&h.model.house_code).and_then(|k| stored.households.get(k));
+                match act(&h.model, s) {
+                    // the cohort is a link: the same only if its stored id is the row's
+                    Action::Unchanged
+                        if s.map(|s| s.cohort_id) != stored.cohorts.get(&h.link).copied() =>
+                    {
+                        Action::Update
+                    }
+                    a => a,
+                }
+            })
             .collect(),
-        members: v.members.iter().map(|m| member_action(stored, m)).collect(),
+        members: v
+            .members
+            .iter()
+            .map(|m| {
+                act(
+                    &m.model,
+                    key(&m.model.citizen_id).and_then(|k| stored.members.get(k)),
+                )
+            })
+            .collect(),
         problems: v
             .problems
             .iter()
-            .map(|p| {
-                let Some(cohort_id) = stored.cohorts.get(&p.ident.cohort) else {
-                    return Action::Insert;
-                };
-                let key = (
-                    p.ident.house_code.clone(),
-                    p.ident.indicator,
-                    p.ident.person_key.clone(),
-                    *cohort_id,
-                );
-                match stored.problems.get(&key) {
-                    None => Action::Insert,
-                    Some(s) => act(true, s.detail == p.detail),
-                }
-            })
+            .map(|p| act(&p.model, stored_problem(stored, &p.link)))
             .collect(),
         analyses: v
             .analyses
             .iter()
-            .map(|a| match stored.analyses.get(&a.house_code) {
-                None => Action::Insert,
-                Some(s) => act(
-                    true,
-                    s.attitude == a.value.attitude
-                        && s.skills == a.value.skills
-                        && s.resources == a.value.resources
-                        && s.way_out == a.value.way_out
-                        && s.analysed_on == a.value.analysed_on
-                        && s.mentor == a.value.mentor,
-                ),
+            .map(|a| {
+                act(
+                    &a.model,
+                    key(&a.model.house_code).and_then(|k| stored.analyses.get(k)),
+                )
             })
             .collect(),
-        entries: v.entries.iter().map(|e| entry_action(stored, e)).collect(),
+        entries: v
+            .entries
+            .iter()
+            .map(|e| {
+                let s = stored_problem_id(stored, &e.link).and_then(|pid| {
+                    let date = e.model.entry_date.try_as_ref()?;
+                    let k = e.model.entry_key.try_as_ref()?;
+                    stored.entries.get(&(pid, *date, k.clone()))
+                });
+                act_by(&e.model, s, &[logbook_entry::Column::AgencyText])
+            })
+            .collect(),
     }
 }
 

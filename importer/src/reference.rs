@@ -2,7 +2,7 @@
 //! did-you-mean), the agencies of each province, the cohorts, and what is already stored
 //! for the households and people a workbook mentions. Loaded in a few bulk queries.
 
-use entity::types::{AreaLevel, Cohort, CohortSource, text};
+use entity::types::{AreaCode, AreaLevel, Cohort, CohortSource, text};
 use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -45,7 +45,7 @@ fn area_key(level: AreaLevel, name: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct AreaRec {
     /// Code.
-    pub code: String,
+    pub code: AreaCode,
     /// Thai name.
     pub name_th: String,
 }
@@ -54,7 +54,7 @@ pub struct AreaRec {
 #[derive(Debug, Default)]
 pub struct AreaIndex {
     by_code: HashMap<String, AreaRec>,
-    by_name: HashMap<(String, String), String>,
+    by_name: HashMap<(String, String), AreaCode>,
     children: HashMap<String, Vec<(String, AreaRec)>>,
 }
 
@@ -70,13 +70,15 @@ impl AreaIndex {
     pub fn new(areas: impl IntoIterator<Item = area::Model>) -> Self {
         let mut idx = AreaIndex::default();
         for a in areas {
-            let Some(level) = AreaLevel::parse(&a.level) else {
-                continue;
-            };
+            let level = a.level;
             if level == AreaLevel::Village {
                 continue;
             }
-            let parent = a.parent_code.clone().unwrap_or_default();
+            let parent = a
+                .parent_code
+                .as_ref()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default();
             let rec = AreaRec {
                 code: a.code.clone(),
                 name_th: a.name_th.clone(),
@@ -94,7 +96,7 @@ impl AreaIndex {
                     .or_default()
                     .push((k, rec.clone()));
             }
-            idx.by_code.insert(a.code.clone(), rec);
+            idx.by_code.insert(a.code.as_str().to_string(), rec);
         }
         idx
     }
@@ -102,7 +104,7 @@ impl AreaIndex {
     /// Loads provinces, districts and subdistricts.
     pub async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
         let rows = area::Entity::find()
-            .filter(area::Column::Level.ne("village"))
+            .filter(area::Column::Level.ne(AreaLevel::Village))
             .all(db)
             .await?;
         Ok(Self::new(rows))
@@ -118,7 +120,7 @@ impl AreaIndex {
         self.by_code.is_empty()
     }
 
-    fn lookup(&self, parent: &str, level: AreaLevel, name: &str) -> Result<String, Unresolved> {
+    fn lookup(&self, parent: &str, level: AreaLevel, name: &str) -> Result<AreaCode, Unresolved> {
         let key = area_key(level, name);
         if let Some(code) = self.by_name.get(&(parent.to_string(), key.clone())) {
             return Ok(code.clone());
@@ -143,30 +145,29 @@ impl AreaIndex {
     }
 
     /// Resolves a province name.
-    pub fn province(&self, name: &str) -> Result<String, Unresolved> {
+    pub fn province(&self, name: &str) -> Result<AreaCode, Unresolved> {
         self.lookup("", AreaLevel::Province, name)
     }
 
     /// Resolves a district name inside a province; `เมือง` alone or `เมือง` + the province's
     /// name is the capital district, whose code ends in `01`.
-    pub fn district(&self, province: &str, name: &str) -> Result<String, Unresolved> {
+    pub fn district(&self, province: &str, name: &str) -> Result<AreaCode, Unresolved> {
         let key = area_key(AreaLevel::District, name);
         let pname = self
             .by_code
             .get(province)
             .map(|p| area_key(AreaLevel::Province, &p.name_th))
             .unwrap_or_default();
-        if key == "เมือง" || key == format!("เมือง{pname}") {
-            let capital = format!("{province}01");
-            if self.by_code.contains_key(&capital) {
-                return Ok(capital);
-            }
+        if (key == "เมือง" || key == format!("เมือง{pname}"))
+            && let Some(capital) = self.by_code.get(&format!("{province}01"))
+        {
+            return Ok(capital.code.clone());
         }
         self.lookup(province, AreaLevel::District, name)
     }
 
     /// Resolves a subdistrict name inside a district.
-    pub fn subdistrict(&self, district: &str, name: &str) -> Result<String, Unresolved> {
+    pub fn subdistrict(&self, district: &str, name: &str) -> Result<AreaCode, Unresolved> {
         self.lookup(district, AreaLevel::Subdistrict, name)
     }
 
@@ -177,17 +178,17 @@ impl AreaIndex {
             .province(province)
             .map_err(|u| (AreaLevel::Province, u))?;
         let d = self
-            .district(&p, district)
+            .district(p.as_str(), district)
             .map_err(|u| (AreaLevel::District, u))?;
         let s = self
-            .subdistrict(&d, subdistrict)
+            .subdistrict(d.as_str(), subdistrict)
             .map_err(|u| (AreaLevel::Subdistrict, u))?;
         Ok((p, d, s))
     }
 }
 
 /// Codes (province, district, subdistrict), or the level that failed.
-pub type Resolution = Result<(String, String, String), (AreaLevel, Unresolved)>;
+pub type Resolution = Result<(AreaCode, AreaCode, AreaCode), (AreaLevel, Unresolved)>;
 
 /// [`AreaIndex::resolve`] remembered per distinct spelling: a district workbook repeats a
 /// handful of name triples thousands of times.
@@ -278,12 +279,15 @@ impl AgencyIndex {
     pub async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
         let agencies = agency::Entity::find().all(db).await?;
         let provinces = area::Entity::find()
-            .filter(area::Column::Level.eq("province"))
+            .filter(area::Column::Level.eq(AreaLevel::Province))
             .all(db)
             .await?;
         Ok(Self::new(
             agencies,
-            provinces.into_iter().map(|p| (p.code, p.name_th)).collect(),
+            provinces
+                .into_iter()
+                .map(|p| (p.code.as_str().to_string(), p.name_th))
+                .collect(),
         ))
     }
 
@@ -373,7 +377,7 @@ impl Stored {
             .all(db)
             .await?
         {
-            s.villages.insert(v.code, v.name_th);
+            s.villages.insert(v.code.as_str().to_string(), v.name_th);
         }
         if house_codes.is_empty() && citizen_ids.is_empty() {
             return Ok(s);
@@ -383,7 +387,7 @@ impl Stored {
             .all(db)
             .await?
         {
-            s.households.insert(h.house_code.clone(), h);
+            s.households.insert(h.house_code.as_str().to_string(), h);
         }
         let people = member::Entity::find().filter(
             Condition::any()
@@ -391,14 +395,14 @@ impl Stored {
                 .add(any_of(b, "citizen_id", citizen_ids)),
         );
         for m in people.all(db).await? {
-            s.members.insert(m.citizen_id.clone(), m);
+            s.members.insert(m.citizen_id.as_str().to_string(), m);
         }
         for a in analysis::Entity::find()
             .filter(any_of(b, "house_code", house_codes))
             .all(db)
             .await?
         {
-            s.analyses.insert(a.house_code.clone(), a);
+            s.analyses.insert(a.house_code.as_str().to_string(), a);
         }
         for p in problem::Entity::find()
             .filter(any_of(b, "house_code", house_codes))
@@ -407,7 +411,7 @@ impl Stored {
         {
             s.problems.insert(
                 (
-                    p.house_code.clone(),
+                    p.house_code.as_str().to_string(),
                     p.indicator_code,
                     p.person_key.clone(),
                     p.cohort_id,
@@ -445,9 +449,9 @@ mod tests {
 
     fn a(level: &str, code: &str, parent: Option<&str>, th: &str, en: &str) -> area::Model {
         area::Model {
-            code: code.into(),
-            level: level.into(),
-            parent_code: parent.map(Into::into),
+            code: AreaCode::parse_str(code).unwrap(),
+            level: AreaLevel::parse(level).unwrap(),
+            parent_code: parent.map(|p| AreaCode::parse_str(p).unwrap()),
             name_th: th.into(),
             name_en: Some(en.into()),
             batch_id: None,

@@ -6,76 +6,32 @@ use crate::ReadWorkbook;
 use crate::header::{aa, an, hh, mm, pp};
 use crate::reference::{AgencyIndex, AreaIndex, AreaResolver, Stored, Unresolved, squash};
 use crate::report::{Issue, Severity};
-use crate::rows::{AnalysisIn, EntryIn, HouseholdIn, MemberIn, ProblemIn};
+use crate::rows::{EntryIn, HouseholdIn, MemberIn, ProblemIn};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
 use entity::catalog::Unit;
-use entity::types::{AreaLevel, Cohort, Sex};
+use entity::types::{AreaCode, AreaLevel, Cohort, VillageCode};
+use entity::{analysis, area, household, logbook_entry, member, problem};
+use sea_orm::ActiveValue::{NotSet, Set};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
-/// A household ready to write.
+/// A row that passed validation: the entity's own record as the workbook gives it, the row
+/// it came from, and the identities it refers to that may not be stored yet.
+///
+/// Columns the workbook does not give are `NotSet` here — surrogate ids, the batch and the
+/// rest of the provenance, foreign keys to rows written in the same batch (`cohort_id`,
+/// `problem_id`), values derived at write time (`age_as_of`, a new problem's status, the
+/// entry's write order) — and are filled by `write`. Every column that is `Set` is compared
+/// by `plan` and written by `write`: a new column is one field here plus a migration.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HouseholdRec {
-    /// Source row.
+pub struct Row<A, L = ()> {
+    /// Source row as Excel shows it.
     pub row: u32,
-    /// House code.
-    pub house_code: String,
-    /// House number.
-    pub house_no: Option<String>,
-    /// Village code.
-    pub village_code: String,
-    /// Subdistrict code.
-    pub subdistrict_code: String,
-    /// District code.
-    pub district_code: String,
-    /// Province code.
-    pub province_code: String,
-    /// Head's title.
-    pub head_title: Option<String>,
-    /// Head's name.
-    pub head_name: Option<String>,
-    /// Head's citizen ID.
-    pub head_citizen_id: Option<String>,
-    /// Members stated.
-    pub member_count: Option<i32>,
-    /// Classification key.
-    pub classification: Option<String>,
-    /// Cohort.
-    pub cohort: Cohort,
-    /// Latitude.
-    pub latitude: Option<f64>,
-    /// Longitude.
-    pub longitude: Option<f64>,
-}
-
-/// A member ready to write.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemberRec {
-    /// Source row.
-    pub row: u32,
-    /// Citizen ID.
-    pub citizen_id: String,
-    /// Household.
-    pub house_code: String,
-    /// Title.
-    pub title: Option<String>,
-    /// First name.
-    pub first_name: String,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Sex key.
-    pub sex: String,
-    /// Birth date.
-    pub birth_date: Option<NaiveDate>,
-    /// Age as given.
-    pub age: Option<i32>,
-    /// Relation.
-    pub relation: Option<String>,
-    /// Disabled.
-    pub disabled: bool,
-    /// Check digit right.
-    pub citizen_id_valid: bool,
+    /// The record.
+    pub model: A,
+    /// What it refers to by identity (a cohort, a problem).
+    pub link: L,
 }
 
 /// A problem's identity in workbook terms.
@@ -91,85 +47,21 @@ pub struct ProblemIdent {
     pub cohort: Cohort,
 }
 
-/// A problem ready to write.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProblemRec {
-    /// Source row.
-    pub row: u32,
-    /// Identity.
-    pub ident: ProblemIdent,
-    /// Detail.
-    pub detail: Option<String>,
-}
-
-/// An analysis ready to write.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AnalysisRec {
-    /// Source row.
-    pub row: u32,
-    /// The parsed row (house code as string inside).
-    pub house_code: String,
-    /// Values.
-    pub value: AnalysisIn,
-}
-
-/// A logbook entry ready to write.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntryRec {
-    /// Source row.
-    pub row: u32,
-    /// The problem it is on.
-    pub problem: ProblemIdent,
-    /// Date.
-    pub date: NaiveDate,
-    /// Matched agency id.
-    pub agency_id: Option<i32>,
-    /// Agency as written.
-    pub agency_text: String,
-    /// Identity hash of (agency, activity).
-    pub entry_key: String,
-    /// Activity.
-    pub activity: String,
-    /// Menu.
-    pub menu: Option<String>,
-    /// Amount in satang.
-    pub amount_satang: Option<i64>,
-    /// Fund.
-    pub fund: Option<String>,
-    /// Status key.
-    pub status: String,
-    /// Note.
-    pub note: Option<String>,
-}
-
-/// A village first seen in this workbook.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VillageRec {
-    /// 8-digit code.
-    pub code: String,
-    /// Subdistrict.
-    pub subdistrict_code: String,
-    /// Name.
-    pub name: String,
-    /// Row that created it.
-    pub row: u32,
-}
-
 /// Rows that passed validation, and the rejected row count per sheet.
 #[derive(Debug, Default)]
 pub struct Validated {
-    /// Households.
-    pub households: Vec<HouseholdRec>,
+    /// Households, with their cohort.
+    pub households: Vec<Row<household::ActiveModel, Cohort>>,
     /// Members.
-    pub members: Vec<MemberRec>,
-    /// Problems.
-    pub problems: Vec<ProblemRec>,
+    pub members: Vec<Row<member::ActiveModel>>,
+    /// Problems, with their identity (its cohort among it).
+    pub problems: Vec<Row<problem::ActiveModel, ProblemIdent>>,
     /// Analyses.
-    pub analyses: Vec<AnalysisRec>,
-    /// Logbook entries.
-    pub entries: Vec<EntryRec>,
-    /// New villages.
-    pub villages: Vec<VillageRec>,
+    pub analyses: Vec<Row<analysis::ActiveModel>>,
+    /// Logbook entries, with the problem they are on.
+    pub entries: Vec<Row<logbook_entry::ActiveModel, ProblemIdent>>,
+    /// Villages first seen in this workbook (households sheet rows).
+    pub villages: Vec<Row<area::ActiveModel>>,
     /// Rejected rows per sheet.
     pub rejected: HashMap<SheetKind, u32>,
     /// Errors and warnings found here.
@@ -383,7 +275,12 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 rejected_rows.get_mut(&kind).map(|s| s.insert(p.row));
                 continue;
             };
-            let village_code = format!("{subdistrict}{:02}", h.village_no.get());
+            let Some(village) = VillageCode::of(&subdistrict, h.village_no) else {
+                hh_rejected.insert(code, p.row);
+                rejected_rows.get_mut(&kind).map(|s| s.insert(p.row));
+                continue;
+            };
+            let village_code = village.as_str().to_string();
             if let Some(given) = &h.village_code
                 && given.as_str() != village_code
             {
@@ -398,7 +295,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 ok = false;
             }
             if let Some(scope) = ctx.district
-                && !district.starts_with(scope)
+                && !district.as_str().starts_with(scope)
             {
                 let (th, en) = if scope.len() == 2 {
                     (
@@ -451,22 +348,35 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                         .clone()
                         .unwrap_or_else(|| format!("หมู่ที่ {}", h.village_no.get()));
                     village_names.insert(village_code.clone(), name.clone());
-                    out.villages.push(VillageRec {
-                        code: village_code.clone(),
-                        subdistrict_code: subdistrict.clone(),
-                        name,
+                    out.villages.push(Row {
                         row: p.row,
+                        model: area::ActiveModel {
+                            code: Set(village.clone().into()),
+                            level: Set(AreaLevel::Village),
+                            parent_code: Set(Some(subdistrict.clone())),
+                            name_th: Set(name),
+                            name_en: Set(None),
+                            batch_id: NotSet,
+                            source_sheet: NotSet,
+                            source_row: NotSet,
+                        },
+                        link: (),
                     });
                 }
             }
-            hh_ok.insert(code.clone(), (p.row, district.clone(), province.clone()));
-            out.households.push(household_rec(
+            hh_ok.insert(
+                code.clone(),
+                (
+                    p.row,
+                    district.as_str().to_string(),
+                    province.as_str().to_string(),
+                ),
+            );
+            out.households.push(household_row(
                 p.row,
                 h,
-                village_code,
-                subdistrict,
-                district,
-                province,
+                village,
+                [subdistrict, district, province],
             ));
         }
     }
@@ -493,12 +403,12 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
             Some(h)
                 if ctx
                     .district
-                    .is_some_and(|d| !h.district_code.starts_with(d)) =>
+                    .is_some_and(|d| !h.district_code.as_str().starts_with(d)) =>
             {
                 House::OutOfScope
             }
             Some(h) => House::Ok {
-                province: &h.province_code,
+                province: h.province_code.as_str(),
             },
             None => House::Unknown,
         }
@@ -554,7 +464,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 continue;
             }
             members_ok.insert(cid.clone(), (p.row, house.clone()));
-            out.members.push(member_rec(p.row, m));
+            out.members.push(member_row(p.row, m));
         }
     }
     let is_member = |house: &str, cid: &str| -> bool {
@@ -564,7 +474,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 .stored
                 .members
                 .get(cid)
-                .is_some_and(|m| m.house_code == house),
+                .is_some_and(|m| m.house_code.as_str() == house),
         }
     };
 
@@ -649,10 +559,23 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 );
             } else if ok {
                 problems_ok.insert(ident.clone(), p.row);
-                out.problems.push(ProblemRec {
+                out.problems.push(Row {
                     row: p.row,
-                    ident,
-                    detail: pr.detail.clone(),
+                    model: problem::ActiveModel {
+                        id: NotSet,
+                        house_code: Set(pr.house_code.clone()),
+                        indicator_code: Set(ind),
+                        citizen_id: Set(pr.citizen_id.clone()),
+                        person_key: Set(person.clone()),
+                        cohort_id: NotSet,
+                        detail: Set(pr.detail.clone()),
+                        // derived from the logbook: set on insert, never compared
+                        status: NotSet,
+                        batch_id: NotSet,
+                        source_sheet: NotSet,
+                        source_row: NotSet,
+                    },
+                    link: ident,
                 });
                 continue;
             }
@@ -685,10 +608,21 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
             };
             if ok {
                 seen.insert(house.clone(), p.row);
-                out.analyses.push(AnalysisRec {
+                out.analyses.push(Row {
                     row: p.row,
-                    house_code: house,
-                    value: a.clone(),
+                    model: analysis::ActiveModel {
+                        house_code: Set(a.house_code.clone()),
+                        attitude: Set(a.attitude.clone()),
+                        skills: Set(a.skills.clone()),
+                        resources: Set(a.resources.clone()),
+                        way_out: Set(a.way_out.clone()),
+                        analysed_on: Set(a.analysed_on),
+                        mentor: Set(a.mentor.clone()),
+                        batch_id: NotSet,
+                        source_sheet: NotSet,
+                        source_row: NotSet,
+                    },
+                    link: (),
                 });
             } else {
                 rejected_rows.get_mut(&kind).map(|s| s.insert(p.row));
@@ -791,19 +725,28 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 continue;
             }
             seen.insert(id, p.row);
-            out.entries.push(EntryRec {
+            out.entries.push(Row {
                 row: p.row,
-                problem,
-                date: e.date,
-                agency_id: agency.map(|a| a.id),
-                agency_text: e.agency.clone(),
-                entry_key: key,
-                activity: e.activity.clone(),
-                menu: e.menu.clone(),
-                amount_satang: e.amount.map(|a| a.satang()),
-                fund: e.fund.clone(),
-                status: e.status.key().to_string(),
-                note: e.note.clone(),
+                model: logbook_entry::ActiveModel {
+                    id: NotSet,
+                    problem_id: NotSet,
+                    entry_date: Set(e.date),
+                    agency_id: Set(agency.map(|a| a.id)),
+                    agency_text: Set(e.agency.clone()),
+                    entry_key: Set(key),
+                    activity: Set(e.activity.clone()),
+                    menu: Set(e.menu.clone()),
+                    amount_satang: Set(e.amount.map(|a| a.satang())),
+                    fund: Set(e.fund.clone()),
+                    status: Set(e.status),
+                    note: Set(e.note.clone()),
+                    recorded_by: NotSet,
+                    written_seq: NotSet,
+                    batch_id: NotSet,
+                    source_sheet: NotSet,
+                    source_row: NotSet,
+                },
+                link: problem,
             });
         }
     }
@@ -824,7 +767,7 @@ fn resolve_area(
     resolver: &mut AreaResolver<'_>,
     ck: &mut Checker<'_>,
     col: &dyn Fn(usize) -> String,
-) -> Option<(String, String, String)> {
+) -> Option<(AreaCode, AreaCode, AreaCode)> {
     let (level, u) = match resolver.resolve(&h.province, &h.district, &h.subdistrict) {
         Ok(codes) => return Some(codes.clone()),
         Err((level, u)) => (*level, u.clone()),
@@ -878,52 +821,60 @@ fn resolve_area(
     None
 }
 
-fn household_rec(
+fn household_row(
     row: u32,
     h: &HouseholdIn,
-    village_code: String,
-    subdistrict: String,
-    district: String,
-    province: String,
-) -> HouseholdRec {
-    HouseholdRec {
+    village: VillageCode,
+    [subdistrict, district, province]: [AreaCode; 3],
+) -> Row<household::ActiveModel, Cohort> {
+    Row {
         row,
-        house_code: h.house_code.to_string(),
-        house_no: h.house_no.clone(),
-        village_code,
-        subdistrict_code: subdistrict,
-        district_code: district,
-        province_code: province,
-        head_title: h.head_title.clone(),
-        head_name: h.head_name.clone(),
-        head_citizen_id: h.head_citizen_id.as_ref().map(ToString::to_string),
-        member_count: h.member_count,
-        classification: h.classification.map(|c| c.key().to_string()),
-        cohort: h.cohort,
-        latitude: h.latitude,
-        longitude: h.longitude,
+        model: household::ActiveModel {
+            house_code: Set(h.house_code.clone()),
+            house_no: Set(h.house_no.clone()),
+            village_code: Set(village),
+            subdistrict_code: Set(subdistrict),
+            district_code: Set(district),
+            province_code: Set(province),
+            head_title: Set(h.head_title.clone()),
+            head_name: Set(h.head_name.clone()),
+            head_citizen_id: Set(h.head_citizen_id.clone()),
+            member_count: Set(h.member_count),
+            classification: Set(h.classification),
+            // the cohort may be new: its id is known when written
+            cohort_id: NotSet,
+            latitude: Set(h.latitude),
+            longitude: Set(h.longitude),
+            batch_id: NotSet,
+            source_sheet: NotSet,
+            source_row: NotSet,
+        },
+        link: h.cohort,
     }
 }
 
-fn member_rec(row: u32, m: &MemberIn) -> MemberRec {
-    MemberRec {
+fn member_row(row: u32, m: &MemberIn) -> Row<member::ActiveModel> {
+    Row {
         row,
-        citizen_id: m.citizen_id.to_string(),
-        house_code: m.house_code.to_string(),
-        title: m.title.clone(),
-        first_name: m.first_name.clone(),
-        last_name: m.last_name.clone(),
-        sex: match m.sex {
-            Sex::Male => "male",
-            Sex::Female => "female",
-            Sex::Unknown => "unknown",
-        }
-        .to_string(),
-        birth_date: m.birth_date,
-        age: m.age,
-        relation: m.relation.clone(),
-        disabled: m.disabled,
-        citizen_id_valid: m.citizen_id.checksum_valid(),
+        model: member::ActiveModel {
+            citizen_id: Set(m.citizen_id.clone()),
+            house_code: Set(m.house_code.clone()),
+            title: Set(m.title.clone()),
+            first_name: Set(m.first_name.clone()),
+            last_name: Set(m.last_name.clone()),
+            sex: Set(m.sex),
+            birth_date: Set(m.birth_date),
+            age: Set(m.age),
+            // the batch's day, filled when written
+            age_as_of: NotSet,
+            relation: Set(m.relation.clone()),
+            disabled: Set(m.disabled),
+            citizen_id_valid: Set(m.citizen_id.checksum_valid()),
+            batch_id: NotSet,
+            source_sheet: NotSet,
+            source_row: NotSet,
+        },
+        link: (),
     }
 }
 
@@ -1017,7 +968,7 @@ fn check_problem(
         (Unit::Person, Some(c)) => member_ok(
             row,
             house,
-            &c.to_string(),
+            c.as_ref(),
             ck,
             &col(pp::CITIZEN_ID),
             is_member,

@@ -5,15 +5,18 @@
 use crate::plan::{Action, Plan, stored_problem_id};
 use crate::reference::{IN_CHUNK, Stored};
 use crate::report::{ImportReport, Issue};
-use crate::validate::{
-    AnalysisRec, EntryRec, HouseholdRec, MemberRec, ProblemIdent, ProblemRec, Validated,
-};
+use crate::validate::{ProblemIdent, Row, Validated};
 use crate::workbook::SheetKind;
 use crate::{Progress, Stage};
 use chrono::{NaiveDate, Utc};
-use entity::types::Cohort;
+use entity::types::{Cohort, ProblemStatus};
+use entity::{analysis, area, household, import_issue, logbook_entry, member, problem};
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sqlx;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityName, EntityTrait, IdenStatic, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait, Value,
+};
 use std::collections::HashMap;
 use tracing::{debug, info_span};
 
@@ -38,44 +41,50 @@ pub struct BatchInfo {
     pub existing: Option<i32>,
 }
 
-/// A value to write, whichever the backend.
-#[derive(Debug, Clone)]
-enum Val {
-    Null,
-    Text(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Date(NaiveDate),
-    Time(chrono::DateTime<Utc>),
+fn text(s: &str) -> Value {
+    Value::from(s)
 }
 
-fn text(s: &str) -> Val {
-    Val::Text(s.to_string())
+fn opt_text(s: &Option<String>) -> Value {
+    Value::String(s.clone())
 }
 
-fn opt_text(s: &Option<String>) -> Val {
-    s.as_deref().map_or(Val::Null, text)
-}
-
-fn opt_int(i: Option<i64>) -> Val {
-    i.map_or(Val::Null, Val::Int)
-}
-
-fn opt_date(d: Option<NaiveDate>) -> Val {
-    d.map_or(Val::Null, Val::Date)
-}
-
-/// A table written in bulk: its columns, the identity an upsert conflicts on, and the
-/// columns an upsert leaves as they are.
+/// A table written in bulk: its columns (the entity's, less a generated id), the identity an
+/// upsert conflicts on, and the columns an upsert leaves as they are.
 struct Table {
     name: &'static str,
-    cols: &'static [&'static str],
+    cols: Vec<&'static str>,
     conflict: &'static [&'static str],
     insert_only: &'static [&'static str],
 }
 
+/// The columns of an entity that a bulk write gives: all but a database-generated id.
+fn written_columns<E: EntityTrait>() -> Vec<E::Column> {
+    let generated: Vec<&'static str> = if <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() {
+        E::PrimaryKey::iter()
+            .map(|k| k.into_column().as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    E::Column::iter()
+        .filter(|c| !generated.contains(&c.as_str()))
+        .collect()
+}
+
 impl Table {
+    fn of<E: EntityTrait + Default>(
+        conflict: &'static [&'static str],
+        insert_only: &'static [&'static str],
+    ) -> Self {
+        Table {
+            name: E::default().table_name(),
+            cols: written_columns::<E>().iter().map(|c| c.as_str()).collect(),
+            conflict,
+            insert_only,
+        }
+    }
+
     /// The columns an upsert sets from the new row.
     fn updated(&self) -> impl Iterator<Item = &&'static str> {
         self.cols
@@ -84,140 +93,56 @@ impl Table {
     }
 }
 
-const HOUSEHOLDS: Table = Table {
-    name: "households",
-    cols: &[
-        "house_code",
-        "house_no",
-        "village_code",
-        "subdistrict_code",
-        "district_code",
-        "province_code",
-        "head_title",
-        "head_name",
-        "head_citizen_id",
-        "member_count",
-        "classification",
-        "cohort_id",
-        "latitude",
-        "longitude",
-        "batch_id",
-        "source_sheet",
-        "source_row",
-    ],
-    conflict: &["house_code"],
-    insert_only: &[],
-};
+/// Where a record was last written from.
+struct Provenance {
+    batch: i32,
+    sheet: SheetKind,
+    row: u32,
+}
 
-const MEMBERS: Table = Table {
-    name: "members",
-    cols: &[
-        "citizen_id",
-        "house_code",
-        "title",
-        "first_name",
-        "last_name",
-        "sex",
-        "birth_date",
-        "age",
-        "age_as_of",
-        "relation",
-        "disabled",
-        "citizen_id_valid",
-        "batch_id",
-        "source_sheet",
-        "source_row",
-    ],
-    conflict: &["citizen_id"],
-    insert_only: &[],
-};
-
-/// `status` is set on insert only: an update never touches a status derived from the logbook.
-const PROBLEMS: Table = Table {
-    name: "problems",
-    cols: &[
-        "house_code",
-        "indicator_code",
-        "citizen_id",
-        "person_key",
-        "cohort_id",
-        "detail",
-        "batch_id",
-        "source_sheet",
-        "source_row",
-        "status",
-    ],
-    conflict: &["house_code", "indicator_code", "person_key", "cohort_id"],
-    insert_only: &["status"],
-};
-
-const ANALYSES: Table = Table {
-    name: "analyses",
-    cols: &[
-        "house_code",
-        "attitude",
-        "skills",
-        "resources",
-        "way_out",
-        "analysed_on",
-        "mentor",
-        "batch_id",
-        "source_sheet",
-        "source_row",
-    ],
-    conflict: &["house_code"],
-    insert_only: &[],
-};
-
-const ENTRIES: Table = Table {
-    name: "logbook_entries",
-    cols: &[
-        "problem_id",
-        "entry_date",
-        "entry_key",
-        "agency_id",
-        "agency_text",
-        "activity",
-        "menu",
-        "amount_satang",
-        "fund",
-        "status",
-        "note",
-        "recorded_by",
-        "batch_id",
-        "source_sheet",
-        "source_row",
-        "written_seq",
-    ],
-    conflict: &["problem_id", "entry_date", "entry_key"],
-    insert_only: &[],
-};
-
-const VILLAGES: Table = Table {
-    name: "areas",
-    cols: &[
-        "code",
-        "level",
-        "parent_code",
-        "name_th",
-        "name_en",
-        "batch_id",
-        "source_sheet",
-        "source_row",
-    ],
-    conflict: &["code"],
-    insert_only: &[],
-};
+/// A record's values in [`written_columns`] order: the columns it sets, then for each one it
+/// leaves `NotSet` what `fill` gives, or its provenance. A column nobody gives is an error
+/// (a new column that `validate` does not set and `write` does not fill).
+fn values<A: ActiveModelTrait>(
+    model: &A,
+    cols: &[<A::Entity as EntityTrait>::Column],
+    provenance: &Provenance,
+    fill: impl Fn(<A::Entity as EntityTrait>::Column) -> Option<Value>,
+) -> Result<Vec<Value>, DbErr> {
+    cols.iter()
+        .map(|c| match model.get(*c) {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Ok(v),
+            ActiveValue::NotSet => fill(*c)
+                .or_else(|| match c.as_str() {
+                    "batch_id" => Some(Value::from(provenance.batch)),
+                    "source_sheet" => Some(text(provenance.sheet.key())),
+                    "source_row" => Some(Value::from(provenance.row as i32)),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    DbErr::Custom(format!(
+                        "no value for {}.{}",
+                        A::Entity::default().table_name(),
+                        c.as_str()
+                    ))
+                }),
+        })
+        .collect()
+}
 
 /// Rows turned into values per chunk, so that a province's rows are never all held twice.
 const ROWS_PER_CHUNK: usize = 2000;
 
+/// A value type the bulk writer does not write (every column here is one of the others).
+fn unsupported(v: &Value) -> DbErr {
+    DbErr::Custom(format!("bulk write: unsupported value {v:?}"))
+}
+
 /// Appends a value in PostgreSQL's COPY text format.
-fn copy_field(out: &mut String, v: &Val) {
+fn copy_field(out: &mut String, v: &Value) -> Result<(), DbErr> {
     use std::fmt::Write;
-    match v {
-        Val::Null => out.push_str("\\N"),
-        Val::Text(s) => {
+    let _ = match v {
+        Value::String(Some(s)) => {
             for c in s.chars() {
                 match c {
                     '\\' => out.push_str("\\\\"),
@@ -227,21 +152,27 @@ fn copy_field(out: &mut String, v: &Val) {
                     c => out.push(c),
                 }
             }
+            Ok(())
         }
-        Val::Int(i) => {
-            let _ = write!(out, "{i}");
+        Value::Int(Some(i)) => write!(out, "{i}"),
+        Value::BigInt(Some(i)) => write!(out, "{i}"),
+        Value::Double(Some(f)) => write!(out, "{f:?}"),
+        Value::Bool(Some(b)) => write!(out, "{}", if *b { 't' } else { 'f' }),
+        Value::ChronoDate(Some(d)) => write!(out, "{}", d.format("%Y-%m-%d")),
+        Value::ChronoDateTimeUtc(Some(t)) => write!(out, "{}", t.to_rfc3339()),
+        Value::String(None)
+        | Value::Int(None)
+        | Value::BigInt(None)
+        | Value::Double(None)
+        | Value::Bool(None)
+        | Value::ChronoDate(None)
+        | Value::ChronoDateTimeUtc(None) => {
+            out.push_str("\\N");
+            Ok(())
         }
-        Val::Float(f) => {
-            let _ = write!(out, "{f:?}");
-        }
-        Val::Bool(b) => out.push(if *b { 't' } else { 'f' }),
-        Val::Date(d) => {
-            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
-        }
-        Val::Time(t) => {
-            let _ = write!(out, "{}", t.to_rfc3339());
-        }
-    }
+        other => return Err(unsupported(other)),
+    };
+    Ok(())
 }
 
 /// The write transaction, on the pool's own sqlx connection so that PostgreSQL can `COPY`.
@@ -265,13 +196,14 @@ macro_rules! bind_all {
         let mut q = $q;
         for v in $vals {
             q = match v {
-                Val::Null => q.bind(None::<String>),
-                Val::Text(s) => q.bind(s.as_str()),
-                Val::Int(i) => q.bind(*i),
-                Val::Float(f) => q.bind(*f),
-                Val::Bool(b) => q.bind(*b),
-                Val::Date(d) => q.bind(*d),
-                Val::Time(t) => q.bind(*t),
+                Value::String(s) => q.bind(s.as_deref()),
+                Value::Int(i) => q.bind(*i),
+                Value::BigInt(i) => q.bind(*i),
+                Value::Double(f) => q.bind(*f),
+                Value::Bool(b) => q.bind(*b),
+                Value::ChronoDate(d) => q.bind(*d),
+                Value::ChronoDateTimeUtc(t) => q.bind(*t),
+                other => return Err(unsupported(other)),
             };
         }
         q
@@ -341,12 +273,12 @@ impl Tx {
             let vals = [
                 text(&info.sha256),
                 text(report.status.as_str()),
-                Val::Date(info.as_of),
-                Val::Time(now),
-                Val::Text(counts),
-                Val::Int(report.errors.len() as i64),
-                Val::Int(report.warnings.len() as i64),
-                Val::Int(i64::from(id)),
+                Value::from(info.as_of),
+                Value::from(now),
+                Value::from(counts),
+                Value::from(report.errors.len() as i32),
+                Value::from(report.warnings.len() as i32),
+                Value::from(id),
             ];
             self.execute(&update, &vals).await?;
             return Ok(id);
@@ -363,12 +295,12 @@ impl Tx {
             opt_text(&info.district),
             text(report.status.as_str()),
             opt_text(&info.principal),
-            Val::Date(info.as_of),
-            Val::Time(now),
-            Val::Time(now),
-            Val::Text(counts),
-            Val::Int(report.errors.len() as i64),
-            Val::Int(report.warnings.len() as i64),
+            Value::from(info.as_of),
+            Value::from(now),
+            Value::from(now),
+            Value::from(counts),
+            Value::from(report.errors.len() as i32),
+            Value::from(report.warnings.len() as i32),
         ];
         self.insert_id(&insert, &vals).await
     }
@@ -379,25 +311,34 @@ impl Tx {
         batch: i32,
         issues: impl Iterator<Item = &'a Issue>,
     ) -> Result<(), DbErr> {
-        let issues: Vec<&Issue> = issues.collect();
-        let b = Val::Int(i64::from(batch));
-        let to_vals = |i: &Issue| {
-            vec![
-                b.clone(),
-                text(i.severity.as_str()),
-                text(i.sheet.map_or("", |s| s.key())),
-                opt_int(i.row.map(i64::from)),
-                opt_text(&i.column),
-                opt_text(&i.value),
-                text(&i.code),
-                text(&i.message_th),
-                text(&i.message_en),
-            ]
+        let issues: Vec<import_issue::ActiveModel> = issues
+            .map(|i| import_issue::ActiveModel {
+                id: NotSet,
+                batch_id: Set(batch),
+                severity: Set(i.severity.as_str().to_string()),
+                sheet: Set(i.sheet.map_or("", |s| s.key()).to_string()),
+                row: Set(i.row.map(|r| r as i32)),
+                column: Set(i.column.clone()),
+                value: Set(i.value.clone()),
+                code: Set(i.code.clone()),
+                message_th: Set(i.message_th.clone()),
+                message_en: Set(i.message_en.clone()),
+            })
+            .collect();
+        let rows: Vec<&import_issue::ActiveModel> = issues.iter().collect();
+        let cols = written_columns::<import_issue::Entity>();
+        let table = Table::of::<import_issue::Entity>(&[], &[]);
+        // an issue has no provenance of its own: every column is set
+        let none = Provenance {
+            batch,
+            sheet: SheetKind::Households,
+            row: 0,
         };
-        self.write_rows(&ISSUES, &issues, to_vals, false).await
+        self.write_rows(&table, &rows, |i| values(i, &cols, &none, |_| None), false)
+            .await
     }
 
-    async fn execute(&mut self, sql_text: &str, vals: &[Val]) -> Result<u64, DbErr> {
+    async fn execute(&mut self, sql_text: &str, vals: &[Value]) -> Result<u64, DbErr> {
         match self {
             Tx::Pg(t) => bind_all!(sqlx::query(sql(sql_text)), vals)
                 .execute(&mut **t)
@@ -412,7 +353,7 @@ impl Tx {
     }
 
     /// Runs an `INSERT … RETURNING id`.
-    async fn insert_id(&mut self, sql_text: &str, vals: &[Val]) -> Result<i32, DbErr> {
+    async fn insert_id(&mut self, sql_text: &str, vals: &[Value]) -> Result<i32, DbErr> {
         use sqlx::Row;
         match self {
             Tx::Pg(t) => bind_all!(sqlx::query(sql(sql_text)), vals)
@@ -456,7 +397,7 @@ impl Tx {
                 "SELECT id, house_code, indicator_code, person_key, cohort_id FROM problems WHERE house_code IN ({})",
                 marks.join(",")
             );
-            let vals: Vec<Val> = chunk.iter().map(|h| text(h)).collect();
+            let vals: Vec<Value> = chunk.iter().map(|h| text(h)).collect();
             let rows = match self {
                 Tx::Pg(t) => {
                     bind_all!(sqlx::query_as(sql(&q)), &vals)
@@ -481,7 +422,7 @@ impl Tx {
         &mut self,
         table: &Table,
         rows: &[&T],
-        to_vals: impl Fn(&T) -> Vec<Val>,
+        to_vals: impl Fn(&T) -> Result<Vec<Value>, DbErr>,
         update: bool,
     ) -> Result<(), DbErr> {
         if rows.is_empty() {
@@ -515,11 +456,11 @@ impl Tx {
                 for chunk in rows.chunks(ROWS_PER_CHUNK) {
                     let mut buf = String::with_capacity(chunk.len() * 160);
                     for r in chunk {
-                        for (i, v) in to_vals(r).iter().enumerate() {
+                        for (i, v) in to_vals(r)?.iter().enumerate() {
                             if i > 0 {
                                 buf.push('\t');
                             }
-                            copy_field(&mut buf, v);
+                            copy_field(&mut buf, v)?;
                         }
                         buf.push('\n');
                     }
@@ -565,7 +506,10 @@ impl Tx {
                         table.name,
                         vec![one.as_str(); chunk.len()].join(",")
                     );
-                    let vals: Vec<Val> = chunk.iter().flat_map(|r| to_vals(r)).collect();
+                    let mut vals: Vec<Value> = Vec::with_capacity(chunk.len() * table.cols.len());
+                    for r in chunk {
+                        vals.extend(to_vals(r)?);
+                    }
                     bind_all!(sqlx::query(sql(insert)), &vals)
                         .execute(&mut **t)
                         .await
@@ -630,37 +574,26 @@ pub async fn write(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let b = Val::Int(i64::from(batch));
-    let sheet = |k: SheetKind| text(k.key());
+    let from = |sheet: SheetKind, row: u32| Provenance { batch, sheet, row };
 
     // villages first seen here
+    let table = Table::of::<area::Entity>(&["code"], &[]);
+    let cols = written_columns::<area::Entity>();
     let villages: Vec<_> = v.villages.iter().collect();
-    tx.write_rows(
-        &VILLAGES,
-        &villages,
-        |vr| {
-            vec![
-                text(&vr.code),
-                text("village"),
-                text(&vr.subdistrict_code),
-                text(&vr.name),
-                Val::Null,
-                b.clone(),
-                sheet(SheetKind::Households),
-                Val::Int(i64::from(vr.row)),
-            ]
-        },
-        false,
-    )
-    .await?;
+    let area_vals = |r: &Row<area::ActiveModel>| {
+        values(&r.model, &cols, &from(SheetKind::Households, r.row), |_| {
+            None
+        })
+    };
+    tx.write_rows(&table, &villages, area_vals, false).await?;
 
     // cohorts
     let mut cohorts = stored.cohorts.clone();
     let mut wanted: Vec<Cohort> = v
         .households
         .iter()
-        .map(|h| h.cohort)
-        .chain(v.problems.iter().map(|p| p.ident.cohort))
+        .map(|h| h.link)
+        .chain(v.problems.iter().map(|p| p.link.cohort))
         .filter(|c| !cohorts.contains_key(c))
         .collect();
     wanted.sort();
@@ -675,116 +608,91 @@ pub async fn write(
                 &insert_cohort,
                 &[
                     text(c.source.key()),
-                    Val::Int(i64::from(c.be_year)),
-                    text(&c.label()),
+                    Value::from(c.be_year),
+                    Value::from(c.label()),
                 ],
             )
             .await?;
         cohorts.insert(c, id);
     }
-    let cohort_id = |c: &Cohort| Val::Int(i64::from(cohorts.get(c).copied().unwrap_or_default()));
+    let cohort_id = |c: &Cohort| {
+        cohorts
+            .get(c)
+            .map(|id| Value::from(*id))
+            .ok_or_else(|| DbErr::Custom(format!("cohort {c} was not written")))
+    };
 
     // households
-    let hh_vals = |h: &HouseholdRec| {
-        vec![
-            text(&h.house_code),
-            opt_text(&h.house_no),
-            text(&h.village_code),
-            text(&h.subdistrict_code),
-            text(&h.district_code),
-            text(&h.province_code),
-            opt_text(&h.head_title),
-            opt_text(&h.head_name),
-            opt_text(&h.head_citizen_id),
-            opt_int(h.member_count.map(i64::from)),
-            opt_text(&h.classification),
-            cohort_id(&h.cohort),
-            h.latitude.map_or(Val::Null, Val::Float),
-            h.longitude.map_or(Val::Null, Val::Float),
-            b.clone(),
-            sheet(SheetKind::Households),
-            Val::Int(i64::from(h.row)),
-        ]
+    let table = Table::of::<household::Entity>(&["house_code"], &[]);
+    let cols = written_columns::<household::Entity>();
+    let hh_vals = |h: &Row<household::ActiveModel, Cohort>| {
+        let cohort = cohort_id(&h.link)?;
+        values(&h.model, &cols, &from(SheetKind::Households, h.row), |c| {
+            matches!(c, household::Column::CohortId).then(|| cohort.clone())
+        })
     };
     let (new, changed) = split(&v.households, &plan.households);
     done += (new.len() + changed.len()) as u64;
-    tx.write_rows(&HOUSEHOLDS, &new, hh_vals, false).await?;
-    tx.write_rows(&HOUSEHOLDS, &changed, hh_vals, true).await?;
+    tx.write_rows(&table, &new, hh_vals, false).await?;
+    tx.write_rows(&table, &changed, hh_vals, true).await?;
     lap("households");
     progress.report(Stage::Written { rows: done });
 
     // members
-    let m_vals = |m: &MemberRec| {
-        vec![
-            text(&m.citizen_id),
-            text(&m.house_code),
-            opt_text(&m.title),
-            text(&m.first_name),
-            opt_text(&m.last_name),
-            text(&m.sex),
-            opt_date(m.birth_date),
-            opt_int(m.age.map(i64::from)),
-            opt_date(m.age.map(|_| info.as_of)),
-            opt_text(&m.relation),
-            Val::Bool(m.disabled),
-            Val::Bool(m.citizen_id_valid),
-            b.clone(),
-            sheet(SheetKind::Members),
-            Val::Int(i64::from(m.row)),
-        ]
+    let table = Table::of::<member::Entity>(&["citizen_id"], &[]);
+    let cols = written_columns::<member::Entity>();
+    let m_vals = |m: &Row<member::ActiveModel>| {
+        // an age is true on the batch's day
+        let has_age = matches!(m.model.age, ActiveValue::Set(Some(_)));
+        values(&m.model, &cols, &from(SheetKind::Members, m.row), |c| {
+            matches!(c, member::Column::AgeAsOf)
+                .then(|| Value::ChronoDate(has_age.then_some(info.as_of)))
+        })
     };
     let (new, changed) = split(&v.members, &plan.members);
     done += (new.len() + changed.len()) as u64;
-    tx.write_rows(&MEMBERS, &new, m_vals, false).await?;
-    tx.write_rows(&MEMBERS, &changed, m_vals, true).await?;
+    tx.write_rows(&table, &new, m_vals, false).await?;
+    tx.write_rows(&table, &changed, m_vals, true).await?;
     lap("members");
     progress.report(Stage::Written { rows: done });
 
-    // problems
-    let p_vals = |p: &ProblemRec| {
-        vec![
-            text(&p.ident.house_code),
-            Val::Int(i64::from(p.ident.indicator)),
-            if p.ident.person_key.is_empty() {
-                Val::Null
-            } else {
-                text(&p.ident.person_key)
+    // problems: `status` is set on insert only, an update never touches a status derived
+    // from the logbook
+    let table = Table::of::<problem::Entity>(
+        &["house_code", "indicator_code", "person_key", "cohort_id"],
+        &["status"],
+    );
+    let cols = written_columns::<problem::Entity>();
+    let p_vals = |p: &Row<problem::ActiveModel, ProblemIdent>| {
+        let cohort = cohort_id(&p.link.cohort)?;
+        values(
+            &p.model,
+            &cols,
+            &from(SheetKind::Problems, p.row),
+            |c| match c {
+                problem::Column::CohortId => Some(cohort.clone()),
+                problem::Column::Status => Some(ProblemStatus::NotStarted.into()),
+                _ => None,
             },
-            text(&p.ident.person_key),
-            cohort_id(&p.ident.cohort),
-            opt_text(&p.detail),
-            b.clone(),
-            sheet(SheetKind::Problems),
-            Val::Int(i64::from(p.row)),
-            text("not_started"),
-        ]
+        )
     };
     let (new, changed) = split(&v.problems, &plan.problems);
     done += (new.len() + changed.len()) as u64;
-    tx.write_rows(&PROBLEMS, &new, p_vals, false).await?;
-    tx.write_rows(&PROBLEMS, &changed, p_vals, true).await?;
+    tx.write_rows(&table, &new, p_vals, false).await?;
+    tx.write_rows(&table, &changed, p_vals, true).await?;
     lap("problems");
     progress.report(Stage::Written { rows: done });
 
     // analyses
-    let a_vals = |a: &AnalysisRec| {
-        vec![
-            text(&a.house_code),
-            opt_text(&a.value.attitude),
-            opt_text(&a.value.skills),
-            opt_text(&a.value.resources),
-            opt_text(&a.value.way_out),
-            opt_date(a.value.analysed_on),
-            opt_text(&a.value.mentor),
-            b.clone(),
-            sheet(SheetKind::Analysis),
-            Val::Int(i64::from(a.row)),
-        ]
+    let table = Table::of::<analysis::Entity>(&["house_code"], &[]);
+    let cols = written_columns::<analysis::Entity>();
+    let a_vals = |a: &Row<analysis::ActiveModel>| {
+        values(&a.model, &cols, &from(SheetKind::Analysis, a.row), |_| None)
     };
     let (new, changed) = split(&v.analyses, &plan.analyses);
     done += (new.len() + changed.len()) as u64;
-    tx.write_rows(&ANALYSES, &new, a_vals, false).await?;
-    tx.write_rows(&ANALYSES, &changed, a_vals, true).await?;
+    tx.write_rows(&table, &new, a_vals, false).await?;
+    tx.write_rows(&table, &changed, a_vals, true).await?;
     lap("analyses");
     progress.report(Stage::Written { rows: done });
 
@@ -794,11 +702,11 @@ pub async fn write(
     let mut problem_ids: HashMap<ProblemIdent, i32> = HashMap::new();
     let mut unknown_houses: Vec<String> = Vec::new();
     for e in new.iter().chain(changed.iter()) {
-        match stored_problem_id(stored, &e.problem) {
+        match stored_problem_id(stored, &e.link) {
             Some(id) => {
-                problem_ids.insert(e.problem.clone(), id);
+                problem_ids.insert(e.link.clone(), id);
             }
-            None => unknown_houses.push(e.problem.house_code.clone()),
+            None => unknown_houses.push(e.link.house_code.clone()),
         }
     }
     unknown_houses.sort();
@@ -824,38 +732,35 @@ pub async fn write(
     if let Some(e) = new
         .iter()
         .chain(changed.iter())
-        .find(|e| !problem_ids.contains_key(&e.problem))
+        .find(|e| !problem_ids.contains_key(&e.link))
     {
         return Err(DbErr::Custom(format!(
             "the problem of assistance row {} was not found after writing problems",
             e.row
         )));
     }
-    let pid = |e: &EntryRec| problem_ids.get(&e.problem).copied().unwrap_or_default();
-    let seq_base = tx.max_written_seq().await?;
-    let e_vals = |e: &EntryRec| {
-        vec![
-            Val::Int(i64::from(pid(e))),
-            Val::Date(e.date),
-            text(&e.entry_key),
-            opt_int(e.agency_id.map(i64::from)),
-            text(&e.agency_text),
-            text(&e.activity),
-            opt_text(&e.menu),
-            opt_int(e.amount_satang),
-            opt_text(&e.fund),
-            text(&e.status),
-            opt_text(&e.note),
-            opt_text(&info.principal),
-            b.clone(),
-            sheet(SheetKind::Assistance),
-            Val::Int(i64::from(e.row)),
-            // written after everything before it, in row order
-            Val::Int(seq_base + i64::from(e.row)),
-        ]
+    let pid = |e: &Row<logbook_entry::ActiveModel, ProblemIdent>| {
+        problem_ids.get(&e.link).copied().unwrap_or_default()
     };
-    tx.write_rows(&ENTRIES, &new, e_vals, false).await?;
-    tx.write_rows(&ENTRIES, &changed, e_vals, true).await?;
+    let seq_base = tx.max_written_seq().await?;
+    let table = Table::of::<logbook_entry::Entity>(&["problem_id", "entry_date", "entry_key"], &[]);
+    let cols = written_columns::<logbook_entry::Entity>();
+    let e_vals = |e: &Row<logbook_entry::ActiveModel, ProblemIdent>| {
+        values(
+            &e.model,
+            &cols,
+            &from(SheetKind::Assistance, e.row),
+            |c| match c {
+                logbook_entry::Column::ProblemId => Some(Value::from(pid(e))),
+                logbook_entry::Column::RecordedBy => Some(opt_text(&info.principal)),
+                // written after everything before it, in row order
+                logbook_entry::Column::WrittenSeq => Some(Value::from(seq_base + i64::from(e.row))),
+                _ => None,
+            },
+        )
+    };
+    tx.write_rows(&table, &new, e_vals, false).await?;
+    tx.write_rows(&table, &changed, e_vals, true).await?;
     lap("entries");
     progress.report(Stage::Written { rows: done });
 
@@ -882,23 +787,6 @@ pub async fn write(
 
 /// Rows an import writes before the database's statistics are refreshed.
 const ANALYZE_AFTER_ROWS: usize = 5_000;
-
-const ISSUES: Table = Table {
-    name: "import_issues",
-    cols: &[
-        "batch_id",
-        "severity",
-        "sheet",
-        "row",
-        "column",
-        "value",
-        "code",
-        "message_th",
-        "message_en",
-    ],
-    conflict: &[],
-    insert_only: &[],
-};
 
 /// The statement that sets each listed problem's status to its latest logbook entry's (by
 /// date, then the order written), or `not_started` when it has none. Ids are integers, inlined.

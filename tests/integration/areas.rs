@@ -49,7 +49,7 @@ async fn loading_areas_twice_changes_nothing_and_creates_agencies_once(app: Test
         .expect("query")
         .into_iter()
         .filter(|d| d.agency_id == pho.id)
-        .map(|d| d.dimension)
+        .map(|d| d.dimension.key().to_string())
         .collect();
     assert_eq!(dims, vec!["health".to_string()]);
     let sdhs = agency::Entity::find()
@@ -64,7 +64,7 @@ async fn loading_areas_twice_changes_nothing_and_creates_agencies_once(app: Test
         .await
         .expect("query")
         .into_iter()
-        .map(|d| d.dimension)
+        .map(|d| d.dimension.key().to_string())
         .collect();
     dims.sort();
     assert_eq!(dims, vec!["access".to_string(), "living".to_string()]);

@@ -6,6 +6,7 @@ use crate::access::Principal;
 use crate::error::ApiError;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Error, ErrorExtensions};
+use entity::types::{AreaCode, HouseCode};
 use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -37,11 +38,11 @@ fn visible_houses(p: &Principal) -> sea_orm::sea_query::SelectStatement {
 /// Areas by code (reference data, visible to every key).
 pub struct AreaLoader(pub DatabaseConnection);
 
-impl Loader<String> for AreaLoader {
+impl Loader<AreaCode> for AreaLoader {
     type Value = area::Model;
     type Error = Error;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[AreaCode]) -> Result<HashMap<AreaCode, Self::Value>, Self::Error> {
         let rows = area::Entity::find()
             .filter(area::Column::Code.is_in(keys.to_vec()))
             .all(&self.0)
@@ -98,11 +99,14 @@ where
 /// Members by house code, of visible households only.
 pub struct MembersLoader(pub DatabaseConnection, pub Principal);
 
-impl Loader<String> for MembersLoader {
+impl Loader<HouseCode> for MembersLoader {
     type Value = Vec<Member>;
     type Error = Error;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[HouseCode],
+    ) -> Result<HashMap<HouseCode, Self::Value>, Self::Error> {
         let rows = member::Entity::find()
             .filter(member::Column::HouseCode.is_in(keys.to_vec()))
             .filter(member::Column::HouseCode.in_subquery(visible_houses(&self.1)))
@@ -111,7 +115,7 @@ impl Loader<String> for MembersLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<String, Vec<Member>> =
+        let mut out: HashMap<HouseCode, Vec<Member>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for m in rows {
             out.entry(m.house_code.clone()).or_default().push(Member(m));
@@ -123,11 +127,14 @@ impl Loader<String> for MembersLoader {
 /// Problems by house code, only those the principal may see.
 pub struct ProblemsLoader(pub DatabaseConnection, pub Principal);
 
-impl Loader<String> for ProblemsLoader {
+impl Loader<HouseCode> for ProblemsLoader {
     type Value = Vec<Problem>;
     type Error = Error;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[HouseCode],
+    ) -> Result<HashMap<HouseCode, Self::Value>, Self::Error> {
         let rows = problem::Entity::find()
             .filter(problem::Column::HouseCode.is_in(keys.to_vec()))
             .filter(self.1.problems())
@@ -136,7 +143,7 @@ impl Loader<String> for ProblemsLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<String, Vec<Problem>> =
+        let mut out: HashMap<HouseCode, Vec<Problem>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for p in rows {
             out.entry(p.house_code.clone())
@@ -179,18 +186,21 @@ impl Loader<i32> for EntriesLoader {
 /// Analyses by house code, of visible households only.
 pub struct AnalysisLoader(pub DatabaseConnection, pub Principal);
 
-impl Loader<String> for AnalysisLoader {
+impl Loader<HouseCode> for AnalysisLoader {
     type Value = Option<Analysis>;
     type Error = Error;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[HouseCode],
+    ) -> Result<HashMap<HouseCode, Self::Value>, Self::Error> {
         let rows = analysis::Entity::find()
             .filter(analysis::Column::HouseCode.is_in(keys.to_vec()))
             .filter(analysis::Column::HouseCode.in_subquery(visible_houses(&self.1)))
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<String, Option<Analysis>> =
+        let mut out: HashMap<HouseCode, Option<Analysis>> =
             keys.iter().map(|k| (k.clone(), None)).collect();
         for a in rows {
             out.insert(a.house_code.clone(), Some(Analysis(a)));

@@ -25,6 +25,7 @@ use async_graphql::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::types as domain;
+use entity::types::{AreaCode, HouseCode};
 use sea_orm::{Condition, DatabaseConnection};
 use types::{Area, AreaLevel, Classification, Dimension, Household, Indicator, ProblemStatus, Sex};
 
@@ -481,7 +482,7 @@ async fn prefetch(ctx: &Context<'_>, rows: &[entity::household::Model]) -> Resul
         }
         a.exists() || b.exists()
     };
-    let houses: Vec<String> = rows.iter().map(|h| h.house_code.clone()).collect();
+    let houses: Vec<HouseCode> = rows.iter().map(|h| h.house_code.clone()).collect();
     if asks(&["members"]) || asks(&["problems", "member"]) {
         loaders::prime(
             ctx.data_unchecked::<loaders::Cached<loaders::MembersLoader>>(),
@@ -523,12 +524,12 @@ async fn prefetch(ctx: &Context<'_>, rows: &[entity::household::Model]) -> Resul
         )
         .await?;
     }
-    let mut areas: Vec<String> = Vec::new();
+    let mut areas: Vec<AreaCode> = Vec::new();
     for (field, pick) in [
         (
             "village",
-            (|h: &entity::household::Model| h.village_code.clone())
-                as fn(&entity::household::Model) -> String,
+            (|h: &entity::household::Model| h.village_code.clone().into())
+                as fn(&entity::household::Model) -> AreaCode,
         ),
         ("subdistrict", |h| h.subdistrict_code.clone()),
         ("district", |h| h.district_code.clone()),

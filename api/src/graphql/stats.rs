@@ -20,7 +20,8 @@ impl StatsRow {
         use service::stats::Key;
         let code = [Key::Village, Key::Subdistrict, Key::District, Key::Province]
             .iter()
-            .find_map(|k| self.key(*k));
+            .find_map(|k| self.key(*k))
+            .and_then(|c| domain::AreaCode::parse_str(&c).ok());
         match code {
             Some(c) => Ok(ctx
                 .data_unchecked::<loaders::Cached<loaders::AreaLoader>>()

@@ -3,21 +3,14 @@
 use super::loaders::{
     AnalysisLoader, AreaLoader, Cached, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
 };
-use crate::error::{ApiError, GqlResult};
+use crate::error::GqlResult;
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use entity::types::AreaCode;
 use entity::{analysis, area, household, logbook_entry, member, problem};
 
 /// The domain's own enums are the GraphQL enums (derived in `entity` with its `graphql`
 /// feature): no mirror to keep in step.
 pub use entity::types::{AreaLevel, Classification, Dimension, ProblemStatus, Sex};
-
-/// A stored status key as the enum; a key the code does not know is an internal error
-/// (logged and masked), never a silent NOT_STARTED.
-fn stored_status(key: &str) -> Result<ProblemStatus> {
-    ProblemStatus::from_key(key)
-        .ok_or_else(|| ApiError::Internal(format!("stored status {key:?} is not a status")))
-        .gql()
-}
 
 /// An administrative area.
 pub struct Area(pub area::Model);
@@ -26,16 +19,11 @@ pub struct Area(pub area::Model);
 impl Area {
     /// 2, 4, 6 or 8 digits.
     async fn code(&self) -> &str {
-        &self.0.code
+        self.0.code.as_str()
     }
     /// Level.
-    async fn level(&self) -> Result<AreaLevel> {
-        let level = &self.0.level;
-        AreaLevel::parse(level)
-            .ok_or_else(|| {
-                ApiError::Internal(format!("stored area level {level:?} is not a level"))
-            })
-            .gql()
+    async fn level(&self) -> AreaLevel {
+        self.0.level
     }
     /// Thai name.
     async fn name_th(&self) -> &str {
@@ -47,7 +35,7 @@ impl Area {
     }
     /// Enclosing area's code.
     async fn parent_code(&self) -> Option<&str> {
-        self.0.parent_code.as_deref()
+        self.0.parent_code.as_ref().map(AreaCode::as_str)
     }
 }
 
@@ -106,7 +94,7 @@ pub struct Household(pub household::Model);
 impl Household {
     /// 11-digit house code.
     async fn house_code(&self) -> &str {
-        &self.0.house_code
+        self.0.house_code.as_str()
     }
     /// House number as written.
     async fn house_no(&self) -> Option<&str> {
@@ -114,13 +102,13 @@ impl Household {
     }
     /// Village code.
     async fn village_code(&self) -> &str {
-        &self.0.village_code
+        self.0.village_code.as_str()
     }
     /// The village.
     async fn village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
         Ok(ctx
             .data_unchecked::<Cached<AreaLoader>>()
-            .load_one(self.0.village_code.clone())
+            .load_one(self.0.village_code.clone().into())
             .await?
             .map(Area))
     }
@@ -162,10 +150,7 @@ impl Household {
     }
     /// The 4ท classification.
     async fn classification(&self) -> Option<Classification> {
-        self.0
-            .classification
-            .as_deref()
-            .and_then(Classification::from_key)
+        self.0.classification
     }
     /// The cohort.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<Cohort>> {
@@ -215,7 +200,7 @@ pub struct Member(pub member::Model);
 impl Member {
     /// 13-digit citizen ID.
     async fn citizen_id(&self) -> &str {
-        &self.0.citizen_id
+        self.0.citizen_id.as_str()
     }
     /// Whether its check digit is right.
     async fn citizen_id_valid(&self) -> bool {
@@ -235,11 +220,7 @@ impl Member {
     }
     /// Sex.
     async fn sex(&self) -> Sex {
-        match self.0.sex.as_str() {
-            "male" => Sex::Male,
-            "female" => Sex::Female,
-            _ => Sex::Unknown,
-        }
+        self.0.sex
     }
     /// Birth date, `YYYY-MM-DD`.
     async fn birth_date(&self) -> Option<String> {
@@ -259,7 +240,7 @@ impl Member {
     }
     /// Household.
     async fn house_code(&self) -> &str {
-        &self.0.house_code
+        self.0.house_code.as_str()
     }
 }
 
@@ -275,7 +256,7 @@ impl Problem {
     }
     /// Household.
     async fn house_code(&self) -> &str {
-        &self.0.house_code
+        self.0.house_code.as_str()
     }
     /// The indicator failed.
     async fn indicator(&self) -> Option<Indicator> {
@@ -303,8 +284,8 @@ impl Problem {
         self.0.detail.as_deref()
     }
     /// Its latest logbook entry's status, or NOT_STARTED.
-    async fn status(&self) -> Result<ProblemStatus> {
-        stored_status(&self.0.status)
+    async fn status(&self) -> ProblemStatus {
+        self.0.status
     }
     /// Help given, oldest first.
     async fn logbook(&self, ctx: &Context<'_>) -> Result<Vec<LogbookEntry>> {
@@ -359,8 +340,8 @@ impl LogbookEntry {
         self.0.fund.as_deref()
     }
     /// Result.
-    async fn status(&self) -> Result<ProblemStatus> {
-        stored_status(&self.0.status)
+    async fn status(&self) -> ProblemStatus {
+        self.0.status
     }
     /// Note.
     async fn note(&self) -> Option<&str> {

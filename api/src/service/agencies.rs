@@ -66,7 +66,7 @@ pub async fn add(db: &DatabaseConnection, p: &Principal, a: NewAgency) -> ApiRes
     let province = AreaCode::parse_level(&a.province, AreaLevel::Province)
         .map_err(|_| ApiError::bad_input("province", "a 2-digit province code"))?;
     admin_of(p, province.as_str())?;
-    if area::Entity::find_by_id(province.as_str())
+    if area::Entity::find_by_id(province.clone())
         .one(db)
         .await?
         .is_none()
@@ -133,7 +133,7 @@ pub async fn assign(
     let tx = super::begin_write(db).await?;
     let inserted = agency_dimension::Entity::insert(agency_dimension::ActiveModel {
         agency_id: Set(a.id),
-        dimension: Set(d.key().into()),
+        dimension: Set(d),
     })
     .on_conflict_do_nothing()
     .exec_without_returning(&tx)

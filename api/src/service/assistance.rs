@@ -126,7 +126,7 @@ pub async fn record(
             indicator.get()
         )));
     };
-    let province = household::Entity::find_by_id(house.as_str())
+    let province = household::Entity::find_by_id(house.clone())
         .select_only()
         .column(household::Column::ProvinceCode)
         .into_tuple::<String>()
@@ -209,7 +209,7 @@ pub async fn record(
             .fund
             .as_deref()
             .and_then(entity::types::text::non_empty)),
-        status: Set(input.status.key().to_string()),
+        status: Set(input.status),
         note: Set(input
             .note
             .as_deref()

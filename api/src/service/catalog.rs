@@ -38,9 +38,7 @@ pub async fn agencies(db: &impl ConnectionTrait, p: &Principal) -> ApiResult<Vec
         .all(db)
         .await?
     {
-        if let Some(k) = Dimension::from_key(&d.dimension) {
-            dims.entry(d.agency_id).or_default().push(k);
-        }
+        dims.entry(d.agency_id).or_default().push(d.dimension);
     }
     Ok(agencies
         .into_iter()

@@ -123,11 +123,11 @@ impl OrderField {
     /// The value of this column in a row.
     pub fn value(self, h: &household::Model) -> String {
         match self {
-            OrderField::HouseCode => h.house_code.clone(),
-            OrderField::Province => h.province_code.clone(),
-            OrderField::District => h.district_code.clone(),
-            OrderField::Subdistrict => h.subdistrict_code.clone(),
-            OrderField::Village => h.village_code.clone(),
+            OrderField::HouseCode => h.house_code.to_string(),
+            OrderField::Province => h.province_code.to_string(),
+            OrderField::District => h.district_code.to_string(),
+            OrderField::Subdistrict => h.subdistrict_code.to_string(),
+            OrderField::Village => h.village_code.to_string(),
         }
     }
 }

@@ -73,7 +73,7 @@ pub async fn create(
             if let Some(p) = &admin_of {
                 let code = AreaCode::parse_level(p, AreaLevel::Province)
                     .map_err(|_| ApiError::bad_input("province", "a 2-digit province code"))?;
-                if area::Entity::find_by_id(code.as_str())
+                if area::Entity::find_by_id(code.clone())
                     .one(db)
                     .await?
                     .is_none()
@@ -91,7 +91,7 @@ pub async fn create(
         KeyScope::District(d) => {
             let code = AreaCode::parse_level(&d, AreaLevel::District)
                 .map_err(|_| ApiError::bad_input("district", "a 4-digit district code"))?;
-            if area::Entity::find_by_id(code.as_str())
+            if area::Entity::find_by_id(code.clone())
                 .one(db)
                 .await?
                 .is_none()
@@ -229,7 +229,7 @@ pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Opti
                 .all(db)
                 .await?
                 .into_iter()
-                .filter_map(|d| Dimension::from_key(&d.dimension))
+                .map(|d| d.dimension)
                 .collect();
             dimensions.sort();
             Some(Principal::Agency {

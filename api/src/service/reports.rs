@@ -145,15 +145,13 @@ pub async fn monthly(
     let names: HashMap<String, String> = super::catalog::areas(db, "district", None)
         .await?
         .into_iter()
-        .map(|a| (a.code, a.name_th))
+        .map(|a| (a.code.as_str().to_string(), a.name_th))
         .collect();
 
     // the latest result on or before the last day, per problem (entries come in order)
     let mut latest: HashMap<i32, ProblemStatus> = HashMap::new();
     for e in &entries {
-        if let Some(s) = ProblemStatus::from_key(&e.status) {
-            latest.insert(e.problem_id, s);
-        }
+        latest.insert(e.problem_id, e.status);
     }
     let mut summary: BTreeMap<(String, Dimension), [u64; 5]> = BTreeMap::new();
     let mut where_is: HashMap<i32, (&str, &str, i32)> = HashMap::new();
@@ -189,7 +187,7 @@ pub async fn monthly(
                 agency: e.agency_text.clone(),
                 activity: e.activity.clone(),
                 amount: e.amount_satang.map(|s| s as f64 / 100.0),
-                status: ProblemStatus::from_key(&e.status)?,
+                status: e.status,
                 recorded_by: e.recorded_by.clone(),
             })
         })

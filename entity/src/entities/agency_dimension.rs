@@ -1,5 +1,6 @@
 //! Which agency owns which dimension in its province.
 
+use crate::types::Dimension;
 use sea_orm::entity::prelude::*;
 
 /// One ownership.
@@ -9,9 +10,9 @@ pub struct Model {
     /// The agency.
     #[sea_orm(primary_key, auto_increment = false)]
     pub agency_id: i32,
-    /// The dimension key.
+    /// The dimension.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub dimension: String,
+    pub dimension: Dimension,
 }
 
 /// No navigable relations.

@@ -1,5 +1,6 @@
 //! The 4ท analysis of a household (forms ศจพ.3/ศจพ.4); one per household.
 
+use crate::types::HouseCode;
 use sea_orm::entity::prelude::*;
 
 /// An analysis.
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// Household.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub house_code: String,
+    pub house_code: HouseCode,
     /// ทัศนคติ
     pub attitude: Option<String>,
     /// ทักษะ

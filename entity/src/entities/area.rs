@@ -1,5 +1,6 @@
 //! Administrative areas: province → district → subdistrict → village, codes as strings.
 
+use crate::types::{AreaCode, AreaLevel};
 use sea_orm::entity::prelude::*;
 
 /// One area. Villages are created by imports; the rest come from the area master data.
@@ -8,11 +9,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// 2, 4, 6 or 8 digits.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub code: String,
-    /// `province`, `district`, `subdistrict`, `village`.
-    pub level: String,
+    pub code: AreaCode,
+    /// Level.
+    pub level: AreaLevel,
     /// Enclosing area; none for provinces.
-    pub parent_code: Option<String>,
+    pub parent_code: Option<AreaCode>,
     /// Thai name as the master data (or the first workbook, for villages) gives it.
     pub name_th: String,
     /// English name, where known.

@@ -1,5 +1,6 @@
 //! Target households, keyed by their national house code.
 
+use crate::types::{AreaCode, CitizenId, Classification, HouseCode, VillageCode};
 use sea_orm::entity::prelude::*;
 
 /// A target household.
@@ -8,27 +9,27 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// 11-digit house code.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub house_code: String,
+    pub house_code: HouseCode,
     /// House number as written (`12/3`).
     pub house_no: Option<String>,
     /// 8-digit village code.
-    pub village_code: String,
+    pub village_code: VillageCode,
     /// 6-digit subdistrict code.
-    pub subdistrict_code: String,
+    pub subdistrict_code: AreaCode,
     /// 4-digit district code.
-    pub district_code: String,
+    pub district_code: AreaCode,
     /// 2-digit province code.
-    pub province_code: String,
+    pub province_code: AreaCode,
     /// Head's title.
     pub head_title: Option<String>,
     /// Head's name (title split off).
     pub head_name: Option<String>,
     /// Head's citizen ID.
-    pub head_citizen_id: Option<String>,
+    pub head_citizen_id: Option<CitizenId>,
     /// Number of members as the workbook states it.
     pub member_count: Option<i32>,
-    /// `developable`, `welfare`, `self_reliant`.
-    pub classification: Option<String>,
+    /// Classification.
+    pub classification: Option<Classification>,
     /// Cohort.
     pub cohort_id: i32,
     /// Latitude, decimal degrees.

@@ -1,5 +1,6 @@
 //! The logbook: every piece of help given on a problem.
 
+use crate::types::ProblemStatus;
 use sea_orm::entity::prelude::*;
 
 /// A logbook entry.
@@ -27,8 +28,8 @@ pub struct Model {
     pub amount_satang: Option<i64>,
     /// Fund that paid.
     pub fund: Option<String>,
-    /// Result: `solved`, `awaiting_follow_up`, `following_up`, `not_solvable_yet`.
-    pub status: String,
+    /// Result (never `not_started`).
+    pub status: ProblemStatus,
     /// Note.
     pub note: Option<String>,
     /// Who wrote it (the importing principal or the API key).

@@ -1,5 +1,6 @@
 //! Members of target households, keyed by citizen ID.
 
+use crate::types::{CitizenId, HouseCode, Sex};
 use sea_orm::entity::prelude::*;
 
 /// A person in a target household.
@@ -8,17 +9,17 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// 13-digit citizen ID.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub citizen_id: String,
+    pub citizen_id: CitizenId,
     /// Household.
-    pub house_code: String,
+    pub house_code: HouseCode,
     /// Title as written.
     pub title: Option<String>,
     /// First name.
     pub first_name: String,
     /// Last name.
     pub last_name: Option<String>,
-    /// `male`, `female`, `unknown`.
-    pub sex: String,
+    /// Sex.
+    pub sex: Sex,
     /// Birth date.
     pub birth_date: Option<Date>,
     /// Age in whole years as given, when no birth date was.

@@ -1,5 +1,6 @@
 //! Problems: one failed indicator of a household, or of one person in it, in a cohort.
 
+use crate::types::{CitizenId, HouseCode, ProblemStatus};
 use sea_orm::entity::prelude::*;
 
 /// A problem.
@@ -10,11 +11,11 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
     /// Household.
-    pub house_code: String,
+    pub house_code: HouseCode,
     /// Indicator 1–17.
     pub indicator_code: i32,
     /// The person, for person indicators.
-    pub citizen_id: Option<String>,
+    pub citizen_id: Option<CitizenId>,
     /// Citizen ID or empty: part of the identity (NULLs never collide in unique indexes).
     pub person_key: String,
     /// Cohort.
@@ -22,7 +23,7 @@ pub struct Model {
     /// Free text.
     pub detail: Option<String>,
     /// The latest logbook entry's status, else `not_started`; kept in the writing transaction.
-    pub status: String,
+    pub status: ProblemStatus,
     /// Batch it was last inserted or updated from.
     pub batch_id: Option<i32>,
     /// Sheet it was last inserted or updated from.

@@ -218,3 +218,13 @@ fn thai_name(what: &str) -> &'static str {
         _ => "ค่า",
     }
 }
+
+/// A stored key that names no value of its type (a database written by something else).
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("unknown {what} \"{key}\" in the database")]
+pub struct UnknownKey {
+    /// The type.
+    pub what: &'static str,
+    /// The stored text.
+    pub key: String,
+}

@@ -1,7 +1,7 @@
 //! Codes and identifiers: citizen IDs, house codes, area and village codes, village numbers.
 //! Each is a string of digits of a fixed length, read from text or numeric cells.
 
-use super::{Raw, ValueError, text};
+use super::{Raw, UnknownKey, ValueError, text};
 use serde::Serialize;
 use std::fmt;
 
@@ -67,7 +67,10 @@ pub(crate) fn parse_digits(
 macro_rules! digit_code {
     ($(#[$doc:meta])* $name:ident, $what:literal, $len:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize,
+            sea_orm::DeriveValueType,
+        )]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -99,6 +102,18 @@ macro_rules! digit_code {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
             }
         }
     };
@@ -166,9 +181,16 @@ impl VillageCode {
 }
 
 /// The level of an administrative area.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sea_orm::DeriveValueType,
+)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
+#[sea_orm(
+    value_type = "String",
+    from_str = "AreaLevel::from_db",
+    to_str = "AreaLevel::db_key"
+)]
 pub enum AreaLevel {
     /// จังหวัด, 2 digits
     Province,
@@ -202,6 +224,26 @@ impl AreaLevel {
         }
     }
 
+    /// Reads a stored level (exactly as written, unlike [`Self::parse`]).
+    fn from_db(s: &str) -> Result<Self, UnknownKey> {
+        [
+            AreaLevel::Province,
+            AreaLevel::District,
+            AreaLevel::Subdistrict,
+            AreaLevel::Village,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == s)
+        .ok_or_else(|| UnknownKey {
+            what: "AreaLevel",
+            key: s.to_string(),
+        })
+    }
+
+    fn db_key(&self) -> &'static str {
+        self.as_str()
+    }
+
     /// Number of digits in a code of this level.
     pub fn code_len(self) -> usize {
         match self {
@@ -214,7 +256,9 @@ impl AreaLevel {
 }
 
 /// An area code of any level (2, 4, 6 or 8 digits); the length tells the level.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sea_orm::DeriveValueType,
+)]
 #[serde(transparent)]
 pub struct AreaCode(String);
 
@@ -288,6 +332,18 @@ impl AreaCode {
 impl From<VillageCode> for AreaCode {
     fn from(v: VillageCode) -> Self {
         AreaCode(v.0)
+    }
+}
+
+impl PartialEq<&str> for AreaCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl AsRef<str> for AreaCode {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 

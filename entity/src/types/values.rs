@@ -1,7 +1,7 @@
 //! The fixed value lists and small values of a workbook: dimensions, statuses,
 //! classifications, sex, titles, cohorts, indicators, baht amounts, yes/no and numbers.
 
-use super::{Raw, ValueError, text};
+use super::{Raw, UnknownKey, ValueError, text};
 use crate::catalog::{INDICATORS, indicator};
 use serde::Serialize;
 use std::fmt;
@@ -169,9 +169,13 @@ impl fmt::Display for Baht {
 macro_rules! key_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $var:ident = $key:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize,
+            sea_orm::DeriveValueType,
+        )]
         #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
         #[serde(rename_all = "snake_case")]
+        #[sea_orm(value_type = "String")]
         pub enum $name { $($(#[$vdoc])* $var),+ }
 
         impl $name {
@@ -197,6 +201,18 @@ macro_rules! key_enum {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.key())
+            }
+        }
+
+        /// Parses a stored key (how a column of this type is read back).
+        impl std::str::FromStr for $name {
+            type Err = UnknownKey;
+
+            fn from_str(key: &str) -> Result<Self, UnknownKey> {
+                Self::from_key(key).ok_or_else(|| UnknownKey {
+                    what: stringify!($name),
+                    key: key.to_string(),
+                })
             }
         }
     };
