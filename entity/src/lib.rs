@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod entities;
+pub mod rules;
 pub mod types;
 
 pub use entities::*;

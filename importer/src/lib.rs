@@ -8,27 +8,29 @@
 //! [`write`] (batched, one transaction) → [`report`].
 //!
 //! Also here: the area master data loader ([`areas`]), the provincial figures ([`stats`]),
-//! the blank template ([`template`]) and the synthetic workbook generator ([`generate`]).
+//! the blank template ([`template`]); the synthetic workbook generator (`generate`) only
+//! with the `generate` feature (the command line and the tests), never in the API.
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
 pub mod areas;
-pub mod cells;
+pub(crate) mod cells;
 pub mod container;
 pub mod error;
 pub mod errorbook;
+#[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod header;
 pub mod limits;
-pub mod plan;
-pub mod reference;
+pub(crate) mod plan;
+pub(crate) mod reference;
 pub mod report;
-pub mod rows;
+pub(crate) mod rows;
 pub mod sheetzip;
 pub mod stats;
 pub mod template;
-pub mod validate;
+pub(crate) mod validate;
 pub mod workbook;
-pub mod write;
+pub(crate) mod write;
 
 use crate::header::Header;
 pub use crate::limits::{ReadLimits, Refusal};

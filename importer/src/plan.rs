@@ -201,3 +201,88 @@ impl Plan {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entity::logbook_entry;
+    use entity::types::ProblemStatus;
+    use sea_orm::ActiveValue::{NotSet, Set};
+
+    fn stored() -> logbook_entry::Model {
+        logbook_entry::Model {
+            id: 7,
+            problem_id: 3,
+            entry_date: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+            agency_id: Some(2),
+            agency_text: "สสจ.".into(),
+            entry_key: "k".into(),
+            activity: "เยี่ยมบ้าน".into(),
+            menu: None,
+            amount_satang: Some(150_000),
+            fund: None,
+            status: ProblemStatus::Solved,
+            note: None,
+            recorded_by: Some("district 3318".into()),
+            written_seq: 40,
+            batch_id: Some(1),
+            source_sheet: Some("assistance".into()),
+            source_row: Some(5),
+        }
+    }
+
+    fn new() -> logbook_entry::ActiveModel {
+        let s = stored();
+        logbook_entry::ActiveModel {
+            id: NotSet,
+            problem_id: NotSet,
+            entry_date: Set(s.entry_date),
+            agency_id: Set(s.agency_id),
+            agency_text: Set(s.agency_text),
+            entry_key: Set(s.entry_key),
+            activity: Set(s.activity),
+            menu: Set(None),
+            amount_satang: Set(s.amount_satang),
+            fund: Set(None),
+            status: Set(s.status),
+            note: Set(None),
+            recorded_by: NotSet,
+            written_seq: NotSet,
+            batch_id: NotSet,
+            source_sheet: NotSet,
+            source_row: NotSet,
+        }
+    }
+
+    #[test]
+    fn equal_set_columns_are_unchanged_whatever_the_unset_ones_hold() {
+        // provenance, ids and the write order differ from anything the row could say
+        assert!(same_values(&new(), &stored(), &[]));
+        assert_eq!(act(&new(), Some(&stored())), Action::Unchanged);
+        assert_eq!(act(&new(), None), Action::Insert);
+    }
+
+    #[test]
+    fn any_set_column_that_differs_is_an_update() {
+        let mut n = new();
+        n.status = Set(ProblemStatus::FollowingUp);
+        assert_eq!(act(&n, Some(&stored())), Action::Update);
+        let mut n = new();
+        n.amount_satang = Set(None);
+        assert_eq!(act(&n, Some(&stored())), Action::Update);
+        let mut n = new();
+        n.note = Set(Some("x".into()));
+        assert!(!same_values(&n, &stored(), &[]));
+    }
+
+    #[test]
+    fn identity_columns_are_not_compared_again() {
+        let mut n = new();
+        n.agency_text = Set("สาธารณสุขจังหวัด".into());
+        assert_eq!(act(&n, Some(&stored())), Action::Update);
+        assert_eq!(
+            act_by(&n, Some(&stored()), &[logbook_entry::Column::AgencyText]),
+            Action::Unchanged
+        );
+    }
+}

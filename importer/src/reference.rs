@@ -3,7 +3,7 @@
 //! for the households and people a workbook mentions. Loaded in a few bulk queries.
 
 use entity::types::{AreaCode, AreaLevel, Cohort, CohortSource, text};
-use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
+use entity::{analysis, area, cohort, household, logbook_entry, member, problem};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Value,
@@ -13,13 +13,7 @@ use std::collections::HashMap;
 /// Rows per `IN (…)` list, under SQLite's and PostgreSQL's parameter limits.
 pub const IN_CHUNK: usize = 5000;
 
-/// Squashes a name for comparison: normalised, Latin lower-cased, without spaces and dots.
-pub fn squash(s: &str) -> String {
-    text::match_key(s)
-        .chars()
-        .filter(|c| *c != ' ' && *c != '.')
-        .collect()
-}
+pub(crate) use entity::rules::{AgencyIndex, squash};
 
 fn area_key(level: AreaLevel, name: &str) -> String {
     let k = text::match_key(name);
@@ -108,16 +102,6 @@ impl AreaIndex {
             .all(db)
             .await?;
         Ok(Self::new(rows))
-    }
-
-    /// The area with this code.
-    pub fn get(&self, code: &str) -> Option<&AreaRec> {
-        self.by_code.get(code)
-    }
-
-    /// True when no area is loaded.
-    pub fn is_empty(&self) -> bool {
-        self.by_code.is_empty()
     }
 
     fn lookup(&self, parent: &str, level: AreaLevel, name: &str) -> Result<AreaCode, Unresolved> {
@@ -217,100 +201,6 @@ impl<'a> AreaResolver<'a> {
         self.memo
             .entry(key)
             .or_insert_with(|| areas.resolve(province, district, subdistrict))
-    }
-}
-
-/// An agency as matching needs it.
-#[derive(Debug, Clone)]
-pub struct AgencyRec {
-    /// Id.
-    pub id: i32,
-    /// Code (`33-pho`).
-    pub code: String,
-}
-
-/// Agencies of every province, indexed by the ways a workbook names them.
-#[derive(Debug, Default)]
-pub struct AgencyIndex {
-    by_key: HashMap<(String, String), AgencyRec>,
-    province_names: HashMap<String, String>,
-}
-
-impl AgencyIndex {
-    /// Builds the index. `province_names` maps province code → Thai name.
-    pub fn new(agencies: Vec<agency::Model>, province_names: HashMap<String, String>) -> Self {
-        let mut by_key = HashMap::new();
-        for a in agencies {
-            let rec = AgencyRec {
-                id: a.id,
-                code: a.code.clone(),
-            };
-            let pname = province_names
-                .get(&a.province_code)
-                .map(|n| squash(n))
-                .unwrap_or_default();
-            let name = squash(&a.name_th);
-            let mut keys = vec![
-                squash(&a.code),
-                squash(&a.abbreviation),
-                name.clone(),
-                squash(&a.name_en),
-            ];
-            if let Some(stripped) = name.strip_suffix(&pname).filter(|_| !pname.is_empty()) {
-                keys.push(stripped.to_string());
-            }
-            for k in keys.into_iter().filter(|k| !k.is_empty()) {
-                by_key
-                    .entry((a.province_code.clone(), k))
-                    .or_insert_with(|| rec.clone());
-            }
-        }
-        let province_names = province_names
-            .into_iter()
-            .map(|(k, v)| (k, squash(&v)))
-            .collect();
-        Self {
-            by_key,
-            province_names,
-        }
-    }
-
-    /// Loads every agency and the province names.
-    pub async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
-        let agencies = agency::Entity::find().all(db).await?;
-        let provinces = area::Entity::find()
-            .filter(area::Column::Level.eq(AreaLevel::Province))
-            .all(db)
-            .await?;
-        Ok(Self::new(
-            agencies,
-            provinces
-                .into_iter()
-                .map(|p| (p.code.as_str().to_string(), p.name_th))
-                .collect(),
-        ))
-    }
-
-    /// The agency of `province` that `written` names: its code, its abbreviation with or
-    /// without dots and spaces, or its Thai name, optionally followed by the province's name.
-    pub fn find(&self, province: &str, written: &str) -> Option<&AgencyRec> {
-        let k = squash(written);
-        if let Some(a) = self.by_key.get(&(province.to_string(), k.clone())) {
-            return Some(a);
-        }
-        let pname = self.province_names.get(province)?;
-        let stripped = k.strip_suffix(pname.as_str())?;
-        let stripped = stripped
-            .strip_suffix("จังหวัด")
-            .filter(|s| !s.is_empty())
-            .unwrap_or(stripped);
-        self.by_key
-            .get(&(province.to_string(), stripped.to_string()))
-            .or_else(|| {
-                // "สำนักงานสาธารณสุขจังหวัด" + name: the stored name already ends in จังหวัด
-                self.by_key
-                    .get(&(province.to_string(), format!("{stripped}จังหวัด")))
-            })
     }
 }
 
@@ -517,41 +407,5 @@ mod tests {
         assert_eq!(e.suggestions.first().map(String::as_str), Some("หนองใหญ่"));
         // a subdistrict is only looked for inside its district
         assert!(idx.subdistrict("3301", "ตาโกน").is_err());
-    }
-
-    #[test]
-    fn agencies_match_by_code_abbreviation_and_name_within_the_province() {
-        let ag = |id, code: &str, abbr: &str, th: &str, p: &str| agency::Model {
-            id,
-            code: code.into(),
-            abbreviation: abbr.into(),
-            name_th: th.into(),
-            name_en: "x".into(),
-            province_code: p.into(),
-        };
-        let idx = AgencyIndex::new(
-            vec![
-                ag(1, "33-pho", "สสจ.", "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ", "33"),
-                ag(2, "67-pho", "สสจ.", "สำนักงานสาธารณสุขจังหวัดเพชรบูรณ์", "67"),
-            ],
-            HashMap::from([
-                ("33".into(), "ศรีสะเกษ".into()),
-                ("67".into(), "เพชรบูรณ์".into()),
-            ]),
-        );
-        for w in [
-            "สสจ.",
-            "สสจ",
-            "สสจ.ศรีสะเกษ",
-            "สสจ. ศรีสะเกษ",
-            "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ",
-            "33-pho",
-            "สำนักงานสาธารณสุขจังหวัด",
-        ] {
-            assert_eq!(idx.find("33", w).map(|a| a.id), Some(1), "{w}");
-        }
-        assert!(idx.find("33", "อบต.บ้านโคก").is_none());
-        assert!(idx.find("33", "สสจ.เพชรบูรณ์").is_none());
-        assert_eq!(idx.find("67", "สสจ.เพชรบูรณ์").map(|a| a.id), Some(2));
     }
 }

@@ -28,8 +28,6 @@ pub struct RawRow {
 pub struct SheetRows {
     /// Which sheet.
     pub kind: SheetKind,
-    /// Sheet name as written.
-    pub name: String,
     /// Its header.
     pub header: Header,
     /// The header's row as Excel numbers it.
@@ -250,7 +248,6 @@ impl SheetBuilder {
         match self.header.take().flatten() {
             Some(header) => Ok(SheetRows {
                 kind: self.kind,
-                name: self.name,
                 header_row: self.first_row.unwrap_or(0) + header.row_index as u32 + 1,
                 merges: Vec::new(),
                 header_refused: self.header_refused,

@@ -13,7 +13,6 @@ use entity::catalog::Unit;
 use entity::types::{AreaCode, AreaLevel, Cohort, VillageCode};
 use entity::{analysis, area, household, logbook_entry, member, problem};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 /// A row that passed validation: the entity's own record as the workbook gives it, the row
@@ -68,14 +67,7 @@ pub struct Validated {
     pub issues: Vec<Issue>,
 }
 
-/// The identity hash of a logbook entry's agency and activity.
-pub fn entry_key(agency_key: &str, activity: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(agency_key.as_bytes());
-    h.update([0x1f]);
-    h.update(activity.as_bytes());
-    hex::encode(&h.finalize()[..16])
-}
+use entity::rules::entry_key;
 
 /// Where a house code stands for rows that refer to it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,6 +9,7 @@ use crate::validate::{ProblemIdent, Row, Validated};
 use crate::workbook::SheetKind;
 use crate::{Progress, Stage};
 use chrono::{NaiveDate, Utc};
+use entity::rules;
 use entity::types::{Cohort, ProblemStatus};
 use entity::{analysis, area, household, import_issue, logbook_entry, member, problem};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -768,7 +769,7 @@ pub async fn write(
     touched.sort_unstable();
     touched.dedup();
     for chunk in touched.chunks(IN_CHUNK) {
-        tx.execute(&refresh_statuses_sql(chunk), &[]).await?;
+        tx.execute(&rules::refresh_statuses_sql(chunk), &[]).await?;
     }
     lap("statuses");
 
@@ -788,26 +789,83 @@ pub async fn write(
 /// Rows an import writes before the database's statistics are refreshed.
 const ANALYZE_AFTER_ROWS: usize = 5_000;
 
-/// The statement that sets each listed problem's status to its latest logbook entry's (by
-/// date, then the order written), or `not_started` when it has none. Ids are integers, inlined.
-fn refresh_statuses_sql(problem_ids: &[i32]) -> String {
-    let ids = problem_ids
-        .iter()
-        .map(i32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    format!(
-        "UPDATE problems SET status = COALESCE((SELECT e.status FROM logbook_entries e \
-         WHERE e.problem_id = problems.id \
-         ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1), 'not_started') \
-         WHERE id IN ({ids})"
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entity::types::{HouseCode, ProblemStatus};
 
-/// Sets each listed problem's status from its logbook (for writers other than imports).
-pub async fn refresh_statuses(db: &impl ConnectionTrait, problem_ids: &[i32]) -> Result<(), DbErr> {
-    for chunk in problem_ids.chunks(IN_CHUNK) {
-        db.execute_unprepared(&refresh_statuses_sql(chunk)).await?;
+    fn problem() -> problem::ActiveModel {
+        problem::ActiveModel {
+            id: NotSet,
+            house_code: Set(HouseCode::parse_str("33181183687").unwrap()),
+            indicator_code: Set(4),
+            citizen_id: Set(None),
+            person_key: Set(String::new()),
+            cohort_id: NotSet,
+            detail: Set(Some("ไม่มีน้ำสะอาด".into())),
+            status: NotSet,
+            batch_id: NotSet,
+            source_sheet: NotSet,
+            source_row: NotSet,
+        }
     }
-    Ok(())
+
+    #[test]
+    fn a_generated_id_is_not_written_and_every_other_column_is() {
+        let cols: Vec<&str> = written_columns::<problem::Entity>()
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert!(!cols.contains(&"id"));
+        assert_eq!(cols.len(), problem::Column::iter().count() - 1);
+        // natural keys are written
+        assert!(
+            written_columns::<household::Entity>()
+                .iter()
+                .any(|c| c.as_str() == "house_code")
+        );
+    }
+
+    #[test]
+    fn values_take_set_columns_then_fills_then_provenance() {
+        let cols = written_columns::<problem::Entity>();
+        let at = Provenance {
+            batch: 9,
+            sheet: SheetKind::Problems,
+            row: 12,
+        };
+        let vals = values(&problem(), &cols, &at, |c| match c {
+            problem::Column::CohortId => Some(Value::from(3)),
+            problem::Column::Status => Some(ProblemStatus::NotStarted.into()),
+            _ => None,
+        })
+        .expect("every column has a value");
+        let get = |name: &str| {
+            let i = cols.iter().position(|c| c.as_str() == name).unwrap();
+            vals[i].clone()
+        };
+        assert_eq!(get("house_code"), Value::from("33181183687"));
+        assert_eq!(get("cohort_id"), Value::from(3));
+        assert_eq!(get("status"), Value::from("not_started"));
+        assert_eq!(get("batch_id"), Value::from(9));
+        assert_eq!(get("source_sheet"), Value::from("problems"));
+        assert_eq!(get("source_row"), Value::from(12));
+        assert_eq!(get("citizen_id"), Value::String(None));
+    }
+
+    #[test]
+    fn a_column_nobody_gives_is_an_error_not_a_null() {
+        let cols = written_columns::<problem::Entity>();
+        let at = Provenance {
+            batch: 1,
+            sheet: SheetKind::Problems,
+            row: 2,
+        };
+        // the cohort is not filled: a new column `validate` forgot behaves the same
+        let e = values(&problem(), &cols, &at, |c| {
+            matches!(c, problem::Column::Status).then(|| Value::from("not_started"))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("problems.cohort_id"), "{e}");
+    }
 }

@@ -4,12 +4,11 @@
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::Local;
+use entity::rules::{AgencyIndex, entry_key};
 use entity::types::{
     Baht, CitizenId, Cohort, CohortSource, HouseCode, IndicatorCode, ProblemStatus, ThaiDate,
 };
 use entity::{cohort, household, logbook_entry, problem};
-use importer::reference::AgencyIndex;
-use importer::validate::entry_key;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -223,7 +222,7 @@ pub async fn record(
     }
     .insert(&txn)
     .await?;
-    importer::write::refresh_statuses(&txn, &[problem.id]).await?;
+    entity::rules::refresh_statuses(&txn, &[problem.id]).await?;
     txn.commit().await?;
     tracing::info!(principal = %p.label(), problem = problem.id, entry = entry.id, "assistance recorded");
     Ok((entry, agency_code))

@@ -1,0 +1,212 @@
+//! Rules the importer and the API both apply to stored records: how an agency's name as
+//! written finds the agency, a logbook entry's identity key, and a problem's status from its
+//! logbook. One home each, so an import and an API write can never disagree.
+
+use crate::types::{AreaLevel, text};
+use crate::{agency, area};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// Problem ids per status refresh statement.
+const IN_CHUNK: usize = 5000;
+
+/// Squashes a name for comparison: normalised, Latin lower-cased, without spaces and dots.
+pub fn squash(s: &str) -> String {
+    text::match_key(s)
+        .chars()
+        .filter(|c| *c != ' ' && *c != '.')
+        .collect()
+}
+
+/// An agency as matching needs it.
+#[derive(Debug, Clone)]
+pub struct AgencyRec {
+    /// Id.
+    pub id: i32,
+    /// Code (`33-pho`).
+    pub code: String,
+}
+
+/// Agencies of every province, indexed by the ways a workbook names them.
+#[derive(Debug, Default)]
+pub struct AgencyIndex {
+    by_key: HashMap<(String, String), AgencyRec>,
+    province_names: HashMap<String, String>,
+}
+
+impl AgencyIndex {
+    /// Builds the index. `province_names` maps province code → Thai name.
+    pub fn new(agencies: Vec<agency::Model>, province_names: HashMap<String, String>) -> Self {
+        let mut by_key = HashMap::new();
+        for a in agencies {
+            let rec = AgencyRec {
+                id: a.id,
+                code: a.code.clone(),
+            };
+            let pname = province_names
+                .get(&a.province_code)
+                .map(|n| squash(n))
+                .unwrap_or_default();
+            let name = squash(&a.name_th);
+            let mut keys = vec![
+                squash(&a.code),
+                squash(&a.abbreviation),
+                name.clone(),
+                squash(&a.name_en),
+            ];
+            if let Some(stripped) = name.strip_suffix(&pname).filter(|_| !pname.is_empty()) {
+                keys.push(stripped.to_string());
+            }
+            for k in keys.into_iter().filter(|k| !k.is_empty()) {
+                by_key
+                    .entry((a.province_code.clone(), k))
+                    .or_insert_with(|| rec.clone());
+            }
+        }
+        let province_names = province_names
+            .into_iter()
+            .map(|(k, v)| (k, squash(&v)))
+            .collect();
+        Self {
+            by_key,
+            province_names,
+        }
+    }
+
+    /// Loads every agency and the province names.
+    pub async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
+        let agencies = agency::Entity::find().all(db).await?;
+        let provinces = area::Entity::find()
+            .filter(area::Column::Level.eq(AreaLevel::Province))
+            .all(db)
+            .await?;
+        Ok(Self::new(
+            agencies,
+            provinces
+                .into_iter()
+                .map(|p| (p.code.as_str().to_string(), p.name_th))
+                .collect(),
+        ))
+    }
+
+    /// The agency of `province` that `written` names: its code, its abbreviation with or
+    /// without dots and spaces, or its Thai name, optionally followed by the province's name.
+    pub fn find(&self, province: &str, written: &str) -> Option<&AgencyRec> {
+        let k = squash(written);
+        if let Some(a) = self.by_key.get(&(province.to_string(), k.clone())) {
+            return Some(a);
+        }
+        let pname = self.province_names.get(province)?;
+        let stripped = k.strip_suffix(pname.as_str())?;
+        let stripped = stripped
+            .strip_suffix("จังหวัด")
+            .filter(|s| !s.is_empty())
+            .unwrap_or(stripped);
+        self.by_key
+            .get(&(province.to_string(), stripped.to_string()))
+            .or_else(|| {
+                // "สำนักงานสาธารณสุขจังหวัด" + name: the stored name already ends in จังหวัด
+                self.by_key
+                    .get(&(province.to_string(), format!("{stripped}จังหวัด")))
+            })
+    }
+}
+
+/// The identity hash of a logbook entry's agency (its code when matched, else its squashed
+/// text) and activity: with the problem and the date, an entry's identity.
+pub fn entry_key(agency_key: &str, activity: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(agency_key.as_bytes());
+    h.update([0x1f]);
+    h.update(activity.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The statement that sets each listed problem's status to its latest logbook entry's (by
+/// date, then the order written), or `not_started` when it has none. Ids are integers, inlined.
+pub fn refresh_statuses_sql(problem_ids: &[i32]) -> String {
+    let ids = problem_ids
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        "UPDATE problems SET status = COALESCE((SELECT e.status FROM logbook_entries e \
+         WHERE e.problem_id = problems.id \
+         ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1), 'not_started') \
+         WHERE id IN ({ids})"
+    )
+}
+
+/// Sets each listed problem's status from its logbook (for writers other than imports).
+pub async fn refresh_statuses(db: &impl ConnectionTrait, problem_ids: &[i32]) -> Result<(), DbErr> {
+    for chunk in problem_ids.chunks(IN_CHUNK) {
+        db.execute_unprepared(&refresh_statuses_sql(chunk)).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agencies_match_by_code_abbreviation_and_name_within_the_province() {
+        let ag = |id, code: &str, abbr: &str, th: &str, p: &str| agency::Model {
+            id,
+            code: code.into(),
+            abbreviation: abbr.into(),
+            name_th: th.into(),
+            name_en: "x".into(),
+            province_code: p.into(),
+        };
+        let idx = AgencyIndex::new(
+            vec![
+                ag(1, "33-pho", "สสจ.", "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ", "33"),
+                ag(2, "67-pho", "สสจ.", "สำนักงานสาธารณสุขจังหวัดเพชรบูรณ์", "67"),
+            ],
+            HashMap::from([
+                ("33".into(), "ศรีสะเกษ".into()),
+                ("67".into(), "เพชรบูรณ์".into()),
+            ]),
+        );
+        for w in [
+            "สสจ.",
+            "สสจ",
+            "สสจ.ศรีสะเกษ",
+            "สสจ. ศรีสะเกษ",
+            "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ",
+            "33-pho",
+            "สำนักงานสาธารณสุขจังหวัด",
+        ] {
+            assert_eq!(idx.find("33", w).map(|a| a.id), Some(1), "{w}");
+        }
+        assert!(idx.find("33", "อบต.บ้านโคก").is_none());
+        assert!(idx.find("33", "สสจ.เพชรบูรณ์").is_none());
+        assert_eq!(idx.find("67", "สสจ.เพชรบูรณ์").map(|a| a.id), Some(2));
+    }
+
+    #[test]
+    fn an_entry_key_separates_agency_from_activity() {
+        assert_eq!(
+            entry_key("33-pho", "เยี่ยมบ้าน"),
+            entry_key("33-pho", "เยี่ยมบ้าน")
+        );
+        assert_ne!(
+            entry_key("33-pho", "เยี่ยมบ้าน"),
+            entry_key("33-ph", "oเยี่ยมบ้าน")
+        );
+        assert_eq!(entry_key("a", "b").len(), 32);
+    }
+
+    #[test]
+    fn the_status_refresh_orders_by_date_then_write_order() {
+        let sql = refresh_statuses_sql(&[3, 9]);
+        assert!(
+            sql.contains("ORDER BY e.entry_date DESC, e.written_seq DESC"),
+            "{sql}"
+        );
+        assert!(sql.ends_with("WHERE id IN (3,9)"), "{sql}");
+    }
+}
