@@ -539,7 +539,7 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
         };
         let opts = ImportOptions {
             dry_run: args.dry_run,
-            district: district.as_ref().map(|d| d.as_str().to_string()),
+            scope: district.as_ref().map(|d| d.as_str().to_string()),
             principal: Some(format!("cli:{}", whoami())),
             progress,
             limits: args.read.limits(),
@@ -758,9 +758,8 @@ async fn report(
     use api::service::reports;
     let month = reports::Month::parse(month).map_err(|e| usage(format!("--month: {e}")))?;
     let who = match district_arg(district)? {
-        Some(d) => api::access::Principal::District {
-            key_id: 0,
-            district: d.as_str().to_string(),
+        Some(d) => api::access::Principal::Operator {
+            district: Some(d.as_str().to_string()),
         },
         None => api::service::agencies::operator(),
     };

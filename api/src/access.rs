@@ -1,9 +1,10 @@
 //! The one place where a principal becomes SeaORM conditions: what each key may see, per
 //! entity. Every statement that reads or writes for a principal applies these. Deny by default.
 
+use crate::error::{ApiError, ApiResult};
 use entity::catalog::INDICATORS;
 use entity::types::Dimension;
-use entity::{household, import_batch, logbook_entry, problem};
+use entity::{audit_event, household, import_batch, logbook_entry, problem};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -37,6 +38,23 @@ pub enum Principal {
         /// The dimensions it owns.
         dimensions: Vec<Dimension>,
     },
+    /// The command line, run by whoever operates the server: everything, or one district
+    /// when the command names one. No key.
+    Operator {
+        /// District the command is narrowed to.
+        district: Option<String>,
+    },
+}
+
+/// What a principal reaches, whoever it is: every decision below is made on this.
+enum Reach<'a> {
+    All,
+    Province(&'a str),
+    District(&'a str),
+    Agency {
+        province: &'a str,
+        dimensions: &'a [Dimension],
+    },
 }
 
 /// Indicator codes of some dimensions.
@@ -59,13 +77,9 @@ fn houses_where(col: household::Column, code: &str) -> sea_orm::sea_query::Selec
 
 impl Principal {
     /// Who, for logs, audit and `recorded_by`: `admin:3`, `district:3318:5`,
-    /// `agency:33-pho:7`; `cli` for the command line (key id 0).
+    /// `agency:33-pho:7`; `cli` (or `cli:3318`) for the command line.
     pub fn label(&self) -> String {
         match self {
-            Principal::Admin {
-                key_id: 0,
-                province: None,
-            } => "cli".into(),
             Principal::Admin {
                 key_id,
                 province: None,
@@ -80,33 +94,54 @@ impl Principal {
                 agency_code,
                 ..
             } => format!("agency:{agency_code}:{key_id}"),
+            Principal::Operator { district: None } => "cli".into(),
+            Principal::Operator { district: Some(d) } => format!("cli:{d}"),
+        }
+    }
+
+    fn reach(&self) -> Reach<'_> {
+        match self {
+            Principal::Admin { province: None, .. } | Principal::Operator { district: None } => {
+                Reach::All
+            }
+            Principal::Admin {
+                province: Some(p), ..
+            } => Reach::Province(p),
+            Principal::District { district, .. }
+            | Principal::Operator {
+                district: Some(district),
+            } => Reach::District(district),
+            Principal::Agency {
+                province,
+                dimensions,
+                ..
+            } => Reach::Agency {
+                province,
+                dimensions,
+            },
         }
     }
 
     /// The province the principal is bound to, if any.
     pub fn province(&self) -> Option<&str> {
-        match self {
-            Principal::Admin { province, .. } => province.as_deref(),
-            Principal::District { district, .. } => district.get(..2),
-            Principal::Agency { province, .. } => Some(province),
+        match self.reach() {
+            Reach::All => None,
+            Reach::Province(p) => Some(p),
+            Reach::District(d) => d.get(..2),
+            Reach::Agency { province, .. } => Some(province),
         }
     }
 
     /// Households it may see (and whose members' personal data it may see): an agency only
     /// those with a problem in a dimension it owns.
     pub fn households(&self) -> Condition {
-        match self {
-            Principal::Admin { province: None, .. } => Condition::all(),
-            Principal::Admin {
-                province: Some(p), ..
-            } => Condition::all().add(household::Column::ProvinceCode.eq(p)),
-            Principal::District { district, .. } => {
-                Condition::all().add(household::Column::DistrictCode.eq(district))
-            }
-            Principal::Agency {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            Reach::Province(p) => Condition::all().add(household::Column::ProvinceCode.eq(p)),
+            Reach::District(d) => Condition::all().add(household::Column::DistrictCode.eq(d)),
+            Reach::Agency {
                 province,
                 dimensions,
-                ..
             } => Condition::all()
                 .add(household::Column::ProvinceCode.eq(province))
                 .add(
@@ -125,22 +160,19 @@ impl Principal {
 
     /// Problems it may see: an agency only those in its dimensions, in its province.
     pub fn problems(&self) -> Condition {
-        match self {
-            Principal::Admin { province: None, .. } => Condition::all(),
-            Principal::Admin {
-                province: Some(p), ..
-            } => Condition::all().add(
+        match self.reach() {
+            Reach::All => Condition::all(),
+            Reach::Province(p) => Condition::all().add(
                 problem::Column::HouseCode
                     .in_subquery(houses_where(household::Column::ProvinceCode, p)),
             ),
-            Principal::District { district, .. } => Condition::all().add(
+            Reach::District(d) => Condition::all().add(
                 problem::Column::HouseCode
-                    .in_subquery(houses_where(household::Column::DistrictCode, district)),
+                    .in_subquery(houses_where(household::Column::DistrictCode, d)),
             ),
-            Principal::Agency {
+            Reach::Agency {
                 province,
                 dimensions,
-                ..
             } => Condition::all()
                 .add(problem::Column::IndicatorCode.is_in(indicator_codes(dimensions)))
                 .add(
@@ -152,14 +184,14 @@ impl Principal {
 
     /// Logbook entries it may see: those on problems it may see.
     pub fn entries(&self) -> Condition {
-        match self {
-            Principal::Admin { province: None, .. } => Condition::all(),
-            other => Condition::all().add(
+        match self.reach() {
+            Reach::All => Condition::all(),
+            _ => Condition::all().add(
                 logbook_entry::Column::ProblemId.in_subquery(
                     Query::select()
                         .column(problem::Column::Id)
                         .from(problem::Entity)
-                        .cond_where(other.problems())
+                        .cond_where(self.problems())
                         .to_owned(),
                 ),
             ),
@@ -169,15 +201,58 @@ impl Principal {
     /// Import batches it may see: a district its own; a province admin those of its districts;
     /// a national admin all; agencies none.
     pub fn batches(&self) -> Condition {
-        match self {
-            Principal::Admin { province: None, .. } => Condition::all(),
-            Principal::Admin {
-                province: Some(p), ..
-            } => Condition::all().add(import_batch::Column::DistrictCode.starts_with(p.as_str())),
-            Principal::District { district, .. } => {
-                Condition::all().add(import_batch::Column::DistrictCode.eq(district))
+        match self.reach() {
+            Reach::All => Condition::all(),
+            Reach::Province(p) => {
+                Condition::all().add(import_batch::Column::DistrictCode.starts_with(p))
             }
-            Principal::Agency { .. } => Condition::all().add(import_batch::Column::Id.lt(0)),
+            Reach::District(d) => Condition::all().add(import_batch::Column::DistrictCode.eq(d)),
+            Reach::Agency { .. } => nothing(import_batch::Column::Id),
         }
     }
+
+    /// Audit events it may read: all for a national admin (and the command line), its
+    /// province's for a province admin, none for districts and agencies.
+    pub fn audit_events(&self) -> Condition {
+        match (self, self.reach()) {
+            (_, Reach::All) => Condition::all(),
+            (Principal::Admin { .. }, Reach::Province(p)) => {
+                Condition::all().add(audit_event::Column::ProvinceCode.eq(p))
+            }
+            _ => nothing(audit_event::Column::Id),
+        }
+    }
+
+    /// Whether it may manage the agencies (and keys) of `province`: a national admin and
+    /// the command line any, a province admin its own.
+    pub fn administers(&self, province: &str) -> ApiResult<()> {
+        match (self, self.reach()) {
+            (_, Reach::All) => Ok(()),
+            (Principal::Admin { .. }, Reach::Province(own)) if own == province => Ok(()),
+            (Principal::Admin { .. }, _) => Err(ApiError::Forbidden(format!(
+                "this key administers another province, not {province}"
+            ))),
+            _ => Err(ApiError::Forbidden(
+                "only an admin key may manage agencies".into(),
+            )),
+        }
+    }
+
+    /// The scope a workbook it uploads is imported under: a district's own district, a
+    /// province admin's province, nothing for a national admin. Agencies may not upload.
+    pub fn import_scope(&self) -> ApiResult<Option<String>> {
+        match self.reach() {
+            Reach::All => Ok(None),
+            Reach::Province(p) => Ok(Some(p.to_string())),
+            Reach::District(d) => Ok(Some(d.to_string())),
+            Reach::Agency { .. } => Err(ApiError::Forbidden(
+                "agencies record help through recordAssistance; workbooks are uploaded by district and provincial centres".into(),
+            )),
+        }
+    }
+}
+
+/// A condition no row meets (ids are positive).
+fn nothing(id: impl ColumnTrait) -> Condition {
+    Condition::all().add(id.lt(0))
 }

@@ -12,8 +12,9 @@
 //! processes see the stage recorded at the claim.
 
 use crate::access::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use chrono::{NaiveDate, Utc};
+use entity::types::{BatchStatus, JobStage};
 use entity::{import_batch, import_upload};
 use importer::{ImportOptions, Progress, Stage};
 use sea_orm::{
@@ -32,8 +33,8 @@ pub const MAX_ATTEMPTS: i32 = 3;
 /// A running job's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Live {
-    /// `reading`, `validating`, `writing`.
-    pub stage: &'static str,
+    /// The stage.
+    pub stage: JobStage,
     /// Rows done in this stage.
     pub done: u64,
     /// Rows of this stage.
@@ -84,22 +85,14 @@ impl Jobs {
     /// district key imports its district only). Agencies may not upload.
     pub async fn enqueue(&self, p: &Principal, up: Upload) -> ApiResult<import_batch::Model> {
         // the import's scope: a district, a province (a province admin), or none (national)
-        let district = match p {
-            Principal::District { district, .. } => Some(district.clone()),
-            Principal::Admin { province, .. } => province.clone(),
-            Principal::Agency { .. } => {
-                return Err(ApiError::Forbidden(
-                    "agencies record help through recordAssistance; workbooks are uploaded by district and provincial centres".into(),
-                ));
-            }
-        };
+        let district = p.import_scope()?;
         let now = Utc::now();
         let tx = crate::service::begin_write(&self.db).await?;
         let batch = import_batch::ActiveModel {
             file_name: Set(up.file_name),
             file_sha256: Set(hex::encode(Sha256::digest(&up.bytes))),
             district_code: Set(district),
-            status: Set("queued".into()),
+            status: Set(BatchStatus::Queued),
             principal: Set(Some(p.label())),
             as_of: Set(self.today()),
             started_at: Set(now),
@@ -148,9 +141,11 @@ impl Jobs {
         }
         let n = self
             .db
-            .execute_unprepared(
-                "UPDATE import_batches SET status = 'queued', stage = NULL WHERE status = 'running'",
-            )
+            .execute_unprepared(&format!(
+                "UPDATE import_batches SET status = '{queued}', stage = NULL WHERE status = '{running}'",
+                queued = BatchStatus::Queued.key(),
+                running = BatchStatus::Running.key(),
+            ))
             .await?
             .rows_affected();
         if n > 0 {
@@ -173,9 +168,14 @@ impl Jobs {
             .db
             .query_one_raw(Statement::from_string(
                 DbBackend::Sqlite,
-                "UPDATE import_batches SET status = 'running', stage = 'reading', attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM import_batches WHERE status = 'queued' ORDER BY id LIMIT 1) \
-                 RETURNING id, attempts",
+                format!(
+                    "UPDATE import_batches SET status = '{running}', stage = '{reading}', \
+                     attempts = attempts + 1 WHERE id = (SELECT id FROM import_batches \
+                     WHERE status = '{queued}' ORDER BY id LIMIT 1) RETURNING id, attempts",
+                    running = BatchStatus::Running.key(),
+                    reading = JobStage::Reading.key(),
+                    queued = BatchStatus::Queued.key(),
+                ),
             ))
             .await?;
         let Some(row) = claimed else {
@@ -194,9 +194,13 @@ impl Jobs {
         let claimed = lock
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT u.batch_id FROM import_uploads u JOIN import_batches b ON b.id = u.batch_id \
-                 WHERE b.status IN ('queued', 'running') ORDER BY u.batch_id \
-                 LIMIT 1 FOR UPDATE OF u SKIP LOCKED",
+                format!(
+                    "SELECT u.batch_id FROM import_uploads u JOIN import_batches b ON b.id = u.batch_id \
+                     WHERE b.status IN ('{queued}', '{running}') ORDER BY u.batch_id \
+                     LIMIT 1 FOR UPDATE OF u SKIP LOCKED",
+                    queued = BatchStatus::Queued.key(),
+                    running = BatchStatus::Running.key(),
+                ),
             ))
             .await?;
         let Some(row) = claimed else {
@@ -208,8 +212,12 @@ impl Jobs {
             .db
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "UPDATE import_batches SET status = 'running', stage = 'reading', attempts = attempts + 1 \
-                 WHERE id = $1 RETURNING attempts",
+                format!(
+                    "UPDATE import_batches SET status = '{running}', stage = '{reading}', \
+                     attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+                    running = BatchStatus::Running.key(),
+                    reading = JobStage::Reading.key(),
+                ),
                 [id.into()],
             ))
             .await?;
@@ -251,17 +259,17 @@ impl Jobs {
             let cur = m.get(&id).copied();
             let next = match stage {
                 Stage::Reading => Some(Live {
-                    stage: "reading",
+                    stage: JobStage::Reading,
                     done: 0,
                     total: 0,
                 }),
                 Stage::Validating { rows } => Some(Live {
-                    stage: "validating",
+                    stage: JobStage::Validating,
                     done: 0,
                     total: rows,
                 }),
                 Stage::Writing { rows } => Some(Live {
-                    stage: "writing",
+                    stage: JobStage::Writing,
                     done: 0,
                     total: rows,
                 }),
@@ -279,7 +287,7 @@ impl Jobs {
         });
         let opts = ImportOptions {
             dry_run: batch.dry_run,
-            district: batch.district_code.clone(),
+            scope: batch.district_code.clone(),
             today: batch.as_of,
             principal: batch.principal.clone(),
             progress,
@@ -335,7 +343,7 @@ impl Jobs {
     async fn fail(&self, id: i32, why: &str) -> ApiResult<()> {
         import_batch::ActiveModel {
             id: Set(id),
-            status: Set("failed".into()),
+            status: Set(BatchStatus::Failed),
             stage: Set(None),
             failure: Set(Some(why.to_string())),
             finished_at: Set(Some(Utc::now())),

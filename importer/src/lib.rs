@@ -581,9 +581,9 @@ impl std::fmt::Debug for Progress {
 pub struct ImportOptions {
     /// Validate and report only; write nothing.
     pub dry_run: bool,
-    /// Limit to one district (4-digit code) or province (2-digit code): rows outside it are
-    /// errors.
-    pub district: Option<String>,
+    /// The area the import is limited to: a district (4-digit code) or a province (2-digit
+    /// code); rows outside it are errors.
+    pub scope: Option<String>,
     /// The day the import runs: dates after it are errors; ages are as of it.
     pub today: NaiveDate,
     /// Who imports (recorded on the batch).
@@ -602,7 +602,7 @@ impl ImportOptions {
     pub fn today() -> Self {
         Self {
             dry_run: false,
-            district: None,
+            scope: None,
             today: chrono::Local::now().date_naive(),
             principal: None,
             progress: Progress::default(),
@@ -656,7 +656,7 @@ pub async fn import_workbook(
     let info = write::BatchInfo {
         file_name: file_name.to_string(),
         sha256: hex::encode(Sha256::digest(&bytes)),
-        district: opts.district.clone(),
+        district: opts.scope.clone(),
         principal: opts.principal.clone(),
         as_of: opts.today,
         existing: opts.batch,
@@ -708,7 +708,7 @@ pub async fn import_workbook(
         areas: &areas,
         agencies: &agencies,
         stored: &stored,
-        district: opts.district.as_deref(),
+        scope: opts.scope.as_deref(),
     };
     let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let validated = validate::validate(&read, &ctx);

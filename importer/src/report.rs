@@ -161,6 +161,17 @@ impl ImportStatus {
     }
 }
 
+/// An outcome is the state its batch is recorded in.
+impl From<ImportStatus> for entity::types::BatchStatus {
+    fn from(s: ImportStatus) -> Self {
+        match s {
+            ImportStatus::Imported => Self::Imported,
+            ImportStatus::Rejected => Self::Rejected,
+            ImportStatus::DryRun => Self::DryRun,
+        }
+    }
+}
+
 /// The report of one file.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {

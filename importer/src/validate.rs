@@ -208,8 +208,8 @@ pub struct Context<'a> {
     pub agencies: &'a AgencyIndex,
     /// Stored records.
     pub stored: &'a Stored,
-    /// District (or province, a 2-digit code) the importer is limited to.
-    pub district: Option<&'a str>,
+    /// The area (a district, or a province: a 2-digit code) the import is limited to.
+    pub scope: Option<&'a str>,
 }
 
 /// Labels of the columns, for messages, per sheet.
@@ -286,7 +286,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                 );
                 ok = false;
             }
-            if let Some(scope) = ctx.district
+            if let Some(scope) = ctx.scope
                 && !district.as_str().starts_with(scope)
             {
                 let (th, en) = if scope.len() == 2 {
@@ -394,7 +394,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
         match ctx.stored.households.get(code) {
             Some(h)
                 if ctx
-                    .district
+                    .scope
                     .is_some_and(|d| !h.district_code.as_str().starts_with(d)) =>
             {
                 House::OutOfScope
@@ -664,7 +664,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
             .into_iter()
             .max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p)))
             .map(|(p, _)| p.to_string())
-            .or_else(|| ctx.district.map(|d| d[..2].to_string()))
+            .or_else(|| ctx.scope.map(|d| d[..2].to_string()))
             .unwrap_or_default();
         for p in &read.entries {
             let Some(e) = &p.value else { continue };

@@ -10,7 +10,7 @@ use crate::workbook::SheetKind;
 use crate::{Progress, Stage};
 use chrono::{NaiveDate, Utc};
 use entity::rules;
-use entity::types::{Cohort, ProblemStatus};
+use entity::types::{BatchStatus, Cohort, ProblemStatus};
 use entity::{analysis, area, household, import_issue, logbook_entry, member, problem};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sqlx;
@@ -273,7 +273,7 @@ impl Tx {
             );
             let vals = [
                 text(&info.sha256),
-                text(report.status.as_str()),
+                Value::from(BatchStatus::from(report.status)),
                 Value::from(info.as_of),
                 Value::from(now),
                 Value::from(counts),
@@ -294,7 +294,7 @@ impl Tx {
             text(&info.file_name),
             text(&info.sha256),
             opt_text(&info.district),
-            text(report.status.as_str()),
+            Value::from(BatchStatus::from(report.status)),
             opt_text(&info.principal),
             Value::from(info.as_of),
             Value::from(now),

@@ -111,7 +111,7 @@ impl TestApp {
     ) -> ImportReport {
         let opts = ImportOptions {
             dry_run,
-            district: district.map(str::to_string),
+            scope: district.map(str::to_string),
             today: today(),
             principal: Some("test".into()),
             progress: Progress::default(),

@@ -160,6 +160,15 @@ impl QueryRoot {
                 agency: Some(agency_code.clone()),
                 dimensions: dimensions.to_vec(),
             },
+            // the command line has no key, so it never asks; answered for completeness
+            Principal::Operator { district } => Me {
+                kind: "OPERATOR".into(),
+                label: p.label(),
+                province: p.province().map(str::to_string),
+                district: district.clone(),
+                agency: None,
+                dimensions: all,
+            },
         })
     }
 

@@ -4,13 +4,15 @@ use super::loaders::{
     AnalysisLoader, AreaLoader, Cached, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
 };
 use crate::error::GqlResult;
-use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, Result, SimpleObject};
 use entity::types::AreaCode;
 use entity::{analysis, area, household, logbook_entry, member, problem};
 
+/// An import batch's state (the domain's `BatchStatus`, named `ImportStatus` in the schema).
+pub use entity::types::BatchStatus as ImportStatus;
 /// The domain's own enums are the GraphQL enums (derived in `entity` with its `graphql`
 /// feature): no mirror to keep in step.
-pub use entity::types::{AreaLevel, Classification, Dimension, ProblemStatus, Sex};
+pub use entity::types::{AreaLevel, Classification, Dimension, JobStage, ProblemStatus, Sex};
 
 /// An administrative area.
 pub struct Area(pub area::Model);
@@ -385,23 +387,6 @@ impl Analysis {
     }
 }
 
-/// What happened to an import batch.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum ImportStatus {
-    /// Uploaded, waiting for the worker.
-    Queued,
-    /// Being imported.
-    Running,
-    /// Written.
-    Imported,
-    /// Refused: nothing written but the batch and its errors.
-    Rejected,
-    /// The import stopped on an internal error (see `failure`); nothing written.
-    Failed,
-    /// Checked only, and it would have been imported.
-    DryRun,
-}
-
 /// Where a running import is.
 #[derive(SimpleObject, Clone)]
 pub struct ImportProgress {
@@ -416,25 +401,38 @@ pub struct ImportProgress {
 }
 
 impl ImportProgress {
-    /// Progress from a stage and its rows.
-    pub fn new(stage: &str, done: i64, total: i64) -> Self {
+    /// Progress of a running stage from its rows; the weights are the stage's own.
+    pub fn of(stage: JobStage, done: i64, total: i64) -> Self {
         let part = if total > 0 {
-            (done as f64 / total as f64).clamp(0.0, 1.0)
+            done as f64 / total as f64
         } else {
             0.0
         };
-        let fraction = match stage {
-            "queued" => 0.0,
-            "reading" => 0.05,
-            "validating" => 0.4,
-            "writing" => 0.6 + 0.4 * part,
-            _ => 1.0,
-        };
         Self {
-            stage: stage.to_string(),
+            stage: stage.key().to_string(),
             rows_done: done,
             rows_total: total,
-            fraction,
+            fraction: stage.fraction(part),
+        }
+    }
+
+    /// A job not started yet.
+    pub fn waiting() -> Self {
+        Self {
+            stage: "queued".into(),
+            rows_done: 0,
+            rows_total: 0,
+            fraction: 0.0,
+        }
+    }
+
+    /// A finished batch, whatever its outcome.
+    pub fn done() -> Self {
+        Self {
+            stage: "done".into(),
+            rows_done: 0,
+            rows_total: 0,
+            fraction: 1.0,
         }
     }
 }
@@ -523,14 +521,7 @@ impl ImportBatch {
     }
     /// Where the job is, or its outcome.
     async fn status(&self) -> ImportStatus {
-        match self.0.status.as_str() {
-            "queued" => ImportStatus::Queued,
-            "running" => ImportStatus::Running,
-            "imported" => ImportStatus::Imported,
-            "dry_run" => ImportStatus::DryRun,
-            "failed" => ImportStatus::Failed,
-            _ => ImportStatus::Rejected,
-        }
+        self.0.status
     }
     /// Uploaded to be checked only.
     async fn dry_run(&self) -> bool {
@@ -538,22 +529,21 @@ impl ImportBatch {
     }
     /// Progress: live while this server runs the job, else as last recorded.
     async fn progress(&self, ctx: &Context<'_>) -> ImportProgress {
-        let open = matches!(self.0.status.as_str(), "queued" | "running");
-        if open
+        if self.0.status.is_open()
             && let Some(l) = ctx
                 .data_opt::<crate::jobs::Jobs>()
                 .and_then(|j| j.live(self.0.id))
         {
-            return ImportProgress::new(l.stage, l.done as i64, l.total as i64);
+            return ImportProgress::of(l.stage, l.done as i64, l.total as i64);
         }
-        match self.0.status.as_str() {
-            "queued" => ImportProgress::new("queued", 0, 0),
-            "running" => ImportProgress::new(
-                self.0.stage.as_deref().unwrap_or("reading"),
+        match self.0.status {
+            ImportStatus::Queued => ImportProgress::waiting(),
+            ImportStatus::Running => ImportProgress::of(
+                self.0.stage.unwrap_or(JobStage::Reading),
                 self.0.rows_done,
                 self.0.rows_total,
             ),
-            _ => ImportProgress::new("done", 0, 0),
+            _ => ImportProgress::done(),
         }
     }
     /// Why a `FAILED` job failed.
@@ -568,7 +558,7 @@ impl ImportBatch {
     /// the reasons in Thai (GET with the same key). Null for other batches, and for batches
     /// imported from the command line (their file is not stored).
     async fn error_workbook_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        if self.0.status != "rejected" || self.0.error_count == 0 {
+        if self.0.status != ImportStatus::Rejected || self.0.error_count == 0 {
             return Ok(None);
         }
         let db = ctx.data_unchecked::<sea_orm::DatabaseConnection>();

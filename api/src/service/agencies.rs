@@ -16,26 +16,7 @@ use serde_json::json;
 
 /// The principal the command line acts as.
 pub fn operator() -> Principal {
-    Principal::Admin {
-        key_id: 0,
-        province: None,
-    }
-}
-
-fn admin_of(p: &Principal, province: &str) -> ApiResult<()> {
-    match p {
-        Principal::Admin { province: None, .. } => Ok(()),
-        Principal::Admin {
-            province: Some(own),
-            ..
-        } if own == province => Ok(()),
-        Principal::Admin { .. } => Err(ApiError::Forbidden(format!(
-            "this key administers another province, not {province}"
-        ))),
-        _ => Err(ApiError::Forbidden(
-            "only an admin key may manage agencies".into(),
-        )),
-    }
+    Principal::Operator { district: None }
 }
 
 async fn find(db: &impl ConnectionTrait, code: &str) -> ApiResult<agency::Model> {
@@ -65,7 +46,7 @@ pub struct NewAgency {
 pub async fn add(db: &DatabaseConnection, p: &Principal, a: NewAgency) -> ApiResult<AgencyRow> {
     let province = AreaCode::parse_level(&a.province, AreaLevel::Province)
         .map_err(|_| ApiError::bad_input("province", "a 2-digit province code"))?;
-    admin_of(p, province.as_str())?;
+    p.administers(province.as_str())?;
     if area::Entity::find_by_id(province.clone())
         .one(db)
         .await?
@@ -129,7 +110,7 @@ pub async fn assign(
     d: Dimension,
 ) -> ApiResult<AgencyRow> {
     let a = find(db, code).await?;
-    admin_of(p, &a.province_code)?;
+    p.administers(&a.province_code)?;
     let tx = super::begin_write(db).await?;
     let inserted = agency_dimension::Entity::insert(agency_dimension::ActiveModel {
         agency_id: Set(a.id),
@@ -161,7 +142,7 @@ pub async fn unassign(
     d: Dimension,
 ) -> ApiResult<AgencyRow> {
     let a = find(db, code).await?;
-    admin_of(p, &a.province_code)?;
+    p.administers(&a.province_code)?;
     let tx = super::begin_write(db).await?;
     let deleted = agency_dimension::Entity::delete_many()
         .filter(agency_dimension::Column::AgencyId.eq(a.id))

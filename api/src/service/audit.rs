@@ -5,7 +5,7 @@ use crate::access::Principal;
 use crate::error::ApiResult;
 use chrono::Utc;
 use entity::audit_event;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 /// Records one change by `who`.
 pub async fn record(
@@ -31,19 +31,6 @@ pub async fn record(
     Ok(())
 }
 
-/// What of the trail `p` may read: all for a national admin, its province's for a province
-/// admin, nothing for others.
-fn visible(p: &Principal) -> Condition {
-    match p {
-        Principal::Admin { province: None, .. } => Condition::all(),
-        Principal::Admin {
-            province: Some(code),
-            ..
-        } => Condition::all().add(audit_event::Column::ProvinceCode.eq(code.as_str())),
-        _ => Condition::all().add(audit_event::Column::Id.lt(0)),
-    }
-}
-
 /// A page of events, newest first, before an id; and whether more follow.
 pub async fn page(
     db: &impl ConnectionTrait,
@@ -53,7 +40,7 @@ pub async fn page(
 ) -> ApiResult<(Vec<audit_event::Model>, bool)> {
     super::newest_first(
         db,
-        audit_event::Entity::find().filter(visible(p)),
+        audit_event::Entity::find().filter(p.audit_events()),
         audit_event::Column::Id,
         before,
         first,

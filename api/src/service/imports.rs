@@ -2,6 +2,7 @@
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
+use entity::types::BatchStatus;
 use entity::{import_batch, import_issue, import_upload};
 use importer::errorbook::Flag;
 use importer::workbook::SheetKind;
@@ -71,7 +72,7 @@ pub async fn error_workbook(
     let Some(batch) = get(db, p, id).await? else {
         return Ok(None);
     };
-    if batch.status != "rejected" {
+    if batch.status != BatchStatus::Rejected {
         return Ok(None);
     }
     let Some(upload) = import_upload::Entity::find_by_id(id).one(db).await? else {

@@ -1,5 +1,6 @@
 //! Import batches: one per workbook imported (or refused).
 
+use crate::types::{BatchStatus, JobStage};
 use sea_orm::entity::prelude::*;
 
 /// A batch.
@@ -15,8 +16,8 @@ pub struct Model {
     pub file_sha256: String,
     /// District scope the import ran under, if any.
     pub district_code: Option<String>,
-    /// `queued`, `running`, `imported`, `rejected`, `failed` or `dry_run`.
-    pub status: String,
+    /// Where the job is, or the import's outcome.
+    pub status: BatchStatus,
     /// Who imported it.
     pub principal: Option<String>,
     /// Day the batch's values were true (ages given without birth dates).
@@ -33,8 +34,8 @@ pub struct Model {
     pub warning_count: i32,
     /// Checked only (an upload's dry run): nothing but the batch and its issues is written.
     pub dry_run: bool,
-    /// The running job's stage: `reading`, `validating`, `writing`.
-    pub stage: Option<String>,
+    /// The running job's stage.
+    pub stage: Option<JobStage>,
     /// Rows done (of the stage's rows).
     pub rows_done: i64,
     /// Rows in all.
