@@ -17,10 +17,7 @@ use chrono::{NaiveDate, Utc};
 use entity::types::{BatchStatus, JobStage};
 use entity::{import_batch, import_upload};
 use importer::{ImportOptions, Progress, Stage};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -136,18 +133,7 @@ impl Jobs {
     /// Puts jobs a dead process left `running` back in the queue (SQLite, where one
     /// process runs the queue; on PostgreSQL the claim finds them through their freed lock).
     pub async fn recover(&self) -> ApiResult<u64> {
-        if self.db.get_database_backend() != DbBackend::Sqlite {
-            return Ok(0);
-        }
-        let n = self
-            .db
-            .execute_unprepared(&format!(
-                "UPDATE import_batches SET status = '{queued}', stage = NULL WHERE status = '{running}'",
-                queued = BatchStatus::Queued.key(),
-                running = BatchStatus::Running.key(),
-            ))
-            .await?
-            .rows_affected();
+        let n = entity::db::requeue_interrupted(&self.db).await?;
         if n > 0 {
             tracing::warn!(jobs = n, "jobs interrupted by a restart are queued again");
         }
@@ -157,77 +143,13 @@ impl Jobs {
     /// Claims the oldest job and runs it; returns its batch id, or none when the queue is
     /// empty.
     pub async fn run_next(&self) -> ApiResult<Option<i32>> {
-        match self.db.get_database_backend() {
-            DbBackend::Postgres => self.run_next_pg().await,
-            _ => self.run_next_sqlite().await,
-        }
-    }
-
-    async fn run_next_sqlite(&self) -> ApiResult<Option<i32>> {
-        let claimed = self
-            .db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                format!(
-                    "UPDATE import_batches SET status = '{running}', stage = '{reading}', \
-                     attempts = attempts + 1 WHERE id = (SELECT id FROM import_batches \
-                     WHERE status = '{queued}' ORDER BY id LIMIT 1) RETURNING id, attempts",
-                    running = BatchStatus::Running.key(),
-                    reading = JobStage::Reading.key(),
-                    queued = BatchStatus::Queued.key(),
-                ),
-            ))
-            .await?;
-        let Some(row) = claimed else {
+        let Some(claim) = entity::db::claim_import(&self.db).await? else {
             return Ok(None);
         };
-        let id: i32 = row.try_get_by_index(0)?;
-        let attempts: i32 = row.try_get_by_index(1)?;
+        let (id, attempts) = (claim.id, claim.attempts);
         let upload = import_upload::Entity::find_by_id(id).one(&self.db).await?;
-        self.run(id, attempts, upload.map(|u| u.bytes)).await?;
-        Ok(Some(id))
-    }
-
-    async fn run_next_pg(&self) -> ApiResult<Option<i32>> {
-        // the lock on the upload row lives as long as this transaction: the whole run
-        let lock = self.db.begin().await?;
-        let claimed = lock
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!(
-                    "SELECT u.batch_id FROM import_uploads u JOIN import_batches b ON b.id = u.batch_id \
-                     WHERE b.status IN ('{queued}', '{running}') ORDER BY u.batch_id \
-                     LIMIT 1 FOR UPDATE OF u SKIP LOCKED",
-                    queued = BatchStatus::Queued.key(),
-                    running = BatchStatus::Running.key(),
-                ),
-            ))
-            .await?;
-        let Some(row) = claimed else {
-            lock.rollback().await?;
-            return Ok(None);
-        };
-        let id: i32 = row.try_get_by_index(0)?;
-        let attempts_row = self
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                format!(
-                    "UPDATE import_batches SET status = '{running}', stage = '{reading}', \
-                     attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
-                    running = BatchStatus::Running.key(),
-                    reading = JobStage::Reading.key(),
-                ),
-                [id.into()],
-            ))
-            .await?;
-        let attempts: i32 = match attempts_row {
-            Some(r) => r.try_get_by_index(0)?,
-            None => 1,
-        };
-        let upload = import_upload::Entity::find_by_id(id).one(&lock).await?;
         let result = self.run(id, attempts, upload.map(|u| u.bytes)).await;
-        lock.commit().await?;
+        claim.release().await?;
         result.map(|()| Some(id))
     }
 

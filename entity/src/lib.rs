@@ -2,6 +2,7 @@
 //! indicators and default agencies, and the domain value types the importer and the API share.
 
 pub mod catalog;
+pub mod db;
 pub mod entities;
 pub mod rules;
 pub mod types;

@@ -11,7 +11,6 @@ use entity::{agency, agency_dimension, area};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -193,13 +192,7 @@ pub async fn load(db: &DatabaseConnection, rows: &[AreaRow]) -> Result<AreasRepo
     let codes: HashSet<&str> = rows.iter().map(|r| r.code.as_str()).collect();
     // a write transaction from the start (SQLite: BEGIN IMMEDIATE), so a server writing
     // beside it makes it wait rather than fail
-    let txn = db
-        .begin_with_options(sea_orm::TransactionOptions {
-            isolation_level: None,
-            access_mode: None,
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        })
-        .await?;
+    let txn = entity::db::begin_write(db).await?;
     let existing: HashMap<String, area::Model> = area::Entity::find()
         .filter(area::Column::Level.ne(AreaLevel::Village))
         .all(&txn)

@@ -2,12 +2,11 @@
 //! did-you-mean), the agencies of each province, the cohorts, and what is already stored
 //! for the households and people a workbook mentions. Loaded in a few bulk queries.
 
+use entity::db::any_of;
 use entity::types::{AreaCode, AreaLevel, Cohort, CohortSource, text};
 use entity::{analysis, area, cohort, household, logbook_entry, member, problem};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Value,
-};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 
 /// Rows per `IN (…)` list, under SQLite's and PostgreSQL's parameter limits.
@@ -226,20 +225,6 @@ pub struct Stored {
     pub villages: HashMap<String, String>,
 }
 
-/// `col` is one of `values`, as one parameter whatever the list's length: an array on
-/// PostgreSQL, a JSON array unpacked by `json_each` on SQLite.
-pub fn any_of(backend: DbBackend, col: &str, values: &[String]) -> Expr {
-    match backend {
-        DbBackend::Postgres => {
-            Expr::cust_with_values(format!("{col} = ANY($1)"), [Value::from(values.to_vec())])
-        }
-        _ => Expr::cust_with_values(
-            format!("{col} IN (SELECT value FROM json_each(?))"),
-            [serde_json::to_string(values).unwrap_or_else(|_| "[]".into())],
-        ),
-    }
-}
-
 impl Stored {
     /// Loads everything stored about these households and citizens, plus the cohorts and
     /// the villages of these subdistricts: one query per table.
@@ -310,16 +295,13 @@ impl Stored {
             );
         }
         if !s.problems.is_empty() {
-            let of_problems = match b {
-                DbBackend::Postgres => Expr::cust_with_values(
-                    "problem_id IN (SELECT id FROM problems WHERE house_code = ANY($1))",
-                    [Value::from(house_codes.to_vec())],
-                ),
-                _ => Expr::cust_with_values(
-                    "problem_id IN (SELECT id FROM problems WHERE house_code IN (SELECT value FROM json_each(?)))",
-                    [serde_json::to_string(house_codes).unwrap_or_else(|_| "[]".into())],
-                ),
-            };
+            let of_problems = logbook_entry::Column::ProblemId.in_subquery(
+                Query::select()
+                    .column(problem::Column::Id)
+                    .from(problem::Entity)
+                    .and_where(any_of(b, "house_code", house_codes))
+                    .to_owned(),
+            );
             for e in logbook_entry::Entity::find()
                 .filter(of_problems)
                 .all(db)

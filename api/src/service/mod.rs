@@ -37,17 +37,5 @@ pub(crate) async fn newest_first<E: EntityTrait>(
     Ok((rows, more))
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
-/// IMMEDIATE`), so a concurrent writer waits (busy timeout) instead of failing when its read
-/// snapshot turns stale; elsewhere it is a plain `BEGIN`.
-pub(crate) async fn begin_write(
-    db: &sea_orm::DatabaseConnection,
-) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        isolation_level: None,
-        access_mode: None,
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-    })
-    .await
-}
+/// Begins a transaction that will write (the backends differ: [`entity::db::begin_write`]).
+pub(crate) use entity::db::begin_write;

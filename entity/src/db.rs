@@ -1,0 +1,521 @@
+//! The two databases: every difference between SQLite (the embedded default) and PostgreSQL
+//! (production) lives here — beginning a write transaction, a list as one parameter, the
+//! bulk writer (`COPY` or multi-row inserts, upserts on an identity), and the import queue's
+//! claim (a row lock, or one process). Code outside this module never asks which backend
+//! it runs on.
+
+use crate::import_batch;
+use crate::types::{BatchStatus, JobStage};
+use sea_orm::sea_query::Expr;
+use sea_orm::sqlx;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IdenStatic, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait, Value,
+};
+
+/// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_PARAMS: usize = 30_000;
+
+/// Rows turned into values per chunk, so that a province's rows are never all held twice.
+const ROWS_PER_CHUNK: usize = 2000;
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`), so a concurrent writer waits (busy timeout) instead of failing when its read
+/// snapshot turns stale; on PostgreSQL it is a plain `BEGIN`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    })
+    .await
+}
+
+/// `col` is one of `values`, as one parameter whatever the list's length: an array on
+/// PostgreSQL, a JSON array unpacked by `json_each` on SQLite.
+pub fn any_of(backend: DbBackend, col: &str, values: &[String]) -> Expr {
+    match backend {
+        DbBackend::Postgres => {
+            Expr::cust_with_values(format!("{col} = ANY($1)"), [Value::from(values.to_vec())])
+        }
+        _ => Expr::cust_with_values(
+            format!("{col} IN (SELECT value FROM json_each(?))"),
+            [serde_json::to_string(values).unwrap_or_else(|_| "[]".into())],
+        ),
+    }
+}
+
+/// The columns of an entity that a bulk write gives: all but a database-generated id.
+pub fn written_columns<E: EntityTrait>() -> Vec<E::Column> {
+    let generated: Vec<&'static str> = if <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() {
+        E::PrimaryKey::iter()
+            .map(|k| k.into_column().as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    E::Column::iter()
+        .filter(|c| !generated.contains(&c.as_str()))
+        .collect()
+}
+
+/// A table written in bulk: its columns (the entity's, less a generated id), the identity an
+/// upsert conflicts on, and the columns an upsert leaves as they are.
+#[derive(Debug, Clone)]
+pub struct Table {
+    name: &'static str,
+    cols: Vec<&'static str>,
+    conflict: &'static [&'static str],
+    insert_only: &'static [&'static str],
+}
+
+impl Table {
+    /// The bulk shape of entity `E`: upserts conflict on `conflict` and leave `insert_only`.
+    pub fn of<E: EntityTrait + Default>(
+        conflict: &'static [&'static str],
+        insert_only: &'static [&'static str],
+    ) -> Self {
+        Table {
+            name: E::default().table_name(),
+            cols: written_columns::<E>().iter().map(|c| c.as_str()).collect(),
+            conflict,
+            insert_only,
+        }
+    }
+
+    /// The columns an upsert sets from the new row.
+    fn updated(&self) -> impl Iterator<Item = &&'static str> {
+        self.cols
+            .iter()
+            .filter(|c| !self.conflict.contains(c) && !self.insert_only.contains(c))
+    }
+}
+
+/// A value type the bulk writer does not write (every column here is one of the others).
+fn unsupported(v: &Value) -> DbErr {
+    DbErr::Custom(format!("bulk write: unsupported value {v:?}"))
+}
+
+/// Appends a value in PostgreSQL's COPY text format.
+fn copy_field(out: &mut String, v: &Value) -> Result<(), DbErr> {
+    use std::fmt::Write;
+    let _ = match v {
+        Value::String(Some(s)) => {
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+            Ok(())
+        }
+        Value::Int(Some(i)) => write!(out, "{i}"),
+        Value::BigInt(Some(i)) => write!(out, "{i}"),
+        Value::Double(Some(f)) => write!(out, "{f:?}"),
+        Value::Bool(Some(b)) => write!(out, "{}", if *b { 't' } else { 'f' }),
+        Value::ChronoDate(Some(d)) => write!(out, "{}", d.format("%Y-%m-%d")),
+        Value::ChronoDateTimeUtc(Some(t)) => write!(out, "{}", t.to_rfc3339()),
+        Value::String(None)
+        | Value::Int(None)
+        | Value::BigInt(None)
+        | Value::Double(None)
+        | Value::Bool(None)
+        | Value::ChronoDate(None)
+        | Value::ChronoDateTimeUtc(None) => {
+            out.push_str("\\N");
+            Ok(())
+        }
+        other => return Err(unsupported(other)),
+    };
+    Ok(())
+}
+
+/// Marks SQL as audited: every statement here is built from constant identifiers,
+/// placeholders and integers, never from workbook text (values are bound or copied).
+fn sql(s: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(s.into())
+}
+
+fn db_err(e: sqlx::Error) -> DbErr {
+    DbErr::Custom(format!("bulk write: {e}"))
+}
+
+macro_rules! bind_all {
+    ($q:expr, $vals:expr) => {{
+        let mut q = $q;
+        for v in $vals {
+            q = match v {
+                Value::String(s) => q.bind(s.as_deref()),
+                Value::Int(i) => q.bind(*i),
+                Value::BigInt(i) => q.bind(*i),
+                Value::Double(f) => q.bind(*f),
+                Value::Bool(b) => q.bind(*b),
+                Value::ChronoDate(d) => q.bind(*d),
+                Value::ChronoDateTimeUtc(t) => q.bind(*t),
+                other => return Err(unsupported(other)),
+            };
+        }
+        q
+    }};
+}
+
+/// A bulk write transaction, on the pool's own sqlx connection so that PostgreSQL can
+/// `COPY`. Statements given to it use [`WriteTx::placeholder`] for their parameters.
+pub struct WriteTx(Tx);
+
+enum Tx {
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    Lite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl WriteTx {
+    /// Begins the transaction; on SQLite it takes the write lock at once, so a concurrent
+    /// writer waits instead of failing.
+    pub async fn begin(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        Ok(WriteTx(match db.get_database_backend() {
+            DbBackend::Postgres => Tx::Pg(
+                db.get_postgres_connection_pool()
+                    .begin()
+                    .await
+                    .map_err(db_err)?,
+            ),
+            _ => Tx::Lite(
+                db.get_sqlite_connection_pool()
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(db_err)?,
+            ),
+        }))
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        match self.0 {
+            Tx::Pg(t) => t.commit().await.map_err(db_err),
+            Tx::Lite(t) => t.commit().await.map_err(db_err),
+        }
+    }
+
+    /// The `n`th parameter's placeholder (from 1).
+    pub fn placeholder(&self, n: usize) -> String {
+        match self.0 {
+            Tx::Pg(_) => format!("${n}"),
+            Tx::Lite(_) => "?".into(),
+        }
+    }
+
+    /// Placeholders 1 to `n`, comma-separated.
+    pub fn marks(&self, n: usize) -> String {
+        (1..=n)
+            .map(|i| self.placeholder(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Runs a statement; returns the rows it affected.
+    pub async fn execute(&mut self, sql_text: &str, vals: &[Value]) -> Result<u64, DbErr> {
+        match &mut self.0 {
+            Tx::Pg(t) => bind_all!(sqlx::query(sql(sql_text)), vals)
+                .execute(&mut **t)
+                .await
+                .map(|r| r.rows_affected()),
+            Tx::Lite(t) => bind_all!(sqlx::query(sql(sql_text)), vals)
+                .execute(&mut **t)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .map_err(db_err)
+    }
+
+    /// Runs a query and reads each row as a `T` (a tuple of its columns).
+    pub async fn fetch_all<T>(&mut self, sql_text: &str, vals: &[Value]) -> Result<Vec<T>, DbErr>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        match &mut self.0 {
+            Tx::Pg(t) => {
+                bind_all!(sqlx::query_as(sql(sql_text)), vals)
+                    .fetch_all(&mut **t)
+                    .await
+            }
+            Tx::Lite(t) => {
+                bind_all!(sqlx::query_as(sql(sql_text)), vals)
+                    .fetch_all(&mut **t)
+                    .await
+            }
+        }
+        .map_err(db_err)
+    }
+
+    /// Runs a query of one row and reads it as a `T`.
+    pub async fn fetch_one<T>(&mut self, sql_text: &str, vals: &[Value]) -> Result<T, DbErr>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        self.fetch_all(sql_text, vals)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DbErr::RecordNotFound(format!("no row from {sql_text}")))
+    }
+
+    /// Writes rows of `table`: new ones are inserted (`COPY` on PostgreSQL), changed ones
+    /// (`update`) are upserted on the table's identity, updating every column but the
+    /// identity and the insert-only ones. `to_vals` gives a row's values in the table's
+    /// column order.
+    pub async fn write_rows<T>(
+        &mut self,
+        table: &Table,
+        rows: &[&T],
+        to_vals: impl Fn(&T) -> Result<Vec<Value>, DbErr>,
+        update: bool,
+    ) -> Result<(), DbErr> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let cols = table
+            .cols
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match &mut self.0 {
+            Tx::Pg(t) => {
+                let target = if update {
+                    let tmp = format!("tmp_{}", table.name);
+                    sqlx::query(sql(format!(
+                        "CREATE TEMP TABLE {tmp} AS SELECT {cols} FROM {} WITH NO DATA",
+                        table.name
+                    )))
+                    .execute(&mut **t)
+                    .await
+                    .map_err(db_err)?;
+                    tmp
+                } else {
+                    table.name.to_string()
+                };
+                let mut copy = t
+                    .copy_in_raw(&format!("COPY {target} ({cols}) FROM STDIN"))
+                    .await
+                    .map_err(db_err)?;
+                for chunk in rows.chunks(ROWS_PER_CHUNK) {
+                    let mut buf = String::with_capacity(chunk.len() * 160);
+                    for r in chunk {
+                        for (i, v) in to_vals(r)?.iter().enumerate() {
+                            if i > 0 {
+                                buf.push('\t');
+                            }
+                            copy_field(&mut buf, v)?;
+                        }
+                        buf.push('\n');
+                    }
+                    copy.send(buf.into_bytes()).await.map_err(db_err)?;
+                }
+                copy.finish().await.map_err(db_err)?;
+                if update {
+                    let set: Vec<String> = table
+                        .updated()
+                        .map(|c| format!("\"{c}\" = EXCLUDED.\"{c}\""))
+                        .collect();
+                    let upsert = format!(
+                        "INSERT INTO {name} ({cols}) SELECT {cols} FROM {target} ON CONFLICT ({conflict}) DO UPDATE SET {set}; DROP TABLE {target}",
+                        name = table.name,
+                        conflict = table.conflict.join(", "),
+                        set = set.join(", ")
+                    );
+                    sqlx::raw_sql(sql(upsert))
+                        .execute(&mut **t)
+                        .await
+                        .map_err(db_err)?;
+                }
+            }
+            Tx::Lite(t) => {
+                let per = (MAX_PARAMS / table.cols.len()).clamp(1, ROWS_PER_CHUNK);
+                let tail = if update {
+                    let set: Vec<String> = table
+                        .updated()
+                        .map(|c| format!("\"{c}\" = excluded.\"{c}\""))
+                        .collect();
+                    format!(
+                        " ON CONFLICT ({}) DO UPDATE SET {}",
+                        table.conflict.join(", "),
+                        set.join(", ")
+                    )
+                } else {
+                    String::new()
+                };
+                let one = format!("({})", vec!["?"; table.cols.len()].join(","));
+                for chunk in rows.chunks(per) {
+                    let insert = format!(
+                        "INSERT INTO {} ({cols}) VALUES {}{tail}",
+                        table.name,
+                        vec![one.as_str(); chunk.len()].join(",")
+                    );
+                    let mut vals: Vec<Value> = Vec::with_capacity(chunk.len() * table.cols.len());
+                    for r in chunk {
+                        vals.extend(to_vals(r)?);
+                    }
+                    bind_all!(sqlx::query(sql(insert)), &vals)
+                        .execute(&mut **t)
+                        .await
+                        .map_err(db_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A queued import claimed by this process: its batch id, how many times it has been
+/// claimed, and on PostgreSQL the transaction holding its upload's row lock for the run.
+pub struct Claim {
+    /// The batch.
+    pub id: i32,
+    /// Claims so far, this one included.
+    pub attempts: i32,
+    lock: Option<DatabaseTransaction>,
+}
+
+impl Claim {
+    /// Ends the claim (frees the row lock; a no-op on SQLite).
+    pub async fn release(self) -> Result<(), DbErr> {
+        match self.lock {
+            Some(lock) => lock.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Claims the oldest queued import and marks it running. On PostgreSQL the upload's row is
+/// locked (`FOR UPDATE SKIP LOCKED`) until [`Claim::release`], so other processes skip it and
+/// a dead process's job — still `running` — is claimed again once its lock goes with its
+/// connection; on SQLite one process runs the queue and claims with `UPDATE … RETURNING`.
+pub async fn claim_import(db: &DatabaseConnection) -> Result<Option<Claim>, DbErr> {
+    let running = BatchStatus::Running.key();
+    let reading = JobStage::Reading.key();
+    let queued = BatchStatus::Queued.key();
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        let claimed = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!(
+                    "UPDATE import_batches SET status = '{running}', stage = '{reading}', \
+                     attempts = attempts + 1 WHERE id = (SELECT id FROM import_batches \
+                     WHERE status = '{queued}' ORDER BY id LIMIT 1) RETURNING id, attempts"
+                ),
+            ))
+            .await?;
+        return match claimed {
+            Some(row) => Ok(Some(Claim {
+                id: row.try_get_by_index(0)?,
+                attempts: row.try_get_by_index(1)?,
+                lock: None,
+            })),
+            None => Ok(None),
+        };
+    }
+    // the lock on the upload row lives as long as this transaction: the whole run
+    let lock = db.begin().await?;
+    let claimed = lock
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT u.batch_id FROM import_uploads u JOIN import_batches b ON b.id = u.batch_id \
+                 WHERE b.status IN ('{queued}', '{running}') ORDER BY u.batch_id \
+                 LIMIT 1 FOR UPDATE OF u SKIP LOCKED"
+            ),
+        ))
+        .await?;
+    let Some(row) = claimed else {
+        lock.rollback().await?;
+        return Ok(None);
+    };
+    let id: i32 = row.try_get_by_index(0)?;
+    // outside the lock's transaction, so that the running state is seen at once
+    let attempts_row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE import_batches SET status = '{running}', stage = '{reading}', \
+                 attempts = attempts + 1 WHERE id = $1 RETURNING attempts"
+            ),
+            [id.into()],
+        ))
+        .await?;
+    let attempts = match attempts_row {
+        Some(r) => r.try_get_by_index(0)?,
+        None => 1,
+    };
+    Ok(Some(Claim {
+        id,
+        attempts,
+        lock: Some(lock),
+    }))
+}
+
+/// Puts imports a dead process left `running` back in the queue; returns how many. Only
+/// SQLite needs it (one process runs its queue); on PostgreSQL the claim finds them through
+/// their freed lock, and this is 0.
+pub async fn requeue_interrupted(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        return Ok(0);
+    }
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let done = import_batch::Entity::update_many()
+        .col_expr(
+            import_batch::Column::Status,
+            Expr::value(BatchStatus::Queued),
+        )
+        .col_expr(
+            import_batch::Column::Stage,
+            Expr::value(Value::String(None)),
+        )
+        .filter(import_batch::Column::Status.eq(BatchStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{household, problem};
+    use sea_orm::Iterable;
+
+    #[test]
+    fn a_generated_id_is_not_written_and_every_other_column_is() {
+        let cols: Vec<&str> = written_columns::<problem::Entity>()
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert!(!cols.contains(&"id"));
+        assert_eq!(cols.len(), problem::Column::iter().count() - 1);
+        // natural keys are written
+        assert!(
+            written_columns::<household::Entity>()
+                .iter()
+                .any(|c| c.as_str() == "house_code")
+        );
+    }
+
+    #[test]
+    fn copy_text_escapes_its_separators_and_writes_null() {
+        let mut out = String::new();
+        copy_field(&mut out, &Value::from("a\tb\nc\\")).unwrap();
+        out.push('|');
+        copy_field(&mut out, &Value::String(None)).unwrap();
+        assert_eq!(out, "a\\tb\\nc\\\\|\\N");
+        assert!(copy_field(&mut out, &Value::TinyInt(Some(1))).is_err());
+    }
+}
