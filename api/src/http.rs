@@ -289,7 +289,6 @@ async fn execute(
         ));
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, e);
     }
-    let query = req.query.clone();
     if let Err(e) = gate::check(&req.query, &s.config.gate) {
         tracing::info!(graphql.principal = %p.label(), error = %e, "query refused at the gate");
         return refuse(StatusCode::BAD_REQUEST, e);
@@ -315,7 +314,7 @@ async fn execute(
     let run = tokio::task::spawn_blocking(move || {
         handle.block_on(tokio::time::timeout(timeout, schema.execute(req)))
     });
-    let mut resp = match run.await {
+    let resp = match run.await {
         Ok(Ok(resp)) => resp,
         Ok(Err(_)) => {
             let e = ApiError::LimitExceeded(format!(
@@ -326,47 +325,7 @@ async fn execute(
         }
         Err(e) => return internal("query execution failed", &e),
     };
-    for e in &mut resp.errors {
-        coded(e, &query);
-    }
     GraphQLResponse::from(resp).into_response()
-}
-
-/// Gives errors raised by async-graphql itself (parsing, validation, limits) a stable code.
-fn coded(e: &mut async_graphql::ServerError, query: &str) {
-    let has_code = e
-        .extensions
-        .as_ref()
-        .is_some_and(|x| x.get("code").is_some());
-    if has_code {
-        return;
-    }
-    let code = if e.message.contains("nested too deep") || e.message.contains("too complex") {
-        "LIMIT_EXCEEDED"
-    } else if e.path.is_empty()
-        || e.message.starts_with("Failed to parse")
-        || e.message.starts_with("Invalid value for argument")
-    {
-        // parse and validation errors of the document, its variables and its arguments
-        // (an Int out of range among them, named: async-graphql names only the input type)
-        if e.message.starts_with("Failed to parse \"Int\"") {
-            let names = gate::out_of_range_ints(query);
-            if !names.is_empty() {
-                e.message = format!("{} — out of range: {}", e.message, names.join(", "));
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("field", names[0].clone());
-            }
-        }
-        "BAD_USER_INPUT"
-    } else {
-        tracing::error!(error = %e.message, path = ?e.path, "unexpected resolver error");
-        e.message = "internal error".into();
-        "INTERNAL"
-    };
-    e.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
 }
 
 async fn graphiql(State(s): State<Arc<AppState>>) -> Html<String> {

@@ -382,8 +382,31 @@ async fn bad_input_and_limits_answer_with_their_codes(app: TestApp) {
             "households {{ nodes {{ {acc} }} }}"
         ))
     );
+    // deep and invalid (a household has no households): the document is wrong first
     let (_, v) = app.graphql(Some(&token), &nested, json!({})).await;
+    assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
+    // deep and valid: 14 levels through the introspection types, over the limit of 12
+    let deep = format!(
+        "{{ __schema {{ queryType {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(9),
+        "} ".repeat(9)
+    );
+    let (_, v) = app.graphql(Some(&token), &deep, json!({})).await;
     assert_eq!(code(&v), Some("LIMIT_EXCEEDED"), "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("14 levels") && m.contains("at most 12")),
+        "{v}"
+    );
+    // and at the limit it is answered
+    let twelve = format!(
+        "{{ __schema {{ queryType {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(7),
+        "} ".repeat(7)
+    );
+    let (_, v) = app.graphql(Some(&token), &twelve, json!({})).await;
+    assert!(v["errors"].is_null(), "{v}");
 }
 
 async fn one_operation_per_request_and_a_body_limit(app: TestApp) {

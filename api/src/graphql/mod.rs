@@ -2,6 +2,7 @@
 //! root in their modules; output types in [`types`], batching in [`loaders`]. Resolvers stay
 //! thin: access comes from [`crate::access`], data from [`crate::service`] and the loaders.
 
+pub mod coded;
 mod filters;
 pub mod loaders;
 mod mutation;
@@ -58,8 +59,10 @@ pub fn build_schema(db: DatabaseConnection, limits: Limits) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(db)
         .data(limits.clone())
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
+        .extension(coded::Coded {
+            max_depth: limits.max_depth,
+            max_complexity: limits.max_complexity,
+        })
         .finish()
 }
 
