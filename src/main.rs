@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use entity::types::{AreaCode, AreaLevel};
+use entity::types::{AreaCode, AreaLevel, Dimension, ProblemStatus};
 use importer::report::{ImportReport, ImportStatus};
 use importer::{ImportOptions, Progress, Stage};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -630,8 +630,9 @@ fn print_report(r: &ImportReport) {
 }
 
 async fn stats(db: &sea_orm::DatabaseConnection, args: StatsArgs) -> Result<ExitCode> {
-    let district = district_arg(args.district.as_deref())?;
-    let s = importer::stats::stats(db, district.as_ref()).await?;
+    let area = district_arg(args.district.as_deref())?;
+    let operator = api::access::Principal::Operator { district: None };
+    let s = api::service::stats::summary(db, &operator, area.as_ref()).await?;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
@@ -639,8 +640,6 @@ async fn stats(db: &sea_orm::DatabaseConnection, args: StatsArgs) -> Result<Exit
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec!["รายการ / figure", "จำนวน / count"]);
-    let b = &s.problems_by_status;
-    let d = &s.problems_by_dimension;
     for (k, v) in [
         ("ครัวเรือนเป้าหมาย / households", s.households),
         ("สมาชิก / members", s.members),
@@ -651,18 +650,20 @@ async fn stats(db: &sea_orm::DatabaseConnection, args: StatsArgs) -> Result<Exit
             "ครัวเรือนที่แก้ไขได้ทุกปัญหา / households solved",
             s.households_solved,
         ),
-        ("  ยังไม่ได้ดำเนินการ / not started", b.not_started),
-        ("  แก้ไขได้แล้ว / solved", b.solved),
-        ("  รอติดตามผล / awaiting follow-up", b.awaiting_follow_up),
-        ("  อยู่ระหว่างติดตามผล / following up", b.following_up),
-        ("  ยังไม่สามารถแก้ไขได้ / not solvable yet", b.not_solvable_yet),
-        ("  ด้านสุขภาพ / health", d.health),
-        ("  ด้านความเป็นอยู่ / living", d.living),
-        ("  ด้านการศึกษา / education", d.education),
-        ("  ด้านรายได้ / income", d.income),
-        ("  ด้านการเข้าถึงบริการรัฐ / access", d.access),
     ] {
         t.add_row(vec![k.to_string(), v.to_string()]);
+    }
+    for st in ProblemStatus::ALL {
+        t.add_row(vec![
+            format!("  {} / {}", st.name_th(), st.name_en().to_lowercase()),
+            s.problems_by_status.get(*st).to_string(),
+        ]);
+    }
+    for d in Dimension::ALL {
+        t.add_row(vec![
+            format!("  {} / {}", d.name_th(), d.name_en().to_lowercase()),
+            s.problems_by_dimension.get(*d).to_string(),
+        ]);
     }
     out!("{t}");
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod db;
 pub mod entities;
 pub mod rules;
+pub mod summary;
 pub mod types;
 
 pub use entities::*;

@@ -9,6 +9,7 @@ use crate::header::columns;
 use crate::workbook::SheetKind;
 use chrono::{Datelike, Days, NaiveDate};
 use entity::catalog::{INDICATORS, Unit};
+use entity::summary::Summary;
 use entity::types::{AreaLevel, CitizenId, Cohort, CohortSource, Dimension, ProblemStatus};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 use std::collections::{HashMap, HashSet};
@@ -633,9 +634,9 @@ impl Dataset {
     }
 
     /// The figures `logbook stats` must print after importing this dataset alone.
-    pub fn expected_stats(&self) -> crate::stats::Stats {
+    pub fn expected_stats(&self) -> Summary {
         let statuses = self.statuses();
-        let mut s = crate::stats::Stats {
+        let mut s = Summary {
             households: self.households.len() as i64,
             members: self.members.len() as i64,
             problems: self.problems.len() as i64,
@@ -645,22 +646,9 @@ impl Dataset {
         };
         let mut open: HashMap<&str, bool> = HashMap::new();
         for (p, st) in self.problems.iter().zip(&statuses) {
-            let b = &mut s.problems_by_status;
-            match st {
-                ProblemStatus::NotStarted => b.not_started += 1,
-                ProblemStatus::Solved => b.solved += 1,
-                ProblemStatus::AwaitingFollowUp => b.awaiting_follow_up += 1,
-                ProblemStatus::FollowingUp => b.following_up += 1,
-                ProblemStatus::NotSolvableYet => b.not_solvable_yet += 1,
-            }
-            let d = &mut s.problems_by_dimension;
-            match entity::catalog::indicator(p.indicator).map(|i| i.dimension) {
-                Some(Dimension::Health) => d.health += 1,
-                Some(Dimension::Living) => d.living += 1,
-                Some(Dimension::Education) => d.education += 1,
-                Some(Dimension::Income) => d.income += 1,
-                Some(Dimension::Access) => d.access += 1,
-                None => {}
+            s.problems_by_status.add(*st, 1);
+            if let Some(i) = entity::catalog::indicator(p.indicator) {
+                s.problems_by_dimension.add(i.dimension, 1);
             }
             *open.entry(&p.house_code).or_insert(false) |= *st != ProblemStatus::Solved;
         }

@@ -26,7 +26,6 @@ pub(crate) mod reference;
 pub mod report;
 pub(crate) mod rows;
 pub mod sheetzip;
-pub mod stats;
 pub mod template;
 pub(crate) mod validate;
 pub mod workbook;

@@ -3,14 +3,19 @@
 //! operation the tests need.
 
 use chrono::NaiveDate;
+use entity::summary::Summary;
 use entity::types::AreaCode;
 use importer::generate::{
     Dataset, DistrictAreas, GenOptions, Style, Written, synthesize, write_workbook,
 };
 use importer::report::ImportReport;
-use importer::stats::Stats;
 use importer::{ImportOptions, Progress};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+/// The command line's principal (it sees everything).
+fn operator() -> api::access::Principal {
+    api::access::Principal::Operator { district: None }
+}
 
 /// The day every test imports on.
 pub fn today() -> NaiveDate {
@@ -124,13 +129,16 @@ impl TestApp {
     }
 
     /// The provincial figures.
-    pub async fn stats(&self) -> Stats {
-        importer::stats::stats(&self.db, None).await.expect("stats")
+    pub async fn stats(&self) -> Summary {
+        api::service::stats::summary(&self.db, &operator(), None)
+            .await
+            .expect("stats")
     }
 
     /// The figures of one district.
-    pub async fn district_stats(&self, code: &str) -> Stats {
-        importer::stats::stats(&self.db, Some(&AreaCode::parse_str(code).expect("code")))
+    pub async fn district_stats(&self, code: &str) -> Summary {
+        let area = AreaCode::parse_str(code).expect("code");
+        api::service::stats::summary(&self.db, &operator(), Some(&area))
             .await
             .expect("stats")
     }

@@ -1,13 +1,17 @@
-//! Grouped counts over the problems a principal may see: problems, households with at least
-//! one of them, people in those households, households whose counted problems are all
-//! solved, and logbook entries on them — grouped by the database, two queries per call.
+//! The one stats engine. Grouped counts over the problems a principal may see: problems,
+//! households with at least one of them, people in those households, households whose
+//! counted problems are all solved, and logbook entries on them — grouped by the database,
+//! two queries per call; and the summary figures of an area built on them.
 
 use crate::access::Principal;
-use crate::error::ApiResult;
-use entity::{household, indicator, logbook_entry, member, problem};
+use crate::error::{ApiError, ApiResult};
+use entity::summary::Summary;
+use entity::types::{AreaCode, Dimension, ProblemStatus};
+use entity::{analysis, household, indicator, logbook_entry, member, problem};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
-use sea_orm::{Condition, ConnectionTrait};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 // the GraphQL enum `StatsKey` is this one, not a mirror of it
 /// What `stats` groups by.
@@ -211,4 +215,75 @@ pub async fn grouped(
         .into_values()
         .filter(|r| r.problems > 0 || group_by.is_empty())
         .collect())
+}
+
+/// The summary figures over what `p` may see, in one area or everywhere: every visible
+/// household, its members and analyses (with or without a problem), and the visible
+/// problems and entries through [`grouped`] — the one stats engine `logbook stats`, the
+/// tests and GraphQL share.
+pub async fn summary(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    area: Option<&AreaCode>,
+) -> ApiResult<Summary> {
+    let mut houses = p.households();
+    if let Some(a) = area {
+        houses = houses.add(super::households::in_area(a));
+    }
+    let house_codes = Query::select()
+        .column(household::Column::HouseCode)
+        .from(household::Entity)
+        .cond_where(houses.clone())
+        .to_owned();
+    let mut s = Summary {
+        households: count(household::Entity::find().filter(houses).count(db).await?),
+        members: count(
+            member::Entity::find()
+                .filter(member::Column::HouseCode.in_subquery(house_codes.clone()))
+                .count(db)
+                .await?,
+        ),
+        analyses: count(
+            analysis::Entity::find()
+                .filter(analysis::Column::HouseCode.in_subquery(house_codes.clone()))
+                .count(db)
+                .await?,
+        ),
+        ..Summary::default()
+    };
+    let in_area =
+        || Condition::all().add(problem::Column::HouseCode.in_subquery(house_codes.clone()));
+    for r in grouped(db, p, in_area(), &[Key::Status]).await? {
+        let key = r
+            .keys
+            .get(&Key::Status)
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let status = ProblemStatus::from_str(&key)
+            .map_err(|e| ApiError::Internal(format!("stored problem status: {e}")))?;
+        s.problems_by_status.add(status, count(r.problems));
+        s.problems += count(r.problems);
+        s.logbook_entries += count(r.logbook_entries);
+    }
+    for r in grouped(db, p, in_area(), &[Key::Dimension]).await? {
+        let key = r
+            .keys
+            .get(&Key::Dimension)
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let dimension = Dimension::from_str(&key)
+            .map_err(|e| ApiError::Internal(format!("stored dimension: {e}")))?;
+        s.problems_by_dimension.add(dimension, count(r.problems));
+    }
+    s.households_solved = grouped(db, p, in_area(), &[])
+        .await?
+        .first()
+        .map_or(0, |r| count(r.solved_households));
+    Ok(s)
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
