@@ -216,21 +216,18 @@ impl Jobs {
             batch: Some(id),
             limits: self.config.limits,
         };
-        // the import reads and checks on the calling thread (≈ 1 s of CPU for a province):
-        // run it on a blocking thread so that the runtime's workers keep serving requests
+        // the importer reads and checks on blocking threads itself; its own task here keeps a
+        // panic in the write a failed job instead of a dead worker
         let (db, name) = (self.db.clone(), batch.file_name.clone());
-        let handle = tokio::runtime::Handle::current();
-        let outcome = tokio::task::spawn_blocking(move || {
-            handle
-                .block_on(async move { importer::import_workbook(&db, &name, bytes, &opts).await })
-        })
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!(batch = id, error = %e, "import job panicked");
-            Err(importer::ImportError::Io(std::io::Error::other(
-                "the import panicked",
-            )))
-        });
+        let outcome =
+            tokio::spawn(async move { importer::import_workbook(&db, &name, bytes, &opts).await })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(batch = id, error = %e, "import job panicked");
+                    Err(importer::ImportError::Io(std::io::Error::other(
+                        "the import panicked",
+                    )))
+                });
         if let Ok(mut m) = self.live.lock() {
             m.remove(&id);
         }

@@ -42,7 +42,7 @@ pub use error::ImportError;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
-use tracing::{info, info_span};
+use tracing::{Instrument, info, info_span};
 
 /// A known sheet as read.
 #[derive(Debug, Clone)]
@@ -651,7 +651,17 @@ pub async fn import_workbook(
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
     let span = info_span!("import", import.file = file_name);
-    let _g = span.enter();
+    import_in_span(db, file_name, bytes, opts)
+        .instrument(span)
+        .await
+}
+
+async fn import_in_span(
+    db: &DatabaseConnection,
+    file_name: &str,
+    bytes: Vec<u8>,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
     let info = write::BatchInfo {
         file_name: file_name.to_string(),
         sha256: hex::encode(Sha256::digest(&bytes)),
@@ -662,7 +672,13 @@ pub async fn import_workbook(
     };
     opts.progress.report(Stage::Reading);
     let started = std::time::Instant::now();
-    let read = match read_guarded(bytes, opts.today, &opts.limits, opts.batch) {
+    // reading and checking are CPU work (about a second for a province): each runs on a
+    // blocking thread, so the runtime's workers keep serving requests meanwhile
+    let (today, limits, batch) = (opts.today, opts.limits, opts.batch);
+    let read = tokio::task::spawn_blocking(move || read_guarded(bytes, today, &limits, batch))
+        .await
+        .unwrap_or_else(|_| Err(Refusal::internal(batch)));
+    let read = match read {
         Ok(r) => r,
         Err(refusal) => return refuse(db, file_name, &info, opts, &refusal).await,
     };
@@ -703,18 +719,22 @@ pub async fn import_workbook(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
         "reference loaded"
     );
-    let ctx = validate::Context {
-        areas: &areas,
-        agencies: &agencies,
-        stored: &stored,
-        scope: opts.scope.as_deref(),
-    };
-    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let validated = validate::validate(&read, &ctx);
-        let plan = plan::plan(&validated, &stored);
-        (validated, plan)
-    }));
-    let Ok((validated, plan)) = checked else {
+    let scope = opts.scope.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let ctx = validate::Context {
+                areas: &areas,
+                agencies: &agencies,
+                stored: &stored,
+                scope: scope.as_deref(),
+            };
+            let validated = validate::validate(&read, &ctx);
+            let plan = plan::plan(&validated, &stored);
+            (read, stored, validated, plan)
+        }))
+    })
+    .await;
+    let Ok(Ok((read, stored, validated, plan))) = checked else {
         tracing::error!(
             import.file = file_name,
             "the importer panicked while checking this file"

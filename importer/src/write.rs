@@ -19,7 +19,7 @@ use sea_orm::{
     EntityTrait, IdenStatic, Value,
 };
 use std::collections::HashMap;
-use tracing::{debug, info_span};
+use tracing::{Instrument, debug, info_span};
 
 /// What the batch row records.
 #[derive(Debug, Clone)]
@@ -234,7 +234,20 @@ pub async fn write(
     progress: &Progress,
 ) -> Result<i32, DbErr> {
     let span = info_span!("import.write", import.file = %info.file_name);
-    let _guard = span.enter();
+    write_in_span(db, info, report, v, plan, stored, progress)
+        .instrument(span)
+        .await
+}
+
+async fn write_in_span(
+    db: &DatabaseConnection,
+    info: &BatchInfo,
+    report: &ImportReport,
+    v: &Validated,
+    plan: &Plan,
+    stored: &Stored,
+    progress: &Progress,
+) -> Result<i32, DbErr> {
     let t = std::time::Instant::now();
     let lap = |what: &str| debug!(import.ms = t.elapsed().as_millis() as u64, "{what}");
     let mut tx = WriteTx::begin(db).await?;
