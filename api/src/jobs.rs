@@ -16,6 +16,7 @@ use crate::error::ApiResult;
 use chrono::{NaiveDate, Utc};
 use entity::types::{BatchStatus, JobStage};
 use entity::{import_batch, import_upload};
+use importer::report::IssueCode;
 use importer::{ImportOptions, Progress, Stage};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use sha2::{Digest, Sha256};
@@ -232,13 +233,18 @@ impl Jobs {
             m.remove(&id);
         }
         match outcome {
-            Ok(report) if report.errors.iter().any(|e| e.code == "internal_error") => {
+            Ok(report)
+                if report
+                    .errors
+                    .iter()
+                    .any(|e| e.code == IssueCode::InternalError) =>
+            {
                 // a bug met on this file: the job fails at once (not retried on restart)
                 tracing::error!(batch = id, "import job failed on an internal error");
                 let why = report
                     .errors
                     .iter()
-                    .find(|e| e.code == "internal_error")
+                    .find(|e| e.code == IssueCode::InternalError)
                     .map(|e| e.message_th.clone())
                     .unwrap_or_default();
                 self.fail(id, &why).await

@@ -34,6 +34,7 @@ pub(crate) mod write;
 use crate::header::Header;
 pub use crate::limits::{ReadLimits, Refusal};
 use crate::reference::{AgencyIndex, AreaIndex, Stored};
+use crate::report::IssueCode;
 use crate::report::{ImportReport, ImportStatus, Issue, Severity};
 use crate::rows::{AnalysisIn, EntryIn, HouseholdIn, MemberIn, Parsed, ProblemIn};
 use crate::workbook::{SheetKind, Workbook};
@@ -136,7 +137,7 @@ fn sheet_issue(
     severity: Severity,
     sheet: Option<SheetKind>,
     row: Option<u32>,
-    code: &str,
+    code: IssueCode,
     th: String,
     en: String,
 ) -> Issue {
@@ -175,7 +176,7 @@ fn parse_sheet(
                 Severity::Error,
                 Some(kind),
                 None,
-                "header_not_found",
+                IssueCode::HeaderNotFound,
                 format!("ไม่พบแถวหัวตารางในแผ่นงาน \"{name}\" (ต้องมีชื่อคอลัมน์ที่รู้จักอย่างน้อย 2 คอลัมน์ใน 15 แถวแรก)"),
                 format!("No header row in sheet \"{name}\" (at least 2 known column headers within the first 15 rows)"),
             ));
@@ -200,7 +201,7 @@ fn parse_sheet(
                 Severity::Error,
                 Some(kind),
                 Some(header_row),
-                &e.code(),
+                e.into(),
                 format!("หัวตารางที่เซลล์ {cell}: {}", e.message_th()),
                 format!("Header cell {cell}: {}", e.message_en()),
             )
@@ -213,7 +214,7 @@ fn parse_sheet(
                 Severity::Warning,
                 Some(kind),
                 Some(header_row),
-                "unknown_column",
+                IssueCode::UnknownColumn,
                 format!("ไม่รู้จักคอลัมน์ \"{}\" จึงข้ามไป", cells::shown(text)),
                 format!(
                     "Column \"{}\" is not one the importer knows; ignored",
@@ -229,7 +230,7 @@ fn parse_sheet(
                 Severity::Warning,
                 Some(kind),
                 Some(header_row),
-                "duplicate_column",
+                IssueCode::DuplicateColumn,
                 format!(
                     "คอลัมน์ \"{}\" ซ้ำกับคอลัมน์ก่อนหน้า ใช้คอลัมน์แรกเท่านั้น",
                     cells::shown(text)
@@ -249,7 +250,7 @@ fn parse_sheet(
                 Severity::Error,
                 Some(kind),
                 Some(header_row),
-                "missing_column",
+                IssueCode::MissingColumn,
                 format!("แผ่นงาน \"{name}\" ไม่มีคอลัมน์ที่ต้องมี \"{}\"", spec.aliases[0]),
                 format!(
                     "Sheet \"{name}\" lacks the required column \"{}\" ({})",
@@ -329,7 +330,7 @@ fn read_sheets(
                     Severity::Warning,
                     Some(kind),
                     Some(*first),
-                    "hidden_rows",
+                    IssueCode::HiddenRows,
                     format!("แผ่นงาน \"{name}\" มี {} แถวที่ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าด้วย (แถว {list}{more})", read.len()),
                     format!("Sheet \"{name}\" has {} rows hidden in Excel that are imported too (rows {list}{more})", read.len()),
                 )));
@@ -381,7 +382,7 @@ fn read_in_two(
                     Severity::Warning,
                     None,
                     None,
-                    "unknown_sheet",
+                    IssueCode::UnknownSheet,
                     format!("ไม่รู้จักแผ่นงาน \"{}\" จึงข้ามไป", cells::shown(&name)),
                     format!(
                         "Sheet \"{}\" is not one the importer knows; skipped",
@@ -399,7 +400,7 @@ fn read_in_two(
                     Severity::Error,
                     Some(kind),
                     None,
-                    "duplicate_sheet",
+                    IssueCode::DuplicateSheet,
                     format!(
                         "มีแผ่นงาน{}มากกว่าหนึ่งแผ่น (\"{name}\") ให้รวมเป็นแผ่นเดียว",
                         kind.name_th()
@@ -418,7 +419,7 @@ fn read_in_two(
                 Severity::Warning,
                 Some(kind),
                 None,
-                "hidden_sheet",
+                IssueCode::HiddenSheet,
                 format!("แผ่นงาน \"{name}\" ถูกซ่อนไว้ใน Excel แต่ระบบนำเข้าข้อมูลในแผ่นนี้ด้วย ตรวจสอบว่าตั้งใจส่งข้อมูลนี้"),
                 format!("Sheet \"{name}\" is hidden in Excel but its rows are imported; check that they are meant to be sent"),
             )));
@@ -481,7 +482,7 @@ fn read_in_two(
             Severity::Error,
             None,
             None,
-            "no_known_sheets",
+            IssueCode::NoKnownSheets,
             "ไม่พบแผ่นงานที่นำเข้าได้ (ครัวเรือน, สมาชิก, ปัญหา, วิเคราะห์, การช่วยเหลือ)".into(),
             "No sheet the importer knows (households, members, problems, analysis, assistance)"
                 .into(),
@@ -491,7 +492,7 @@ fn read_in_two(
             Severity::Error,
             None,
             None,
-            "no_data_rows",
+            IssueCode::NoDataRows,
             "ไม่มีแถวข้อมูลในแผ่นงานใดเลย (มีแต่หัวตาราง) กรอกข้อมูลใต้แถวหัวตารางแล้วส่งใหม่".into(),
             "No sheet has any data row (only headers); fill in rows below the header row and send the file again".into(),
         ));
@@ -623,7 +624,7 @@ async fn refuse(
     opts: &ImportOptions,
     refusal: &Refusal,
 ) -> Result<ImportReport, ImportError> {
-    info!(import.code = refusal.code, "file refused");
+    info!(import.code = %refusal.code, "file refused");
     let mut report = ImportReport {
         file: file_name.to_string(),
         status: ImportStatus::Rejected,

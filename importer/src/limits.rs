@@ -2,6 +2,7 @@
 //! of them or cannot be read at all. Every bound is checked as bytes and cells stream in, so
 //! a hostile file stops at the limit, not after it.
 
+use crate::report::IssueCode;
 use serde::Serialize;
 
 /// How much of a workbook the importer will read. Each has a flag on `import` and `serve`.
@@ -46,13 +47,13 @@ pub const MAX_XML_RUN: u64 = 4 * 1024 * 1024;
 pub struct Refusal {
     /// Stable code: `file_too_large`, `sheet_too_large`, `file_encrypted`, `file_unreadable`,
     /// `internal_error`.
-    pub code: &'static str,
+    pub code: IssueCode,
     /// The sheet, as named in the file, when one sheet is the cause.
     pub sheet: Option<String>,
     /// The row (as Excel numbers it) where reading stopped.
     pub row: Option<u32>,
     /// The cell reference (`C12`) where reading stopped.
-    pub cell: Option<String>,
+    pub cell: Option<Box<str>>,
     /// What happened and what the officer can do, in Thai.
     pub th: String,
     /// The same in English; never a library's internal text.
@@ -61,7 +62,7 @@ pub struct Refusal {
 
 impl Refusal {
     /// A refusal with a code and messages.
-    pub fn new(code: &'static str, th: impl Into<String>, en: impl Into<String>) -> Self {
+    pub fn new(code: IssueCode, th: impl Into<String>, en: impl Into<String>) -> Self {
         Self {
             code,
             sheet: None,
@@ -75,7 +76,7 @@ impl Refusal {
     /// The file is not a workbook that can be opened.
     pub fn unreadable() -> Self {
         Self::new(
-            "file_unreadable",
+            IssueCode::FileUnreadable,
             "เปิดแฟ้มไม่ได้ แฟ้มต้องเป็น Excel (.xlsx, .xls) หรือ .ods ที่ไม่เสียหาย ลองเปิดใน Excel แล้วบันทึกเป็น .xlsx ใหม่",
             "The file cannot be opened as a workbook (.xlsx, .xls, .ods); open it in Excel and save it again as .xlsx",
         )
@@ -84,7 +85,7 @@ impl Refusal {
     /// One sheet cannot be read past some point.
     pub fn sheet_unreadable(sheet: &str) -> Self {
         Self::new(
-            "file_unreadable",
+            IssueCode::FileUnreadable,
             format!("อ่านแผ่นงาน \"{sheet}\" ไม่ได้ แฟ้มเสียหาย ลองเปิดใน Excel แล้วบันทึกเป็น .xlsx ใหม่"),
             format!("Sheet \"{sheet}\" cannot be read: the file is damaged; open it in Excel and save it again as .xlsx"),
         )
@@ -94,7 +95,7 @@ impl Refusal {
     /// The file has a password.
     pub fn encrypted() -> Self {
         Self::new(
-            "file_encrypted",
+            IssueCode::FileEncrypted,
             "แฟ้มมีรหัสผ่าน กรุณาบันทึกแบบไม่มีรหัสผ่านแล้วส่งใหม่",
             "The file is protected by a password; save it without a password and send it again",
         )
@@ -103,7 +104,7 @@ impl Refusal {
     /// The file is bigger unzipped than the importer reads.
     pub fn file_too_large(what_th: &str, what_en: &str) -> Self {
         Self::new(
-            "file_too_large",
+            IssueCode::FileTooLarge,
             format!(
                 "แฟ้มใหญ่เกินกว่าที่ระบบอ่านได้ ({what_th}) ให้แบ่งเป็นหลายแฟ้ม หรือลบแถวและแผ่นงานที่ว่างหรือไม่ใช้ออกแล้วบันทึกใหม่"
             ),
@@ -116,7 +117,7 @@ impl Refusal {
     /// A sheet is bigger than the importer reads.
     pub fn sheet_too_large(sheet: &str, what_th: &str, what_en: &str) -> Self {
         Self::new(
-            "sheet_too_large",
+            IssueCode::SheetTooLarge,
             format!("แผ่นงาน \"{sheet}\" ใหญ่เกินกว่าที่ระบบอ่านได้ ({what_th}) ให้แบ่งเป็นหลายแฟ้ม หรือลบแถวและคอลัมน์ว่างที่อยู่ใต้และทางขวาของข้อมูลแล้วบันทึกใหม่"),
             format!("Sheet \"{sheet}\" is larger than the importer reads ({what_en}); split it into several files, or delete the empty rows below and columns right of the data, then save it again"),
         )
@@ -128,7 +129,7 @@ impl Refusal {
         let id = batch.map_or_else(String::new, |b| format!(" (ชุดนำเข้า {b})"));
         let id_en = batch.map_or_else(String::new, |b| format!(" (batch {b})"));
         Self::new(
-            "internal_error",
+            IssueCode::InternalError,
             format!(
                 "ขออภัย ระบบอ่านแฟ้มนี้ไม่ได้เพราะข้อผิดพลาดภายในระบบ{id} ไม่มีข้อมูลใดถูกบันทึก กรุณาแจ้งผู้ดูแลระบบพร้อมแนบแฟ้มนี้"
             ),
@@ -147,7 +148,7 @@ impl Refusal {
     /// Names the row and cell where reading stopped (0-based position).
     pub fn at(mut self, row: u32, col: u32) -> Self {
         self.row = Some(row + 1);
-        self.cell = Some(cell_ref(row, col));
+        self.cell = Some(cell_ref(row, col).into());
         self
     }
 }
@@ -215,7 +216,7 @@ mod tests {
     #[test]
     fn refusals_name_the_batch_and_say_what_to_do() {
         let r = Refusal::internal(Some(42));
-        assert_eq!(r.code, "internal_error");
+        assert_eq!(r.code, IssueCode::InternalError);
         assert!(r.th.contains("ชุดนำเข้า 42") && r.th.contains("แจ้งผู้ดูแลระบบ"));
         let r = Refusal::sheet_too_large("สมาชิก", "เกิน 10 แถว", "over 10 rows").at(10, 0);
         assert_eq!((r.row, r.cell.as_deref()), (Some(11), Some("A11")));

@@ -1,10 +1,126 @@
 //! The import report: per-sheet counts, errors and warnings, each naming sheet, row,
-//! column and value, with a stable code and messages in Thai and English.
+//! column and value, with a stable code and messages in Thai and English. The codes of a
+//! file, sheet or row are [`IssueCode`]s; a cell's own are [`ValueError`]'s.
 
 use crate::workbook::SheetKind;
 use entity::types::ValueError;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+macro_rules! issue_codes {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $key:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $var,)+
+            /// A cell's value, by [`ValueError::code`] (`house_code_length`, `date_future` …).
+            Value(Box<str>),
+        }
+
+        impl $name {
+            /// The stable code clients, the error workbook and the database read.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$var => $key,)+
+                    $name::Value(code) => code,
+                }
+            }
+        }
+    };
+}
+
+issue_codes!(
+    /// What an issue is about, as a stable code. The strings never change: agencies' systems
+    /// and the error workbook match on them.
+    IssueCode {
+        /// A row refers to a row rejected on another sheet.
+        DependsOnRejectedRow = "depends_on_rejected_row",
+        /// The household is outside the district the upload is for.
+        OutOfDistrict = "out_of_district",
+        /// The house code is on no households row nor stored.
+        HouseholdUnknown = "household_unknown",
+        /// The same record appears twice.
+        DuplicateRow = "duplicate_row",
+        /// The village code disagrees with the area names.
+        VillageCodeMismatch = "village_code_mismatch",
+        /// A known village under another name (warning).
+        VillageRenamed = "village_renamed",
+        /// An agency not in the province's list (warning).
+        UnknownAgency = "unknown_agency",
+        /// The province name is not in the area tree.
+        ProvinceUnknown = "province_unknown",
+        /// The district name is not in the province.
+        DistrictUnknown = "district_unknown",
+        /// The subdistrict name is not in the district.
+        SubdistrictUnknown = "subdistrict_unknown",
+        /// The dimension written disagrees with the indicator's.
+        DimensionMismatch = "dimension_mismatch",
+        /// A person-level indicator without a citizen id.
+        CitizenIdRequired = "citizen_id_required",
+        /// A household-level indicator with a citizen id (warning).
+        CitizenIdNotExpected = "citizen_id_not_expected",
+        /// The citizen id is not a member of that household.
+        MemberNotInHousehold = "member_not_in_household",
+        /// An assistance row for a problem on no problems row nor stored.
+        ProblemUnknown = "problem_unknown",
+        /// Two columns with the same header.
+        DuplicateColumn = "duplicate_column",
+        /// Two sheets of the same kind.
+        DuplicateSheet = "duplicate_sheet",
+        /// No header row in the first rows of a sheet.
+        HeaderNotFound = "header_not_found",
+        /// A sheet has hidden rows (warning).
+        HiddenRows = "hidden_rows",
+        /// A hidden sheet is imported (warning).
+        HiddenSheet = "hidden_sheet",
+        /// A required column is missing.
+        MissingColumn = "missing_column",
+        /// The workbook has headers and no data.
+        NoDataRows = "no_data_rows",
+        /// No sheet has a known name.
+        NoKnownSheets = "no_known_sheets",
+        /// A column that is not in the contract (warning).
+        UnknownColumn = "unknown_column",
+        /// A sheet that is not in the contract (warning).
+        UnknownSheet = "unknown_sheet",
+        /// The file is password-protected.
+        FileEncrypted = "file_encrypted",
+        /// The file or its unzipped parts exceed a limit.
+        FileTooLarge = "file_too_large",
+        /// The file is not a workbook that can be opened.
+        FileUnreadable = "file_unreadable",
+        /// A sheet exceeds the row or cell limits.
+        SheetTooLarge = "sheet_too_large",
+        /// A bug met on this file (logged).
+        InternalError = "internal_error",
+        /// A citizen id whose check digit is wrong (warning).
+        CitizenIdChecksum = "citizen_id_checksum",
+    }
+);
+
+impl std::fmt::Display for IssueCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for IssueCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for IssueCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl From<&ValueError> for IssueCode {
+    fn from(e: &ValueError) -> Self {
+        IssueCode::Value(e.code().into())
+    }
+}
 
 /// Error (rejects the batch) or warning (reported, imported anyway).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,7 +154,7 @@ pub struct Issue {
     /// Cell value as written.
     pub value: Option<String>,
     /// Stable code, e.g. `citizen_id_length`.
-    pub code: String,
+    pub code: IssueCode,
     /// Message in Thai.
     pub message_th: String,
     /// Message in English.
@@ -56,12 +172,12 @@ impl Issue {
             Severity::Error,
             sheet,
             r.row,
-            r.code,
+            r.code.clone(),
             r.th.clone(),
             r.en.clone(),
         );
         if let Some(c) = &r.cell {
-            i = i.column(c.clone());
+            i = i.column(c.to_string());
         }
         if sheet.is_none() && r.sheet.is_some() {
             i = i.value(r.sheet.clone());
@@ -74,7 +190,7 @@ impl Issue {
         severity: Severity,
         sheet: Option<SheetKind>,
         row: Option<u32>,
-        code: &str,
+        code: IssueCode,
         th: String,
         en: String,
     ) -> Self {
@@ -83,7 +199,7 @@ impl Issue {
             row,
             column: None,
             value: None,
-            code: code.to_string(),
+            code,
             message_th: th,
             message_en: en,
             severity,
@@ -103,7 +219,7 @@ impl Issue {
             row: Some(row),
             column: Some(column.to_string()),
             value: value.map(|v| crate::cells::shown(&v)),
-            code: e.code(),
+            code: e.into(),
             message_th: e.message_th(),
             message_en: e.message_en(),
             severity: Severity::Error,
@@ -194,5 +310,26 @@ impl ImportReport {
     /// Total data rows read.
     pub fn rows_read(&self) -> u32 {
         self.sheets.values().map(|c| c.read).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_keep_their_stable_strings() {
+        assert_eq!(IssueCode::OutOfDistrict.as_str(), "out_of_district");
+        assert_eq!(
+            IssueCode::VillageCodeMismatch.to_string(),
+            "village_code_mismatch"
+        );
+        assert_eq!(
+            serde_json::to_string(&IssueCode::FileEncrypted).unwrap(),
+            "\"file_encrypted\""
+        );
+        let value = IssueCode::from(&ValueError::DateFuture);
+        assert_eq!(value, "date_future");
+        assert_ne!(IssueCode::HiddenRows, "hidden_sheet");
     }
 }

@@ -4,6 +4,7 @@
 use crate::cells::Cell;
 use crate::header::{self, Header, aa, an, columns, hh, mm, pp};
 use crate::limits::Refusal;
+use crate::report::IssueCode;
 use crate::report::{Issue, Severity};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
@@ -534,7 +535,7 @@ impl<'a> RowCtx<'a> {
         })
     }
 
-    fn warn(&mut self, col: usize, code: &str, th: String, en: String) {
+    fn warn(&mut self, col: usize, code: IssueCode, th: String, en: String) {
         let issue = Issue::new(
             Severity::Warning,
             Some(self.kind),
@@ -554,7 +555,7 @@ impl<'a> RowCtx<'a> {
         {
             self.warn(
                 col,
-                "citizen_id_checksum",
+                IssueCode::CitizenIdChecksum,
                 format!("เลขบัตรประชาชน {id} หลักตรวจสอบ (หลักที่ 13) ไม่ถูกต้อง นำเข้าแล้วแต่ควรตรวจสอบ"),
                 format!(
                     "Citizen ID {id} has a wrong check digit; imported and marked for checking"

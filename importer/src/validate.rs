@@ -5,6 +5,7 @@
 use crate::ReadWorkbook;
 use crate::header::{aa, an, hh, mm, pp};
 use crate::reference::{AgencyIndex, AreaIndex, AreaResolver, Stored, Unresolved, squash};
+use crate::report::IssueCode;
 use crate::report::{Issue, Severity};
 use crate::rows::{EntryIn, HouseholdIn, MemberIn, ProblemIn};
 use crate::workbook::SheetKind;
@@ -89,7 +90,7 @@ impl Checker<'_> {
         row: u32,
         column: &str,
         value: Option<String>,
-        code: &str,
+        code: IssueCode,
         th: String,
         en: String,
     ) {
@@ -105,7 +106,7 @@ impl Checker<'_> {
         row: u32,
         column: &str,
         value: Option<String>,
-        code: &str,
+        code: IssueCode,
         th: String,
         en: String,
     ) {
@@ -123,7 +124,7 @@ impl Checker<'_> {
             row,
             column,
             value,
-            "depends_on_rejected_row",
+            IssueCode::DependsOnRejectedRow,
             format!(
                 "แถวนี้อ้างถึงแผ่นงาน{} แถวที่ {on_row} ซึ่งมีข้อผิดพลาด จึงนำเข้าไม่ได้ ให้แก้ไขแถวนั้นก่อน",
                 sheet.name_th()
@@ -152,7 +153,7 @@ impl Checker<'_> {
                     row,
                     column,
                     Some(code.to_string()),
-                    "out_of_district",
+                    IssueCode::OutOfDistrict,
                     format!("ครัวเรือน {code} ไม่อยู่ในพื้นที่ของท่าน (อำเภอหรือจังหวัดที่รับผิดชอบ)"),
                     format!("Household {code} is not in your area (your district or province)"),
                 );
@@ -163,7 +164,7 @@ impl Checker<'_> {
                     row,
                     column,
                     Some(code.to_string()),
-                    "household_unknown",
+                    IssueCode::HouseholdUnknown,
                     format!("ไม่พบครัวเรือนรหัสบ้าน {code} ทั้งในแผ่นงานครัวเรือนและในฐานข้อมูล"),
                     format!("Household {code} is neither in the households sheet nor stored"),
                 );
@@ -177,7 +178,7 @@ impl Checker<'_> {
             row,
             column,
             value,
-            "duplicate_row",
+            IssueCode::DuplicateRow,
             format!("ข้อมูลซ้ำกับแถวที่ {first} (แถว {first} และแถว {row} เป็นรายการเดียวกัน)"),
             format!("Duplicate of row {first} (rows {first} and {row} are the same record)"),
         );
@@ -280,7 +281,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                     p.row,
                     &col(hh::VILLAGE_CODE),
                     Some(given.to_string()),
-                    "village_code_mismatch",
+                    IssueCode::VillageCodeMismatch,
                     format!("รหัสหมู่บ้าน {given} ไม่ตรงกับตำบลและหมู่ที่ที่ระบุ (ควรเป็น {village_code})"),
                     format!("Village code {given} does not match the subdistrict and village number given (expected {village_code})"),
                 );
@@ -308,7 +309,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                     p.row,
                     &col(hh::DISTRICT),
                     Some(h.district.clone()),
-                    "out_of_district",
+                    IssueCode::OutOfDistrict,
                     th,
                     en,
                 );
@@ -328,7 +329,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                             p.row,
                             &col(hh::VILLAGE_NAME),
                             Some(given.clone()),
-                            "village_renamed",
+                            IssueCode::VillageRenamed,
                             format!("หมู่ที่ {} มีชื่อในระบบว่า \"{stored}\" จึงคงชื่อเดิมไว้", h.village_no.get()),
                             format!("Village {village_code} is stored as \"{stored}\"; the stored name is kept"),
                         );
@@ -681,7 +682,7 @@ pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
                     p.row,
                     &col(aa::AGENCY),
                     Some(e.agency.clone()),
-                    "unknown_agency",
+                    IssueCode::UnknownAgency,
                     format!(
                         "ไม่พบหน่วยงาน \"{}\" ในรายชื่อหน่วยงานของจังหวัด จึงบันทึกไว้เป็นข้อความ",
                         e.agency
@@ -769,7 +770,7 @@ fn resolve_area(
             row,
             &col(hh::PROVINCE),
             Some(h.province.clone()),
-            "province_unknown",
+            IssueCode::ProvinceUnknown,
             format!("ไม่พบจังหวัด \"{}\"{}", h.province, suggest_th(&u)),
             format!("Unknown province \"{}\".{}", h.province, suggest_en(&u)),
         ),
@@ -777,7 +778,7 @@ fn resolve_area(
             row,
             &col(hh::DISTRICT),
             Some(h.district.clone()),
-            "district_unknown",
+            IssueCode::DistrictUnknown,
             format!(
                 "ไม่พบอำเภอ \"{}\" ในจังหวัด{}{}",
                 h.district,
@@ -795,7 +796,7 @@ fn resolve_area(
             row,
             &col(hh::SUBDISTRICT),
             Some(h.subdistrict.clone()),
-            "subdistrict_unknown",
+            IssueCode::SubdistrictUnknown,
             format!(
                 "ไม่พบตำบล \"{}\" ในอำเภอ{}{}",
                 h.subdistrict,
@@ -906,7 +907,7 @@ fn check_problem(
             row,
             &col(pp::DIMENSION),
             Some(d.name_th().to_string()),
-            "dimension_mismatch",
+            IssueCode::DimensionMismatch,
             format!(
                 "ตัวชี้วัดที่ {} อยู่ใน{} ไม่ใช่{}",
                 def.code,
@@ -928,7 +929,7 @@ fn check_problem(
                 row,
                 &col(pp::CITIZEN_ID),
                 None,
-                "citizen_id_required",
+                IssueCode::CitizenIdRequired,
                 format!(
                     "ตัวชี้วัดที่ {} เป็นตัวชี้วัดรายบุคคล ต้องระบุเลขบัตรประชาชนของสมาชิก",
                     def.code
@@ -945,7 +946,7 @@ fn check_problem(
                 row,
                 &col(pp::CITIZEN_ID),
                 Some(c.to_string()),
-                "citizen_id_not_expected",
+                IssueCode::CitizenIdNotExpected,
                 format!(
                     "ตัวชี้วัดที่ {} เป็นตัวชี้วัดระดับครัวเรือน ไม่ต้องระบุเลขบัตรประชาชน",
                     def.code
@@ -999,7 +1000,7 @@ fn member_ok(
             row,
             column,
             Some(cid.to_string()),
-            "member_not_in_household",
+            IssueCode::MemberNotInHousehold,
             format!("เลขบัตรประชาชน {cid} ไม่ใช่สมาชิกของครัวเรือน {house}"),
             format!("Citizen {cid} is not a member of household {house}"),
         ),
@@ -1053,7 +1054,7 @@ fn find_problem(
             row,
             &col(aa::CITIZEN_ID),
             None,
-            "citizen_id_required",
+            IssueCode::CitizenIdRequired,
             format!(
                 "ตัวชี้วัดที่ {} เป็นตัวชี้วัดรายบุคคล ต้องระบุเลขบัตรประชาชนของผู้ได้รับความช่วยเหลือ",
                 def.code
@@ -1103,7 +1104,7 @@ fn find_problem(
         row,
         &col(aa::INDICATOR),
         Some(ind.to_string()),
-        "problem_unknown",
+        IssueCode::ProblemUnknown,
         format!("ครัวเรือน {house} ไม่มีปัญหาตัวชี้วัดที่ {ind}{cohort_th} ทั้งในแผ่นงานปัญหาและในฐานข้อมูล"),
         format!("Household {house} has no problem for indicator {ind}{cohort_en} in the problems sheet or stored"),
     );

@@ -160,7 +160,7 @@ async fn insert_issues<'a>(
             row: Set(i.row.map(|r| r as i32)),
             column: Set(i.column.clone()),
             value: Set(i.value.clone()),
-            code: Set(i.code.clone()),
+            code: Set(i.code.to_string()),
             message_th: Set(i.message_th.clone()),
             message_en: Set(i.message_en.clone()),
         })

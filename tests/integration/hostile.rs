@@ -111,7 +111,7 @@ fn errors(r: &ReadWorkbook) -> Vec<(String, Option<u32>, Option<String>)> {
     r.issues
         .iter()
         .filter(|i| i.severity == importer::report::Severity::Error)
-        .map(|i| (i.code.clone(), i.row, i.column.clone()))
+        .map(|i| (i.code.to_string(), i.row, i.column.clone()))
         .collect()
 }
 
@@ -145,7 +145,7 @@ fn a_far_cell_reference_is_refused_without_allocating_the_rectangle() {
     });
     let r = refused(read(wide));
     assert_eq!(
-        (r.code, r.cell.as_deref()),
+        (r.code.as_str(), r.cell.as_deref()),
         ("sheet_too_large", Some("ZZ2"))
     );
     // and a declared dimension of the whole grid costs nothing
@@ -499,7 +499,7 @@ fn hidden_sheets_and_rows_are_read_with_one_warning_each() {
     let warnings: Vec<(&str, Option<u32>)> = r
         .issues
         .iter()
-        .filter(|i| i.code.starts_with("hidden"))
+        .filter(|i| i.code.as_str().starts_with("hidden"))
         .map(|i| (i.code.as_str(), i.row))
         .collect();
     assert_eq!(
@@ -722,7 +722,7 @@ mod mutations {
             prop_assert!(outcome.is_ok(), "a panic escaped the guarded read");
             if let Ok(Err(r)) = outcome {
                 prop_assert!(
-                    ["file_unreadable", "file_too_large", "sheet_too_large", "internal_error", "file_encrypted"].contains(&r.code),
+                    ["file_unreadable", "file_too_large", "sheet_too_large", "internal_error", "file_encrypted"].contains(&r.code.as_str()),
                     "unexpected code {}", r.code
                 );
                 prop_assert!(!r.th.is_empty() && !r.en.is_empty());
@@ -949,7 +949,7 @@ fn an_ods_whose_repeats_expand_past_the_limit_is_refused_before_it_materialises(
     assert!(bomb.len() < 2_000);
     let r = refused(read(bomb));
     assert_eq!(
-        (r.code, r.sheet.as_deref()),
+        (r.code.as_str(), r.sheet.as_deref()),
         ("sheet_too_large", Some("ครัวเรือน"))
     );
     // the same shape under the limit is read (and its rows get their errors)
