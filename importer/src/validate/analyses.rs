@@ -1,0 +1,57 @@
+//! The 4ท analysis sheet: one analysis per household on the sheet or stored, in scope.
+
+use super::{Context, Row, Seen, Validated, check::Checker, label};
+use crate::ReadWorkbook;
+use crate::header::an;
+use crate::workbook::SheetKind;
+use entity::analysis;
+use sea_orm::ActiveValue::{NotSet, Set};
+use std::collections::{HashMap, HashSet};
+
+/// Checks the analysis sheet.
+pub(super) fn check(
+    read: &ReadWorkbook,
+    ctx: &Context<'_>,
+    seen: &mut Seen,
+    out: &mut Validated,
+    rejected: &mut HashSet<u32>,
+) {
+    let kind = SheetKind::Analysis;
+    let mut ck = Checker {
+        kind,
+        issues: &mut out.issues,
+    };
+    let col = |c| label(read, kind, c);
+    let mut first_row: HashMap<String, u32> = HashMap::new();
+    for p in &read.analyses {
+        let Some(a) = &p.value else { continue };
+        let house = a.house_code.to_string();
+        let ok = if let Some(first) = first_row.get(&house) {
+            ck.duplicate(p.row, &col(an::HOUSE_CODE), Some(house.clone()), *first);
+            false
+        } else {
+            ck.house(p.row, &col(an::HOUSE_CODE), &house, seen.house(&house, ctx))
+        };
+        if ok {
+            first_row.insert(house.clone(), p.row);
+            out.analyses.push(Row {
+                row: p.row,
+                model: analysis::ActiveModel {
+                    house_code: Set(a.house_code.clone()),
+                    attitude: Set(a.attitude.clone()),
+                    skills: Set(a.skills.clone()),
+                    resources: Set(a.resources.clone()),
+                    way_out: Set(a.way_out.clone()),
+                    analysed_on: Set(a.analysed_on),
+                    mentor: Set(a.mentor.clone()),
+                    batch_id: NotSet,
+                    source_sheet: NotSet,
+                    source_row: NotSet,
+                },
+                link: (),
+            });
+        } else {
+            rejected.insert(p.row);
+        }
+    }
+}

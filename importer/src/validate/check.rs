@@ -1,0 +1,180 @@
+//! The checks every sheet shares: writing an issue on a row, where a house code stands for
+//! the rows that refer to it, and the rows rejected so far that later rows may depend on.
+
+use crate::report::{Issue, IssueCode, Severity};
+use crate::workbook::SheetKind;
+use std::collections::HashMap;
+
+/// Where a house code stands for rows that refer to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum House<'a> {
+    /// Passed on the households sheet or stored, in scope; in that province.
+    Ok {
+        /// The household's province code.
+        province: &'a str,
+    },
+    /// Rejected on that households row.
+    Rejected(u32),
+    /// Stored, outside the area the upload is for.
+    OutOfScope,
+    /// Neither on the households sheet nor stored.
+    Unknown,
+}
+
+/// Writes a sheet's errors and warnings, each naming its row, column and value.
+pub(super) struct Checker<'a> {
+    /// The sheet checked.
+    pub(super) kind: SheetKind,
+    /// Where its issues go.
+    pub(super) issues: &'a mut Vec<Issue>,
+}
+
+impl Checker<'_> {
+    /// An error on `row`.
+    pub(super) fn error(
+        &mut self,
+        row: u32,
+        column: &str,
+        value: Option<String>,
+        code: IssueCode,
+        th: String,
+        en: String,
+    ) {
+        self.issues.push(
+            Issue::new(Severity::Error, Some(self.kind), Some(row), code, th, en)
+                .column(column)
+                .value(value),
+        );
+    }
+
+    /// A warning on `row`.
+    pub(super) fn warn(
+        &mut self,
+        row: u32,
+        column: &str,
+        value: Option<String>,
+        code: IssueCode,
+        th: String,
+        en: String,
+    ) {
+        self.issues.push(
+            Issue::new(Severity::Warning, Some(self.kind), Some(row), code, th, en)
+                .column(column)
+                .value(value),
+        );
+    }
+
+    /// An error for a row that refers to a rejected row (`on` = that row's sheet and row).
+    pub(super) fn depends(
+        &mut self,
+        row: u32,
+        column: &str,
+        value: Option<String>,
+        on: (SheetKind, u32),
+    ) {
+        let (sheet, on_row) = on;
+        self.error(
+            row,
+            column,
+            value,
+            IssueCode::DependsOnRejectedRow,
+            format!(
+                "แถวนี้อ้างถึงแผ่นงาน{} แถวที่ {on_row} ซึ่งมีข้อผิดพลาด จึงนำเข้าไม่ได้ ให้แก้ไขแถวนั้นก่อน",
+                sheet.name_th()
+            ),
+            format!(
+                "This row refers to {} row {on_row}, which has errors; fix that row first",
+                sheet.key()
+            ),
+        );
+    }
+
+    /// Whether a row may refer to the household; when not, the error saying why.
+    pub(super) fn house(&mut self, row: u32, column: &str, code: &str, state: House<'_>) -> bool {
+        match state {
+            House::Ok { .. } => true,
+            House::Rejected(on_row) => {
+                self.depends(
+                    row,
+                    column,
+                    Some(code.to_string()),
+                    (SheetKind::Households, on_row),
+                );
+                false
+            }
+            House::OutOfScope => {
+                self.error(
+                    row,
+                    column,
+                    Some(code.to_string()),
+                    IssueCode::OutOfDistrict,
+                    format!("ครัวเรือน {code} ไม่อยู่ในพื้นที่ของท่าน (อำเภอหรือจังหวัดที่รับผิดชอบ)"),
+                    format!("Household {code} is not in your area (your district or province)"),
+                );
+                false
+            }
+            House::Unknown => {
+                self.error(
+                    row,
+                    column,
+                    Some(code.to_string()),
+                    IssueCode::HouseholdUnknown,
+                    format!("ไม่พบครัวเรือนรหัสบ้าน {code} ทั้งในแผ่นงานครัวเรือนและในฐานข้อมูล"),
+                    format!("Household {code} is neither in the households sheet nor stored"),
+                );
+                false
+            }
+        }
+    }
+
+    /// An error for the second of two rows that are the same record.
+    pub(super) fn duplicate(&mut self, row: u32, column: &str, value: Option<String>, first: u32) {
+        self.error(
+            row,
+            column,
+            value,
+            IssueCode::DuplicateRow,
+            format!("ข้อมูลซ้ำกับแถวที่ {first} (แถว {first} และแถว {row} เป็นรายการเดียวกัน)"),
+            format!("Duplicate of row {first} (rows {first} and {row} are the same record)"),
+        );
+    }
+}
+
+/// Rows rejected so far that later rows may depend on, by the identity they refer to.
+#[derive(Debug, Default)]
+pub(super) struct Rejected {
+    /// house code → households row.
+    pub(super) households: HashMap<String, u32>,
+    /// (house, indicator, person) → problems row.
+    pub(super) problems: HashMap<(String, i32, String), u32>,
+    /// (indicator, person) → problems row whose household is unknown or unreadable.
+    pub(super) orphan_problems: HashMap<(i32, String), u32>,
+    /// (house, citizen) → members row.
+    pub(super) citizens: HashMap<(String, String), u32>,
+    /// house → first rejected members row.
+    pub(super) houses_with_members: HashMap<String, u32>,
+    /// house → first rejected problems row whose indicator cannot be read.
+    pub(super) houses_with_problems: HashMap<String, u32>,
+}
+
+impl Rejected {
+    /// The members row a reference to `cid` in `house` depends on: that citizen's rejected
+    /// row, or else any rejected members row of the household.
+    pub(super) fn member(&self, house: &str, cid: &str) -> Option<u32> {
+        self.citizens
+            .get(&(house.to_string(), cid.to_string()))
+            .or_else(|| self.houses_with_members.get(house))
+            .copied()
+    }
+
+    /// Records a rejected members row of `house` (and of `cid`, when it can be read).
+    pub(super) fn add_member(&mut self, house: &str, cid: Option<&str>, row: u32) {
+        self.houses_with_members
+            .entry(house.to_string())
+            .or_insert(row);
+        if let Some(cid) = cid {
+            self.citizens
+                .insert((house.to_string(), cid.to_string()), row);
+        }
+    }
+}

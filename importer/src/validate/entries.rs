@@ -1,0 +1,241 @@
+//! The logbook-entries sheet: each entry on a known problem of a household in scope (its
+//! cohort the one named, or the latest), its agency matched within the household's province
+//! (a warning when unknown, kept as text), one entry per problem, day, agency and activity.
+
+use super::check::{Checker, House, Rejected};
+use super::{Context, ProblemIdent, Row, Seen, Validated, label};
+use crate::ReadWorkbook;
+use crate::header::aa;
+use crate::reference::squash;
+use crate::report::IssueCode;
+use crate::rows::EntryIn;
+use crate::workbook::SheetKind;
+use chrono::NaiveDate;
+use entity::catalog::Unit;
+use entity::logbook_entry;
+use entity::rules::entry_key;
+use entity::types::Cohort;
+use sea_orm::ActiveValue::{NotSet, Set};
+use std::collections::{HashMap, HashSet};
+
+/// Checks the logbook-entries sheet.
+pub(super) fn check(
+    read: &ReadWorkbook,
+    ctx: &Context<'_>,
+    seen: &mut Seen,
+    out: &mut Validated,
+    rejected: &mut HashSet<u32>,
+) {
+    let kind = SheetKind::Assistance;
+    let mut ck = Checker {
+        kind,
+        issues: &mut out.issues,
+    };
+    let col = |c| label(read, kind, c);
+    // problems known per (house, indicator, person): cohorts available
+    let mut cohorts_of: HashMap<(String, i32, String), Vec<Cohort>> = HashMap::new();
+    for ident in seen.problems.keys() {
+        cohorts_of
+            .entry((
+                ident.house_code.clone(),
+                ident.indicator,
+                ident.person_key.clone(),
+            ))
+            .or_default()
+            .push(ident.cohort);
+    }
+    let cohort_by_id: HashMap<i32, Cohort> =
+        ctx.stored.cohorts.iter().map(|(c, id)| (*id, *c)).collect();
+    for (house, ind, person, cohort_id) in ctx.stored.problems.keys() {
+        if let Some(c) = cohort_by_id.get(cohort_id) {
+            let v = cohorts_of
+                .entry((house.clone(), *ind, person.clone()))
+                .or_default();
+            if !v.contains(c) {
+                v.push(*c);
+            }
+        }
+    }
+    let mut first_row: HashMap<(ProblemIdent, NaiveDate, String), u32> = HashMap::new();
+    // the workbook's province, for rows whose household is not known
+    let mut provinces: HashMap<&str, usize> = HashMap::new();
+    for (_, _, p) in seen.households.values() {
+        *provinces.entry(p.as_str()).or_default() += 1;
+    }
+    let main_province: String = provinces
+        .into_iter()
+        .max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p)))
+        .map(|(p, _)| p.to_string())
+        .or_else(|| ctx.scope.map(|d| d[..2].to_string()))
+        .unwrap_or_default();
+    for p in &read.entries {
+        let Some(e) = &p.value else { continue };
+        let house = e.house_code.to_string();
+        let state = seen.house(&house, ctx);
+        let province = match state {
+            House::Ok { province } => province,
+            _ => main_province.as_str(),
+        };
+        // checked on every row, so that one pass shows staff every unknown agency
+        let agency = ctx.agencies.find(province, &e.agency);
+        if agency.is_none() {
+            ck.warn(
+                p.row,
+                &col(aa::AGENCY),
+                Some(e.agency.clone()),
+                IssueCode::UnknownAgency,
+                format!(
+                    "ไม่พบหน่วยงาน \"{}\" ในรายชื่อหน่วยงานของจังหวัด จึงบันทึกไว้เป็นข้อความ",
+                    e.agency
+                ),
+                format!(
+                    "\"{}\" is not a known agency of the province; kept as text",
+                    e.agency
+                ),
+            );
+        }
+        if !ck.house(p.row, &col(aa::HOUSE_CODE), &house, state) {
+            rejected.insert(p.row);
+            continue;
+        }
+        let Some(problem) =
+            find_problem(p.row, e, &house, &mut ck, &col, &cohorts_of, &seen.rejected)
+        else {
+            rejected.insert(p.row);
+            continue;
+        };
+        let agency_key = agency.map_or_else(|| squash(&e.agency), |a| a.code.clone());
+        let key = entry_key(&agency_key, &e.activity);
+        let id = (problem.clone(), e.date, key.clone());
+        if let Some(first) = first_row.get(&id) {
+            ck.duplicate(p.row, &col(aa::ACTIVITY), Some(e.activity.clone()), *first);
+            rejected.insert(p.row);
+            continue;
+        }
+        first_row.insert(id, p.row);
+        out.entries.push(Row {
+            row: p.row,
+            model: logbook_entry::ActiveModel {
+                id: NotSet,
+                problem_id: NotSet,
+                entry_date: Set(e.date),
+                agency_id: Set(agency.map(|a| a.id)),
+                agency_text: Set(e.agency.clone()),
+                entry_key: Set(key),
+                activity: Set(e.activity.clone()),
+                menu: Set(e.menu.clone()),
+                amount_satang: Set(e.amount.map(|a| a.satang())),
+                fund: Set(e.fund.clone()),
+                status: Set(e.status),
+                note: Set(e.note.clone()),
+                recorded_by: NotSet,
+                written_seq: NotSet,
+                batch_id: NotSet,
+                source_sheet: NotSet,
+                source_row: NotSet,
+            },
+            link: problem,
+        });
+    }
+}
+
+/// The problem a logbook entry is on (the latest cohort when the row names none), or the
+/// error saying why there is none.
+fn find_problem(
+    row: u32,
+    e: &EntryIn,
+    house: &str,
+    ck: &mut Checker<'_>,
+    col: &dyn Fn(usize) -> String,
+    cohorts_of: &HashMap<(String, i32, String), Vec<Cohort>>,
+    refs: &Rejected,
+) -> Option<ProblemIdent> {
+    let ind = i32::from(e.indicator.get());
+    let person = e
+        .citizen_id
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let key = (house.to_string(), ind, person.clone());
+    if let Some(on_row) = refs.problems.get(&key) {
+        ck.depends(
+            row,
+            &col(aa::INDICATOR),
+            Some(ind.to_string()),
+            (SheetKind::Problems, *on_row),
+        );
+        return None;
+    }
+    let found = cohorts_of.get(&key).and_then(|cohorts| match e.cohort {
+        Some(c) => cohorts.contains(&c).then_some(c),
+        None => cohorts
+            .iter()
+            .max_by_key(|c| (c.be_year, c.source))
+            .copied(),
+    });
+    if let Some(cohort) = found {
+        return Some(ProblemIdent {
+            house_code: house.to_string(),
+            indicator: ind,
+            person_key: person,
+            cohort,
+        });
+    }
+    let def = e.indicator.def();
+    if def.unit == Unit::Person && e.citizen_id.is_none() {
+        ck.error(
+            row,
+            &col(aa::CITIZEN_ID),
+            None,
+            IssueCode::CitizenIdRequired,
+            format!(
+                "ตัวชี้วัดที่ {} เป็นตัวชี้วัดรายบุคคล ต้องระบุเลขบัตรประชาชนของผู้ได้รับความช่วยเหลือ",
+                def.code
+            ),
+            format!(
+                "Indicator {} is about a person: give the citizen ID of the person helped",
+                def.code
+            ),
+        );
+        return None;
+    }
+    if !person.is_empty()
+        && let Some(on_row) = refs.member(house, &person)
+    {
+        ck.depends(
+            row,
+            &col(aa::CITIZEN_ID),
+            Some(person),
+            (SheetKind::Members, on_row),
+        );
+        return None;
+    }
+    // the problem may be a rejected row whose indicator or house code was wrong
+    if let Some(on_row) = refs
+        .houses_with_problems
+        .get(house)
+        .or_else(|| refs.orphan_problems.get(&(ind, person.clone())))
+    {
+        ck.depends(
+            row,
+            &col(aa::INDICATOR),
+            Some(ind.to_string()),
+            (SheetKind::Problems, *on_row),
+        );
+        return None;
+    }
+    let cohort_th = e.cohort.map(|c| format!(" ที่มา {c}")).unwrap_or_default();
+    let cohort_en = e
+        .cohort
+        .map(|c| format!(" in cohort {c}"))
+        .unwrap_or_default();
+    ck.error(
+        row,
+        &col(aa::INDICATOR),
+        Some(ind.to_string()),
+        IssueCode::ProblemUnknown,
+        format!("ครัวเรือน {house} ไม่มีปัญหาตัวชี้วัดที่ {ind}{cohort_th} ทั้งในแผ่นงานปัญหาและในฐานข้อมูล"),
+        format!("Household {house} has no problem for indicator {ind}{cohort_en} in the problems sheet or stored"),
+    );
+    None
+}

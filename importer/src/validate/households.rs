@@ -1,0 +1,288 @@
+//! The households sheet: each row's area resolved against the master data (with
+//! suggestions for a misspelt name), its village code checked, its district in the upload's
+//! scope, villages first seen here recorded, duplicates refused.
+
+use super::check::Checker;
+use super::{Context, Row, Seen, Validated, label};
+use crate::ReadWorkbook;
+use crate::header::hh;
+use crate::reference::{AreaResolver, Unresolved, squash};
+use crate::report::IssueCode;
+use crate::rows::HouseholdIn;
+use crate::workbook::SheetKind;
+use entity::types::{AreaCode, AreaLevel, Cohort, VillageCode};
+use entity::{area, household};
+use sea_orm::ActiveValue::{NotSet, Set};
+use std::collections::{HashMap, HashSet};
+
+/// Checks the households sheet.
+pub(super) fn check(
+    read: &ReadWorkbook,
+    ctx: &Context<'_>,
+    seen: &mut Seen,
+    out: &mut Validated,
+    rejected: &mut HashSet<u32>,
+) {
+    // head's citizen ID → row, when the row's house code is unreadable
+    let mut lost_heads: HashMap<String, u32> = HashMap::new();
+    let mut village_names: HashMap<String, String> = ctx.stored.villages.clone();
+    let mut resolver = AreaResolver::new(ctx.areas);
+    let kind = SheetKind::Households;
+    let mut ck = Checker {
+        kind,
+        issues: &mut out.issues,
+    };
+    let col = |c| label(read, kind, c);
+    for p in &read.households {
+        let Some(h) = &p.value else {
+            match (&p.ident.house_code, &p.ident.citizen_id) {
+                (Some(code), _) => {
+                    seen.rejected.households.insert(code.to_string(), p.row);
+                }
+                (None, Some(head)) => {
+                    lost_heads.insert(head.to_string(), p.row);
+                }
+                (None, None) => {}
+            }
+            continue;
+        };
+        let code = h.house_code.to_string();
+        let mut ok = true;
+        if let Some((first, ..)) = seen.households.get(&code) {
+            ck.duplicate(p.row, &col(hh::HOUSE_CODE), Some(code.clone()), *first);
+            rejected.insert(p.row);
+            continue;
+        }
+        let resolved = resolve_area(h, p.row, &mut resolver, &mut ck, &col);
+        let Some((province, district, subdistrict)) = resolved else {
+            seen.rejected.households.insert(code, p.row);
+            rejected.insert(p.row);
+            continue;
+        };
+        let Some(village) = VillageCode::of(&subdistrict, h.village_no) else {
+            seen.rejected.households.insert(code, p.row);
+            rejected.insert(p.row);
+            continue;
+        };
+        let village_code = village.as_str().to_string();
+        if let Some(given) = &h.village_code
+            && given.as_str() != village_code
+        {
+            ck.error(
+                p.row,
+                &col(hh::VILLAGE_CODE),
+                Some(given.to_string()),
+                IssueCode::VillageCodeMismatch,
+                format!("รหัสหมู่บ้าน {given} ไม่ตรงกับตำบลและหมู่ที่ที่ระบุ (ควรเป็น {village_code})"),
+                format!("Village code {given} does not match the subdistrict and village number given (expected {village_code})"),
+            );
+            ok = false;
+        }
+        if let Some(scope) = ctx.scope
+            && !district.as_str().starts_with(scope)
+        {
+            let (th, en) = if scope.len() == 2 {
+                (
+                    format!("ครัวเรือนนี้อยู่ในอำเภอรหัส {district} ไม่ใช่จังหวัดของท่าน ({scope})"),
+                    format!(
+                        "This household is in district {district}, not in your province ({scope})"
+                    ),
+                )
+            } else {
+                (
+                    format!("ครัวเรือนนี้อยู่ในอำเภอรหัส {district} ไม่ใช่อำเภอของท่าน ({scope})"),
+                    format!(
+                        "This household is in district {district}, not in your district ({scope})"
+                    ),
+                )
+            };
+            ck.error(
+                p.row,
+                &col(hh::DISTRICT),
+                Some(h.district.clone()),
+                IssueCode::OutOfDistrict,
+                th,
+                en,
+            );
+            ok = false;
+        }
+        if !ok {
+            seen.rejected.households.insert(code, p.row);
+            rejected.insert(p.row);
+            continue;
+        }
+        match village_names.get(&village_code) {
+            Some(stored) => {
+                if let Some(given) = &h.village_name
+                    && squash(given) != squash(stored)
+                {
+                    ck.warn(
+                        p.row,
+                        &col(hh::VILLAGE_NAME),
+                        Some(given.clone()),
+                        IssueCode::VillageRenamed,
+                        format!("หมู่ที่ {} มีชื่อในระบบว่า \"{stored}\" จึงคงชื่อเดิมไว้", h.village_no.get()),
+                        format!("Village {village_code} is stored as \"{stored}\"; the stored name is kept"),
+                    );
+                }
+            }
+            None => {
+                let name = h
+                    .village_name
+                    .clone()
+                    .unwrap_or_else(|| format!("หมู่ที่ {}", h.village_no.get()));
+                village_names.insert(village_code.clone(), name.clone());
+                out.villages.push(Row {
+                    row: p.row,
+                    model: area::ActiveModel {
+                        code: Set(village.clone().into()),
+                        level: Set(AreaLevel::Village),
+                        parent_code: Set(Some(subdistrict.clone())),
+                        name_th: Set(name),
+                        name_en: Set(None),
+                        batch_id: NotSet,
+                        source_sheet: NotSet,
+                        source_row: NotSet,
+                    },
+                    link: (),
+                });
+            }
+        }
+        seen.households.insert(
+            code.clone(),
+            (
+                p.row,
+                district.as_str().to_string(),
+                province.as_str().to_string(),
+            ),
+        );
+        out.households.push(household_row(
+            p.row,
+            h,
+            village,
+            [subdistrict, district, province],
+        ));
+    }
+
+    // a household row whose house code cannot be read is found through its head: the
+    // house code its head has in the members sheet is that row's
+    for p in &read.members {
+        if let (Some(h), Some(c)) = (&p.ident.house_code, &p.ident.citizen_id)
+            && let Some(row) = lost_heads.get(c.as_str())
+            && !seen.households.contains_key(h.as_str())
+        {
+            seen.rejected
+                .households
+                .entry(h.to_string())
+                .or_insert(*row);
+        }
+    }
+}
+
+fn suggest_th(u: &Unresolved) -> String {
+    if u.suggestions.is_empty() {
+        String::new()
+    } else {
+        format!(" หมายถึง {} หรือไม่?", u.suggestions.join(", "))
+    }
+}
+
+fn suggest_en(u: &Unresolved) -> String {
+    if u.suggestions.is_empty() {
+        String::new()
+    } else {
+        format!(" Did you mean {}?", u.suggestions.join(", "))
+    }
+}
+
+fn resolve_area(
+    h: &HouseholdIn,
+    row: u32,
+    resolver: &mut AreaResolver<'_>,
+    ck: &mut Checker<'_>,
+    col: &dyn Fn(usize) -> String,
+) -> Option<(AreaCode, AreaCode, AreaCode)> {
+    let (level, u) = match resolver.resolve(&h.province, &h.district, &h.subdistrict) {
+        Ok(codes) => return Some(codes.clone()),
+        Err((level, u)) => (*level, u.clone()),
+    };
+    match level {
+        AreaLevel::Province => ck.error(
+            row,
+            &col(hh::PROVINCE),
+            Some(h.province.clone()),
+            IssueCode::ProvinceUnknown,
+            format!("ไม่พบจังหวัด \"{}\"{}", h.province, suggest_th(&u)),
+            format!("Unknown province \"{}\".{}", h.province, suggest_en(&u)),
+        ),
+        AreaLevel::District => ck.error(
+            row,
+            &col(hh::DISTRICT),
+            Some(h.district.clone()),
+            IssueCode::DistrictUnknown,
+            format!(
+                "ไม่พบอำเภอ \"{}\" ในจังหวัด{}{}",
+                h.district,
+                h.province,
+                suggest_th(&u)
+            ),
+            format!(
+                "No district \"{}\" in province {}.{}",
+                h.district,
+                h.province,
+                suggest_en(&u)
+            ),
+        ),
+        _ => ck.error(
+            row,
+            &col(hh::SUBDISTRICT),
+            Some(h.subdistrict.clone()),
+            IssueCode::SubdistrictUnknown,
+            format!(
+                "ไม่พบตำบล \"{}\" ในอำเภอ{}{}",
+                h.subdistrict,
+                h.district,
+                suggest_th(&u)
+            ),
+            format!(
+                "No subdistrict \"{}\" in district {}.{}",
+                h.subdistrict,
+                h.district,
+                suggest_en(&u)
+            ),
+        ),
+    }
+    None
+}
+
+fn household_row(
+    row: u32,
+    h: &HouseholdIn,
+    village: VillageCode,
+    [subdistrict, district, province]: [AreaCode; 3],
+) -> Row<household::ActiveModel, Cohort> {
+    Row {
+        row,
+        model: household::ActiveModel {
+            house_code: Set(h.house_code.clone()),
+            house_no: Set(h.house_no.clone()),
+            village_code: Set(village),
+            subdistrict_code: Set(subdistrict),
+            district_code: Set(district),
+            province_code: Set(province),
+            head_title: Set(h.head_title.clone()),
+            head_name: Set(h.head_name.clone()),
+            head_citizen_id: Set(h.head_citizen_id.clone()),
+            member_count: Set(h.member_count),
+            classification: Set(h.classification),
+            // the cohort may be new: its id is known when written
+            cohort_id: NotSet,
+            latitude: Set(h.latitude),
+            longitude: Set(h.longitude),
+            batch_id: NotSet,
+            source_sheet: NotSet,
+            source_row: NotSet,
+        },
+        link: h.cohort,
+    }
+}

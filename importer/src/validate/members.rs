@@ -1,0 +1,78 @@
+//! The members sheet: each member's household on the sheet or stored and in scope, one row
+//! per citizen ID.
+
+use super::check::Checker;
+use super::{Context, Row, Seen, Validated, label};
+use crate::ReadWorkbook;
+use crate::header::mm;
+use crate::rows::MemberIn;
+use crate::workbook::SheetKind;
+use entity::member;
+use sea_orm::ActiveValue::{NotSet, Set};
+use std::collections::HashSet;
+
+/// Checks the members sheet.
+pub(super) fn check(
+    read: &ReadWorkbook,
+    ctx: &Context<'_>,
+    seen: &mut Seen,
+    out: &mut Validated,
+    rejected: &mut HashSet<u32>,
+) {
+    let kind = SheetKind::Members;
+    let mut ck = Checker {
+        kind,
+        issues: &mut out.issues,
+    };
+    let col = |c| label(read, kind, c);
+    for p in &read.members {
+        let Some(m) = &p.value else {
+            if let Some(h) = &p.ident.house_code {
+                let cid = p.ident.citizen_id.as_ref().map(ToString::to_string);
+                seen.rejected.add_member(h.as_str(), cid.as_deref(), p.row);
+            }
+            continue;
+        };
+        let house = m.house_code.to_string();
+        let cid = m.citizen_id.to_string();
+        let ok = match seen.members.get(&cid) {
+            Some((first, _)) => {
+                ck.duplicate(p.row, &col(mm::CITIZEN_ID), Some(cid.clone()), *first);
+                false
+            }
+            None => ck.house(p.row, &col(mm::HOUSE_CODE), &house, seen.house(&house, ctx)),
+        };
+        if !ok {
+            rejected.insert(p.row);
+            seen.rejected.add_member(&house, Some(&cid), p.row);
+            continue;
+        }
+        seen.members.insert(cid, (p.row, house));
+        out.members.push(member_row(p.row, m));
+    }
+}
+
+fn member_row(row: u32, m: &MemberIn) -> Row<member::ActiveModel> {
+    Row {
+        row,
+        model: member::ActiveModel {
+            citizen_id: Set(m.citizen_id.clone()),
+            house_code: Set(m.house_code.clone()),
+            title: Set(m.title.clone()),
+            first_name: Set(m.first_name.clone()),
+            last_name: Set(m.last_name.clone()),
+            sex: Set(m.sex),
+            birth_date: Set(m.birth_date),
+            age: Set(m.age),
+            // the batch's day, filled when written
+            age_as_of: NotSet,
+            relation: Set(m.relation.clone()),
+            disabled: Set(m.disabled),
+            citizen_id_valid: Set(m.citizen_id.checksum_valid()),
+            batch_id: NotSet,
+            source_sheet: NotSet,
+            source_row: NotSet,
+        },
+        link: (),
+    }
+}

@@ -1,0 +1,171 @@
+//! Cross-sheet validation: areas resolved against the master data, households, members and
+//! problems referring to each other, district scope, duplicates, dependants of rejected rows,
+//! agencies matched within the household's province. Produces rows ready to plan and write.
+//!
+//! One module per sheet, in the order the sheets refer to each other — households, members,
+//! problems, analyses, logbook entries; each leaves in [`Seen`] what the later ones look up.
+
+mod analyses;
+mod check;
+mod entries;
+mod households;
+mod members;
+mod problems;
+
+use crate::ReadWorkbook;
+use crate::reference::{AgencyIndex, AreaIndex, Stored};
+use crate::report::Issue;
+use crate::workbook::SheetKind;
+use check::{House, Rejected};
+use entity::types::Cohort;
+use entity::{analysis, area, household, logbook_entry, member, problem};
+use std::collections::{HashMap, HashSet};
+
+/// A row that passed validation: the entity's own record as the workbook gives it, the row
+/// it came from, and the identities it refers to that may not be stored yet.
+///
+/// Columns the workbook does not give are `NotSet` here — surrogate ids, the batch and the
+/// rest of the provenance, foreign keys to rows written in the same batch (`cohort_id`,
+/// `problem_id`), values derived at write time (`age_as_of`, a new problem's status, the
+/// entry's write order) — and are filled by `write`. Every column that is `Set` is compared
+/// by `plan` and written by `write`: a new column is one field here plus a migration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row<A, L = ()> {
+    /// Source row as Excel shows it.
+    pub row: u32,
+    /// The record.
+    pub model: A,
+    /// What it refers to by identity (a cohort, a problem).
+    pub link: L,
+}
+
+/// A problem's identity in workbook terms.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProblemIdent {
+    /// House code.
+    pub house_code: String,
+    /// Indicator code.
+    pub indicator: i32,
+    /// Citizen ID or empty.
+    pub person_key: String,
+    /// Cohort.
+    pub cohort: Cohort,
+}
+
+/// Rows that passed validation, and the rejected row count per sheet.
+#[derive(Debug, Default)]
+pub struct Validated {
+    /// Households, with their cohort.
+    pub households: Vec<Row<household::ActiveModel, Cohort>>,
+    /// Members.
+    pub members: Vec<Row<member::ActiveModel>>,
+    /// Problems, with their identity (its cohort among it).
+    pub problems: Vec<Row<problem::ActiveModel, ProblemIdent>>,
+    /// Analyses.
+    pub analyses: Vec<Row<analysis::ActiveModel>>,
+    /// Logbook entries, with the problem they are on.
+    pub entries: Vec<Row<logbook_entry::ActiveModel, ProblemIdent>>,
+    /// Villages first seen in this workbook (households sheet rows).
+    pub villages: Vec<Row<area::ActiveModel>>,
+    /// Rejected rows per sheet.
+    pub rejected: HashMap<SheetKind, u32>,
+    /// Errors and warnings found here.
+    pub issues: Vec<Issue>,
+}
+
+pub struct Context<'a> {
+    /// Area tree.
+    pub areas: &'a AreaIndex,
+    /// Agencies.
+    pub agencies: &'a AgencyIndex,
+    /// Stored records.
+    pub stored: &'a Stored,
+    /// The area (a district, or a province: a 2-digit code) the import is limited to.
+    pub scope: Option<&'a str>,
+}
+
+/// Labels of the columns, for messages, per sheet.
+fn label(read: &ReadWorkbook, kind: SheetKind, col: usize) -> String {
+    read.header(kind).map_or_else(
+        || crate::header::columns(kind)[col].aliases[0].to_string(),
+        |h| h.label(kind, col).to_string(),
+    )
+}
+
+/// What the sheets checked so far leave for the later ones: the rows that passed and the
+/// rows rejected, by the identity later rows refer to.
+#[derive(Debug, Default)]
+struct Seen {
+    /// house code → (row, district code, province code) of households rows that passed.
+    households: HashMap<String, (u32, String, String)>,
+    /// citizen → (row, house code) of members rows that passed.
+    members: HashMap<String, (u32, String)>,
+    /// problems rows that passed, by identity.
+    problems: HashMap<ProblemIdent, u32>,
+    /// Rows rejected, by what refers to them.
+    rejected: Rejected,
+}
+
+impl Seen {
+    /// Where a house code stands: on the sheet, rejected, stored (in scope or not), unknown.
+    fn house<'a>(&'a self, code: &str, ctx: &'a Context<'_>) -> House<'a> {
+        if let Some((_, _, province)) = self.households.get(code) {
+            return House::Ok { province };
+        }
+        if let Some(row) = self.rejected.households.get(code) {
+            return House::Rejected(*row);
+        }
+        match ctx.stored.households.get(code) {
+            Some(h)
+                if ctx
+                    .scope
+                    .is_some_and(|d| !h.district_code.as_str().starts_with(d)) =>
+            {
+                House::OutOfScope
+            }
+            Some(h) => House::Ok {
+                province: h.province_code.as_str(),
+            },
+            None => House::Unknown,
+        }
+    }
+
+    /// Whether `cid` is a member of `house`, on the sheet or stored.
+    fn is_member(&self, house: &str, cid: &str, ctx: &Context<'_>) -> bool {
+        match self.members.get(cid) {
+            Some((_, h)) => h == house,
+            None => ctx
+                .stored
+                .members
+                .get(cid)
+                .is_some_and(|m| m.house_code.as_str() == house),
+        }
+    }
+}
+
+/// One sheet's check: reads what earlier sheets left in [`Seen`], adds its own, pushes its
+/// valid rows and issues to the output and its rejected rows to the set.
+type Check = fn(&ReadWorkbook, &Context<'_>, &mut Seen, &mut Validated, &mut HashSet<u32>);
+
+/// The sheets in the order they refer to each other.
+const SHEETS: [(SheetKind, Check); 5] = [
+    (SheetKind::Households, households::check),
+    (SheetKind::Members, members::check),
+    (SheetKind::Problems, problems::check),
+    (SheetKind::Analysis, analyses::check),
+    (SheetKind::Assistance, entries::check),
+];
+
+/// Validates a read workbook against the reference data.
+pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
+    let mut out = Validated::default();
+    let mut seen = Seen::default();
+    for (kind, check) in SHEETS {
+        // rows the read already refused, then the ones refused here: a row is counted once,
+        // however many errors it has
+        let mut rejected = read.rejected_rows(kind);
+        check(read, ctx, &mut seen, &mut out, &mut rejected);
+        out.rejected.insert(kind, rejected.len() as u32);
+    }
+    out
+}
