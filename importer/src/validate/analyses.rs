@@ -1,36 +1,27 @@
 //! The 4ท analysis sheet: one analysis per household on the sheet or stored, in scope.
 
-use super::{Context, Row, Seen, Validated, check::Checker, label};
-use crate::ReadWorkbook;
+use super::{Context, Row, Seen, Validated, check::Checker};
 use crate::header::an;
-use crate::workbook::SheetKind;
 use entity::analysis;
 use sea_orm::ActiveValue::{NotSet, Set};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Checks the analysis sheet.
-pub(super) fn check(
-    read: &ReadWorkbook,
-    ctx: &Context<'_>,
-    seen: &mut Seen,
-    out: &mut Validated,
-    rejected: &mut HashSet<u32>,
-) {
-    let kind = SheetKind::Analysis;
-    let mut ck = Checker {
-        kind,
-        issues: &mut out.issues,
-    };
-    let col = |c| label(read, kind, c);
+pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &mut Validated) {
     let mut first_row: HashMap<String, u32> = HashMap::new();
-    for p in &read.analyses {
+    for p in &ck.read.analyses {
         let Some(a) = &p.value else { continue };
         let house = a.house_code.to_string();
         let ok = if let Some(first) = first_row.get(&house) {
-            ck.duplicate(p.row, &col(an::HOUSE_CODE), Some(house.clone()), *first);
+            ck.duplicate(p.row, &ck.col(an::HOUSE_CODE), Some(house.clone()), *first);
             false
         } else {
-            ck.house(p.row, &col(an::HOUSE_CODE), &house, seen.house(&house, ctx))
+            ck.house(
+                p.row,
+                &ck.col(an::HOUSE_CODE),
+                &house,
+                seen.house(&house, ctx),
+            )
         };
         if ok {
             first_row.insert(house.clone(), p.row);
@@ -51,7 +42,7 @@ pub(super) fn check(
                 link: (),
             });
         } else {
-            rejected.insert(p.row);
+            ck.reject(p.row);
         }
     }
 }

@@ -1,9 +1,11 @@
-//! The checks every sheet shares: writing an issue on a row, where a house code stands for
+//! The checks every sheet shares: the sheet's issues and rejected rows, where a house code stands for
 //! the rows that refer to it, and the rows rejected so far that later rows may depend on.
 
+use super::Validated;
+use crate::ReadWorkbook;
 use crate::report::{Issue, IssueCode, Severity};
 use crate::workbook::SheetKind;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Where a house code stands for rows that refer to it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,15 +23,68 @@ pub(super) enum House<'a> {
     Unknown,
 }
 
-/// Writes a sheet's errors and warnings, each naming its row, column and value.
+/// One sheet's check in progress: the rows it reads, the issues it writes (each naming its
+/// row, column and value) and the rows it rejects, counted once however many errors they
+/// have.
 pub(super) struct Checker<'a> {
     /// The sheet checked.
     pub(super) kind: SheetKind,
-    /// Where its issues go.
-    pub(super) issues: &'a mut Vec<Issue>,
+    /// The workbook read, for the sheet's rows and its column labels.
+    pub(super) read: &'a ReadWorkbook,
+    issues: Vec<Issue>,
+    rejected: HashSet<u32>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    /// A check of `kind`, starting from the rows the read already refused.
+    pub(super) fn new(read: &'a ReadWorkbook, kind: SheetKind) -> Self {
+        Checker {
+            kind,
+            read,
+            issues: Vec::new(),
+            rejected: read.rejected_rows(kind),
+        }
+    }
+
+    /// The label of column `col` as the workbook's header gives it (the first alias when
+    /// the sheet has no header).
+    pub(super) fn col(&self, col: usize) -> String {
+        self.read.header(self.kind).map_or_else(
+            || crate::header::columns(self.kind)[col].aliases[0].to_string(),
+            |h| h.label(self.kind, col).to_string(),
+        )
+    }
+
+    /// Counts `row` as rejected.
+    pub(super) fn reject(&mut self, row: u32) {
+        self.rejected.insert(row);
+    }
+
+    /// Hands the sheet's issues and rejected-row count to the output.
+    pub(super) fn finish(self, out: &mut Validated) {
+        out.issues.extend(self.issues);
+        out.rejected.insert(self.kind, self.rejected.len() as u32);
+    }
+
+    /// An issue of `severity` on `row`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn issue(
+        &mut self,
+        severity: Severity,
+        row: u32,
+        column: &str,
+        value: Option<String>,
+        code: IssueCode,
+        th: String,
+        en: String,
+    ) {
+        self.issues.push(
+            Issue::new(severity, Some(self.kind), Some(row), code, th, en)
+                .column(column)
+                .value(value),
+        );
+    }
+
     /// An error on `row`.
     pub(super) fn error(
         &mut self,
@@ -40,11 +95,7 @@ impl Checker<'_> {
         th: String,
         en: String,
     ) {
-        self.issues.push(
-            Issue::new(Severity::Error, Some(self.kind), Some(row), code, th, en)
-                .column(column)
-                .value(value),
-        );
+        self.issue(Severity::Error, row, column, value, code, th, en);
     }
 
     /// A warning on `row`.
@@ -57,11 +108,7 @@ impl Checker<'_> {
         th: String,
         en: String,
     ) {
-        self.issues.push(
-            Issue::new(Severity::Warning, Some(self.kind), Some(row), code, th, en)
-                .column(column)
-                .value(value),
-        );
+        self.issue(Severity::Warning, row, column, value, code, th, en);
     }
 
     /// An error for a row that refers to a rejected row (`on` = that row's sheet and row).

@@ -3,8 +3,7 @@
 //! (a warning when unknown, kept as text), one entry per problem, day, agency and activity.
 
 use super::check::{Checker, House, Rejected};
-use super::{Context, ProblemIdent, Row, Seen, Validated, label};
-use crate::ReadWorkbook;
+use super::{Context, ProblemIdent, Row, Seen, Validated};
 use crate::header::aa;
 use crate::reference::squash;
 use crate::report::IssueCode;
@@ -16,22 +15,10 @@ use entity::logbook_entry;
 use entity::rules::entry_key;
 use entity::types::Cohort;
 use sea_orm::ActiveValue::{NotSet, Set};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Checks the logbook-entries sheet.
-pub(super) fn check(
-    read: &ReadWorkbook,
-    ctx: &Context<'_>,
-    seen: &mut Seen,
-    out: &mut Validated,
-    rejected: &mut HashSet<u32>,
-) {
-    let kind = SheetKind::Assistance;
-    let mut ck = Checker {
-        kind,
-        issues: &mut out.issues,
-    };
-    let col = |c| label(read, kind, c);
+pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &mut Validated) {
     // problems known per (house, indicator, person): cohorts available
     let mut cohorts_of: HashMap<(String, i32, String), Vec<Cohort>> = HashMap::new();
     for ident in seen.problems.keys() {
@@ -68,7 +55,7 @@ pub(super) fn check(
         .map(|(p, _)| p.to_string())
         .or_else(|| ctx.scope.map(|d| d[..2].to_string()))
         .unwrap_or_default();
-    for p in &read.entries {
+    for p in &ck.read.entries {
         let Some(e) = &p.value else { continue };
         let house = e.house_code.to_string();
         let state = seen.house(&house, ctx);
@@ -81,7 +68,7 @@ pub(super) fn check(
         if agency.is_none() {
             ck.warn(
                 p.row,
-                &col(aa::AGENCY),
+                &ck.col(aa::AGENCY),
                 Some(e.agency.clone()),
                 IssueCode::UnknownAgency,
                 format!(
@@ -94,22 +81,25 @@ pub(super) fn check(
                 ),
             );
         }
-        if !ck.house(p.row, &col(aa::HOUSE_CODE), &house, state) {
-            rejected.insert(p.row);
+        if !ck.house(p.row, &ck.col(aa::HOUSE_CODE), &house, state) {
+            ck.reject(p.row);
             continue;
         }
-        let Some(problem) =
-            find_problem(p.row, e, &house, &mut ck, &col, &cohorts_of, &seen.rejected)
-        else {
-            rejected.insert(p.row);
+        let Some(problem) = find_problem(p.row, e, &house, ck, &cohorts_of, &seen.rejected) else {
+            ck.reject(p.row);
             continue;
         };
         let agency_key = agency.map_or_else(|| squash(&e.agency), |a| a.code.clone());
         let key = entry_key(&agency_key, &e.activity);
         let id = (problem.clone(), e.date, key.clone());
         if let Some(first) = first_row.get(&id) {
-            ck.duplicate(p.row, &col(aa::ACTIVITY), Some(e.activity.clone()), *first);
-            rejected.insert(p.row);
+            ck.duplicate(
+                p.row,
+                &ck.col(aa::ACTIVITY),
+                Some(e.activity.clone()),
+                *first,
+            );
+            ck.reject(p.row);
             continue;
         }
         first_row.insert(id, p.row);
@@ -146,7 +136,6 @@ fn find_problem(
     e: &EntryIn,
     house: &str,
     ck: &mut Checker<'_>,
-    col: &dyn Fn(usize) -> String,
     cohorts_of: &HashMap<(String, i32, String), Vec<Cohort>>,
     refs: &Rejected,
 ) -> Option<ProblemIdent> {
@@ -160,7 +149,7 @@ fn find_problem(
     if let Some(on_row) = refs.problems.get(&key) {
         ck.depends(
             row,
-            &col(aa::INDICATOR),
+            &ck.col(aa::INDICATOR),
             Some(ind.to_string()),
             (SheetKind::Problems, *on_row),
         );
@@ -185,7 +174,7 @@ fn find_problem(
     if def.unit == Unit::Person && e.citizen_id.is_none() {
         ck.error(
             row,
-            &col(aa::CITIZEN_ID),
+            &ck.col(aa::CITIZEN_ID),
             None,
             IssueCode::CitizenIdRequired,
             format!(
@@ -204,7 +193,7 @@ fn find_problem(
     {
         ck.depends(
             row,
-            &col(aa::CITIZEN_ID),
+            &ck.col(aa::CITIZEN_ID),
             Some(person),
             (SheetKind::Members, on_row),
         );
@@ -218,7 +207,7 @@ fn find_problem(
     {
         ck.depends(
             row,
-            &col(aa::INDICATOR),
+            &ck.col(aa::INDICATOR),
             Some(ind.to_string()),
             (SheetKind::Problems, *on_row),
         );
@@ -231,7 +220,7 @@ fn find_problem(
         .unwrap_or_default();
     ck.error(
         row,
-        &col(aa::INDICATOR),
+        &ck.col(aa::INDICATOR),
         Some(ind.to_string()),
         IssueCode::ProblemUnknown,
         format!("ครัวเรือน {house} ไม่มีปัญหาตัวชี้วัดที่ {ind}{cohort_th} ทั้งในแผ่นงานปัญหาและในฐานข้อมูล"),

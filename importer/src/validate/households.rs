@@ -3,37 +3,23 @@
 //! scope, villages first seen here recorded, duplicates refused.
 
 use super::check::Checker;
-use super::{Context, Row, Seen, Validated, label};
-use crate::ReadWorkbook;
+use super::{Context, Row, Seen, Validated};
 use crate::header::hh;
 use crate::reference::{AreaResolver, Unresolved, squash};
 use crate::report::IssueCode;
 use crate::rows::HouseholdIn;
-use crate::workbook::SheetKind;
 use entity::types::{AreaCode, AreaLevel, Cohort, VillageCode};
 use entity::{area, household};
 use sea_orm::ActiveValue::{NotSet, Set};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Checks the households sheet.
-pub(super) fn check(
-    read: &ReadWorkbook,
-    ctx: &Context<'_>,
-    seen: &mut Seen,
-    out: &mut Validated,
-    rejected: &mut HashSet<u32>,
-) {
+pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, out: &mut Validated) {
     // head's citizen ID → row, when the row's house code is unreadable
     let mut lost_heads: HashMap<String, u32> = HashMap::new();
     let mut village_names: HashMap<String, String> = ctx.stored.villages.clone();
     let mut resolver = AreaResolver::new(ctx.areas);
-    let kind = SheetKind::Households;
-    let mut ck = Checker {
-        kind,
-        issues: &mut out.issues,
-    };
-    let col = |c| label(read, kind, c);
-    for p in &read.households {
+    for p in &ck.read.households {
         let Some(h) = &p.value else {
             match (&p.ident.house_code, &p.ident.citizen_id) {
                 (Some(code), _) => {
@@ -49,19 +35,19 @@ pub(super) fn check(
         let code = h.house_code.to_string();
         let mut ok = true;
         if let Some((first, ..)) = seen.households.get(&code) {
-            ck.duplicate(p.row, &col(hh::HOUSE_CODE), Some(code.clone()), *first);
-            rejected.insert(p.row);
+            ck.duplicate(p.row, &ck.col(hh::HOUSE_CODE), Some(code.clone()), *first);
+            ck.reject(p.row);
             continue;
         }
-        let resolved = resolve_area(h, p.row, &mut resolver, &mut ck, &col);
+        let resolved = resolve_area(h, p.row, &mut resolver, ck);
         let Some((province, district, subdistrict)) = resolved else {
             seen.rejected.households.insert(code, p.row);
-            rejected.insert(p.row);
+            ck.reject(p.row);
             continue;
         };
         let Some(village) = VillageCode::of(&subdistrict, h.village_no) else {
             seen.rejected.households.insert(code, p.row);
-            rejected.insert(p.row);
+            ck.reject(p.row);
             continue;
         };
         let village_code = village.as_str().to_string();
@@ -70,7 +56,7 @@ pub(super) fn check(
         {
             ck.error(
                 p.row,
-                &col(hh::VILLAGE_CODE),
+                &ck.col(hh::VILLAGE_CODE),
                 Some(given.to_string()),
                 IssueCode::VillageCodeMismatch,
                 format!("รหัสหมู่บ้าน {given} ไม่ตรงกับตำบลและหมู่ที่ที่ระบุ (ควรเป็น {village_code})"),
@@ -98,7 +84,7 @@ pub(super) fn check(
             };
             ck.error(
                 p.row,
-                &col(hh::DISTRICT),
+                &ck.col(hh::DISTRICT),
                 Some(h.district.clone()),
                 IssueCode::OutOfDistrict,
                 th,
@@ -108,7 +94,7 @@ pub(super) fn check(
         }
         if !ok {
             seen.rejected.households.insert(code, p.row);
-            rejected.insert(p.row);
+            ck.reject(p.row);
             continue;
         }
         match village_names.get(&village_code) {
@@ -118,7 +104,7 @@ pub(super) fn check(
                 {
                     ck.warn(
                         p.row,
-                        &col(hh::VILLAGE_NAME),
+                        &ck.col(hh::VILLAGE_NAME),
                         Some(given.clone()),
                         IssueCode::VillageRenamed,
                         format!("หมู่ที่ {} มีชื่อในระบบว่า \"{stored}\" จึงคงชื่อเดิมไว้", h.village_no.get()),
@@ -166,7 +152,7 @@ pub(super) fn check(
 
     // a household row whose house code cannot be read is found through its head: the
     // house code its head has in the members sheet is that row's
-    for p in &read.members {
+    for p in &ck.read.members {
         if let (Some(h), Some(c)) = (&p.ident.house_code, &p.ident.citizen_id)
             && let Some(row) = lost_heads.get(c.as_str())
             && !seen.households.contains_key(h.as_str())
@@ -200,7 +186,6 @@ fn resolve_area(
     row: u32,
     resolver: &mut AreaResolver<'_>,
     ck: &mut Checker<'_>,
-    col: &dyn Fn(usize) -> String,
 ) -> Option<(AreaCode, AreaCode, AreaCode)> {
     let (level, u) = match resolver.resolve(&h.province, &h.district, &h.subdistrict) {
         Ok(codes) => return Some(codes.clone()),
@@ -209,7 +194,7 @@ fn resolve_area(
     match level {
         AreaLevel::Province => ck.error(
             row,
-            &col(hh::PROVINCE),
+            &ck.col(hh::PROVINCE),
             Some(h.province.clone()),
             IssueCode::ProvinceUnknown,
             format!("ไม่พบจังหวัด \"{}\"{}", h.province, suggest_th(&u)),
@@ -217,7 +202,7 @@ fn resolve_area(
         ),
         AreaLevel::District => ck.error(
             row,
-            &col(hh::DISTRICT),
+            &ck.col(hh::DISTRICT),
             Some(h.district.clone()),
             IssueCode::DistrictUnknown,
             format!(
@@ -235,7 +220,7 @@ fn resolve_area(
         ),
         _ => ck.error(
             row,
-            &col(hh::SUBDISTRICT),
+            &ck.col(hh::SUBDISTRICT),
             Some(h.subdistrict.clone()),
             IssueCode::SubdistrictUnknown,
             format!(

@@ -2,30 +2,15 @@
 //! per citizen ID.
 
 use super::check::Checker;
-use super::{Context, Row, Seen, Validated, label};
-use crate::ReadWorkbook;
+use super::{Context, Row, Seen, Validated};
 use crate::header::mm;
 use crate::rows::MemberIn;
-use crate::workbook::SheetKind;
 use entity::member;
 use sea_orm::ActiveValue::{NotSet, Set};
-use std::collections::HashSet;
 
 /// Checks the members sheet.
-pub(super) fn check(
-    read: &ReadWorkbook,
-    ctx: &Context<'_>,
-    seen: &mut Seen,
-    out: &mut Validated,
-    rejected: &mut HashSet<u32>,
-) {
-    let kind = SheetKind::Members;
-    let mut ck = Checker {
-        kind,
-        issues: &mut out.issues,
-    };
-    let col = |c| label(read, kind, c);
-    for p in &read.members {
+pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, out: &mut Validated) {
+    for p in &ck.read.members {
         let Some(m) = &p.value else {
             if let Some(h) = &p.ident.house_code {
                 let cid = p.ident.citizen_id.as_ref().map(ToString::to_string);
@@ -37,13 +22,18 @@ pub(super) fn check(
         let cid = m.citizen_id.to_string();
         let ok = match seen.members.get(&cid) {
             Some((first, _)) => {
-                ck.duplicate(p.row, &col(mm::CITIZEN_ID), Some(cid.clone()), *first);
+                ck.duplicate(p.row, &ck.col(mm::CITIZEN_ID), Some(cid.clone()), *first);
                 false
             }
-            None => ck.house(p.row, &col(mm::HOUSE_CODE), &house, seen.house(&house, ctx)),
+            None => ck.house(
+                p.row,
+                &ck.col(mm::HOUSE_CODE),
+                &house,
+                seen.house(&house, ctx),
+            ),
         };
         if !ok {
-            rejected.insert(p.row);
+            ck.reject(p.row);
             seen.rejected.add_member(&house, Some(&cid), p.row);
             continue;
         }

@@ -16,10 +16,10 @@ use crate::ReadWorkbook;
 use crate::reference::{AgencyIndex, AreaIndex, Stored};
 use crate::report::Issue;
 use crate::workbook::SheetKind;
-use check::{House, Rejected};
+use check::{Checker, House, Rejected};
 use entity::types::Cohort;
 use entity::{analysis, area, household, logbook_entry, member, problem};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A row that passed validation: the entity's own record as the workbook gives it, the row
 /// it came from, and the identities it refers to that may not be stored yet.
@@ -84,14 +84,6 @@ pub struct Context<'a> {
     pub scope: Option<&'a str>,
 }
 
-/// Labels of the columns, for messages, per sheet.
-fn label(read: &ReadWorkbook, kind: SheetKind, col: usize) -> String {
-    read.header(kind).map_or_else(
-        || crate::header::columns(kind)[col].aliases[0].to_string(),
-        |h| h.label(kind, col).to_string(),
-    )
-}
-
 /// What the sheets checked so far leave for the later ones: the rows that passed and the
 /// rows rejected, by the identity later rows refer to.
 #[derive(Debug, Default)]
@@ -143,29 +135,38 @@ impl Seen {
     }
 }
 
-/// One sheet's check: reads what earlier sheets left in [`Seen`], adds its own, pushes its
-/// valid rows and issues to the output and its rejected rows to the set.
-type Check = fn(&ReadWorkbook, &Context<'_>, &mut Seen, &mut Validated, &mut HashSet<u32>);
-
-/// The sheets in the order they refer to each other.
-const SHEETS: [(SheetKind, Check); 5] = [
-    (SheetKind::Households, households::check),
-    (SheetKind::Members, members::check),
-    (SheetKind::Problems, problems::check),
-    (SheetKind::Analysis, analyses::check),
-    (SheetKind::Assistance, entries::check),
-];
-
-/// Validates a read workbook against the reference data.
+/// Validates a read workbook against the reference data, sheet by sheet in the order they
+/// refer to each other.
 pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
     let mut out = Validated::default();
     let mut seen = Seen::default();
-    for (kind, check) in SHEETS {
-        // rows the read already refused, then the ones refused here: a row is counted once,
-        // however many errors it has
-        let mut rejected = read.rejected_rows(kind);
-        check(read, ctx, &mut seen, &mut out, &mut rejected);
-        out.rejected.insert(kind, rejected.len() as u32);
-    }
+    sheet(read, &mut out, SheetKind::Households, |ck, out| {
+        households::check(ck, ctx, &mut seen, out);
+    });
+    sheet(read, &mut out, SheetKind::Members, |ck, out| {
+        members::check(ck, ctx, &mut seen, out);
+    });
+    sheet(read, &mut out, SheetKind::Problems, |ck, out| {
+        problems::check(ck, ctx, &mut seen, out);
+    });
+    sheet(read, &mut out, SheetKind::Analysis, |ck, out| {
+        analyses::check(ck, ctx, &seen, out);
+    });
+    sheet(read, &mut out, SheetKind::Assistance, |ck, out| {
+        entries::check(ck, ctx, &seen, out);
+    });
     out
+}
+
+/// Runs one sheet's check with its own [`Checker`] and adds its issues and rejected-row
+/// count to the output.
+fn sheet(
+    read: &ReadWorkbook,
+    out: &mut Validated,
+    kind: SheetKind,
+    check: impl FnOnce(&mut Checker<'_>, &mut Validated),
+) {
+    let mut ck = Checker::new(read, kind);
+    check(&mut ck, out);
+    ck.finish(out);
 }

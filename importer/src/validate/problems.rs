@@ -3,8 +3,7 @@
 //! a person, that person a member of the household; one row per problem.
 
 use super::check::{Checker, House};
-use super::{Context, ProblemIdent, Row, Seen, Validated, label};
-use crate::ReadWorkbook;
+use super::{Context, ProblemIdent, Row, Seen, Validated};
 use crate::header::pp;
 use crate::report::IssueCode;
 use crate::rows::ProblemIn;
@@ -12,23 +11,10 @@ use crate::workbook::SheetKind;
 use entity::catalog::Unit;
 use entity::problem;
 use sea_orm::ActiveValue::{NotSet, Set};
-use std::collections::HashSet;
 
 /// Checks the problems sheet.
-pub(super) fn check(
-    read: &ReadWorkbook,
-    ctx: &Context<'_>,
-    seen: &mut Seen,
-    out: &mut Validated,
-    rejected: &mut HashSet<u32>,
-) {
-    let kind = SheetKind::Problems;
-    let mut ck = Checker {
-        kind,
-        issues: &mut out.issues,
-    };
-    let col = |c| label(read, kind, c);
-    for p in &read.problems {
+pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, out: &mut Validated) {
+    for p in &ck.read.problems {
         let Some(pr) = &p.value else {
             if let (Some(h), None) = (&p.ident.house_code, p.ident.indicator) {
                 seen.rejected
@@ -67,7 +53,7 @@ pub(super) fn check(
             .map(ToString::to_string)
             .unwrap_or_default();
         let ind = i32::from(pr.indicator.get());
-        let ok = check_problem(p.row, pr, &house, &mut ck, &col, seen, ctx);
+        let ok = check_problem(p.row, pr, &house, ck, seen, ctx);
         let ident = ProblemIdent {
             house_code: house.clone(),
             indicator: ind,
@@ -77,7 +63,7 @@ pub(super) fn check(
         if ok && let Some(first) = seen.problems.get(&ident) {
             ck.duplicate(
                 p.row,
-                &col(pp::INDICATOR),
+                &ck.col(pp::INDICATOR),
                 Some(pr.indicator.get().to_string()),
                 *first,
             );
@@ -103,7 +89,7 @@ pub(super) fn check(
             });
             continue;
         }
-        rejected.insert(p.row);
+        ck.reject(p.row);
         if matches!(seen.house(&house, ctx), House::Unknown) {
             seen.rejected
                 .orphan_problems
@@ -122,11 +108,10 @@ fn check_problem(
     pr: &ProblemIn,
     house: &str,
     ck: &mut Checker<'_>,
-    col: &dyn Fn(usize) -> String,
     seen: &Seen,
     ctx: &Context<'_>,
 ) -> bool {
-    if !ck.house(row, &col(pp::HOUSE_CODE), house, seen.house(house, ctx)) {
+    if !ck.house(row, &ck.col(pp::HOUSE_CODE), house, seen.house(house, ctx)) {
         return false;
     }
     let def = pr.indicator.def();
@@ -135,7 +120,7 @@ fn check_problem(
     {
         ck.error(
             row,
-            &col(pp::DIMENSION),
+            &ck.col(pp::DIMENSION),
             Some(d.name_th().to_string()),
             IssueCode::DimensionMismatch,
             format!(
@@ -157,7 +142,7 @@ fn check_problem(
         (Unit::Person, None) => {
             ck.error(
                 row,
-                &col(pp::CITIZEN_ID),
+                &ck.col(pp::CITIZEN_ID),
                 None,
                 IssueCode::CitizenIdRequired,
                 format!(
@@ -174,7 +159,7 @@ fn check_problem(
         (Unit::Household, Some(c)) => {
             ck.error(
                 row,
-                &col(pp::CITIZEN_ID),
+                &ck.col(pp::CITIZEN_ID),
                 Some(c.to_string()),
                 IssueCode::CitizenIdNotExpected,
                 format!(
@@ -188,9 +173,15 @@ fn check_problem(
             );
             false
         }
-        (Unit::Person, Some(c)) => {
-            member_ok(row, house, c.as_ref(), ck, &col(pp::CITIZEN_ID), seen, ctx)
-        }
+        (Unit::Person, Some(c)) => member_ok(
+            row,
+            house,
+            c.as_ref(),
+            ck,
+            &ck.col(pp::CITIZEN_ID),
+            seen,
+            ctx,
+        ),
         (Unit::Household, None) => true,
     }
 }
