@@ -1,14 +1,12 @@
 //! The axum app: POST `/graphql` (bearer key → principal → request data), GET `/graphql`
 //! (GraphiQL), `/healthz`, `/readyz`; tracing, request ids, compression, timeout, body limit.
-//! Each request gets its own caching DataLoaders, bound to its principal.
+//! Each request is built by [`crate::graphql::request`]: its own caching DataLoaders, bound
+//! to its principal.
 
 use crate::access::Principal;
 use crate::error::ApiError;
 use crate::gate::{self, GateLimits};
 use crate::graphql::AppSchema;
-use crate::graphql::loaders::{
-    AnalysisLoader, AreaLoader, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader, cached,
-};
 use crate::jobs::Jobs;
 use crate::service::{self, keys};
 use crate::web;
@@ -294,16 +292,7 @@ async fn execute(
         return refuse(StatusCode::BAD_REQUEST, e);
     }
     tracing::debug!(graphql.principal = %p.label(), graphql.operation = ?req.operation_name, "request");
-    let db = s.db.clone();
-    let req = req
-        .data(cached(AreaLoader(db.clone())))
-        .data(cached(CohortLoader(db.clone())))
-        .data(cached(MembersLoader(db.clone(), p.clone())))
-        .data(cached(ProblemsLoader(db.clone(), p.clone())))
-        .data(cached(EntriesLoader(db.clone(), p.clone())))
-        .data(cached(AnalysisLoader(db, p.clone())))
-        .data(s.jobs.clone())
-        .data(p);
+    let req = crate::graphql::request(req, &s.db, p).data(s.jobs.clone());
     // validation runs synchronously inside `execute`: off the async workers, so that no
     // document holds a worker; the deadline stops execution at its next await
     let (schema, handle, timeout) = (

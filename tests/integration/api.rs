@@ -1387,7 +1387,68 @@ async fn a_request_over_its_time_limit_is_cut_off(app: TestApp) {
     assert!(body["data"].is_null());
 }
 
+/// Resolvers run on a request built by `graphql::request` alone, with no HTTP layer; a request
+/// built any other way is answered with a masked, coded `INTERNAL` error, never a panic.
+async fn resolvers_run_without_http_on_a_request_built_by_graphql_request(app: TestApp) {
+    use api::access::Principal;
+    let ds = seeded(&app, 6, 5).await;
+    let schema = api::build_schema(app.db.clone(), api::Limits::default());
+    let q = "{ households(first: 50) { nodes { houseCode district { code } cohort { label } \
+             members { citizenId } analysis { attitude } \
+             problems { id cohort { beYear } member { citizenId } logbook { id agency } } } } }";
+    let admin = Principal::Admin {
+        key_id: 1,
+        province: None,
+    };
+    let v = serde_json::to_value(
+        schema
+            .execute(api::graphql::request(q.into(), &app.db, admin.clone()))
+            .await,
+    )
+    .expect("json");
+    assert!(v["errors"].is_null(), "{v}");
+    let nodes = v["data"]["households"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), ds.households.len());
+    let count = |f: &dyn Fn(&Value) -> usize| nodes.iter().map(f).sum::<usize>();
+    let arr = |v: &Value| v.as_array().map_or(0, Vec::len);
+    assert_eq!(count(&|h| arr(&h["members"])), ds.members.len());
+    assert_eq!(count(&|h| arr(&h["problems"])), ds.problems.len());
+    assert_eq!(
+        count(&|h| h["problems"]
+            .as_array()
+            .map_or(0, |ps| ps.iter().map(|p| arr(&p["logbook"])).sum())),
+        ds.entries.len()
+    );
+    assert_eq!(
+        nodes.iter().filter(|h| h["analysis"].is_object()).count(),
+        ds.analyses.len()
+    );
+    assert!(
+        nodes
+            .iter()
+            .all(|h| h["district"]["code"].is_string() && h["cohort"]["label"].is_string())
+    );
+    // the loaders carry the principal's rule: another district's key sees none of it
+    let other = Principal::District {
+        key_id: 2,
+        district: "1001".into(),
+    };
+    let v = serde_json::to_value(
+        schema
+            .execute(api::graphql::request(q.into(), &app.db, other))
+            .await,
+    )
+    .expect("json");
+    assert_eq!(v["data"]["households"]["nodes"], json!([]), "{v}");
+    // without graphql::request the loaders are missing: coded and masked, not a panic
+    let bare = async_graphql::Request::new(q).data(admin);
+    let v = serde_json::to_value(schema.execute(bare).await).expect("json");
+    assert_eq!(code(&v), Some("INTERNAL"), "{v}");
+    assert_eq!(v["errors"][0]["message"], "internal error", "{v}");
+}
+
 on_both_databases!(
+    resolvers_run_without_http_on_a_request_built_by_graphql_request,
     concurrent_writes_all_succeed,
     a_request_over_its_time_limit_is_cut_off,
     households_page_in_any_order_without_gaps_or_repeats,

@@ -1,7 +1,7 @@
 //! DataLoaders: one query per relation per page, whatever the page's size, each applying
-//! the principal's access condition (no N+1, no leak through nested fields).
+//! the principal's access condition (no N+1, no leak through nested fields). They return
+//! entity models; the output types in [`super::types`] wrap them.
 
-use super::types::{Analysis, Cohort, LogbookEntry, Member, Problem};
 use crate::access::Principal;
 use crate::error::ApiError;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -12,11 +12,48 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 
+/// Every loader of one request, built for its principal: [`super::request`] attaches them,
+/// resolvers reach them with [`of`].
+pub struct Loaders {
+    /// Areas by code.
+    pub areas: Cached<AreaLoader>,
+    /// Cohorts by id.
+    pub cohorts: Cached<CohortLoader>,
+    /// Members by house code.
+    pub members: Cached<MembersLoader>,
+    /// Problems by house code.
+    pub problems: Cached<ProblemsLoader>,
+    /// Logbook entries by problem id.
+    pub entries: Cached<EntriesLoader>,
+    /// Analyses by house code.
+    pub analyses: Cached<AnalysisLoader>,
+}
+
+impl Loaders {
+    /// Fresh loaders (empty caches) for one request of `principal`.
+    pub fn new(db: &DatabaseConnection, principal: &Principal) -> Self {
+        Loaders {
+            areas: cached(AreaLoader(db.clone())),
+            cohorts: cached(CohortLoader(db.clone())),
+            members: cached(MembersLoader(db.clone(), principal.clone())),
+            problems: cached(ProblemsLoader(db.clone(), principal.clone())),
+            entries: cached(EntriesLoader(db.clone(), principal.clone())),
+            analyses: cached(AnalysisLoader(db.clone(), principal.clone())),
+        }
+    }
+}
+
+/// The request's loaders; an `INTERNAL` error (logged, masked) when the request was not made
+/// by [`super::request`].
+pub fn of<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Loaders, Error> {
+    super::data::<Loaders>(ctx).map_err(|e| e.extend())
+}
+
 /// A request's loader: batching, and caching for the request's lifetime.
 pub type Cached<L> = DataLoader<L, HashMapCache>;
 
 /// A new request-scoped loader.
-pub fn cached<L: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(
+fn cached<L: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(
     loader: L,
 ) -> Cached<L> {
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
@@ -56,7 +93,7 @@ impl Loader<AreaCode> for AreaLoader {
 pub struct CohortLoader(pub DatabaseConnection);
 
 impl Loader<i32> for CohortLoader {
-    type Value = Cohort;
+    type Value = cohort::Model;
     type Error = Error;
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
@@ -65,19 +102,7 @@ impl Loader<i32> for CohortLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|c| {
-                (
-                    c.id,
-                    Cohort {
-                        label: c.label,
-                        source: c.source,
-                        be_year: c.be_year,
-                    },
-                )
-            })
-            .collect())
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
     }
 }
 
@@ -100,7 +125,7 @@ where
 pub struct MembersLoader(pub DatabaseConnection, pub Principal);
 
 impl Loader<HouseCode> for MembersLoader {
-    type Value = Vec<Member>;
+    type Value = Vec<member::Model>;
     type Error = Error;
 
     async fn load(
@@ -115,10 +140,10 @@ impl Loader<HouseCode> for MembersLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<HouseCode, Vec<Member>> =
+        let mut out: HashMap<HouseCode, Vec<member::Model>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for m in rows {
-            out.entry(m.house_code.clone()).or_default().push(Member(m));
+            out.entry(m.house_code.clone()).or_default().push(m);
         }
         Ok(out)
     }
@@ -128,7 +153,7 @@ impl Loader<HouseCode> for MembersLoader {
 pub struct ProblemsLoader(pub DatabaseConnection, pub Principal);
 
 impl Loader<HouseCode> for ProblemsLoader {
-    type Value = Vec<Problem>;
+    type Value = Vec<problem::Model>;
     type Error = Error;
 
     async fn load(
@@ -143,12 +168,10 @@ impl Loader<HouseCode> for ProblemsLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<HouseCode, Vec<Problem>> =
+        let mut out: HashMap<HouseCode, Vec<problem::Model>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for p in rows {
-            out.entry(p.house_code.clone())
-                .or_default()
-                .push(Problem(p));
+            out.entry(p.house_code.clone()).or_default().push(p);
         }
         Ok(out)
     }
@@ -158,7 +181,7 @@ impl Loader<HouseCode> for ProblemsLoader {
 pub struct EntriesLoader(pub DatabaseConnection, pub Principal);
 
 impl Loader<i32> for EntriesLoader {
-    type Value = Vec<LogbookEntry>;
+    type Value = Vec<(logbook_entry::Model, Option<String>)>;
     type Error = Error;
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
@@ -172,12 +195,11 @@ impl Loader<i32> for EntriesLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<i32, Vec<LogbookEntry>> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
         for (e, a) in rows {
             out.entry(e.problem_id)
                 .or_default()
-                .push(LogbookEntry(e, a.map(|a| a.code)));
+                .push((e, a.map(|a| a.code)));
         }
         Ok(out)
     }
@@ -187,7 +209,7 @@ impl Loader<i32> for EntriesLoader {
 pub struct AnalysisLoader(pub DatabaseConnection, pub Principal);
 
 impl Loader<HouseCode> for AnalysisLoader {
-    type Value = Option<Analysis>;
+    type Value = Option<analysis::Model>;
     type Error = Error;
 
     async fn load(
@@ -200,10 +222,10 @@ impl Loader<HouseCode> for AnalysisLoader {
             .all(&self.0)
             .await
             .map_err(internal)?;
-        let mut out: HashMap<HouseCode, Option<Analysis>> =
+        let mut out: HashMap<HouseCode, Option<analysis::Model>> =
             keys.iter().map(|k| (k.clone(), None)).collect();
         for a in rows {
-            out.insert(a.house_code.clone(), Some(Analysis(a)));
+            out.insert(a.house_code.clone(), Some(a));
         }
         Ok(out)
     }

@@ -93,7 +93,7 @@ impl MutationRoot {
             province: input.province,
         };
         Ok(agency_info(
-            &service::agencies::add(db(ctx), p, a).await.gql()?,
+            &service::agencies::add(db(ctx)?, p, a).await.gql()?,
         ))
     }
 
@@ -106,7 +106,7 @@ impl MutationRoot {
     ) -> Result<AgencyInfo> {
         let p = principal(ctx)?;
         Ok(agency_info(
-            &service::agencies::assign(db(ctx), p, &agency, dimension)
+            &service::agencies::assign(db(ctx)?, p, &agency, dimension)
                 .await
                 .gql()?,
         ))
@@ -121,7 +121,7 @@ impl MutationRoot {
     ) -> Result<AgencyInfo> {
         let p = principal(ctx)?;
         Ok(agency_info(
-            &service::agencies::unassign(db(ctx), p, &agency, dimension)
+            &service::agencies::unassign(db(ctx)?, p, &agency, dimension)
                 .await
                 .gql()?,
         ))
@@ -137,7 +137,7 @@ impl MutationRoot {
         let p = principal(ctx)?;
         let status = input.status;
         let (entry, code) = service::assistance::record(
-            db(ctx),
+            db(ctx)?,
             p,
             service::assistance::AssistanceInput {
                 house_code: input.house_code,

@@ -20,7 +20,7 @@ pub(crate) fn decode_id_cursor(kind: &str, cursor: &str) -> Result<i32, ApiError
 }
 
 pub(crate) fn page_size(ctx: &Context<'_>, first: Option<i32>) -> Result<u64, ApiError> {
-    let limits = ctx.data_unchecked::<Limits>();
+    let limits = super::data::<Limits>(ctx)?;
     let first = first.unwrap_or(20);
     if first < 0 {
         return Err(ApiError::bad_input("first", "must not be negative"));
@@ -43,7 +43,7 @@ pub struct ProblemTotals {
 impl ProblemTotals {
     /// Problems matching the filter that the key may see, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        service::problems::count(db(ctx), self.condition.clone())
+        service::problems::count(db(ctx)?, self.condition.clone())
             .await
             .gql()
     }
@@ -58,7 +58,7 @@ pub struct LogbookTotals {
 impl LogbookTotals {
     /// Entries matching the filter that the key may see, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        service::logbook::count(db(ctx), self.condition.clone())
+        service::logbook::count(db(ctx)?, self.condition.clone())
             .await
             .gql()
     }
@@ -128,7 +128,7 @@ pub struct HouseholdTotals {
 impl HouseholdTotals {
     /// Households matching the filter that the key may see, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        service::households::count(db(ctx), self.condition.clone())
+        service::households::count(db(ctx)?, self.condition.clone())
             .await
             .gql()
     }

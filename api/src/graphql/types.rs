@@ -1,12 +1,10 @@
 //! GraphQL output types and enums, separate from the SeaORM models they wrap.
 
-use super::loaders::{
-    AnalysisLoader, AreaLoader, Cached, CohortLoader, EntriesLoader, MembersLoader, ProblemsLoader,
-};
+use super::loaders;
 use crate::error::GqlResult;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use entity::types::AreaCode;
-use entity::{analysis, area, household, logbook_entry, member, problem};
+use entity::{analysis, area, cohort, household, logbook_entry, member, problem};
 
 /// An import batch's state (the domain's `BatchStatus`, named `ImportStatus` in the schema).
 pub use entity::types::BatchStatus as ImportStatus;
@@ -79,14 +77,23 @@ impl Indicator {
 }
 
 /// A cohort: source and Buddhist-Era year.
-#[derive(SimpleObject, Clone)]
-pub struct Cohort {
+pub struct Cohort(pub cohort::Model);
+
+/// A cohort: source and Buddhist-Era year.
+#[Object]
+impl Cohort {
     /// `TPMAP 2565`.
-    pub label: String,
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
     /// `tpmap` or `thaiqm`.
-    pub source: String,
+    async fn source(&self) -> &str {
+        &self.0.source
+    }
     /// Buddhist-Era year.
-    pub be_year: i32,
+    async fn be_year(&self) -> i32 {
+        self.0.be_year
+    }
 }
 
 /// A target household.
@@ -108,32 +115,32 @@ impl Household {
     }
     /// The village.
     async fn village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
-        Ok(ctx
-            .data_unchecked::<Cached<AreaLoader>>()
+        Ok(loaders::of(ctx)?
+            .areas
             .load_one(self.0.village_code.clone().into())
             .await?
             .map(Area))
     }
     /// The subdistrict.
     async fn subdistrict(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
-        Ok(ctx
-            .data_unchecked::<Cached<AreaLoader>>()
+        Ok(loaders::of(ctx)?
+            .areas
             .load_one(self.0.subdistrict_code.clone())
             .await?
             .map(Area))
     }
     /// The district.
     async fn district(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
-        Ok(ctx
-            .data_unchecked::<Cached<AreaLoader>>()
+        Ok(loaders::of(ctx)?
+            .areas
             .load_one(self.0.district_code.clone())
             .await?
             .map(Area))
     }
     /// The province.
     async fn province(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
-        Ok(ctx
-            .data_unchecked::<Cached<AreaLoader>>()
+        Ok(loaders::of(ctx)?
+            .areas
             .load_one(self.0.province_code.clone())
             .await?
             .map(Area))
@@ -156,9 +163,8 @@ impl Household {
     }
     /// The cohort.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<Cohort>> {
-        ctx.data_unchecked::<Cached<CohortLoader>>()
-            .load_one(self.0.cohort_id)
-            .await
+        let c = loaders::of(ctx)?.cohorts.load_one(self.0.cohort_id).await?;
+        Ok(c.map(Cohort))
     }
     /// Latitude.
     async fn latitude(&self) -> Option<f64> {
@@ -170,27 +176,27 @@ impl Household {
     }
     /// Its members (personal data: only of households the key may see).
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>> {
-        Ok(ctx
-            .data_unchecked::<Cached<MembersLoader>>()
+        let members = loaders::of(ctx)?
+            .members
             .load_one(self.0.house_code.clone())
-            .await?
-            .unwrap_or_default())
+            .await?;
+        Ok(members.into_iter().flatten().map(Member).collect())
     }
     /// Its problems the key may see (an agency: only those in its dimensions).
     async fn problems(&self, ctx: &Context<'_>) -> Result<Vec<Problem>> {
-        Ok(ctx
-            .data_unchecked::<Cached<ProblemsLoader>>()
+        let problems = loaders::of(ctx)?
+            .problems
             .load_one(self.0.house_code.clone())
-            .await?
-            .unwrap_or_default())
+            .await?;
+        Ok(problems.into_iter().flatten().map(Problem).collect())
     }
     /// Its 4ท analysis.
     async fn analysis(&self, ctx: &Context<'_>) -> Result<Option<Analysis>> {
-        Ok(ctx
-            .data_unchecked::<Cached<AnalysisLoader>>()
+        let analysis = loaders::of(ctx)?
+            .analyses
             .load_one(self.0.house_code.clone())
-            .await?
-            .flatten())
+            .await?;
+        Ok(analysis.flatten().map(Analysis))
     }
 }
 
@@ -269,17 +275,20 @@ impl Problem {
         let Some(cid) = &self.0.citizen_id else {
             return Ok(None);
         };
-        let members = ctx
-            .data_unchecked::<Cached<MembersLoader>>()
+        let members = loaders::of(ctx)?
+            .members
             .load_one(self.0.house_code.clone())
             .await?;
-        Ok(members.and_then(|m| m.into_iter().find(|m| &m.0.citizen_id == cid)))
+        Ok(members
+            .into_iter()
+            .flatten()
+            .find(|m| &m.citizen_id == cid)
+            .map(Member))
     }
     /// The cohort.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<Cohort>> {
-        ctx.data_unchecked::<Cached<CohortLoader>>()
-            .load_one(self.0.cohort_id)
-            .await
+        let c = loaders::of(ctx)?.cohorts.load_one(self.0.cohort_id).await?;
+        Ok(c.map(Cohort))
     }
     /// Detail.
     async fn detail(&self) -> Option<&str> {
@@ -291,11 +300,12 @@ impl Problem {
     }
     /// Help given, oldest first.
     async fn logbook(&self, ctx: &Context<'_>) -> Result<Vec<LogbookEntry>> {
-        Ok(ctx
-            .data_unchecked::<Cached<EntriesLoader>>()
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default())
+        let entries = loaders::of(ctx)?.entries.load_one(self.0.id).await?;
+        Ok(entries
+            .into_iter()
+            .flatten()
+            .map(|(e, agency)| LogbookEntry(e, agency))
+            .collect())
     }
 }
 
@@ -561,7 +571,7 @@ impl ImportBatch {
         if self.0.status != ImportStatus::Rejected || self.0.error_count == 0 {
             return Ok(None);
         }
-        let db = ctx.data_unchecked::<sea_orm::DatabaseConnection>();
+        let db = super::db(ctx)?;
         let stored = crate::service::imports::has_upload(db, self.0.id)
             .await
             .gql()?;
@@ -627,7 +637,7 @@ impl ImportBatch {
 
 async fn issues(ctx: &Context<'_>, batch: i32, severity: &str) -> Result<Vec<ImportIssue>> {
     use crate::error::GqlResult;
-    let db = ctx.data_unchecked::<sea_orm::DatabaseConnection>();
+    let db = super::db(ctx)?;
     let rows = crate::service::imports::issues(db, batch, severity)
         .await
         .gql()?;

@@ -1,0 +1,230 @@
+//! The records: households, problems and logbook entries, each a connection under the
+//! key's rule, and one household by house code; a page's relations loaded once per page.
+
+use super::*;
+
+/// Queries over the records.
+#[derive(Default)]
+pub struct RecordsQuery;
+
+#[Object]
+impl RecordsQuery {
+    /// Households the key may see, in house-code order; a Relay connection with keyset cursors.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<HouseholdFilter>,
+        #[graphql(
+            desc = "Orderings; the house code breaks remaining ties. House-code order unless given."
+        )]
+        order_by: Option<Vec<HouseholdOrder>>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, Household, HouseholdTotals, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = page_size(ctx, first).gql()?;
+        let asked: Vec<(service::households::OrderField, bool)> = order_by
+            .unwrap_or_default()
+            .iter()
+            .map(|o| {
+                let f = match o.field {
+                    HouseholdOrderField::HouseCode => service::households::OrderField::HouseCode,
+                    HouseholdOrderField::Province => service::households::OrderField::Province,
+                    HouseholdOrderField::District => service::households::OrderField::District,
+                    HouseholdOrderField::Subdistrict => {
+                        service::households::OrderField::Subdistrict
+                    }
+                    HouseholdOrderField::Village => service::households::OrderField::Village,
+                };
+                (f, o.direction == OrderDirection::Desc)
+            })
+            .collect();
+        let order = service::households::ordering(&asked);
+        let after = after
+            .as_deref()
+            .map(|c| decode_cursor(c, order.len()))
+            .transpose()
+            .gql()?;
+        let condition = Condition::all()
+            .add(p.households())
+            .add(household_condition(&filter.unwrap_or_default(), p).gql()?);
+        let (rows, has_next) =
+            service::households::page(db(ctx)?, condition.clone(), &order, after.as_deref(), first)
+                .await
+                .gql()?;
+        prefetch(ctx, &rows).await?;
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            HouseholdTotals { condition },
+        );
+        conn.edges.extend(rows.into_iter().map(|h| {
+            let values: Vec<String> = order.iter().map(|(f, _)| f.value(&h)).collect();
+            Edge::new(encode_cursor(&values), Household(h))
+        }));
+        Ok(conn)
+    }
+
+    /// One household by house code; `null` with NOT_FOUND when the key may not see it.
+    async fn household(&self, ctx: &Context<'_>, house_code: String) -> Result<Option<Household>> {
+        let p = principal(ctx)?;
+        let code = domain::HouseCode::parse_str(&house_code)
+            .map_err(|e| ApiError::bad_input("houseCode", e.message_en()).extend())?;
+        match service::households::get(db(ctx)?, p, code.as_str())
+            .await
+            .gql()?
+        {
+            Some(h) => Ok(Some(Household(h))),
+            None => Err(ApiError::NotFound(format!("household {code}")).extend()),
+        }
+    }
+
+    /// Problems the key may see, in id order; a Relay connection.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn problems(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProblemFilter>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, types::Problem, ProblemTotals, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = page_size(ctx, first).gql()?;
+        let after = after
+            .as_deref()
+            .map(|c| decode_id_cursor("p", c))
+            .transpose()
+            .gql()?;
+        let condition = Condition::all()
+            .add(p.problems())
+            .add(problem_condition(&filter.unwrap_or_default()).gql()?);
+        let (rows, has_next) = service::problems::page(db(ctx)?, condition.clone(), after, first)
+            .await
+            .gql()?;
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            ProblemTotals { condition },
+        );
+        conn.edges.extend(
+            rows.into_iter()
+                .map(|m| Edge::new(encode_id_cursor("p", m.id), types::Problem(m))),
+        );
+        Ok(conn)
+    }
+
+    /// Logbook entries the key may see, in id order; a Relay connection.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    async fn logbook_entries(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LogbookFilter>,
+        #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, types::LogbookEntry, LogbookTotals, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = page_size(ctx, first).gql()?;
+        let after = after
+            .as_deref()
+            .map(|c| decode_id_cursor("e", c))
+            .transpose()
+            .gql()?;
+        let f = filter.unwrap_or_default();
+        let problems = f
+            .problem
+            .as_ref()
+            .map(problem_condition)
+            .transpose()
+            .gql()?;
+        let filter = service::logbook::matching(
+            parse_day("dateFrom", &f.date_from).gql()?,
+            parse_day("dateTo", &f.date_to).gql()?,
+            f.agency.as_deref(),
+            f.status.map(|s| s.key()),
+            problems,
+        );
+        let condition = Condition::all().add(p.entries()).add(filter);
+        let (rows, has_next) = service::logbook::page(db(ctx)?, condition.clone(), after, first)
+            .await
+            .gql()?;
+        let mut conn = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            LogbookTotals { condition },
+        );
+        conn.edges.extend(
+            rows.into_iter().map(|(e, code)| {
+                Edge::new(encode_id_cursor("e", e.id), types::LogbookEntry(e, code))
+            }),
+        );
+        Ok(conn)
+    }
+}
+
+/// Loads, once for the whole page, every relation the query asks of its households, into the
+/// request's loader caches: a page costs a fixed number of statements whatever its size.
+async fn prefetch(ctx: &Context<'_>, rows: &[entity::household::Model]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let asks = |path: &[&str]| {
+        let (mut a, mut b) = (
+            ctx.look_ahead().field("nodes"),
+            ctx.look_ahead().field("edges").field("node"),
+        );
+        for f in path {
+            a = a.field(f);
+            b = b.field(f);
+        }
+        a.exists() || b.exists()
+    };
+    let l = loaders::of(ctx)?;
+    let houses: Vec<HouseCode> = rows.iter().map(|h| h.house_code.clone()).collect();
+    if asks(&["members"]) || asks(&["problems", "member"]) {
+        loaders::prime(&l.members, houses.clone()).await?;
+    }
+    if asks(&["analysis"]) {
+        loaders::prime(&l.analyses, houses.clone()).await?;
+    }
+    let mut cohorts: Vec<i32> = rows.iter().map(|h| h.cohort_id).collect();
+    if asks(&["problems"]) {
+        let problems = loaders::prime(&l.problems, houses.clone()).await?;
+        let all: Vec<&entity::problem::Model> = problems.values().flatten().collect();
+        cohorts.extend(all.iter().map(|p| p.cohort_id));
+        if asks(&["problems", "logbook"]) {
+            let ids: Vec<i32> = all.iter().map(|p| p.id).collect();
+            loaders::prime(&l.entries, ids).await?;
+        }
+    }
+    if asks(&["cohort"]) || asks(&["problems", "cohort"]) {
+        cohorts.sort_unstable();
+        cohorts.dedup();
+        loaders::prime(&l.cohorts, cohorts).await?;
+    }
+    let mut areas: Vec<AreaCode> = Vec::new();
+    for (field, pick) in [
+        (
+            "village",
+            (|h: &entity::household::Model| h.village_code.clone().into())
+                as fn(&entity::household::Model) -> AreaCode,
+        ),
+        ("subdistrict", |h| h.subdistrict_code.clone()),
+        ("district", |h| h.district_code.clone()),
+        ("province", |h| h.province_code.clone()),
+    ] {
+        if asks(&[field]) {
+            areas.extend(rows.iter().map(pick));
+        }
+    }
+    areas.sort();
+    areas.dedup();
+    loaders::prime(&l.areas, areas).await?;
+    Ok(())
+}
