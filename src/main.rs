@@ -134,7 +134,7 @@ enum KeyCommand {
 enum AgencyCommand {
     /// List agencies with their dimensions.
     List {
-        /// Print JSON: [{"code", "abbreviation", "name_th", "province", "dimensions"}].
+        /// Print JSON: [{"code", "abbreviation", "name_th", "name_en", "province", "dimensions"}].
         #[arg(long)]
         json: bool,
     },
@@ -778,53 +778,45 @@ async fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+impl ServeArgs {
+    fn settings(&self) -> api::Settings {
+        api::Settings {
+            bind: self.bind.clone(),
+            limits: api::Limits {
+                max_depth: self.max_depth,
+                max_complexity: self.max_complexity,
+                max_page: self.max_page,
+            },
+            http: api::HttpConfig {
+                graphiql_cdn: self.graphiql_cdn.clone(),
+                body_limit: self.body_limit,
+                upload_limit: self.upload_limit,
+                timeout: std::time::Duration::from_secs(self.timeout_secs),
+                upload_timeout: std::time::Duration::from_secs(self.upload_timeout_secs),
+                gate: api::GateLimits {
+                    max_tokens: self.max_tokens,
+                    max_fields: self.max_fields,
+                    max_stats: self.max_stats,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            jobs: api::JobConfig {
+                limits: self.read.limits(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
 async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitCode> {
-    let limits = api::Limits {
-        max_depth: args.max_depth,
-        max_complexity: args.max_complexity,
-        max_page: args.max_page,
-    };
-    let schema = api::build_schema(db.clone(), limits);
-    let config = api::HttpConfig {
-        graphiql_cdn: args.graphiql_cdn,
-        body_limit: args.body_limit,
-        upload_limit: args.upload_limit,
-        timeout: std::time::Duration::from_secs(args.timeout_secs),
-        upload_timeout: std::time::Duration::from_secs(args.upload_timeout_secs),
-        gate: api::GateLimits {
-            max_tokens: args.max_tokens,
-            max_fields: args.max_fields,
-            max_stats: args.max_stats,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let jobs = api::Jobs::new(
-        db.clone(),
-        api::JobConfig {
-            limits: args.read.limits(),
-            ..Default::default()
-        },
-    );
-    tokio::spawn(jobs.clone().work(std::time::Duration::from_secs(2)));
-    let app = api::app(api::AppState {
-        db,
-        schema,
-        config,
-        jobs,
-    });
-    let listener = tokio::net::TcpListener::bind(&args.bind)
-        .await
-        .with_context(|| format!("binding {}", args.bind))?;
+    let server = api::Application::build(db, args.settings()).await?;
     eprintln!(
         "logbook on http://{0}/ (staff page), GraphQL on http://{0}/graphql (GraphiQL in a browser)",
-        listener.local_addr()?
+        server.local_addr()?
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    server.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -856,16 +848,7 @@ async fn agency(db: &sea_orm::DatabaseConnection, command: AgencyCommand) -> Res
         AgencyCommand::List { json } => {
             let list = api::service::catalog::agencies(db, &op).await?;
             if json {
-                let v: Vec<serde_json::Value> = list
-                    .iter()
-                    .map(|a| {
-                        serde_json::json!({
-                            "code": a.code, "abbreviation": a.abbreviation, "name_th": a.name_th, "province": a.province,
-                            "dimensions": a.dimensions.iter().map(|d| d.key()).collect::<Vec<_>>(),
-                        })
-                    })
-                    .collect();
-                out!("{}", serde_json::to_string_pretty(&v)?);
+                out!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 list.iter().for_each(show);
             }

@@ -3,10 +3,12 @@
 //! [`access`] turns a principal (admin, district, agency key) into SeaORM conditions, once;
 //! [`service`] holds plain async functions that apply them; [`graphql`] is the schema, thin
 //! over the services, with DataLoaders; [`gate`] bounds a document before it is parsed
-//! and validated; [`http`] is the axum app.
+//! and validated; [`http`] is the axum app; [`application`] builds the whole server from
+//! settings and runs it until stopped.
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
 pub mod access;
+pub mod application;
 pub mod error;
 pub mod gate;
 pub mod graphql;
@@ -15,6 +17,7 @@ pub mod jobs;
 pub mod service;
 pub mod web;
 
+pub use application::{Application, Settings};
 pub use gate::GateLimits;
 pub use graphql::{AppSchema, Limits, build_schema};
 pub use http::{AppState, HttpConfig, app};

@@ -494,6 +494,55 @@ async fn health_and_readiness_answer() {
     }
 }
 
+/// The whole server, as `logbook serve` starts it: bound to its socket, answering there,
+/// gone when stopped; an address in use is an error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_serves_on_its_socket_until_stopped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::sqlite().await;
+    let settings = api::Settings {
+        bind: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
+    let server = api::Application::build(app.db.clone(), settings.clone())
+        .await
+        .expect("build");
+    let addr = server.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("ok"), "{answer}");
+    stop.send(()).expect("stop");
+    tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .expect("stops within 10 s")
+        .expect("no panic")
+        .expect("served");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    // an address in use
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let at = taken.local_addr().expect("address").to_string();
+    let err = api::Application::build(
+        app.db.clone(),
+        api::Settings {
+            bind: at.clone(),
+            ..settings
+        },
+    )
+    .await
+    .err()
+    .expect("the address is taken");
+    assert!(err.to_string().contains(&at), "{err}");
+}
+
 const STATS: &str = "query($filter: ProblemFilter, $by: [StatsKey!]!) {
   stats(filter: $filter, groupBy: $by) {
     area { code } dimension indicator { code } status classification cohort { label }

@@ -330,7 +330,7 @@ async fn agencies_are_listed_and_managed_on_the_command_line(app: TestApp) {
     let pho = all.iter().find(|a| a["code"] == "33-pho").expect("33-pho");
     assert_eq!(
         pho,
-        &serde_json::json!({"code": "33-pho", "abbreviation": "สสจ.", "name_th": "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ", "province": "33", "dimensions": ["health"]})
+        &serde_json::json!({"code": "33-pho", "abbreviation": "สสจ.", "name_th": "สำนักงานสาธารณสุขจังหวัดศรีสะเกษ", "name_en": "Si Sa Ket Provincial Public Health Office", "province": "33", "dimensions": ["health"]})
     );
     assert!(
         logbook(

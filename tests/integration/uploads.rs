@@ -677,3 +677,45 @@ async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_re
     );
     assert_eq!(app.stats().await, ds.expected_stats());
 }
+
+/// `logbook serve` stops on SIGTERM (what systemd, Docker and Kubernetes send) as on Ctrl-C:
+/// it stops listening and exits 0 instead of being killed by the signal.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_stops_cleanly_on_sigterm() {
+    use std::os::unix::process::ExitStatusExt;
+    let app = TestApp::sqlite().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let url = app.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut server = serve(&url, port);
+        let pid = server.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = server.0.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                start.elapsed().as_secs() < 20,
+                "still running 20 s after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(
+            (status.code(), status.signal()),
+            (Some(0), None),
+            "{status:?}"
+        );
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    })
+    .await
+    .expect("no panic");
+}

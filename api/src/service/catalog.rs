@@ -7,8 +7,8 @@ use entity::{agency, agency_dimension, area};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 
-/// An agency with its dimensions.
-#[derive(Debug, Clone)]
+/// An agency with its dimensions (`logbook agency list --json` prints these as they are).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct AgencyRow {
     /// Code.
     pub code: String,
