@@ -20,7 +20,7 @@ pub mod errorbook;
 #[cfg(any(test, feature = "generate"))]
 pub mod generate;
 pub mod header;
-pub mod limits;
+pub(crate) mod limits;
 pub(crate) mod plan;
 pub(crate) mod reference;
 pub mod report;
