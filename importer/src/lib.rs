@@ -729,8 +729,15 @@ async fn import_in_span(
                 stored: &stored,
                 scope: scope.as_deref(),
             };
+            let t = std::time::Instant::now();
             let validated = validate::validate(&read, &ctx);
+            let validate_ms = t.elapsed().as_millis() as u64;
             let plan = plan::plan(&validated, &stored);
+            tracing::debug!(
+                import.validate_ms = validate_ms,
+                import.plan_ms = t.elapsed().as_millis() as u64 - validate_ms,
+                "checked"
+            );
             (read, stored, validated, plan)
         }))
     })

@@ -97,63 +97,86 @@ where
     v.try_as_ref().map(AsRef::as_ref)
 }
 
-/// Compares every valid row with what is stored.
+/// Compares every valid row with what is stored: the members and analyses on a second
+/// thread beside the other sheets (comparing is a clone of both sides per column, and the
+/// members are the largest sheet); a panic on either thread is the caller's.
 pub fn plan(v: &Validated, stored: &Stored) -> Plan {
-    Plan {
-        households: v
-            .households
-            .iter()
-            .map(|h| {
-                let s = key(&h.model.house_code).and_then(|k| stored.households.get(k));
-                match act(&h.model, s) {
-                    // the cohort is a link: the same only if its stored id is the row's
-                    Action::Unchanged
-                        if s.map(|s| s.cohort_id) != stored.cohorts.get(&h.link).copied() =>
-                    {
-                        Action::Update
-                    }
-                    a => a,
-                }
-            })
-            .collect(),
-        members: v
-            .members
-            .iter()
-            .map(|m| {
-                act(
-                    &m.model,
-                    key(&m.model.citizen_id).and_then(|k| stored.members.get(k)),
-                )
-            })
-            .collect(),
-        problems: v
+    std::thread::scope(|scope| {
+        let people = scope.spawn(|| (plan_members(v, stored), plan_analyses(v, stored)));
+        let households = plan_households(v, stored);
+        let problems = v
             .problems
             .iter()
             .map(|p| act(&p.model, stored_problem(stored, &p.link)))
-            .collect(),
-        analyses: v
-            .analyses
-            .iter()
-            .map(|a| {
-                act(
-                    &a.model,
-                    key(&a.model.house_code).and_then(|k| stored.analyses.get(k)),
-                )
-            })
-            .collect(),
-        entries: v
-            .entries
-            .iter()
-            .map(|e| {
-                let s = stored_problem_id(stored, &e.link).and_then(|pid| {
-                    let date = e.model.entry_date.try_as_ref()?;
-                    let k = e.model.entry_key.try_as_ref()?;
-                    stored.entries.get(&(pid, *date, k.clone()))
-                });
-                act_by(&e.model, s, &[logbook_entry::Column::AgencyText])
-            })
-            .collect(),
-    }
+            .collect();
+        let entries = plan_entries(v, stored);
+        let (members, analyses) = people
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Plan {
+            households,
+            members,
+            problems,
+            analyses,
+            entries,
+        }
+    })
+}
+
+fn plan_households(v: &Validated, stored: &Stored) -> Vec<Action> {
+    v.households
+        .iter()
+        .map(|h| {
+            let s = key(&h.model.house_code).and_then(|k| stored.households.get(k));
+            match act(&h.model, s) {
+                // the cohort is a link: the same only if its stored id is the row's
+                Action::Unchanged
+                    if s.map(|s| s.cohort_id) != stored.cohorts.get(&h.link).copied() =>
+                {
+                    Action::Update
+                }
+                a => a,
+            }
+        })
+        .collect()
+}
+
+fn plan_members(v: &Validated, stored: &Stored) -> Vec<Action> {
+    v.members
+        .iter()
+        .map(|m| {
+            act(
+                &m.model,
+                key(&m.model.citizen_id).and_then(|k| stored.members.get(k)),
+            )
+        })
+        .collect()
+}
+
+fn plan_analyses(v: &Validated, stored: &Stored) -> Vec<Action> {
+    v.analyses
+        .iter()
+        .map(|a| {
+            act(
+                &a.model,
+                key(&a.model.house_code).and_then(|k| stored.analyses.get(k)),
+            )
+        })
+        .collect()
+}
+
+fn plan_entries(v: &Validated, stored: &Stored) -> Vec<Action> {
+    v.entries
+        .iter()
+        .map(|e| {
+            let s = stored_problem_id(stored, &e.link).and_then(|pid| {
+                let date = e.model.entry_date.try_as_ref()?;
+                let k = e.model.entry_key.try_as_ref()?;
+                stored.entries.get(&(pid, *date, k.clone()))
+            });
+            act_by(&e.model, s, &[logbook_entry::Column::AgencyText])
+        })
+        .collect()
 }
 
 impl Plan {
