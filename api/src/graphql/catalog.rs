@@ -34,21 +34,37 @@ pub struct DimensionInfo {
     pub agencies: Vec<AgencyInfo>,
 }
 
+/// The service's agency row, as the schema shows it.
+#[derive(Clone)]
+pub struct AgencyInfo(pub service::catalog::AgencyRow);
+
 /// An agency: an office of one province.
-#[derive(SimpleObject, Clone)]
-pub struct AgencyInfo {
+#[Object]
+impl AgencyInfo {
     /// `33-pho`.
-    pub code: String,
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
     /// `สสจ.`
-    pub abbreviation: String,
+    async fn abbreviation(&self) -> &str {
+        &self.0.abbreviation
+    }
     /// Thai name.
-    pub name_th: String,
+    async fn name_th(&self) -> &str {
+        &self.0.name_th
+    }
     /// English name.
-    pub name_en: String,
+    async fn name_en(&self) -> &str {
+        &self.0.name_en
+    }
     /// Province code.
-    pub province: String,
+    async fn province(&self) -> &str {
+        &self.0.province
+    }
     /// Dimensions it owns.
-    pub dimensions: Vec<Dimension>,
+    async fn dimensions(&self) -> &[Dimension] {
+        &self.0.dimensions
+    }
 }
 
 /// The catalogue's queries.
@@ -121,7 +137,8 @@ impl CatalogQuery {
                 agencies: agencies
                     .iter()
                     .filter(|a| a.dimensions.contains(d))
-                    .map(agency_info)
+                    .cloned()
+                    .map(AgencyInfo)
                     .collect(),
             })
             .collect())
@@ -153,19 +170,8 @@ impl CatalogQuery {
         Ok(service::catalog::agencies(db(ctx)?, p)
             .await
             .gql()?
-            .iter()
-            .map(agency_info)
+            .into_iter()
+            .map(AgencyInfo)
             .collect())
-    }
-}
-
-pub(super) fn agency_info(a: &service::catalog::AgencyRow) -> AgencyInfo {
-    AgencyInfo {
-        code: a.code.clone(),
-        abbreviation: a.abbreviation.clone(),
-        name_th: a.name_th.clone(),
-        name_en: a.name_en.clone(),
-        province: a.province.clone(),
-        dimensions: a.dimensions.to_vec(),
     }
 }

@@ -92,8 +92,8 @@ impl MutationRoot {
             name_en: input.name_en,
             province: input.province,
         };
-        Ok(agency_info(
-            &service::agencies::add(db(ctx)?, p, a).await.gql()?,
+        Ok(AgencyInfo(
+            service::agencies::add(db(ctx)?, p, a).await.gql()?,
         ))
     }
 
@@ -105,8 +105,8 @@ impl MutationRoot {
         dimension: Dimension,
     ) -> Result<AgencyInfo> {
         let p = principal(ctx)?;
-        Ok(agency_info(
-            &service::agencies::assign(db(ctx)?, p, &agency, dimension)
+        Ok(AgencyInfo(
+            service::agencies::assign(db(ctx)?, p, &agency, dimension)
                 .await
                 .gql()?,
         ))
@@ -120,8 +120,8 @@ impl MutationRoot {
         dimension: Dimension,
     ) -> Result<AgencyInfo> {
         let p = principal(ctx)?;
-        Ok(agency_info(
-            &service::agencies::unassign(db(ctx)?, p, &agency, dimension)
+        Ok(AgencyInfo(
+            service::agencies::unassign(db(ctx)?, p, &agency, dimension)
                 .await
                 .gql()?,
         ))
