@@ -693,8 +693,9 @@ async fn the_server_stops_cleanly_on_sigterm() {
     tokio::task::spawn_blocking(move || {
         let mut server = serve(&url, port);
         let pid = server.0.id().to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+        // the shell's own kill: no procps needed
+        let sent = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
             .status()
             .expect("run kill");
         assert!(sent.success());
