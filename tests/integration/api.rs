@@ -385,28 +385,73 @@ async fn bad_input_and_limits_answer_with_their_codes(app: TestApp) {
     // deep and invalid (a household has no households): the document is wrong first
     let (_, v) = app.graphql(Some(&token), &nested, json!({})).await;
     assert_eq!(code(&v), Some("BAD_USER_INPUT"), "{v}");
-    // deep and valid: 14 levels through the introspection types, over the limit of 12
+    // 14 levels through the introspection types: introspection's own nesting is the
+    // schema's, not data, and does not count against --max-depth
     let deep = format!(
         "{{ __schema {{ queryType {{ fields {{ type {{ {} name {} }} }} }} }} }}",
         "ofType { ".repeat(9),
         "} ".repeat(9)
     );
     let (_, v) = app.graphql(Some(&token), &deep, json!({})).await;
+    assert!(v["errors"].is_null(), "{v}");
+    // data depth is limited: under --max-depth 4, six levels are refused, four answered
+    let schema = api::build_schema(
+        app.db.clone(),
+        api::Limits {
+            max_depth: 4,
+            ..Default::default()
+        },
+    );
+    let admin = api::access::Principal::Admin {
+        key_id: 1,
+        province: None,
+    };
+    let run = |q: String| {
+        let req = api::graphql::request(q.as_str().into(), &app.db, admin.clone());
+        let schema = schema.clone();
+        async move { serde_json::to_value(schema.execute(req).await).expect("json") }
+    };
+    let six = "{ households { edges { node { problems { logbook { date } } } } } }";
+    let v = run(six.into()).await;
     assert_eq!(code(&v), Some("LIMIT_EXCEEDED"), "{v}");
     assert!(
         v["errors"][0]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("14 levels") && m.contains("at most 12")),
+            .is_some_and(|m| m.contains("6 levels") && m.contains("at most 4")),
         "{v}"
     );
-    // and at the limit it is answered
-    let twelve = format!(
-        "{{ __schema {{ queryType {{ fields {{ type {{ {} name {} }} }} }} }} }}",
-        "ofType { ".repeat(7),
-        "} ".repeat(7)
-    );
-    let (_, v) = app.graphql(Some(&token), &twelve, json!({})).await;
+    // through a fragment, and beside introspection, it is counted all the same
+    let v = run("{ __schema { types { name } } households { ...H } } \
+         fragment H on HouseholdConnection { edges { node { problems { logbook { date } } } } }"
+        .to_string())
+    .await;
+    assert_eq!(code(&v), Some("LIMIT_EXCEEDED"), "{v}");
+    let v = run("{ households { nodes { problems { id } } } }".into()).await;
     assert!(v["errors"].is_null(), "{v}");
+}
+
+/// The introspection query graphql-js 16.15.0 `getIntrospectionQuery()` writes (what
+/// GraphiQL, Python `gql`, code generators and Postman send), copied verbatim into
+/// `introspection.graphql`, is answered for every kind of key under the default limits.
+async fn the_standard_introspection_query_runs_under_the_default_limits(app: TestApp) {
+    let query = include_str!("introspection.graphql");
+    assert!(query.contains("query IntrospectionQuery"));
+    for scope in [
+        KeyScope::Admin { province: None },
+        KeyScope::District("3318".into()),
+        KeyScope::Agency("33-pho".into()),
+    ] {
+        let token = app.key(scope).await;
+        let (status, v) = app.graphql(Some(&token), query, json!({})).await;
+        assert_eq!(status, 200, "{v}");
+        assert!(v["errors"].is_null(), "{v}");
+        let types = v["data"]["__schema"]["types"].as_array().expect("types");
+        assert!(types.iter().any(|t| t["name"] == "Household"), "{v}");
+        assert_eq!(v["data"]["__schema"]["queryType"]["name"], "QueryRoot");
+    }
+    // and never without a key
+    let (status, v) = app.graphql(None, query, json!({})).await;
+    assert_eq!((status, code(&v)), (401, Some("UNAUTHENTICATED")), "{v}");
 }
 
 async fn one_operation_per_request_and_a_body_limit(app: TestApp) {
@@ -1497,6 +1542,7 @@ async fn resolvers_run_without_http_on_a_request_built_by_graphql_request(app: T
 }
 
 on_both_databases!(
+    the_standard_introspection_query_runs_under_the_default_limits,
     resolvers_run_without_http_on_a_request_built_by_graphql_request,
     concurrent_writes_all_succeed,
     a_request_over_its_time_limit_is_cut_off,

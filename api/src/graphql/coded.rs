@@ -2,7 +2,7 @@
 //! parse, validation and field hooks), never recognised from their text: a document that
 //! does not parse or validate and an argument that does not coerce are `BAD_USER_INPUT`
 //! (an integer out of range named); a query over the depth or complexity limit is
-//! `LIMIT_EXCEEDED`; any other uncoded error out of a resolver is `INTERNAL`, logged once and
+//! `LIMIT_EXCEEDED` (introspection's own nesting aside: [`data_depth`]); any other uncoded error out of a resolver is `INTERNAL`, logged once and
 //! masked. Errors the service layer makes carry their code already ([`ApiError`]).
 
 use crate::error::ApiError;
@@ -30,6 +30,7 @@ impl ExtensionFactory for Coded {
         Arc::new(CodedExtension {
             max_depth: self.max_depth,
             max_complexity: self.max_complexity,
+            depth: std::sync::OnceLock::new(),
         })
     }
 }
@@ -37,6 +38,61 @@ impl ExtensionFactory for Coded {
 struct CodedExtension {
     max_depth: usize,
     max_complexity: usize,
+    /// The parsed document's [`data_depth`], once parsed.
+    depth: std::sync::OnceLock<usize>,
+}
+
+/// How deep a document's fields nest, counted as async-graphql counts depth (a field is one
+/// level more than the selection it is in; fragments count where they are spread), except
+/// that the introspection fields `__schema` and `__type` count as one level whatever they
+/// select: their nesting is the schema's own type structure, not data (graphql-js's
+/// standard introspection query nests 15 levels), and what they may cost is bounded by the
+/// gate's nesting and field limits. A fragment cycle counts 0 (validation refuses it).
+fn data_depth(doc: &ExecutableDocument) -> usize {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    use std::collections::{HashMap, HashSet};
+    fn depth<'a>(
+        set: &'a SelectionSet,
+        doc: &'a ExecutableDocument,
+        memo: &mut HashMap<&'a str, usize>,
+        visiting: &mut HashSet<&'a str>,
+    ) -> usize {
+        let mut deepest = 0;
+        for item in &set.items {
+            let d = match &item.node {
+                Selection::Field(f) => match f.node.name.node.as_str() {
+                    "__schema" | "__type" => 1,
+                    _ => 1 + depth(&f.node.selection_set.node, doc, memo, visiting),
+                },
+                Selection::InlineFragment(i) => {
+                    depth(&i.node.selection_set.node, doc, memo, visiting)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    if let Some(d) = memo.get(name.as_str()) {
+                        *d
+                    } else if !visiting.insert(name.as_str()) {
+                        0
+                    } else {
+                        let d = doc.fragments.get(name).map_or(0, |f| {
+                            depth(&f.node.selection_set.node, doc, memo, visiting)
+                        });
+                        visiting.remove(name.as_str());
+                        memo.insert(name.as_str(), d);
+                        d
+                    }
+                }
+            };
+            deepest = deepest.max(d);
+        }
+        deepest
+    }
+    let (mut memo, mut visiting) = (HashMap::new(), HashSet::new());
+    doc.operations
+        .iter()
+        .map(|(_, op)| depth(&op.node.selection_set.node, doc, &mut memo, &mut visiting))
+        .max()
+        .unwrap_or(0)
 }
 
 fn has_code(e: &ServerError) -> bool {
@@ -86,9 +142,12 @@ impl Extension for CodedExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
+        let doc = next
+            .run(ctx, query, variables)
             .await
-            .map_err(|e| with_code(e, "BAD_USER_INPUT"))
+            .map_err(|e| with_code(e, "BAD_USER_INPUT"))?;
+        let _ = self.depth.set(data_depth(&doc));
+        Ok(doc)
     }
 
     async fn validation(
@@ -102,10 +161,12 @@ impl Extension for CodedExtension {
                 .map(|e| with_code(e, "BAD_USER_INPUT"))
                 .collect::<Vec<_>>()
         })?;
-        if r.depth > self.max_depth {
+        // introspection's own nesting does not count (see data_depth)
+        let depth = self.depth.get().copied().unwrap_or(r.depth);
+        if depth > self.max_depth {
             return Err(vec![limit(format!(
-                "the query nests {} levels deep; at most {} are allowed (--max-depth)",
-                r.depth, self.max_depth
+                "the query nests {depth} levels deep; at most {} are allowed (--max-depth)",
+                self.max_depth
             ))]);
         }
         if r.complexity > self.max_complexity {
@@ -239,5 +300,24 @@ mod tests {
         let refused = run("{ refused }").await;
         assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"));
         assert_eq!(refused.errors[0].message, "not yours");
+    }
+
+    #[test]
+    fn data_depth_counts_like_async_graphql_but_not_introspection() {
+        let d = |q: &str| data_depth(&async_graphql::parser::parse_query(q).expect("parses"));
+        assert_eq!(d("{ a }"), 1);
+        assert_eq!(d("{ a { b c { d } } }"), 3);
+        assert_eq!(d("{ a { ...F } } fragment F on T { b { c } }"), 3);
+        assert_eq!(d("{ a { ... on T { b { c } } } }"), 3);
+        assert_eq!(
+            d("{ __schema { types { fields { type { ofType { name } } } } } a }"),
+            1
+        );
+        assert_eq!(d("{ __type(name: \"T\") { fields { name } } a { b } }"), 2);
+        // a cycle (which validation refuses) ends instead of recursing forever
+        assert_eq!(
+            d("{ a { ...F } } fragment F on T { b { ...G } } fragment G on T { ...F }"),
+            2
+        );
     }
 }
