@@ -7,7 +7,7 @@
 
 use crate::error::ApiError;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+    ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned};
 use std::collections::HashMap;
@@ -165,60 +165,78 @@ fn lexical(q: &str, limits: &GateLimits) -> Result<(), ApiError> {
 
 /// (fields, stats fields) of every operation, fragments expanded.
 fn expanded(doc: &ExecutableDocument) -> (u64, u64) {
-    let mut memo: HashMap<&str, (u64, u64)> = HashMap::new();
-    let mut total = (0u64, 0u64);
-    let sets: Vec<&SelectionSet> = match &doc.operations {
-        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
-        DocumentOperations::Multiple(ops) => {
-            ops.values().map(|op| &op.node.selection_set.node).collect()
-        }
-    };
-    for set in sets {
-        let (f, s) = count(set, &doc.fragments, &mut memo, &mut Vec::new());
-        total = (total.0.saturating_add(f), total.1.saturating_add(s));
-    }
-    total
+    fold_fields(
+        doc,
+        &|field, (f, s)| {
+            let is_stats = u64::from(field.name.node.as_str() == "stats");
+            (f.saturating_add(1), s.saturating_add(is_stats))
+        },
+        &|(f1, s1), (f2, s2)| (f1.saturating_add(f2), s1.saturating_add(s2)),
+    )
 }
 
-fn count<'d>(
-    set: &'d SelectionSet,
-    fragments: &'d HashMap<Name, Positioned<FragmentDefinition>>,
-    memo: &mut HashMap<&'d str, (u64, u64)>,
-    visiting: &mut Vec<&'d str>,
-) -> (u64, u64) {
-    let (mut fields, mut stats) = (0u64, 0u64);
-    for sel in &set.items {
-        let (f, s) = match &sel.node {
-            Selection::Field(field) => {
-                let (f, s) = count(&field.node.selection_set.node, fragments, memo, visiting);
-                let is_stats = u64::from(field.node.name.node.as_str() == "stats");
-                (f.saturating_add(1), s.saturating_add(is_stats))
-            }
-            Selection::InlineFragment(inline) => {
-                count(&inline.node.selection_set.node, fragments, memo, visiting)
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                if let Some(c) = memo.get(name) {
-                    *c
-                } else if visiting.contains(&name) {
-                    // a cycle: validation refuses it; count nothing more here
-                    (0, 0)
-                } else if let Some((key, def)) = fragments.get_key_value(name) {
-                    visiting.push(key.as_str());
-                    let c = count(&def.node.selection_set.node, fragments, memo, visiting);
-                    visiting.pop();
-                    memo.insert(key.as_str(), c);
-                    c
-                } else {
-                    (0, 0)
-                }
-            }
-        };
-        fields = fields.saturating_add(f);
-        stats = stats.saturating_add(s);
+/// Folds every operation's fields with fragments expanded: `field` gives a field's value
+/// from the value of its own selection, `join` combines siblings (and the operations). Each
+/// fragment is folded once and its value reused wherever it is spread, so the work is
+/// linear in the document however fragments nest; a cycle or an unknown fragment counts as
+/// `T::default()` (validation refuses both).
+pub(crate) fn fold_fields<T: Copy + Default>(
+    doc: &ExecutableDocument,
+    field: &dyn Fn(&Field, T) -> T,
+    join: &dyn Fn(T, T) -> T,
+) -> T {
+    struct Fold<'d, 'f, T> {
+        fragments: &'d HashMap<Name, Positioned<FragmentDefinition>>,
+        field: &'f dyn Fn(&Field, T) -> T,
+        join: &'f dyn Fn(T, T) -> T,
+        memo: HashMap<&'d str, T>,
+        visiting: Vec<&'d str>,
     }
-    (fields, stats)
+    impl<'d, T: Copy + Default> Fold<'d, '_, T> {
+        fn set(&mut self, set: &'d SelectionSet) -> T {
+            let mut acc = T::default();
+            for sel in &set.items {
+                let v = match &sel.node {
+                    Selection::Field(f) => {
+                        let inner = self.set(&f.node.selection_set.node);
+                        (self.field)(&f.node, inner)
+                    }
+                    Selection::InlineFragment(inline) => self.set(&inline.node.selection_set.node),
+                    Selection::FragmentSpread(spread) => {
+                        let name = spread.node.fragment_name.node.as_str();
+                        if let Some(v) = self.memo.get(name) {
+                            *v
+                        } else if self.visiting.contains(&name) {
+                            T::default()
+                        } else if let Some((key, def)) = self.fragments.get_key_value(name) {
+                            self.visiting.push(key.as_str());
+                            let v = self.set(&def.node.selection_set.node);
+                            self.visiting.pop();
+                            self.memo.insert(key.as_str(), v);
+                            v
+                        } else {
+                            T::default()
+                        }
+                    }
+                };
+                acc = (self.join)(acc, v);
+            }
+            acc
+        }
+    }
+    let mut fold = Fold {
+        fragments: &doc.fragments,
+        field,
+        join,
+        memo: HashMap::new(),
+        visiting: Vec::new(),
+    };
+    let mut total = T::default();
+    for (_, op) in doc.operations.iter() {
+        let v = fold.set(&op.node.selection_set.node);
+        total = join(total, v);
+    }
+    total
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! parse, validation and field hooks), never recognised from their text: a document that
 //! does not parse or validate and an argument that does not coerce are `BAD_USER_INPUT`
 //! (an integer out of range named); a query over the depth or complexity limit is
-//! `LIMIT_EXCEEDED` (introspection's own nesting aside: [`data_depth`]); any other uncoded error out of a resolver is `INTERNAL`, logged once and
-//! masked. Errors the service layer makes carry their code already ([`ApiError`]).
+//! `LIMIT_EXCEEDED` (introspection's own nesting aside: [`data_depth`]); any other uncoded
+//! error out of a resolver is `INTERNAL`, logged once and masked. Errors the service layer
+//! makes carry their code already ([`ApiError`]).
 
 use crate::error::ApiError;
 use crate::gate;
@@ -49,50 +50,14 @@ struct CodedExtension {
 /// standard introspection query nests 15 levels), and what they may cost is bounded by the
 /// gate's nesting and field limits. A fragment cycle counts 0 (validation refuses it).
 fn data_depth(doc: &ExecutableDocument) -> usize {
-    use async_graphql::parser::types::{Selection, SelectionSet};
-    use std::collections::{HashMap, HashSet};
-    fn depth<'a>(
-        set: &'a SelectionSet,
-        doc: &'a ExecutableDocument,
-        memo: &mut HashMap<&'a str, usize>,
-        visiting: &mut HashSet<&'a str>,
-    ) -> usize {
-        let mut deepest = 0;
-        for item in &set.items {
-            let d = match &item.node {
-                Selection::Field(f) => match f.node.name.node.as_str() {
-                    "__schema" | "__type" => 1,
-                    _ => 1 + depth(&f.node.selection_set.node, doc, memo, visiting),
-                },
-                Selection::InlineFragment(i) => {
-                    depth(&i.node.selection_set.node, doc, memo, visiting)
-                }
-                Selection::FragmentSpread(spread) => {
-                    let name = &spread.node.fragment_name.node;
-                    if let Some(d) = memo.get(name.as_str()) {
-                        *d
-                    } else if !visiting.insert(name.as_str()) {
-                        0
-                    } else {
-                        let d = doc.fragments.get(name).map_or(0, |f| {
-                            depth(&f.node.selection_set.node, doc, memo, visiting)
-                        });
-                        visiting.remove(name.as_str());
-                        memo.insert(name.as_str(), d);
-                        d
-                    }
-                }
-            };
-            deepest = deepest.max(d);
-        }
-        deepest
-    }
-    let (mut memo, mut visiting) = (HashMap::new(), HashSet::new());
-    doc.operations
-        .iter()
-        .map(|(_, op)| depth(&op.node.selection_set.node, doc, &mut memo, &mut visiting))
-        .max()
-        .unwrap_or(0)
+    gate::fold_fields(
+        doc,
+        &|field, inner: usize| match field.name.node.as_str() {
+            "__schema" | "__type" => 1,
+            _ => inner + 1,
+        },
+        &|a, b| a.max(b),
+    )
 }
 
 fn has_code(e: &ServerError) -> bool {
