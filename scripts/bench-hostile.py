@@ -132,12 +132,16 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=ROOT, check=True)
     logbook = os.path.join(ROOT, "target", "release", "logbook")
     os.makedirs(OUT, exist_ok=True)
-    db = os.path.join(OUT, "bench.db")
-    for p in [db, db + "-wal", db + "-shm"]:
-        if os.path.exists(p):
-            os.remove(p)
-    env = dict(os.environ, DATABASE_URL=f"sqlite://{db}?mode=rwc")
-    subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, capture_output=True)
+    binaries = [("now", logbook)] + ([("before", args.before)] if args.before else [])
+    # a database per binary: an older binary refuses a database migrated by a newer one
+    envs = {}
+    for name, binary in binaries:
+        db = os.path.join(OUT, f"bench-{name}.db")
+        for p in [db, db + "-wal", db + "-shm"]:
+            if os.path.exists(p):
+                os.remove(p)
+        envs[name] = dict(os.environ, DATABASE_URL=f"sqlite://{db}?mode=rwc")
+        subprocess.run([binary, "areas", "import", "--builtin"], env=envs[name], check=True, capture_output=True)
     base = os.path.join(OUT, "base.xlsx")
     subprocess.run([logbook, "generate", base, "--households", "30", "--seed", "7"], check=True, capture_output=True)
     files = make(base)
@@ -151,7 +155,6 @@ def main():
         subprocess.run([logbook, "generate", province, "--households", str(args.households), "--seed", "42", "--messy"], check=True, capture_output=True)
     paths[f"province ({args.households} households)"] = province
 
-    binaries = [("now", logbook)] + ([("before", args.before)] if args.before else [])
     print(f"{'class':28} {'zipped':>9} " + " ".join(f"{b + ' s':>8} {b + ' MB':>9} {b + ' outcome':>24}" for b, _ in binaries))
     for label, path in paths.items():
         cols = []
@@ -159,7 +162,7 @@ def main():
             if name == "before" and label in ("far XFD1048576", "far A99999999999", "far ZZZZ1"):
                 cols.append(f"{'-':>8} {'-':>9} {'skipped (issue: GBs)':>24}")
                 continue
-            s, mb, code, out = measure([binary, "import", "--dry-run", "--json", path], env)
+            s, mb, code, out = measure([binary, "import", "--dry-run", "--json", path], envs[name])
             try:
                 rep = json.loads(out)[0]
                 codes = sorted({e["code"] for e in rep["errors"]})
@@ -172,7 +175,7 @@ def main():
     runs = {name: [] for name, _ in binaries}
     for _ in range(args.repeat):
         for name, binary in binaries:
-            s, mb, _, _ = measure([binary, "import", "--dry-run", "--json", province], env)
+            s, mb, _, _ = measure([binary, "import", "--dry-run", "--json", province], envs[name])
             runs[name].append((s, mb))
     print(f"\nprovince dry run, {args.repeat} runs each, alternating:")
     for name, r in runs.items():

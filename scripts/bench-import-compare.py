@@ -8,7 +8,7 @@ unchanged. Prints each run, then the median wall time and peak RSS per step and 
 after / before.
 
     python3 scripts/bench-import-compare.py --before OLD/logbook --after target/release/logbook \
-        [--households 22387] [--rounds 3] [--pg postgres://postgres@127.0.0.1:5432]
+        [--households 22387] [--rounds 3] [--pg postgres://postgres@127.0.0.1:5432] [--dry-run-only]
 
 Build the old one in a worktree: `git worktree add /tmp/wt-old REV && cd /tmp/wt-old &&
 CARGO_TARGET_DIR=/tmp/target-old cargo build --release --bin logbook`.
@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--dry-run-only", action="store_true", help="only the dry run (issue 8's figure)")
     args = ap.parse_args()
 
     os.makedirs(OUT, exist_ok=True)
@@ -92,12 +93,14 @@ def main():
         for which, binary in order:
             url = fresh_sqlite(which)
             areas(binary, url)
-            for step, extra in [("dry run", ["--dry-run"]), ("full import, fresh SQLite", []),
-                                ("re-import unchanged, SQLite", [])]:
+            sqlite_steps = [("dry run", ["--dry-run"])]
+            if not args.dry_run_only:
+                sqlite_steps += [("full import, fresh SQLite", []), ("re-import unchanged, SQLite", [])]
+            for step, extra in sqlite_steps:
                 measure(step, which, [binary, "import", *extra, "--database-url", url, xlsx])
                 if step not in steps:
                     steps.append(step)
-            if not args.no_pg:
+            if not (args.no_pg or args.dry_run_only):
                 url = fresh_pg(which)
                 areas(binary, url)
                 for step in ["full import, fresh PostgreSQL", "re-import unchanged, PostgreSQL"]:

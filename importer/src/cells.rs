@@ -9,7 +9,8 @@ use entity::types::{Raw, ValueError, text};
 /// Characters of a value echoed into a report or an error workbook.
 pub const SHOWN_CHARS: usize = 200;
 
-/// One cell, text already normalised.
+/// One cell, text already normalised. 24 bytes: a sheet holds one per known column of each
+/// data row until the row is parsed, so the rare cases (an error value, a refusal) are boxed.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Cell {
     /// Nothing (or only white space).
@@ -25,13 +26,29 @@ pub enum Cell {
     /// A boolean.
     Bool(bool),
     /// An error cell (`#N/A`).
-    Error(String),
-    /// A cell that cannot be read as a value: the reason, and what it holds as a report
-    /// shows it (cut to [`SHOWN_CHARS`]).
-    Refused(ValueError, Option<String>),
+    Error(Box<str>),
+    /// A cell that cannot be read as a value.
+    Refused(Box<Unreadable>),
+}
+
+// a province's sheets hold a few million cells while they are parsed
+const _: () = assert!(std::mem::size_of::<Cell>() <= 24);
+
+/// Why a cell cannot be read, and what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    /// The reason.
+    pub why: ValueError,
+    /// What the cell holds as a report shows it (cut to [`SHOWN_CHARS`]).
+    pub shown: Option<String>,
 }
 
 impl Cell {
+    /// A cell that cannot be read for `why`, showing `shown`.
+    pub fn refused_for(why: ValueError, shown: Option<String>) -> Cell {
+        Cell::Refused(Box::new(Unreadable { why, shown }))
+    }
+
     /// From a calamine value of a whole-sheet range (xls, ods, xlsb).
     pub fn from_data(d: &Data, max_chars: usize) -> Cell {
         match d {
@@ -43,7 +60,7 @@ impl Cell {
             Data::DateTime(dt) => Cell::date(dt),
             Data::DateTimeIso(s) => Cell::iso_date(s),
             Data::DurationIso(s) => Cell::text(s, max_chars),
-            Data::Error(e) => Cell::Error(e.to_string()),
+            Data::Error(e) => Cell::Error(e.to_string().into()),
         }
     }
 
@@ -59,7 +76,7 @@ impl Cell {
             DataRef::DateTime(dt) => Cell::date(dt),
             DataRef::DateTimeIso(s) => Cell::iso_date(s),
             DataRef::DurationIso(s) => Cell::text(s, max_chars),
-            DataRef::Error(e) => Cell::Error(e.to_string()),
+            DataRef::Error(e) => Cell::Error(e.to_string().into()),
         }
     }
 
@@ -67,7 +84,7 @@ impl Cell {
     /// else normalised.
     pub fn text(s: &str, max_chars: usize) -> Cell {
         if s.len() > max_chars && s.chars().count() > max_chars {
-            return Cell::Refused(ValueError::TooLong { max: max_chars }, Some(shown(s)));
+            return Cell::refused_for(ValueError::TooLong { max: max_chars }, Some(shown(s)));
         }
         // control characters are bytes below 0x20, 0x7F, or C1 (0xC2 0x80–0x9F) in UTF-8
         let maybe_control = s.bytes().any(|b| {
@@ -79,7 +96,7 @@ impl Cell {
                 .take(SHOWN_CHARS)
                 .map(|c| if text::is_control(c) { '\u{FFFD}' } else { c })
                 .collect();
-            return Cell::Refused(ValueError::ControlCharacter { position }, Some(visible));
+            return Cell::refused_for(ValueError::ControlCharacter { position }, Some(visible));
         }
         let t = text::normalize_text(s);
         if t.is_empty() {
@@ -100,7 +117,7 @@ impl Cell {
             chrono::NaiveDate::from_ymd_opt(1899, 12, 30).and_then(|e| e.and_hms_opt(0, 0, 0));
         match (dt.as_datetime(), epoch) {
             (Some(d), Some(e)) => Cell::Date((d - e).num_seconds() as f64 / 86_400.0),
-            _ => Cell::Refused(ValueError::DateInvalid, Some(dt.as_f64().to_string())),
+            _ => Cell::refused_for(ValueError::DateInvalid, Some(dt.as_f64().to_string())),
         }
     }
 
@@ -110,9 +127,9 @@ impl Cell {
         match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
             Ok(d) => match chrono::NaiveDate::from_ymd_opt(1899, 12, 30) {
                 Some(epoch) => Cell::Date((d - epoch).num_days() as f64),
-                None => Cell::Refused(ValueError::DateInvalid, Some(shown(s))),
+                None => Cell::refused_for(ValueError::DateInvalid, Some(shown(s))),
             },
-            Err(_) => Cell::Refused(ValueError::DateInvalid, Some(shown(s))),
+            Err(_) => Cell::refused_for(ValueError::DateInvalid, Some(shown(s))),
         }
     }
 
@@ -132,7 +149,7 @@ impl Cell {
     /// Why the cell cannot be read, when it cannot.
     pub fn refused(&self) -> Option<&ValueError> {
         match self {
-            Cell::Refused(e, _) => Some(e),
+            Cell::Refused(u) => Some(&u.why),
             _ => None,
         }
     }
@@ -147,7 +164,7 @@ impl Cell {
         match self {
             Cell::Text(s) => s.len(),
             Cell::Error(s) => s.len(),
-            Cell::Refused(_, s) => s.as_ref().map_or(0, String::len),
+            Cell::Refused(u) => u.shown.as_ref().map_or(0, String::len),
             _ => 0,
         }
     }
@@ -166,7 +183,7 @@ impl Cell {
             ),
             Cell::Bool(b) => Some(b.to_string()),
             Cell::Error(e) => Some(shown(e)),
-            Cell::Refused(_, s) => s.clone(),
+            Cell::Refused(u) => u.shown.clone(),
         }
     }
 }

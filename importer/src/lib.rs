@@ -83,26 +83,6 @@ impl ReadWorkbook {
         self.sheets.get(&kind).and_then(|s| s.header.as_ref())
     }
 
-    /// Rows of a sheet that failed parsing (all rows, for a broken sheet).
-    pub fn rejected_rows(&self, kind: SheetKind) -> HashSet<u32> {
-        fn failed<T>(v: &[Parsed<T>]) -> HashSet<u32> {
-            v.iter()
-                .filter(|p| p.value.is_none())
-                .map(|p| p.row)
-                .collect()
-        }
-        if self.sheets.get(&kind).is_some_and(|s| s.broken) {
-            return (0..self.sheets[&kind].read).collect();
-        }
-        match kind {
-            SheetKind::Households => failed(&self.households),
-            SheetKind::Members => failed(&self.members),
-            SheetKind::Problems => failed(&self.problems),
-            SheetKind::Analysis => failed(&self.analyses),
-            SheetKind::Assistance => failed(&self.entries),
-        }
-    }
-
     /// Data rows read per sheet.
     pub fn read_counts(&self) -> BTreeMap<SheetKind, u32> {
         self.sheets.iter().map(|(k, s)| (*k, s.read)).collect()
@@ -679,7 +659,7 @@ async fn import_in_span(
     let read = tokio::task::spawn_blocking(move || read_guarded(bytes, today, &limits, batch))
         .await
         .unwrap_or_else(|_| Err(Refusal::internal(batch)));
-    let read = match read {
+    let mut read = match read {
         Ok(r) => r,
         Err(refusal) => return refuse(db, file_name, &info, opts, &refusal).await,
     };
@@ -730,7 +710,7 @@ async fn import_in_span(
                 scope: scope.as_deref(),
             };
             let t = std::time::Instant::now();
-            let validated = validate::validate(&read, &ctx);
+            let validated = validate::validate(&mut read, &ctx);
             let validate_ms = t.elapsed().as_millis() as u64;
             let plan = plan::plan(&validated, &stored);
             tracing::debug!(

@@ -397,7 +397,7 @@ impl Value<'_, '_> {
             }
             Value::Streamed(d, max, _) => Cell::from_data_ref(d, *max),
             Value::Whole(d, max) => Cell::from_data(d, *max),
-            Value::Refused(e) => Cell::Refused(e.clone(), None),
+            Value::Refused(e) => Cell::refused_for(e.clone(), None),
         }
     }
 

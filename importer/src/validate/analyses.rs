@@ -2,15 +2,23 @@
 
 use super::{Context, Row, Seen, Validated, check::Checker};
 use crate::header::an;
+use crate::rows::{AnalysisIn, Parsed};
 use entity::analysis;
 use sea_orm::ActiveValue::{NotSet, Set};
 use std::collections::HashMap;
 
 /// Checks the analysis sheet.
-pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &mut Validated) {
+pub(super) fn check(
+    ck: &mut Checker<'_>,
+    rows: Vec<Parsed<AnalysisIn>>,
+    ctx: &Context<'_>,
+    seen: &Seen,
+    out: &mut Validated,
+) {
     let mut first_row: HashMap<String, u32> = HashMap::new();
-    for p in &ck.read.analyses {
-        let Some(a) = &p.value else { continue };
+    out.analyses.reserve(rows.len());
+    for p in rows {
+        let Some(a) = p.value else { continue };
         let house = a.house_code.to_string();
         let ok = if let Some(first) = first_row.get(&house) {
             ck.duplicate(p.row, &ck.col(an::HOUSE_CODE), Some(house.clone()), *first);
@@ -28,13 +36,13 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &
             out.analyses.push(Row {
                 row: p.row,
                 model: analysis::ActiveModel {
-                    house_code: Set(a.house_code.clone()),
-                    attitude: Set(a.attitude.clone()),
-                    skills: Set(a.skills.clone()),
-                    resources: Set(a.resources.clone()),
-                    way_out: Set(a.way_out.clone()),
+                    house_code: Set(a.house_code),
+                    attitude: Set(a.attitude),
+                    skills: Set(a.skills),
+                    resources: Set(a.resources),
+                    way_out: Set(a.way_out),
                     analysed_on: Set(a.analysed_on),
-                    mentor: Set(a.mentor.clone()),
+                    mentor: Set(a.mentor),
                     batch_id: NotSet,
                     source_sheet: NotSet,
                     source_row: NotSet,

@@ -4,6 +4,7 @@
 use super::Validated;
 use crate::ReadWorkbook;
 use crate::report::{Issue, IssueCode, Severity};
+use crate::rows::Parsed;
 use crate::workbook::SheetKind;
 use std::collections::{HashMap, HashSet};
 
@@ -29,20 +30,28 @@ pub(super) enum House<'a> {
 pub(super) struct Checker<'a> {
     /// The sheet checked.
     pub(super) kind: SheetKind,
-    /// The workbook read, for the sheet's rows and its column labels.
+    /// The workbook read, for its column labels (and the members sheet's identities).
     pub(super) read: &'a ReadWorkbook,
     issues: Vec<Issue>,
     rejected: HashSet<u32>,
 }
 
 impl<'a> Checker<'a> {
-    /// A check of `kind`, starting from the rows the read already refused.
-    pub(super) fn new(read: &'a ReadWorkbook, kind: SheetKind) -> Self {
+    /// A check of `kind` over `rows`, starting from the rows the read already refused.
+    pub(super) fn new<T>(read: &'a ReadWorkbook, kind: SheetKind, rows: &[Parsed<T>]) -> Self {
         Checker {
             kind,
             read,
             issues: Vec::new(),
-            rejected: read.rejected_rows(kind),
+            rejected: match read.sheets.get(&kind) {
+                // a broken sheet: every row is rejected
+                Some(s) if s.broken => (0..s.read).collect(),
+                _ => rows
+                    .iter()
+                    .filter(|p| p.value.is_none())
+                    .map(|p| p.row)
+                    .collect(),
+            },
         }
     }
 

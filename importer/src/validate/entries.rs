@@ -7,7 +7,7 @@ use super::{Context, ProblemIdent, Row, Seen, Validated};
 use crate::header::aa;
 use crate::reference::squash;
 use crate::report::IssueCode;
-use crate::rows::EntryIn;
+use crate::rows::{EntryIn, Parsed};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
 use entity::catalog::Unit;
@@ -18,7 +18,13 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use std::collections::HashMap;
 
 /// Checks the logbook-entries sheet.
-pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &mut Validated) {
+pub(super) fn check(
+    ck: &mut Checker<'_>,
+    rows: Vec<Parsed<EntryIn>>,
+    ctx: &Context<'_>,
+    seen: &Seen,
+    out: &mut Validated,
+) {
     // problems known per (house, indicator, person): cohorts available
     let mut cohorts_of: HashMap<(String, i32, String), Vec<Cohort>> = HashMap::new();
     for ident in seen.problems.keys() {
@@ -55,8 +61,9 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &
         .map(|(p, _)| p.to_string())
         .or_else(|| ctx.scope.map(|d| d[..2].to_string()))
         .unwrap_or_default();
-    for p in &ck.read.entries {
-        let Some(e) = &p.value else { continue };
+    out.entries.reserve(rows.len());
+    for p in rows {
+        let Some(e) = p.value else { continue };
         let house = e.house_code.to_string();
         let state = seen.house(&house, ctx);
         let province = match state {
@@ -85,7 +92,7 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &
             ck.reject(p.row);
             continue;
         }
-        let Some(problem) = find_problem(p.row, e, &house, ck, &cohorts_of, &seen.rejected) else {
+        let Some(problem) = find_problem(p.row, &e, &house, ck, &cohorts_of, &seen.rejected) else {
             ck.reject(p.row);
             continue;
         };
@@ -110,14 +117,14 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &Seen, out: &
                 problem_id: NotSet,
                 entry_date: Set(e.date),
                 agency_id: Set(agency.map(|a| a.id)),
-                agency_text: Set(e.agency.clone()),
+                agency_text: Set(e.agency),
                 entry_key: Set(key),
-                activity: Set(e.activity.clone()),
-                menu: Set(e.menu.clone()),
+                activity: Set(e.activity),
+                menu: Set(e.menu),
                 amount_satang: Set(e.amount.map(|a| a.satang())),
-                fund: Set(e.fund.clone()),
+                fund: Set(e.fund),
                 status: Set(e.status),
-                note: Set(e.note.clone()),
+                note: Set(e.note),
                 recorded_by: NotSet,
                 written_seq: NotSet,
                 batch_id: NotSet,

@@ -7,20 +7,27 @@ use super::{Context, Row, Seen, Validated};
 use crate::header::hh;
 use crate::reference::{AreaResolver, Unresolved, squash};
 use crate::report::IssueCode;
-use crate::rows::HouseholdIn;
+use crate::rows::{HouseholdIn, Parsed};
 use entity::types::{AreaCode, AreaLevel, Cohort, VillageCode};
 use entity::{area, household};
 use sea_orm::ActiveValue::{NotSet, Set};
 use std::collections::HashMap;
 
 /// Checks the households sheet.
-pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, out: &mut Validated) {
+pub(super) fn check(
+    ck: &mut Checker<'_>,
+    rows: Vec<Parsed<HouseholdIn>>,
+    ctx: &Context<'_>,
+    seen: &mut Seen,
+    out: &mut Validated,
+) {
     // head's citizen ID → row, when the row's house code is unreadable
     let mut lost_heads: HashMap<String, u32> = HashMap::new();
     let mut village_names: HashMap<String, String> = ctx.stored.villages.clone();
     let mut resolver = AreaResolver::new(ctx.areas);
-    for p in &ck.read.households {
-        let Some(h) = &p.value else {
+    out.households.reserve(rows.len());
+    for p in rows {
+        let Some(mut h) = p.value else {
             match (&p.ident.house_code, &p.ident.citizen_id) {
                 (Some(code), _) => {
                     seen.rejected.households.insert(code.to_string(), p.row);
@@ -39,7 +46,7 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, ou
             ck.reject(p.row);
             continue;
         }
-        let resolved = resolve_area(h, p.row, &mut resolver, ck);
+        let resolved = resolve_area(&h, p.row, &mut resolver, ck);
         let Some((province, district, subdistrict)) = resolved else {
             seen.rejected.households.insert(code, p.row);
             ck.reject(p.row);
@@ -113,9 +120,10 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, ou
                 }
             }
             None => {
+                // the household's own record does not keep the village name
                 let name = h
                     .village_name
-                    .clone()
+                    .take()
                     .unwrap_or_else(|| format!("หมู่ที่ {}", h.village_no.get()));
                 village_names.insert(village_code.clone(), name.clone());
                 out.villages.push(Row {
@@ -242,22 +250,22 @@ fn resolve_area(
 
 fn household_row(
     row: u32,
-    h: &HouseholdIn,
+    h: HouseholdIn,
     village: VillageCode,
     [subdistrict, district, province]: [AreaCode; 3],
 ) -> Row<household::ActiveModel, Cohort> {
     Row {
         row,
         model: household::ActiveModel {
-            house_code: Set(h.house_code.clone()),
-            house_no: Set(h.house_no.clone()),
+            house_code: Set(h.house_code),
+            house_no: Set(h.house_no),
             village_code: Set(village),
             subdistrict_code: Set(subdistrict),
             district_code: Set(district),
             province_code: Set(province),
-            head_title: Set(h.head_title.clone()),
-            head_name: Set(h.head_name.clone()),
-            head_citizen_id: Set(h.head_citizen_id.clone()),
+            head_title: Set(h.head_title),
+            head_name: Set(h.head_name),
+            head_citizen_id: Set(h.head_citizen_id),
             member_count: Set(h.member_count),
             classification: Set(h.classification),
             // the cohort may be new: its id is known when written

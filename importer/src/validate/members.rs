@@ -4,14 +4,21 @@
 use super::check::Checker;
 use super::{Context, Row, Seen, Validated};
 use crate::header::mm;
-use crate::rows::MemberIn;
+use crate::rows::{MemberIn, Parsed};
 use entity::member;
 use sea_orm::ActiveValue::{NotSet, Set};
 
 /// Checks the members sheet.
-pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, out: &mut Validated) {
-    for p in &ck.read.members {
-        let Some(m) = &p.value else {
+pub(super) fn check(
+    ck: &mut Checker<'_>,
+    rows: Vec<Parsed<MemberIn>>,
+    ctx: &Context<'_>,
+    seen: &mut Seen,
+    out: &mut Validated,
+) {
+    out.members.reserve(rows.len());
+    for p in rows {
+        let Some(m) = p.value else {
             if let Some(h) = &p.ident.house_code {
                 let cid = p.ident.citizen_id.as_ref().map(ToString::to_string);
                 seen.rejected.add_member(h.as_str(), cid.as_deref(), p.row);
@@ -42,23 +49,23 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, ou
     }
 }
 
-fn member_row(row: u32, m: &MemberIn) -> Row<member::ActiveModel> {
+fn member_row(row: u32, m: MemberIn) -> Row<member::ActiveModel> {
     Row {
         row,
         model: member::ActiveModel {
-            citizen_id: Set(m.citizen_id.clone()),
-            house_code: Set(m.house_code.clone()),
-            title: Set(m.title.clone()),
-            first_name: Set(m.first_name.clone()),
-            last_name: Set(m.last_name.clone()),
+            citizen_id_valid: Set(m.citizen_id.checksum_valid()),
+            citizen_id: Set(m.citizen_id),
+            house_code: Set(m.house_code),
+            title: Set(m.title),
+            first_name: Set(m.first_name),
+            last_name: Set(m.last_name),
             sex: Set(m.sex),
             birth_date: Set(m.birth_date),
             age: Set(m.age),
             // the batch's day, filled when written
             age_as_of: NotSet,
-            relation: Set(m.relation.clone()),
+            relation: Set(m.relation),
             disabled: Set(m.disabled),
-            citizen_id_valid: Set(m.citizen_id.checksum_valid()),
             batch_id: NotSet,
             source_sheet: NotSet,
             source_row: NotSet,

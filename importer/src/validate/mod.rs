@@ -15,6 +15,7 @@ mod problems;
 use crate::ReadWorkbook;
 use crate::reference::{AgencyIndex, AreaIndex, Stored};
 use crate::report::Issue;
+use crate::rows::Parsed;
 use crate::workbook::SheetKind;
 use check::{Checker, House, Rejected};
 use entity::types::Cohort;
@@ -136,37 +137,48 @@ impl Seen {
 }
 
 /// Validates a read workbook against the reference data, sheet by sheet in the order they
-/// refer to each other.
-pub fn validate(read: &ReadWorkbook, ctx: &Context<'_>) -> Validated {
+/// refer to each other. The sheets' rows are taken out of `read`: each row's values move
+/// into its record (nothing is copied), so a workbook is never held twice; `read` keeps its
+/// sheets, headers and issues.
+pub fn validate(read: &mut ReadWorkbook, ctx: &Context<'_>) -> Validated {
+    use SheetKind::{Analysis, Assistance, Households, Members, Problems};
+    use std::mem::take;
     let mut out = Validated::default();
     let mut seen = Seen::default();
-    sheet(read, &mut out, SheetKind::Households, |ck, out| {
-        households::check(ck, ctx, &mut seen, out);
+    // each sheet: its checker, its rows and the output (c, r, o)
+    let rows = take(&mut read.households);
+    sheet(read, &mut out, Households, rows, |c, r, o| {
+        households::check(c, r, ctx, &mut seen, o)
     });
-    sheet(read, &mut out, SheetKind::Members, |ck, out| {
-        members::check(ck, ctx, &mut seen, out);
+    let rows = take(&mut read.members);
+    sheet(read, &mut out, Members, rows, |c, r, o| {
+        members::check(c, r, ctx, &mut seen, o)
     });
-    sheet(read, &mut out, SheetKind::Problems, |ck, out| {
-        problems::check(ck, ctx, &mut seen, out);
+    let rows = take(&mut read.problems);
+    sheet(read, &mut out, Problems, rows, |c, r, o| {
+        problems::check(c, r, ctx, &mut seen, o)
     });
-    sheet(read, &mut out, SheetKind::Analysis, |ck, out| {
-        analyses::check(ck, ctx, &seen, out);
+    let rows = take(&mut read.analyses);
+    sheet(read, &mut out, Analysis, rows, |c, r, o| {
+        analyses::check(c, r, ctx, &seen, o)
     });
-    sheet(read, &mut out, SheetKind::Assistance, |ck, out| {
-        entries::check(ck, ctx, &seen, out);
+    let rows = take(&mut read.entries);
+    sheet(read, &mut out, Assistance, rows, |c, r, o| {
+        entries::check(c, r, ctx, &seen, o)
     });
     out
 }
 
-/// Runs one sheet's check with its own [`Checker`] and adds its issues and rejected-row
-/// count to the output.
-fn sheet(
+/// Runs one sheet's check over its rows with its own [`Checker`] and adds its issues and
+/// rejected-row count to the output.
+fn sheet<T>(
     read: &ReadWorkbook,
     out: &mut Validated,
     kind: SheetKind,
-    check: impl FnOnce(&mut Checker<'_>, &mut Validated),
+    rows: Vec<Parsed<T>>,
+    check: impl FnOnce(&mut Checker<'_>, Vec<Parsed<T>>, &mut Validated),
 ) {
-    let mut ck = Checker::new(read, kind);
-    check(&mut ck, out);
+    let mut ck = Checker::new(read, kind, &rows);
+    check(&mut ck, rows, out);
     ck.finish(out);
 }

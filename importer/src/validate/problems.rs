@@ -6,16 +6,23 @@ use super::check::{Checker, House};
 use super::{Context, ProblemIdent, Row, Seen, Validated};
 use crate::header::pp;
 use crate::report::IssueCode;
-use crate::rows::ProblemIn;
+use crate::rows::{Parsed, ProblemIn};
 use crate::workbook::SheetKind;
 use entity::catalog::Unit;
 use entity::problem;
 use sea_orm::ActiveValue::{NotSet, Set};
 
 /// Checks the problems sheet.
-pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, out: &mut Validated) {
-    for p in &ck.read.problems {
-        let Some(pr) = &p.value else {
+pub(super) fn check(
+    ck: &mut Checker<'_>,
+    rows: Vec<Parsed<ProblemIn>>,
+    ctx: &Context<'_>,
+    seen: &mut Seen,
+    out: &mut Validated,
+) {
+    out.problems.reserve(rows.len());
+    for p in rows {
+        let Some(pr) = p.value else {
             if let (Some(h), None) = (&p.ident.house_code, p.ident.indicator) {
                 seen.rejected
                     .houses_with_problems
@@ -53,7 +60,7 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, ou
             .map(ToString::to_string)
             .unwrap_or_default();
         let ind = i32::from(pr.indicator.get());
-        let ok = check_problem(p.row, pr, &house, ck, seen, ctx);
+        let ok = check_problem(p.row, &pr, &house, ck, seen, ctx);
         let ident = ProblemIdent {
             house_code: house.clone(),
             indicator: ind,
@@ -73,12 +80,12 @@ pub(super) fn check(ck: &mut Checker<'_>, ctx: &Context<'_>, seen: &mut Seen, ou
                 row: p.row,
                 model: problem::ActiveModel {
                     id: NotSet,
-                    house_code: Set(pr.house_code.clone()),
+                    house_code: Set(pr.house_code),
                     indicator_code: Set(ind),
-                    citizen_id: Set(pr.citizen_id.clone()),
+                    citizen_id: Set(pr.citizen_id),
                     person_key: Set(person.clone()),
                     cohort_id: NotSet,
-                    detail: Set(pr.detail.clone()),
+                    detail: Set(pr.detail),
                     // derived from the logbook: set on insert, never compared
                     status: NotSet,
                     batch_id: NotSet,
