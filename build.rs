@@ -1,8 +1,10 @@
 //! Which end-to-end tests this machine runs, decided when they are built, so that `cargo
 //! test` reports the others as ignored instead of counting them as passed: the PostgreSQL
 //! twins need `LOGBOOK_TEST_PG_URL` (a server), the browser test Debian's Chromium and
-//! ChromeDriver (found at build time, or `LOGBOOK_TEST_BROWSER=1` once installed). CI sets
-//! both and fails on any ignored test.
+//! ChromeDriver (found at build time, or `LOGBOOK_TEST_BROWSER=1` once installed), the
+//! GraphQL-over-HTTP audit Node.js with `tests/audit`'s packages (`npm ci --prefix
+//! tests/audit`, found at build time, or `LOGBOOK_TEST_AUDIT=1`). CI sets all three and fails
+//! on any ignored test.
 
 use std::path::Path;
 
@@ -10,8 +12,10 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_PG_URL");
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_BROWSER");
+    println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_AUDIT");
     println!("cargo::rustc-check-cfg=cfg(logbook_pg)");
     println!("cargo::rustc-check-cfg=cfg(logbook_browser)");
+    println!("cargo::rustc-check-cfg=cfg(logbook_audit)");
     if std::env::var_os("LOGBOOK_TEST_PG_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=logbook_pg");
     }
@@ -21,4 +25,14 @@ fn main() {
     if browser {
         println!("cargo::rustc-cfg=logbook_browser");
     }
+    let audit = flag("LOGBOOK_TEST_AUDIT")
+        || Path::new("tests/audit/node_modules/graphql-http/package.json").exists();
+    if audit {
+        println!("cargo::rustc-cfg=logbook_audit");
+    }
+}
+
+/// Whether an environment variable is set to something other than empty or `0`.
+fn flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }

@@ -33,8 +33,22 @@ struct Cli {
     )]
     database_url: String,
 
+    /// How log lines on stderr are written: `text`, or `json` (one object per line, for a
+    /// log collector). `RUST_LOG` sets what is logged.
+    #[arg(long, global = true, env = "LOGBOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum LogFormat {
+    /// One line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,62 +193,88 @@ enum AgencyCommand {
 #[derive(Args, Debug)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "LOGBOOK_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
-    /// Where GraphiQL's page loads its assets from (default: a public CDN).
+    /// GraphiQL's assets from this base URL (an intranet mirror of unpkg.com) instead of
+    /// the copy logbook serves itself.
     #[arg(long, env = "LOGBOOK_GRAPHIQL_CDN")]
     graphiql_cdn: Option<String>,
-    /// Deepest query nesting allowed.
-    #[arg(long, default_value_t = 12)]
+    /// Who may ask for the schema (`__schema`, `__type`): every valid key, admin keys only,
+    /// or nobody. Never without a key.
+    #[arg(long, env = "LOGBOOK_INTROSPECTION", value_enum, default_value_t = Introspection::All)]
+    introspection: Introspection,
+    /// A web origin (`https://tool.agency.go.th`) whose pages may call the API from a
+    /// browser; repeat or separate by commas. Default: none.
+    #[arg(long, env = "LOGBOOK_CORS_ORIGIN", value_delimiter = ',', value_name = "ORIGIN", value_parser = api::http::cors_origin)]
+    cors_origin: Vec<axum::http::HeaderValue>,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests in flight and a running import.
+    #[arg(long, env = "LOGBOOK_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    shutdown_grace_secs: u64,
+    /// Serve Prometheus metrics at /metrics.
+    #[arg(long, env = "LOGBOOK_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    metrics: bool,
+    /// Deepest query nesting allowed (of data; introspection's own nesting does not count).
+    #[arg(long, env = "LOGBOOK_MAX_DEPTH", default_value_t = 12)]
     max_depth: usize,
     /// Largest query complexity allowed (a connection costs `first` × its children).
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, env = "LOGBOOK_MAX_COMPLEXITY", default_value_t = 50_000)]
     max_complexity: usize,
     /// Largest page a connection returns.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, env = "LOGBOOK_MAX_PAGE", default_value_t = 100)]
     max_page: usize,
     /// Largest request body, bytes.
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, env = "LOGBOOK_BODY_LIMIT", default_value_t = 1 << 20)]
     body_limit: usize,
     /// Largest workbook upload request, bytes.
-    #[arg(long, default_value_t = 25 << 20)]
+    #[arg(long, env = "LOGBOOK_UPLOAD_LIMIT", default_value_t = 25 << 20)]
     upload_limit: usize,
     /// Longest a request may take, seconds (an upload: once it has arrived).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "LOGBOOK_TIMEOUT_SECS", default_value_t = 30)]
     timeout_secs: u64,
     /// Longest a workbook upload may take to arrive, seconds (slow district lines).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, env = "LOGBOOK_UPLOAD_TIMEOUT_SECS", default_value_t = 600)]
     upload_timeout_secs: u64,
     /// Most tokens in a GraphQL document (checked before it is parsed).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, env = "LOGBOOK_MAX_TOKENS", default_value_t = 20_000)]
     max_tokens: usize,
     /// Most fields a document selects once its fragments are expanded, aliases included.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, env = "LOGBOOK_MAX_FIELDS", default_value_t = 5_000)]
     max_fields: u64,
     /// Most `stats` fields in one document.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, env = "LOGBOOK_MAX_STATS", default_value_t = 3)]
     max_stats: u64,
     #[command(flatten)]
     read: ReadLimitArgs,
+}
+
+/// Who may introspect the schema.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum Introspection {
+    /// Every valid key.
+    All,
+    /// Admin keys only.
+    Admin,
+    /// Nobody.
+    Off,
 }
 
 /// How much of a workbook is read; a file over a limit is refused with the limit named.
 #[derive(Args, Debug, Clone)]
 struct ReadLimitArgs {
     /// Most data rows per sheet.
-    #[arg(long, default_value_t = 250_000)]
+    #[arg(long, env = "LOGBOOK_MAX_ROWS", default_value_t = 250_000)]
     max_rows: u32,
     /// Most columns per sheet (a value right of them is refused).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, env = "LOGBOOK_MAX_COLUMNS", default_value_t = 200)]
     max_columns: u32,
     /// Most megabytes of a workbook once unzipped.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, env = "LOGBOOK_MAX_UNZIPPED_MB", default_value_t = 256)]
     max_unzipped_mb: u64,
     /// Most unzipped bytes per zipped byte (checked past 16 MB unzipped).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, env = "LOGBOOK_MAX_RATIO", default_value_t = 100)]
     max_ratio: u64,
     /// Most characters in one cell (Excel's own limit is 32,767).
-    #[arg(long, default_value_t = 32_767)]
+    #[arg(long, env = "LOGBOOK_MAX_CELL_CHARS", default_value_t = 32_767)]
     max_cell_chars: usize,
 }
 
@@ -325,12 +365,19 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    // the server logs one access line per request and its jobs at info; other commands
+    // only warnings (their own output is the report)
+    let default_filter = match cli.command {
+        Command::Serve(_) | Command::Demo { .. } => "warn,access=info,api=info,logbook=info",
+        _ => "warn",
+    };
+    api::telemetry::init_logs(
+        match cli.log_format {
+            LogFormat::Text => api::telemetry::LogFormat::Text,
+            LogFormat::Json => api::telemetry::LogFormat::Json,
+        },
+        default_filter,
+    );
     // a panic anywhere is logged once, with its backtrace, through tracing (the importer and
     // the upload worker turn it into a report; the process goes on)
     std::panic::set_hook(Box::new(|info| {
@@ -347,7 +394,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(run(cli)) {
+    let result = rt.block_on(run(cli));
+    // work cut off by a stop (a read on a blocking thread) is not waited for past this
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -789,6 +839,13 @@ impl ServeArgs {
             },
             http: api::HttpConfig {
                 graphiql_cdn: self.graphiql_cdn.clone(),
+                introspection: match self.introspection {
+                    Introspection::All => api::IntrospectionPolicy::All,
+                    Introspection::Admin => api::IntrospectionPolicy::Admin,
+                    Introspection::Off => api::IntrospectionPolicy::Off,
+                },
+                cors_origins: self.cors_origin.clone(),
+                metrics: self.metrics,
                 body_limit: self.body_limit,
                 upload_limit: self.upload_limit,
                 timeout: std::time::Duration::from_secs(self.timeout_secs),
@@ -805,6 +862,7 @@ impl ServeArgs {
                 limits: self.read.limits(),
                 ..Default::default()
             },
+            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
             ..Default::default()
         }
     }
@@ -812,7 +870,9 @@ impl ServeArgs {
 
 async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitCode> {
     let server = api::Application::build(db, args.settings()).await?;
-    eprintln!(
+    // a log line, not a print: with --log-format json every line of the log is JSON
+    tracing::info!(
+        address = %server.local_addr()?,
         "logbook on http://{0}/ (staff page), GraphQL on http://{0}/graphql (GraphiQL in a browser)",
         server.local_addr()?
     );

@@ -252,6 +252,37 @@ impl Principal {
     }
 }
 
+/// Who may introspect the schema (`__schema`, `__type`; `__typename` is always allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntrospectionPolicy {
+    /// Every valid key.
+    #[default]
+    All,
+    /// Admin keys (and the command line) only.
+    Admin,
+    /// Nobody.
+    Off,
+}
+
+impl Principal {
+    /// Whether it may introspect the schema under `policy` (a request without a key never
+    /// reaches this: it is refused before).
+    pub fn may_introspect(&self, policy: IntrospectionPolicy) -> ApiResult<()> {
+        match (policy, self) {
+            (IntrospectionPolicy::All, _)
+            | (IntrospectionPolicy::Admin, Principal::Admin { .. } | Principal::Operator { .. }) => {
+                Ok(())
+            }
+            (IntrospectionPolicy::Admin, _) => Err(ApiError::Forbidden(
+                "schema introspection is for admin keys on this server (--introspection admin); the schema is also printed by `logbook schema`".into(),
+            )),
+            (IntrospectionPolicy::Off, _) => Err(ApiError::Forbidden(
+                "schema introspection is off on this server (--introspection off); the schema is printed by `logbook schema`".into(),
+            )),
+        }
+    }
+}
+
 /// A condition no row meets (ids are positive).
 fn nothing(id: impl ColumnTrait) -> Condition {
     Condition::all().add(id.lt(0))

@@ -6,7 +6,7 @@ use crate::graphql::{Limits, build_schema};
 use crate::http::{AppState, HttpConfig, app};
 use crate::jobs::{JobConfig, Jobs};
 use sea_orm::DatabaseConnection;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -24,6 +24,9 @@ pub struct Settings {
     pub jobs: JobConfig,
     /// How often the import queue looks for work it was not woken for.
     pub poll: Duration,
+    /// How long a stop waits for requests in flight and a running import; past it they are
+    /// cut off and the import goes back to the queue.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Settings {
@@ -34,6 +37,7 @@ impl Default for Settings {
             http: HttpConfig::default(),
             jobs: JobConfig::default(),
             poll: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -44,6 +48,7 @@ pub struct Application {
     router: axum::Router,
     jobs: Jobs,
     poll: Duration,
+    grace: Duration,
 }
 
 impl Application {
@@ -66,6 +71,7 @@ impl Application {
             router,
             jobs,
             poll: settings.poll,
+            grace: settings.shutdown_grace,
         })
     }
 
@@ -74,18 +80,53 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `stop` completes, then lets requests in flight finish; the import queue
-    /// works in the background meanwhile (a job cut off by the stop is picked up again at the
-    /// next start).
+    /// Serves until `stop` completes; then accepts no more connections, and lets requests in
+    /// flight and the import job running (if any) finish within the grace period. Past it,
+    /// they are cut off and the job goes back to the queue for the next start.
     pub async fn run_until(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let worker = tokio::spawn(self.jobs.work(self.poll));
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let mut worker = tokio::spawn(self.jobs.clone().work(self.poll, stopped.clone()));
+        let upkeep = tokio::spawn(crate::telemetry::upkeep());
+        let mut on_stop = stopped.clone();
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await;
-        worker.abort();
+            .with_graceful_shutdown(async move {
+                stop.await;
+                let _ = stopping.send(true);
+            })
+            .into_future();
+        let mut served = tokio::spawn(served);
+        // wait for the stop (or the server failing first)
+        let _ = on_stop.wait_for(|s| *s).await;
+        let started = tokio::time::Instant::now();
+        let finished = tokio::time::timeout(self.grace, async {
+            let r = (&mut served).await;
+            let _ = (&mut worker).await;
+            r
+        })
+        .await;
+        upkeep.abort();
+        let served = match finished {
+            Ok(served) => served.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = self.grace.as_secs_f64(),
+                    "stopping: the grace period is over; requests still in flight are cut off"
+                );
+                served.abort();
+                worker.abort();
+                // stopped for good before the running job is handed back: an abort takes
+                // effect at the worker's next await, and it might start an import before it
+                let _ = (&mut worker).await;
+                if let Err(e) = self.jobs.return_running().await {
+                    tracing::error!(error = %e, "could not put the running import back in the queue");
+                }
+                Ok(())
+            }
+        };
+        tracing::info!(waited_ms = started.elapsed().as_millis() as u64, "stopped");
         served
     }
 

@@ -7,7 +7,7 @@
 
 use crate::error::ApiError;
 use async_graphql::parser::types::{
-    ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
+    ExecutableDocument, Field, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned};
 use std::collections::HashMap;
@@ -36,14 +36,30 @@ impl Default for GateLimits {
     }
 }
 
-/// Checks a document against the limits. A document that does not parse passes: the
-/// schema reports its syntax error as usual.
-pub fn check(query: &str, limits: &GateLimits) -> Result<(), ApiError> {
+/// What the gate saw of a document it let through.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// It selects `__schema` or `__type` (introspection; `__typename` is not).
+    pub introspects: bool,
+    /// The type of the operation the request runs (the one `operation` names, or the only
+    /// one); `None` when the document does not parse or names no such operation.
+    pub kind: Option<OperationType>,
+    /// That operation's name, when it has one.
+    pub name: Option<String>,
+}
+
+/// Checks a document against the limits, and tells what it asks for. A document that does
+/// not parse passes: the schema reports its syntax error as usual.
+pub fn check(query: &str, operation: Option<&str>, limits: &GateLimits) -> Result<Shape, ApiError> {
     lexical(query, limits)?;
     let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return Ok(());
+        return Ok(Shape::default());
     };
-    let (fields, stats) = expanded(&doc);
+    let Cost {
+        fields,
+        stats,
+        introspection,
+    } = expanded(&doc);
     if fields > limits.max_fields {
         return Err(ApiError::LimitExceeded(format!(
             "the query selects more than {} fields once its fragments are expanded (max_fields)",
@@ -56,7 +72,24 @@ pub fn check(query: &str, limits: &GateLimits) -> Result<(), ApiError> {
             limits.max_stats
         )));
     }
-    Ok(())
+    let selected = match operation {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => {
+            let mut ops = doc.operations.iter();
+            match (ops.next(), ops.next()) {
+                (Some(op), None) => Some(op),
+                _ => None,
+            }
+        }
+    };
+    Ok(Shape {
+        introspects: introspection > 0,
+        kind: selected.map(|(_, op)| op.node.ty),
+        name: selected.and_then(|(n, _)| n.map(|n| n.to_string())),
+    })
 }
 
 /// Adds to `out` the input names under `name` whose literal integer is outside GraphQL's
@@ -163,15 +196,36 @@ fn lexical(q: &str, limits: &GateLimits) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// (fields, stats fields) of every operation, fragments expanded.
-fn expanded(doc: &ExecutableDocument) -> (u64, u64) {
+/// What a document selects once its fragments are expanded.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    /// Fields, aliases and root fields included.
+    fields: u64,
+    /// `stats` fields.
+    stats: u64,
+    /// `__schema` and `__type` fields.
+    introspection: u64,
+}
+
+/// The [`Cost`] of every operation, fragments expanded.
+fn expanded(doc: &ExecutableDocument) -> Cost {
     fold_fields(
         doc,
-        &|field, (f, s)| {
-            let is_stats = u64::from(field.name.node.as_str() == "stats");
-            (f.saturating_add(1), s.saturating_add(is_stats))
+        &|field, inner: Cost| {
+            let name = field.name.node.as_str();
+            Cost {
+                fields: inner.fields.saturating_add(1),
+                stats: inner.stats.saturating_add(u64::from(name == "stats")),
+                introspection: inner
+                    .introspection
+                    .saturating_add(u64::from(matches!(name, "__schema" | "__type"))),
+            }
         },
-        &|(f1, s1), (f2, s2)| (f1.saturating_add(f2), s1.saturating_add(s2)),
+        &|a, b| Cost {
+            fields: a.fields.saturating_add(b.fields),
+            stats: a.stats.saturating_add(b.stats),
+            introspection: a.introspection.saturating_add(b.introspection),
+        },
     )
 }
 
@@ -244,7 +298,7 @@ mod tests {
     use super::*;
 
     fn code(q: &str) -> Option<String> {
-        check(q, &GateLimits::default())
+        check(q, None, &GateLimits::default())
             .err()
             .map(|e| e.to_string())
     }
@@ -291,7 +345,8 @@ mod tests {
         // memoised: the count of 10^10 expanded fields takes microseconds, not hours
         assert!(t.elapsed() < std::time::Duration::from_secs(1));
         assert_eq!(
-            expanded(&async_graphql::parser::parse_query(fragment_bomb(3, 10)).expect("parse")).0,
+            expanded(&async_graphql::parser::parse_query(fragment_bomb(3, 10)).expect("parse"))
+                .fields,
             100
         );
     }
@@ -355,6 +410,31 @@ mod tests {
                 vec![]
             ]
         );
+    }
+
+    #[test]
+    fn the_operation_and_introspection_are_told() {
+        let shape =
+            |q: &str, op: Option<&str>| check(q, op, &GateLimits::default()).expect("passes");
+        let s = shape("{ __typename me { kind } }", None);
+        assert_eq!((s.introspects, s.kind), (false, Some(OperationType::Query)));
+        assert_eq!(
+            shape("query Mine { me { kind } }", None).name.as_deref(),
+            Some("Mine")
+        );
+        // through a fragment, and __type as well as __schema
+        let s = shape(
+            "{ ...F } fragment F on Query { __type(name: \"Household\") { name } }",
+            None,
+        );
+        assert!(s.introspects);
+        let two = "query A { me { kind } } mutation B { __typename }";
+        assert_eq!(shape(two, Some("B")).kind, Some(OperationType::Mutation));
+        assert_eq!(shape(two, Some("A")).kind, Some(OperationType::Query));
+        // two operations and none named, or a name that is not there: not told
+        assert_eq!(shape(two, None).kind, None);
+        assert_eq!(shape(two, Some("C")).kind, None);
+        assert_eq!(shape("{ me {", None), Shape::default());
     }
 
     #[test]

@@ -55,7 +55,12 @@ pub struct Jobs {
     config: JobConfig,
     live: Arc<Mutex<HashMap<i32, Live>>>,
     wake: Arc<Notify>,
+    /// The job this process runs now.
+    current: Arc<Mutex<Option<Running>>>,
 }
+
+/// The job a process runs: its batch, and the import's task once started.
+type Running = (i32, Option<tokio::task::AbortHandle>);
 
 /// What an upload asks for.
 #[derive(Debug, Clone)]
@@ -76,6 +81,7 @@ impl Jobs {
             config,
             live: Arc::default(),
             wake: Arc::default(),
+            current: Arc::default(),
         }
     }
 
@@ -148,10 +154,21 @@ impl Jobs {
             return Ok(None);
         };
         let (id, attempts) = (claim.id, claim.attempts);
-        let upload = import_upload::Entity::find_by_id(id).one(&self.db).await?;
-        let result = self.run(id, attempts, upload.map(|u| u.bytes)).await;
+        self.set_current(Some((id, None)));
+        let upload = import_upload::Entity::find_by_id(id).one(&self.db).await;
+        let result = match upload {
+            Ok(upload) => self.run(id, attempts, upload.map(|u| u.bytes)).await,
+            Err(e) => Err(e.into()),
+        };
+        self.set_current(None);
         claim.release().await?;
         result.map(|()| Some(id))
+    }
+
+    fn set_current(&self, job: Option<Running>) {
+        if let Ok(mut c) = self.current.lock() {
+            *c = job;
+        }
     }
 
     /// Runs one claimed job to its end state.
@@ -220,17 +237,48 @@ impl Jobs {
         // the importer reads and checks on blocking threads itself; its own task here keeps a
         // panic in the write a failed job instead of a dead worker
         let (db, name) = (self.db.clone(), batch.file_name.clone());
-        let outcome =
-            tokio::spawn(async move { importer::import_workbook(&db, &name, bytes, &opts).await })
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(batch = id, error = %e, "import job panicked");
-                    Err(importer::ImportError::Io(std::io::Error::other(
-                        "the import panicked",
-                    )))
-                });
+        let started = std::time::Instant::now();
+        let task =
+            tokio::spawn(async move { importer::import_workbook(&db, &name, bytes, &opts).await });
+        self.set_current(Some((id, Some(task.abort_handle()))));
+        let outcome = task.await.unwrap_or_else(|e| {
+            tracing::error!(batch = id, error = %e, "import job panicked");
+            Err(importer::ImportError::Io(std::io::Error::other(
+                "the import panicked",
+            )))
+        });
         if let Ok(mut m) = self.live.lock() {
             m.remove(&id);
+        }
+        let rows = |r: &importer::report::ImportReport| -> Vec<(&'static str, u64)> {
+            let mut by = [0u64; 4];
+            for c in r.sheets.values() {
+                by[0] += u64::from(c.inserted);
+                by[1] += u64::from(c.updated);
+                by[2] += u64::from(c.unchanged);
+                by[3] += u64::from(c.rejected);
+            }
+            vec![
+                ("inserted", by[0]),
+                ("updated", by[1]),
+                ("unchanged", by[2]),
+                ("rejected", by[3]),
+            ]
+        };
+        let took = started.elapsed();
+        match &outcome {
+            Ok(report)
+                if report
+                    .errors
+                    .iter()
+                    .any(|e| e.code == IssueCode::InternalError) =>
+            {
+                crate::telemetry::import_job("failed", took, &[]);
+            }
+            Ok(report) => {
+                crate::telemetry::import_job(report.status.as_str(), took, &rows(report));
+            }
+            Err(_) => crate::telemetry::import_job("failed", took, &[]),
         }
         match outcome {
             Ok(report)
@@ -280,18 +328,70 @@ impl Jobs {
     }
 
     /// Runs jobs until the queue is empty, then waits for an upload (or polls every
-    /// `poll`, for jobs queued by other processes). Never returns.
-    pub async fn work(self, poll: Duration) {
+    /// `poll`, for jobs queued by other processes), until `stop` turns true: then it finishes
+    /// the job it runs, if any, and returns. Once `stop`'s sender is gone it never returns.
+    pub async fn work(self, poll: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
         if let Err(e) = self.recover().await {
             tracing::error!(error = %e, "recovering interrupted jobs failed");
         }
-        loop {
+        // false once the stop's sender is gone: then only the process's end stops it
+        let mut stoppable = true;
+        while !*stop.borrow() {
             match self.run_next().await {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "import worker"),
             }
-            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(poll, self.wake.notified()) => {}
+                changed = stop.changed(), if stoppable => stoppable = changed.is_ok(),
+            }
         }
+    }
+
+    /// Stops the job this process runs, if any (its import's transaction rolls back), and
+    /// puts it back in the queue as it was before it was claimed — the attempt does not
+    /// count — so that the next start runs it. Returns its batch. Call it once the worker
+    /// has stopped (aborted and awaited), so that no import starts after it.
+    pub async fn return_running(&self) -> ApiResult<Option<i32>> {
+        let Some((id, task)) = self.current.lock().ok().and_then(|mut c| c.take()) else {
+            return Ok(None);
+        };
+        if let Some(task) = task {
+            task.abort();
+            // cancelled at its next await; a statement already sent may still land (a
+            // commit: then the job is done, and the update below finds it so)
+            let until = tokio::time::Instant::now() + Duration::from_secs(5);
+            while !task.is_finished() && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        use sea_orm::sea_query::{Expr, ExprTrait};
+        use sea_orm::{ColumnTrait, QueryFilter};
+        import_batch::Entity::update_many()
+            .col_expr(
+                import_batch::Column::Status,
+                Expr::value(BatchStatus::Queued),
+            )
+            .col_expr(
+                import_batch::Column::Stage,
+                Expr::value(sea_orm::Value::String(None)),
+            )
+            .col_expr(
+                import_batch::Column::Attempts,
+                Expr::col(import_batch::Column::Attempts).sub(1),
+            )
+            .filter(import_batch::Column::Id.eq(id))
+            .filter(import_batch::Column::Status.eq(BatchStatus::Running))
+            .exec(&self.db)
+            .await?;
+        if let Ok(mut m) = self.live.lock() {
+            m.remove(&id);
+        }
+        tracing::warn!(
+            batch = id,
+            "stopping: the running import is back in the queue"
+        );
+        Ok(Some(id))
     }
 }

@@ -15,8 +15,10 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod service;
+pub mod telemetry;
 pub mod web;
 
+pub use access::IntrospectionPolicy;
 pub use application::{Application, Settings};
 pub use gate::GateLimits;
 pub use graphql::{AppSchema, Limits, build_schema};

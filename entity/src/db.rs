@@ -487,6 +487,35 @@ pub async fn requeue_interrupted(db: &DatabaseConnection) -> Result<u64, DbErr> 
     Ok(done.rows_affected)
 }
 
+/// The connection pool now: connections in use, idle, and the most it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Checked out by a request or job.
+    pub in_use: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// The pool's maximum.
+    pub max: u32,
+}
+
+/// The pool's state, for metrics (`None` for a connection that is no pool).
+pub fn pool_state(db: &DatabaseConnection) -> Option<PoolState> {
+    fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolState {
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        PoolState {
+            in_use: pool.size().saturating_sub(idle),
+            idle,
+            max: pool.options().get_max_connections(),
+        }
+    }
+    use sea_orm::DatabaseConnectionType as C;
+    match &db.inner {
+        C::SqlxSqlitePoolConnection(_) => Some(of(db.get_sqlite_connection_pool())),
+        C::SqlxPostgresPoolConnection(_) => Some(of(db.get_postgres_connection_pool())),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

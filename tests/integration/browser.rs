@@ -168,7 +168,10 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let http = app.http();
     tokio::spawn(async move { axum::serve(listener, http).await });
-    tokio::spawn(app.jobs().work(Duration::from_millis(100)));
+    tokio::spawn(app.jobs().work(
+        Duration::from_millis(100),
+        tokio::sync::watch::channel(false).1,
+    ));
     let key = app.key(KeyScope::District("3318".into())).await;
 
     // the workbooks: one with three mistakes, and the same corrected

@@ -153,11 +153,16 @@ impl TestApp {
 
     /// The HTTP app over this database.
     pub fn http(&self) -> axum::Router {
+        self.http_with(api::HttpConfig::default())
+    }
+
+    /// The HTTP app over this database with these settings.
+    pub fn http_with(&self, config: api::HttpConfig) -> axum::Router {
         let schema = api::build_schema(self.db.clone(), api::Limits::default());
         api::app(api::AppState {
             db: self.db.clone(),
             schema,
-            config: api::HttpConfig::default(),
+            config,
             jobs: self.jobs(),
         })
     }
@@ -297,6 +302,31 @@ macro_rules! on_both_databases {
     };
 }
 
+/// One request to `http`: its status, headers and body.
+pub async fn request(
+    http: axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<axum::body::Body>,
+) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = http
+        .oneshot(req.body(body.into()).expect("request"))
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, headers, bytes.to_vec())
+}
+
 /// POSTs `body` to `/graphql` of `http` with these headers; the status and the JSON body
 /// (`Null` when it is not JSON).
 pub async fn post_graphql(
@@ -321,4 +351,104 @@ pub async fn post_graphql(
         status,
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// A free TCP port on the loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port()
+}
+
+/// One HTTP/1.1 request over a plain socket (the server is another process); returns the
+/// status and the body (status 0 when nothing listens).
+pub fn http(port: u16, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, Vec::new());
+    };
+    let req = format!(
+        "{head}\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    s.write_all(body).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response");
+    let status = String::from_utf8_lossy(&out[9..12]).parse().unwrap_or(0);
+    (status, out[split + 4..].to_vec())
+}
+
+/// A `logbook serve` process, killed on drop.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Server {
+    /// Sends SIGTERM (through the shell's own `kill`: no procps needed) and waits up to
+    /// `within` for the process to end; its exit status.
+    #[cfg(unix)]
+    pub fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let sent = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.0.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(
+                start.elapsed() < within,
+                "still running {within:?} after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Starts `logbook serve` on `port` over the database `url` with extra arguments, its
+/// output discarded, and waits until it is ready.
+pub fn serve(url: &str, port: u16, args: &[&str]) -> Server {
+    serve_logged(url, port, args, &[], std::process::Stdio::null())
+}
+
+/// [`serve`] with environment variables and its stderr going to `stderr`.
+pub fn serve_logged(
+    url: &str,
+    port: u16,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stderr: impl Into<std::process::Stdio>,
+) -> Server {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_logbook"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("DATABASE_URL", url)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start logbook serve");
+    // killed on drop, a failed wait included
+    let server = Server(child);
+    let start = std::time::Instant::now();
+    while http(port, "GET /readyz HTTP/1.1", b"").0 != 200 {
+        assert!(start.elapsed().as_secs() < 30, "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server
 }

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod hostile;
 mod import;
+mod protocol;
 mod schema;
 mod uploads;
 mod values;

@@ -2,7 +2,7 @@
 //! scope, the job queue and its statuses, progress, the error workbook, and recovery of a job
 //! whose process was killed mid-import — on both databases.
 
-use crate::helpers::{TestApp, dataset, post_graphql, render};
+use crate::helpers::{TestApp, dataset, free_port, http, post_graphql, render, serve};
 use crate::on_both_databases;
 use api::service::keys::KeyScope;
 use calamine::{Data, Reader, open_workbook_auto_from_rs};
@@ -538,68 +538,14 @@ on_both_databases!(
     a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_restart,
 );
 
-/// One HTTP/1.1 request over a plain socket (the server is another process); returns the
-/// status and the body (status 0 when nothing listens).
-fn http(port: u16, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, Vec::new());
-    };
-    let req = format!(
-        "{head}\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).expect("write");
-    s.write_all(body).expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("read");
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response");
-    let status = String::from_utf8_lossy(&out[9..12]).parse().unwrap_or(0);
-    (status, out[split + 4..].to_vec())
-}
-
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(url: &str, port: u16) -> Server {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_logbook"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", url)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start logbook serve");
-    // killed on drop, a failed wait included
-    let server = Server(child);
-    let start = std::time::Instant::now();
-    while http(port, "GET /readyz HTTP/1.1", b"").0 != 200 {
-        assert!(start.elapsed().as_secs() < 30, "the server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    server
-}
-
 async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_restart(
     app: TestApp,
 ) {
     let ds = dataset(3000, 12);
     let w = render(&ds, false, false);
     let district = app.key(KeyScope::District("3318".into())).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
-    let mut server = serve(&app.url, port);
+    let port = free_port();
+    let mut server = serve(&app.url, port, &[]);
     let (content_type, body) = multipart(&[("big.xlsx", &w.bytes)], false);
     let (status, resp) = http(
         port,
@@ -653,7 +599,7 @@ async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_re
         1
     );
     // a new process finishes it, from the start
-    let _server = serve(&app.url, port);
+    let _server = serve(&app.url, port, &[]);
     let start = std::time::Instant::now();
     while app
         .count(&format!(
@@ -685,31 +631,11 @@ async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_re
 async fn the_server_stops_cleanly_on_sigterm() {
     use std::os::unix::process::ExitStatusExt;
     let app = TestApp::sqlite().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
+    let port = free_port();
     let url = app.url.clone();
     tokio::task::spawn_blocking(move || {
-        let mut server = serve(&url, port);
-        let pid = server.0.id().to_string();
-        // the shell's own kill: no procps needed
-        let sent = std::process::Command::new("sh")
-            .args(["-c", &format!("kill -TERM {pid}")])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        let start = std::time::Instant::now();
-        let status = loop {
-            if let Some(s) = server.0.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(
-                start.elapsed().as_secs() < 20,
-                "still running 20 s after SIGTERM"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
+        let mut server = serve(&url, port, &[]);
+        let status = server.terminate(std::time::Duration::from_secs(20));
         assert_eq!(
             (status.code(), status.signal()),
             (Some(0), None),
@@ -720,3 +646,119 @@ async fn the_server_stops_cleanly_on_sigterm() {
     .await
     .expect("no panic");
 }
+
+/// Uploads `bytes` to the server on `port` with a district key; the batch id.
+fn upload_to(port: u16, key: &str, name: &str, bytes: &[u8]) -> i64 {
+    let (content_type, body) = multipart(&[(name, bytes)], false);
+    let (status, resp) = http(
+        port,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nContent-Type: {content_type}\r\nAuthorization: Bearer {key}\r\nApollo-Require-Preflight: 1"
+        ),
+        &body,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+    let v: Value = serde_json::from_slice(&resp).expect("json");
+    v["data"]["uploadWorkbook"]["id"].as_i64().expect("id")
+}
+
+/// Waits until batch `id`'s job runs on the server on `port`.
+fn until_running(port: u16, key: &str, id: i64) {
+    let poll = json!({"query": "query($id: Int!) { importBatch(id: $id) { status } }", "variables": {"id": id}}).to_string();
+    let start = std::time::Instant::now();
+    loop {
+        let (_, resp) = http(
+            port,
+            &format!(
+                "POST /graphql HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {key}"
+            ),
+            poll.as_bytes(),
+        );
+        let v: Value = serde_json::from_slice(&resp).unwrap_or(Value::Null);
+        match v["data"]["importBatch"]["status"].as_str() {
+            Some("RUNNING") => return,
+            Some("QUEUED") | None => {}
+            Some(other) => panic!("the job ended ({other}) before the stop: {v}"),
+        }
+        assert!(start.elapsed().as_secs() < 60, "the job never started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A SIGTERM while an upload's import runs. With no grace left the import is stopped,
+/// nothing of it is written, the job goes back to the queue (its attempt not counted) and
+/// the process exits 0; the next start takes the job up, and a SIGTERM then, with a grace
+/// long enough, lets the import finish before the process exits 0.
+#[cfg(unix)]
+async fn a_sigterm_during_an_upload_exits_0_and_the_upload_completes(app: TestApp) {
+    use std::os::unix::process::ExitStatusExt;
+    let key = app.key(KeyScope::District("3318".into())).await;
+    let ds = dataset(3000, 21);
+    let w = render(&ds, false, false);
+    let port = free_port();
+    let (url, k) = (app.url.clone(), key.clone());
+    let id = tokio::task::spawn_blocking(move || {
+        let mut server = serve(&url, port, &["--shutdown-grace-secs", "0"]);
+        let id = upload_to(port, &k, "district.xlsx", &w.bytes);
+        until_running(port, &k, id);
+        let status = server.terminate(std::time::Duration::from_secs(20));
+        assert_eq!(
+            (status.code(), status.signal()),
+            (Some(0), None),
+            "{status:?}"
+        );
+        id
+    })
+    .await
+    .expect("no panic");
+    let batch = |status: &str| {
+        format!("SELECT COUNT(*) FROM import_batches WHERE id = {id} AND status = '{status}'")
+    };
+    assert_eq!(app.count("SELECT COUNT(*) FROM households").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM members").await, 0);
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT status, CAST(attempts AS BIGINT) FROM import_batches WHERE id = {id}"),
+        ))
+        .await
+        .expect("query")
+        .map(|r| {
+            (
+                r.try_get_by_index::<String>(0).unwrap_or_default(),
+                r.try_get_by_index::<i64>(1).unwrap_or(-1),
+            )
+        });
+    assert_eq!(
+        row,
+        Some(("queued".to_string(), 0)),
+        "the cut-off job is queued again, its attempt not counted"
+    );
+    let (url, k) = (app.url.clone(), key.clone());
+    tokio::task::spawn_blocking(move || {
+        // the next start takes the job up; a stop with time to spare lets it finish
+        let mut server = serve(&url, port, &["--shutdown-grace-secs", "120"]);
+        until_running(port, &k, id);
+        let status = server.terminate(std::time::Duration::from_secs(120));
+        assert_eq!(
+            (status.code(), status.signal()),
+            (Some(0), None),
+            "{status:?}"
+        );
+    })
+    .await
+    .expect("no panic");
+    assert_eq!(app.count(&batch("imported")).await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT CAST(attempts AS BIGINT) FROM import_batches WHERE id = {id}"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.stats().await, ds.expected_stats());
+}
+
+#[cfg(unix)]
+on_both_databases!(a_sigterm_during_an_upload_exits_0_and_the_upload_completes);
