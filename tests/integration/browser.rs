@@ -65,11 +65,34 @@ fn driver() -> Driver {
 }
 
 async fn browser(d: &Driver, downloads: &Path) -> Client {
+    browser_with(d, downloads, &["--window-size=1280,1900"]).await
+}
+
+/// A browser that reaches nothing but this machine: every other host is unresolvable and
+/// every other address goes to a proxy that is not there (loopback bypasses proxies).
+const OFFLINE: [&str; 2] = [
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+];
+
+/// A headless Chromium with these extra arguments.
+async fn browser_with(d: &Driver, downloads: &Path, extra: &[&str]) -> Client {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--lang=th",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+    ];
+    args.extend_from_slice(extra);
     let caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1900", "--lang=th"],
+            "args": args,
             "prefs": {
                 "download.default_directory": downloads.to_str().expect("path"),
                 "download.prompt_for_download": false,
@@ -290,4 +313,115 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     );
 }
 
-on_both_databases!(browser: staff_fix_a_rejected_workbook_in_the_browser);
+/// Runs `script` in the page; its result.
+async fn js(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+}
+
+/// GraphiQL with the network to anything but the server blocked: it loads from logbook's
+/// own copy, takes the key the staff page signed in with, and its docs explorer shows the
+/// `Household` type. The same browser cannot load GraphiQL from a CDN (so the block holds).
+async fn graphiql_works_with_no_internet(app: TestApp) {
+    let d = driver();
+    let db = if app.url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("browser")
+        .join(db);
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let downloads = tempfile::tempdir().expect("download folder");
+    let serve = |http: axum::Router| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, http).await });
+        base
+    };
+    let base = serve(app.http()).await;
+    let cdn = serve(app.http_with(api::HttpConfig {
+        graphiql_cdn: Some("https://unpkg.com".into()),
+        ..Default::default()
+    }))
+    .await;
+    let key = app.key(KeyScope::District("3318".into())).await;
+    let c = browser_with(
+        &d,
+        downloads.path(),
+        &[&["--window-size=1280,900"][..], &OFFLINE[..]].concat(),
+    )
+    .await;
+
+    // from a CDN, nothing loads: the page stays at its loading text
+    c.goto(&format!("{cdn}/graphql"))
+        .await
+        .expect("open GraphiQL (CDN)");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(js(&c, "return typeof GraphiQL;").await, "undefined");
+    assert!(text(&c, "#graphiql").await.contains("Loading"));
+    shot(&c, &shots, "graphiql-0-cdn-offline").await;
+
+    // sign in on the staff page, then open GraphiQL in the same tab
+    c.goto(&format!("{base}/")).await.expect("open the page");
+    type_into(&c, "key", &key).await;
+    click(&c, "signin").await;
+    until(&c, &shots, "signing in", || async {
+        !has_class(&c, "#app", "hidden").await
+    })
+    .await;
+    c.goto(&format!("{base}/graphql"))
+        .await
+        .expect("open GraphiQL");
+    until(&c, &shots, "GraphiQL", || async {
+        js(
+            &c,
+            "return !!document.querySelector('.graphiql-container');",
+        )
+        .await
+            == true
+    })
+    .await;
+    let open_docs = "const b = [...document.querySelectorAll('button[aria-label]')].find(b => b.getAttribute('aria-label').includes('Documentation Explorer')); if (b) b.click(); return !!b;";
+    assert_eq!(js(&c, open_docs).await, true, "a docs button");
+    let docs =
+        "const e = document.querySelector('.graphiql-doc-explorer'); return e ? e.innerText : '';";
+    until(&c, &shots, "the schema in the docs explorer", || async {
+        js(&c, docs)
+            .await
+            .as_str()
+            .is_some_and(|t| t.contains("Query"))
+    })
+    .await;
+    // the Household type, from the list of the schema's types, with its own fields
+    let to_household = "const a = [...document.querySelectorAll('.graphiql-doc-explorer a.graphiql-doc-explorer-type-name')].find(a => a.textContent.trim() === 'Household'); if (a) a.click(); return !!a;";
+    assert_eq!(
+        js(&c, to_household).await,
+        true,
+        "Household among the types"
+    );
+    until(&c, &shots, "the Household type's fields", || async {
+        js(&c, docs)
+            .await
+            .as_str()
+            .is_some_and(|t| t.contains("houseCode") && t.contains("members"))
+    })
+    .await;
+    shot(&c, &shots, "graphiql-1-docs").await;
+    // the key from the staff page is in the headers it sends
+    let headers = js(&c, "return [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map(e => e.CodeMirror ? e.CodeMirror.getValue() : '').join('\\n');").await;
+    assert!(
+        headers.as_str().is_some_and(|h| h.contains(&key)),
+        "{headers}"
+    );
+    c.close().await.expect("close the browser");
+}
+
+on_both_databases!(
+    browser: staff_fix_a_rejected_workbook_in_the_browser,
+    graphiql_works_with_no_internet
+);

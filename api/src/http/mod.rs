@@ -3,6 +3,7 @@
 //! access-log line and the metrics of every request, request ids (UUIDs, a caller's own kept
 //! when sane), CORS for the origins configured, compression and time limits.
 
+mod graphiql;
 mod graphql;
 
 use crate::access::{IntrospectionPolicy, Principal};
@@ -12,7 +13,6 @@ use crate::graphql::AppSchema;
 use crate::jobs::Jobs;
 use crate::service::{self, keys};
 use crate::{telemetry, web};
-use async_graphql::http::GraphiQLSource;
 use axum::Router;
 use axum::extract::Path;
 use axum::extract::Query;
@@ -47,7 +47,7 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// Longest an upload may take to arrive.
     pub upload_timeout: Duration,
-    /// Where GraphiQL's assets come from (a CDN by default; an intranet mirror otherwise).
+    /// A mirror of unpkg.com GraphiQL's assets come from, instead of logbook's own copy.
     pub graphiql_cdn: Option<String>,
     /// What a GraphQL document may cost before it is parsed and validated.
     pub gate: GateLimits,
@@ -162,6 +162,7 @@ pub fn app(state: AppState) -> Router {
         .route("/template.xlsx", get(template))
         .route("/dashboard.svg", get(dashboard))
         .route("/reports/monthly.xlsx", get(monthly_report))
+        .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if metrics {
@@ -280,14 +281,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Principal {
 
 /// GraphiQL, its assets from `--graphiql-cdn` when given.
 fn graphiql_page(s: &AppState) -> Html<String> {
-    let mut page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("logbook GraphQL")
-        .finish();
-    if let Some(cdn) = &s.config.graphiql_cdn {
-        page = page.replace("https://unpkg.com", cdn.trim_end_matches('/'));
-    }
-    Html(page)
+    graphiql::page(s.config.graphiql_cdn.as_deref())
 }
 
 /// GET `/metrics`: Prometheus' text format.
