@@ -1541,7 +1541,35 @@ async fn resolvers_run_without_http_on_a_request_built_by_graphql_request(app: T
     assert_eq!(v["errors"][0]["message"], "internal error", "{v}");
 }
 
+/// `me { area }` names the key's district or province (the staff page's header shows it).
+async fn me_names_the_area_of_the_key(app: TestApp) {
+    let q = "{ me { kind area { code nameTh nameEn } } }";
+    for (scope, expect) in [
+        (
+            KeyScope::District("3318".into()),
+            json!({"code": "3318", "nameTh": "เมืองจันทร์", "nameEn": "Mueang Chan"}),
+        ),
+        (
+            KeyScope::Admin {
+                province: Some("33".into()),
+            },
+            json!({"code": "33", "nameTh": "ศรีสะเกษ", "nameEn": "Si Sa Ket"}),
+        ),
+        (
+            KeyScope::Agency("33-pho".into()),
+            json!({"code": "33", "nameTh": "ศรีสะเกษ", "nameEn": "Si Sa Ket"}),
+        ),
+        (KeyScope::Admin { province: None }, Value::Null),
+    ] {
+        let key = app.key(scope).await;
+        let (status, v) = app.graphql(Some(&key), q, json!({})).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["data"]["me"]["area"], expect, "{v}");
+    }
+}
+
 on_both_databases!(
+    me_names_the_area_of_the_key,
     the_standard_introspection_query_runs_under_the_default_limits,
     resolvers_run_without_http_on_a_request_built_by_graphql_request,
     concurrent_writes_all_succeed,

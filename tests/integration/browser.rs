@@ -226,6 +226,13 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     })
     .await;
     shot(&c, &shots, "1-signed-in").await;
+    // the header names the district; no import yet says so
+    assert!(text(&c, "header h1").await.contains("อ.เมืองจันทร์"));
+    until(&c, &shots, "the empty state of past imports", || async {
+        !has_class(&c, "#no-batches", "hidden").await
+    })
+    .await;
+    assert_no_sideways_scroll(&c, "desktop, signed in").await;
 
     // the workbook with mistakes: rejected, its errors listed
     type_into(&c, "file", bad_path.to_str().expect("path")).await;
@@ -306,11 +313,118 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     })
     .await;
     shot(&c, &shots, "4-english").await;
+    assert_no_sideways_scroll(&c, "desktop, a report shown").await;
     c.close().await.expect("close the browser");
+
+    // the same page on a phone (390 × 844), signed in with the same key
+    let phone = phone_browser(&d, downloads.path()).await;
+    phone
+        .goto(&format!("{base}/"))
+        .await
+        .expect("open the page");
+    type_into(&phone, "key", &key).await;
+    click(&phone, "signin").await;
+    until(&phone, &shots, "signing in on a phone", || async {
+        phone
+            .find_all(Locator::Css("#batches tbody tr"))
+            .await
+            .is_ok_and(|r| r.len() == 2)
+    })
+    .await;
+    assert_eq!(js(&phone, "return window.innerWidth;").await, 390);
+    phone_checks(&phone, &shots).await;
+    phone.close().await.expect("close the phone browser");
     let _ = std::io::Write::write_all(
         &mut std::io::stderr(),
         format!("browser screenshots: {}\n", shots.display()).as_bytes(),
     );
+}
+
+/// A headless Chromium that shows pages as a phone does: 390 × 844 CSS pixels.
+async fn phone_browser(d: &Driver, downloads: &Path) -> Client {
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=th"],
+            "mobileEmulation": { "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0, "touch": true } },
+            "prefs": { "download.default_directory": downloads.to_str().expect("path") }
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!("an object")
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("a phone browser session")
+}
+
+/// The page does not scroll sideways: nothing is wider than the window.
+async fn assert_no_sideways_scroll(c: &Client, when: &str) {
+    let widths = js(
+        c,
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+    )
+    .await;
+    let (scroll, client) = (widths[0].as_i64(), widths[1].as_i64());
+    assert!(
+        scroll <= client,
+        "{when}: the page is {scroll:?} px wide in a {client:?} px window"
+    );
+}
+
+/// What a phone must get: no sideways scroll, a one-line header with the district's name
+/// and every button inside the window, chart labels of at least 11 px, tables that scroll
+/// in their own box, a label on every input, live regions for progress and errors, and past
+/// imports that open from the keyboard.
+async fn phone_checks(c: &Client, shots: &Path) {
+    assert_no_sideways_scroll(c, "phone").await;
+    shot(c, shots, "5-phone-top").await;
+    let header = js(c, "const h = document.querySelector('header'); const t = h.querySelector('h1'); const r = t.getBoundingClientRect(); return { h: h.getBoundingClientRect().height, lines: Math.round(r.height / parseFloat(getComputedStyle(t).lineHeight || 20)), text: t.innerText, right: Math.max(...[...h.querySelectorAll('button')].filter(b => b.offsetParent).map(b => b.getBoundingClientRect().right)) };").await;
+    assert!(
+        header["h"].as_f64() < Some(64.0),
+        "one line of header: {header}"
+    );
+    let cut = js(
+        c,
+        "const t = document.querySelector('header h1'); return t.scrollWidth > t.clientWidth;",
+    )
+    .await;
+    assert_eq!(cut, false, "the header's name is not cut: {header}");
+    assert!(
+        header["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("เมืองจันทร์")),
+        "{header}"
+    );
+    assert!(
+        header["right"].as_f64() <= Some(390.0),
+        "every header button inside: {header}"
+    );
+    let label_px = js(c, "const s = document.querySelector('#chart svg'); if (!s) return 0; const k = s.getScreenCTM().a; return Math.min(...[...s.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * k));").await;
+    assert!(
+        label_px.as_f64() >= Some(11.0),
+        "chart labels are {label_px} px"
+    );
+    let unlabelled = js(c, "return [...document.querySelectorAll('input')].filter(i => !document.querySelector('label[for=\"' + i.id + '\"]')).map(i => i.id);").await;
+    assert_eq!(unlabelled, serde_json::json!([]), "inputs without a label");
+    let live = js(c, "return ['progress-box', 'upload-error', 'signin-error'].map(id => { const e = document.getElementById(id); return e.getAttribute('aria-live') || e.getAttribute('role'); });").await;
+    assert_eq!(live, serde_json::json!(["polite", "alert", "alert"]));
+    // the tables keep their columns: they scroll inside their box
+    let cut = js(c, "return [...document.querySelectorAll('.scroll')].filter(s => s.offsetParent && s.getBoundingClientRect().right > window.innerWidth + 1).length;").await;
+    assert_eq!(cut, 0, "a table box wider than the window");
+    // a past import opens from the keyboard: Tab to its button, Enter
+    js(c, "document.querySelector('#report') && document.querySelector('#report').classList.add('hidden'); document.querySelector('#batches tbody tr:last-child button').focus(); return true;").await;
+    let focused = c.active_element().await.expect("focus");
+    focused.send_keys("\u{E007}").await.expect("Enter");
+    until(c, shots, "the report opened from the keyboard", || async {
+        !has_class(c, "#report", "hidden").await && text(c, "#report-file").await.starts_with('#')
+    })
+    .await;
+    assert_no_sideways_scroll(c, "phone, a report shown").await;
+    shot(c, shots, "6-phone-report").await;
 }
 
 /// Runs `script` in the page; its result.

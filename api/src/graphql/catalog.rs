@@ -4,6 +4,7 @@ use super::*;
 
 /// Who the key belongs to.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Me {
     /// `ADMIN`, `DISTRICT` or `AGENCY`.
     pub kind: String,
@@ -17,6 +18,21 @@ pub struct Me {
     pub agency: Option<String>,
     /// Dimensions it sees: all, or the agency's.
     pub dimensions: Vec<Dimension>,
+}
+
+#[async_graphql::ComplexObject]
+impl Me {
+    /// The area the key is bound to, with its names: a district key's district, a province
+    /// admin's or agency's province; none for a national admin.
+    async fn area(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        let Some(code) = self.district.as_deref().or(self.province.as_deref()) else {
+            return Ok(None);
+        };
+        let Ok(code) = entity::types::AreaCode::parse_str(code) else {
+            return Ok(None);
+        };
+        Ok(loaders::of(ctx)?.areas.load_one(code).await?.map(Area))
+    }
 }
 
 /// A dimension with its indicators and the agencies that own it.
