@@ -621,13 +621,17 @@ fn whoami() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn print_report(r: &ImportReport) {
-    let status = match r.status {
+/// What happened to a file, in Thai and English.
+fn status_words(s: ImportStatus) -> &'static str {
+    match s {
         ImportStatus::Imported => "นำเข้าแล้ว / imported",
         ImportStatus::Rejected => "ไม่ผ่าน ไม่มีการบันทึกข้อมูล / rejected, nothing written",
         ImportStatus::DryRun => "ตรวจสอบผ่าน (ยังไม่บันทึก) / dry run passed",
-    };
-    out!("{}: {}", r.file, status);
+    }
+}
+
+fn print_report(r: &ImportReport) {
+    out!("{}: {}", r.file, status_words(r.status));
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec![
@@ -949,12 +953,17 @@ async fn agency(db: &sea_orm::DatabaseConnection, command: AgencyCommand) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// Labels of the keys the demo makes; each run revokes the previous run's.
+const DEMO_KEY_LABELS: [&str; 2] = ["demo", "demo district"];
+
 async fn demo(
     db: sea_orm::DatabaseConnection,
     households: usize,
     args: ServeArgs,
 ) -> Result<ExitCode> {
     use importer::generate::{DistrictAreas, GenOptions, Style, synthesize, write_workbook};
+    // the socket first: when the port is taken, nothing is done and no key is made
+    let server = api::Application::build(db.clone(), args.settings()).await?;
     let rows = importer::areas::parse_csv(importer::areas::BUILTIN_AREAS_CSV.as_bytes())?;
     importer::areas::load(&db, &rows).await?;
     let ds = synthesize(&GenOptions {
@@ -972,41 +981,65 @@ async fn demo(
             headers: Vec::new(),
         },
     )?;
+    // imported as the district's centre would: the batch belongs to the district
     let opts = ImportOptions {
         principal: Some("demo".into()),
+        scope: Some(importer::areas::BUILTIN_DISTRICT.into()),
         ..ImportOptions::today()
     };
     let report = importer::import_workbook(&db, "demo-3318.xlsx", written.bytes, &opts).await?;
     eprintln!(
-        "demo district 3318 (อำเภอเมืองจันทร์): {} rows read, import {}",
+        "อำเภอเมืองจันทร์ (3318), demo workbook: {} — {} rows read, {} errors, {} warnings",
+        status_words(report.status),
         report.rows_read(),
-        report.status.as_str()
+        report.errors.len(),
+        report.warnings.len()
     );
+    // one pair of demo keys at a time: the previous run's are revoked
+    let mut revoked = 0;
+    for k in api::service::keys::list(&db)
+        .await
+        .map_err(anyhow::Error::new)?
+    {
+        if k.revoked_at.is_none()
+            && k.label
+                .as_deref()
+                .is_some_and(|l| DEMO_KEY_LABELS.contains(&l))
+        {
+            api::service::keys::revoke(&db, k.id)
+                .await
+                .map_err(anyhow::Error::new)?;
+            revoked += 1;
+        }
+    }
+    if revoked > 0 {
+        eprintln!("revoked {revoked} key(s) of an earlier demo run");
+    }
     let (_, token) = api::service::keys::create(
         &db,
         api::service::keys::KeyScope::Admin { province: None },
-        Some("demo".into()),
+        Some(DEMO_KEY_LABELS[0].into()),
     )
     .await
     .map_err(anyhow::Error::new)?;
     let (_, district) = api::service::keys::create(
         &db,
-        api::service::keys::KeyScope::District("3318".into()),
-        Some("demo district".into()),
+        api::service::keys::KeyScope::District(importer::areas::BUILTIN_DISTRICT.into()),
+        Some(DEMO_KEY_LABELS[1].into()),
     )
     .await
     .map_err(anyhow::Error::new)?;
+    let bind = server.local_addr()?;
     out!("{token}");
     eprintln!(
         "\nAdmin key above (shown once). In GraphiQL at http://{bind}/graphql set the header\n  {{\"Authorization\": \"Bearer {token}\"}}\nand run:\n\n{query}\n",
-        bind = args.bind,
         query = DEMO_QUERY
     );
     eprintln!(
-        "หน้าเว็บสำหรับเจ้าหน้าที่ / staff page: http://{bind}/\n  รหัสอำเภอ / district key (3318): {district}\n  (or sign in with the admin key)\n",
-        bind = args.bind
+        "หน้าเว็บสำหรับเจ้าหน้าที่ / staff page: http://{bind}/\n  รหัสอำเภอ / district key (3318): {district}\n  (or sign in with the admin key; GraphiQL then takes it from the same tab)\n"
     );
-    serve(db, args).await
+    server.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The example query the demo suggests.

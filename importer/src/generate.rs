@@ -517,7 +517,9 @@ pub fn synthesize(opts: &GenOptions) -> Dataset {
                 } else {
                     [ProblemStatus::AwaitingFollowUp, ProblemStatus::FollowingUp][rng.usize(..2)]
                 };
-                let known = rng.u8(..7) != 0;
+                // mostly the province's own agencies; now and then a local one the province's
+                // list does not have (an unknown-agency warning on import)
+                let known = rng.u8(..40) != 0;
                 let agency = if known {
                     agency_for(def.dimension, &mut rng).to_string()
                 } else {

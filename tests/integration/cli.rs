@@ -2,7 +2,7 @@
 
 use crate::helpers::TestApp;
 use crate::on_both_databases;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -450,3 +450,110 @@ on_both_databases!(
     the_blank_template_has_the_five_sheets_and_is_refused_as_empty,
     hostile_files_get_reports_and_the_other_files_still_run,
 );
+
+/// `logbook demo` as a newcomer meets it: a port that is taken is said at once, before any
+/// work or key; a run imports as the district (whose key then sees the batch), with few
+/// unknown agencies and readable status words; a second run revokes the first run's keys.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_checks_its_port_first_and_keeps_one_pair_of_keys() {
+    use crate::helpers::{Server, free_port, http};
+    use std::io::Read;
+    let app = TestApp::sqlite().await;
+    let url = app.url.clone();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("addr").port();
+    let out = logbook(
+        &url,
+        &[
+            "demo",
+            "--households",
+            "20",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(out.stdout.is_empty(), "no key printed");
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_keys").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 0);
+    drop(taken);
+
+    let run = |url: String| {
+        tokio::task::spawn_blocking(move || {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_logbook"))
+                .args([
+                    "demo",
+                    "--households",
+                    "40",
+                    "--bind",
+                    &format!("127.0.0.1:{port}"),
+                ])
+                .env("DATABASE_URL", &url)
+                .env_remove("RUST_LOG")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start the demo");
+            let mut stdout = child.stdout.take().expect("stdout");
+            let mut stderr = child.stderr.take().expect("stderr");
+            let mut server = Server(child);
+            let start = std::time::Instant::now();
+            while http(port, "GET /readyz HTTP/1.1", b"").0 != 200 {
+                assert!(start.elapsed().as_secs() < 60, "the demo did not start");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            server.terminate(std::time::Duration::from_secs(20));
+            let (mut out, mut err) = (String::new(), String::new());
+            stdout.read_to_string(&mut out).expect("stdout");
+            stderr.read_to_string(&mut err).expect("stderr");
+            (out, err)
+        })
+    };
+    let (out, err) = run(url.clone()).await.expect("no panic");
+    let admin = out.trim().to_string();
+    assert!(admin.starts_with("lbk_"), "{out}");
+    assert!(err.contains("นำเข้าแล้ว / imported"), "{err}");
+    let district = err
+        .lines()
+        .find_map(|l| l.split_once("district key (3318): ").map(|(_, k)| k.trim()))
+        .expect("a district key")
+        .to_string();
+    // the district's key sees the demo's batch
+    let (_, v) = app
+        .graphql(
+            Some(&district),
+            "{ importBatches(first: 5) { nodes { status } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["importBatches"]["nodes"][0]["status"], "IMPORTED",
+        "{v}"
+    );
+    // few unknown agencies: the generator writes mostly the province's own
+    let (unknown, entries) = (
+        app.count("SELECT COUNT(*) FROM logbook_entries WHERE agency_id IS NULL")
+            .await,
+        app.count("SELECT COUNT(*) FROM logbook_entries").await,
+    );
+    assert!(
+        entries > 0 && unknown * 10 < entries,
+        "{unknown} of {entries} unknown"
+    );
+    // a second run: one pair of live demo keys, the first run's revoked
+    let (_, err2) = run(url).await.expect("no panic");
+    assert!(err2.contains("revoked 2 key(s)"), "{err2}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")
+            .await,
+        2
+    );
+    let (status, _) = app
+        .graphql(Some(&admin), "{ me { kind } }", json!({}))
+        .await;
+    assert_eq!(status, 401, "the first run's admin key is revoked");
+}
