@@ -463,6 +463,16 @@ async fn execute(
 /// or a variable did not coerce: no data and no error on a field — has no `data` entry, and
 /// is 400 in `application/graphql-response+json` (200 in `application/json`).
 fn answer(media: Media, resp: async_graphql::Response) -> Response {
+    /// The body, serialised straight from the response (no intermediate JSON tree).
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<&'a async_graphql::Value>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        errors: &'a [async_graphql::ServerError],
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+    }
     let request_error = resp.data == async_graphql::Value::Null
         && !resp.errors.is_empty()
         && resp.errors.iter().all(|e| e.path.is_empty());
@@ -470,26 +480,18 @@ fn answer(media: Media, resp: async_graphql::Response) -> Response {
         (true, Media::GraphQlResponse) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    let mut body = Map::new();
-    if !request_error {
-        body.insert(
-            "data".into(),
-            serde_json::to_value(&resp.data).unwrap_or(Value::Null),
-        );
+    let body = Body {
+        data: (!request_error).then_some(&resp.data),
+        errors: &resp.errors,
+        extensions: &resp.extensions,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => (status, [(CONTENT_TYPE, media.content_type())], bytes).into_response(),
+        Err(e) => {
+            let e = ApiError::Internal(format!("serialising the response: {e}"));
+            refusal(media, e.status(), &e)
+        }
     }
-    if !resp.errors.is_empty() {
-        body.insert(
-            "errors".into(),
-            serde_json::to_value(&resp.errors).unwrap_or(Value::Null),
-        );
-    }
-    if !resp.extensions.is_empty() {
-        body.insert(
-            "extensions".into(),
-            serde_json::to_value(&resp.extensions).unwrap_or(Value::Null),
-        );
-    }
-    json(media, status, &Value::Object(body))
 }
 
 #[cfg(test)]
