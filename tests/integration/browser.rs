@@ -100,6 +100,11 @@ async fn browser_with(d: &Driver, downloads: &Path, extra: &[&str]) -> Client {
             }
         }
     });
+    session(d, caps).await
+}
+
+/// A browser session on `d` with these capabilities.
+async fn session(d: &Driver, caps: serde_json::Value) -> Client {
     let serde_json::Value::Object(caps) = caps else {
         unreachable!("an object")
     };
@@ -170,8 +175,8 @@ async fn has_class(c: &Client, css: &str, class: &str) -> bool {
     }
 }
 
-async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
-    let d = driver();
+/// Where a test's screenshots go: `target/tmp/browser/{sqlite,postgres}/`.
+fn shots_of(app: &TestApp) -> PathBuf {
     let db = if app.url.starts_with("sqlite") {
         "sqlite"
     } else {
@@ -181,6 +186,12 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
         .join("browser")
         .join(db);
     std::fs::create_dir_all(&shots).expect("screenshot folder");
+    shots
+}
+
+async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
+    let d = driver();
+    let shots = shots_of(&app);
     let downloads = tempfile::tempdir().expect("download folder");
     let files = tempfile::tempdir().expect("upload folder");
 
@@ -351,14 +362,7 @@ async fn phone_browser(d: &Driver, downloads: &Path) -> Client {
             "prefs": { "download.default_directory": downloads.to_str().expect("path") }
         }
     });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!("an object")
-    };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", d.port))
-        .await
-        .expect("a phone browser session")
+    session(d, caps).await
 }
 
 /// The page does not scroll sideways: nothing is wider than the window.
@@ -439,15 +443,7 @@ async fn js(c: &Client, script: &str) -> serde_json::Value {
 /// `Household` type. The same browser cannot load GraphiQL from a CDN (so the block holds).
 async fn graphiql_works_with_no_internet(app: TestApp) {
     let d = driver();
-    let db = if app.url.starts_with("sqlite") {
-        "sqlite"
-    } else {
-        "postgres"
-    };
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("browser")
-        .join(db);
-    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let shots = shots_of(&app);
     let downloads = tempfile::tempdir().expect("download folder");
     let serve = |http: axum::Router| async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

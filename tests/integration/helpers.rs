@@ -395,6 +395,19 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Sends SIGTERM and asserts that the process exits 0 (not killed by the signal)
+    /// within `within`.
+    #[cfg(unix)]
+    pub fn stop_cleanly(&mut self, within: std::time::Duration) {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.terminate(within);
+        assert_eq!(
+            (status.code(), status.signal()),
+            (Some(0), None),
+            "{status:?}"
+        );
+    }
+
     /// Sends SIGTERM (through the shell's own `kill`: no procps needed) and waits up to
     /// `within` for the process to end; its exit status.
     #[cfg(unix)]

@@ -9,6 +9,16 @@ use serde_json::{Value, json};
 
 const GQL: &str = "application/graphql-response+json";
 
+/// A request without a body.
+async fn bodiless(
+    http: axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    request(http, method, uri, headers, axum::body::Body::empty()).await
+}
+
 fn body_json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap_or(Value::Null)
 }
@@ -125,12 +135,11 @@ async fn graphql_over_http_answers_as_the_specification_asks(app: TestApp) {
     let get = |uri: String, accept: &'static str| {
         let (http, auth) = (app.http(), auth.clone());
         async move {
-            let (s, h, b) = request(
+            let (s, h, b) = bodiless(
                 http,
                 "GET",
                 &uri,
                 &[("authorization", &auth), ("accept", accept)],
-                axum::body::Body::empty(),
             )
             .await;
             (s, h, b)
@@ -174,12 +183,11 @@ async fn graphql_over_http_answers_as_the_specification_asks(app: TestApp) {
         "GraphiQL for a browser"
     );
     // without a key: 401 in the negotiated type
-    let (s, h, _) = request(
+    let (s, h, _) = bodiless(
         app.http(),
         "GET",
         "/graphql?query=%7B__typename%7D",
         &[("accept", GQL)],
-        axum::body::Body::empty(),
     )
     .await;
     assert_eq!(s, 401);
@@ -262,14 +270,7 @@ async fn cors_answers_only_the_configured_origins(app: TestApp) {
             "authorization, content-type",
         ),
     ];
-    let (s, h, _) = request(
-        with.clone(),
-        "OPTIONS",
-        "/graphql",
-        &preflight,
-        axum::body::Body::empty(),
-    )
-    .await;
+    let (s, h, _) = bodiless(with.clone(), "OPTIONS", "/graphql", &preflight).await;
     assert_eq!(s, 200);
     assert_eq!(h["access-control-allow-origin"], origin);
     let allowed = h["access-control-allow-headers"]
@@ -312,23 +313,9 @@ async fn cors_answers_only_the_configured_origins(app: TestApp) {
         ("origin", "https://evil.example"),
         ("access-control-request-method", "POST"),
     ];
-    let (_, h, _) = request(
-        with,
-        "OPTIONS",
-        "/graphql",
-        &other,
-        axum::body::Body::empty(),
-    )
-    .await;
+    let (_, h, _) = bodiless(with, "OPTIONS", "/graphql", &other).await;
     assert!(h.get("access-control-allow-origin").is_none());
-    let (s, h, _) = request(
-        app.http(),
-        "OPTIONS",
-        "/graphql",
-        &preflight,
-        axum::body::Body::empty(),
-    )
-    .await;
+    let (s, h, _) = bodiless(app.http(), "OPTIONS", "/graphql", &preflight).await;
     assert_eq!(s, 405, "no CORS unless configured");
     assert!(h.get("access-control-allow-origin").is_none());
     // what --cors-origin refuses
@@ -349,8 +336,7 @@ async fn requests_carry_uuid_ids_and_a_callers_sane_id(app: TestApp) {
         async move {
             let headers: Vec<(&str, &str)> =
                 id.map(|i| vec![("x-request-id", i)]).unwrap_or_default();
-            let (_, h, _) =
-                request(http, "GET", "/healthz", &headers, axum::body::Body::empty()).await;
+            let (_, h, _) = bodiless(http, "GET", "/healthz", &headers).await;
             h.get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
@@ -418,14 +404,7 @@ async fn metrics_count_requests_operations_jobs_and_the_pool(app: TestApp) {
     .await
     .expect("queued");
     jobs.run_next().await.expect("ran").expect("a job");
-    let (s, h, b) = request(
-        app.http(),
-        "GET",
-        "/metrics",
-        &[],
-        axum::body::Body::empty(),
-    )
-    .await;
+    let (s, h, b) = bodiless(app.http(), "GET", "/metrics", &[]).await;
     assert_eq!(s, 200);
     assert!(
         h["content-type"]
@@ -468,23 +447,9 @@ async fn metrics_count_requests_operations_jobs_and_the_pool(app: TestApp) {
     assert!(value("logbook_db_pool_connections{state=\"max\"}") >= 1.0);
     assert!(text.contains("# HELP logbook_import_job_duration_seconds"));
     // a made-up path is one series, not one per path
-    let (s, _, _) = request(
-        app.http(),
-        "GET",
-        &format!("/scan-{op}"),
-        &[],
-        axum::body::Body::empty(),
-    )
-    .await;
+    let (s, _, _) = bodiless(app.http(), "GET", &format!("/scan-{op}"), &[]).await;
     assert_eq!(s, 404);
-    let (_, _, b) = request(
-        app.http(),
-        "GET",
-        "/metrics",
-        &[],
-        axum::body::Body::empty(),
-    )
-    .await;
+    let (_, _, b) = bodiless(app.http(), "GET", "/metrics", &[]).await;
     let text = String::from_utf8(b).expect("utf-8");
     assert!(!text.contains(&format!("scan-{op}")));
     assert!(text.contains("route=\"other\""));
@@ -493,7 +458,7 @@ async fn metrics_count_requests_operations_jobs_and_the_pool(app: TestApp) {
         metrics: false,
         ..Default::default()
     });
-    let (s, _, _) = request(off, "GET", "/metrics", &[], axum::body::Body::empty()).await;
+    let (s, _, _) = bodiless(off, "GET", "/metrics", &[]).await;
     assert_eq!(s, 404);
 }
 

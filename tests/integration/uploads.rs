@@ -546,30 +546,11 @@ async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_re
     let district = app.key(KeyScope::District("3318".into())).await;
     let port = free_port();
     let mut server = serve(&app.url, port, &[]);
-    let (content_type, body) = multipart(&[("big.xlsx", &w.bytes)], false);
-    let (status, resp) = http(
-        port,
-        &format!(
-            "POST /graphql HTTP/1.1\r\nContent-Type: {content_type}\r\nAuthorization: Bearer {district}\r\nApollo-Require-Preflight: 1"
-        ),
-        &body,
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
-    let v: Value = serde_json::from_slice(&resp).expect("json");
-    let id = v["data"]["uploadWorkbook"]["id"].as_i64().expect("id");
+    let id = upload_to(port, &district, "big.xlsx", &w.bytes);
     // wait until the worker is inside its write transaction, then kill the process
-    let poll = json!({"query": "query($id: Int!) { importBatch(id: $id) { status progress { stage rowsDone rowsTotal } } }", "variables": {"id": id}}).to_string();
     let start = std::time::Instant::now();
     loop {
-        let (_, resp) = http(
-            port,
-            &format!(
-                "POST /graphql HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {district}"
-            ),
-            poll.as_bytes(),
-        );
-        let v: Value = serde_json::from_slice(&resp).unwrap_or(Value::Null);
-        let b = &v["data"]["importBatch"];
+        let b = batch_state(port, &district, id);
         // mid-transaction: some sheets written, not all (the commit follows the last)
         let p = &b["progress"];
         if p["stage"] == "writing" && p["rowsDone"].as_i64() < p["rowsTotal"].as_i64() {
@@ -577,7 +558,7 @@ async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_re
         }
         assert!(
             b["status"] == "QUEUED" || b["status"] == "RUNNING",
-            "the job ended before it could be interrupted: {v}"
+            "the job ended before it could be interrupted: {b}"
         );
         assert!(
             start.elapsed().as_secs() < 120,
@@ -629,18 +610,12 @@ async fn a_server_killed_mid_import_writes_nothing_and_finishes_the_job_after_re
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_stops_cleanly_on_sigterm() {
-    use std::os::unix::process::ExitStatusExt;
     let app = TestApp::sqlite().await;
     let port = free_port();
     let url = app.url.clone();
     tokio::task::spawn_blocking(move || {
         let mut server = serve(&url, port, &[]);
-        let status = server.terminate(std::time::Duration::from_secs(20));
-        assert_eq!(
-            (status.code(), status.signal()),
-            (Some(0), None),
-            "{status:?}"
-        );
+        server.stop_cleanly(std::time::Duration::from_secs(20));
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     })
     .await
@@ -662,23 +637,30 @@ fn upload_to(port: u16, key: &str, name: &str, bytes: &[u8]) -> i64 {
     v["data"]["uploadWorkbook"]["id"].as_i64().expect("id")
 }
 
+/// Batch `id` as the server on `port` shows it now: status and progress (`Null` when the
+/// answer is no batch).
+fn batch_state(port: u16, key: &str, id: i64) -> Value {
+    let poll = json!({"query": "query($id: Int!) { importBatch(id: $id) { status progress { stage rowsDone rowsTotal } } }", "variables": {"id": id}}).to_string();
+    let (_, resp) = http(
+        port,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {key}"
+        ),
+        poll.as_bytes(),
+    );
+    let v: Value = serde_json::from_slice(&resp).unwrap_or(Value::Null);
+    v["data"]["importBatch"].clone()
+}
+
 /// Waits until batch `id`'s job runs on the server on `port`.
 fn until_running(port: u16, key: &str, id: i64) {
-    let poll = json!({"query": "query($id: Int!) { importBatch(id: $id) { status } }", "variables": {"id": id}}).to_string();
     let start = std::time::Instant::now();
     loop {
-        let (_, resp) = http(
-            port,
-            &format!(
-                "POST /graphql HTTP/1.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {key}"
-            ),
-            poll.as_bytes(),
-        );
-        let v: Value = serde_json::from_slice(&resp).unwrap_or(Value::Null);
-        match v["data"]["importBatch"]["status"].as_str() {
+        let b = batch_state(port, key, id);
+        match b["status"].as_str() {
             Some("RUNNING") => return,
             Some("QUEUED") | None => {}
-            Some(other) => panic!("the job ended ({other}) before the stop: {v}"),
+            Some(other) => panic!("the job ended ({other}) before the stop: {b}"),
         }
         assert!(start.elapsed().as_secs() < 60, "the job never started");
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -691,7 +673,6 @@ fn until_running(port: u16, key: &str, id: i64) {
 /// long enough, lets the import finish before the process exits 0.
 #[cfg(unix)]
 async fn a_sigterm_during_an_upload_exits_0_and_the_upload_completes(app: TestApp) {
-    use std::os::unix::process::ExitStatusExt;
     let key = app.key(KeyScope::District("3318".into())).await;
     let ds = dataset(3000, 21);
     let w = render(&ds, false, false);
@@ -701,12 +682,7 @@ async fn a_sigterm_during_an_upload_exits_0_and_the_upload_completes(app: TestAp
         let mut server = serve(&url, port, &["--shutdown-grace-secs", "0"]);
         let id = upload_to(port, &k, "district.xlsx", &w.bytes);
         until_running(port, &k, id);
-        let status = server.terminate(std::time::Duration::from_secs(20));
-        assert_eq!(
-            (status.code(), status.signal()),
-            (Some(0), None),
-            "{status:?}"
-        );
+        server.stop_cleanly(std::time::Duration::from_secs(20));
         id
     })
     .await
@@ -740,12 +716,7 @@ async fn a_sigterm_during_an_upload_exits_0_and_the_upload_completes(app: TestAp
         // the next start takes the job up; a stop with time to spare lets it finish
         let mut server = serve(&url, port, &["--shutdown-grace-secs", "120"]);
         until_running(port, &k, id);
-        let status = server.terminate(std::time::Duration::from_secs(120));
-        assert_eq!(
-            (status.code(), status.signal()),
-            (Some(0), None),
-            "{status:?}"
-        );
+        server.stop_cleanly(std::time::Duration::from_secs(120));
     })
     .await
     .expect("no panic");
