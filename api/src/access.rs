@@ -4,7 +4,7 @@
 use crate::error::{ApiError, ApiResult};
 use entity::catalog::INDICATORS;
 use entity::types::Dimension;
-use entity::{audit_event, household, import_batch, logbook_entry, problem};
+use entity::{analysis, audit_event, household, import_batch, logbook_entry, member, problem};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -155,6 +155,52 @@ impl Principal {
                             .to_owned(),
                     ),
                 ),
+        }
+    }
+
+    /// Members it may see: those of households it may see.
+    pub fn members(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            _ => Condition::all().add(member::Column::HouseCode.in_subquery(self.house_codes())),
+        }
+    }
+
+    /// Analyses it may see: those of households it may see.
+    pub fn analyses(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            _ => Condition::all().add(analysis::Column::HouseCode.in_subquery(self.house_codes())),
+        }
+    }
+
+    /// The house codes of the households it may see, as a subquery.
+    fn house_codes(&self) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .column(household::Column::HouseCode)
+            .from(household::Entity)
+            .cond_where(self.households())
+            .to_owned()
+    }
+
+    /// The same agency owning `dimensions` instead of its own (what it would see after an
+    /// assignment changes); `None` for any other principal.
+    pub fn agency_with(&self, dimensions: Vec<Dimension>) -> Option<Principal> {
+        match self {
+            Principal::Agency {
+                key_id,
+                agency_id,
+                agency_code,
+                province,
+                ..
+            } => Some(Principal::Agency {
+                key_id: *key_id,
+                agency_id: *agency_id,
+                agency_code: agency_code.clone(),
+                province: province.clone(),
+                dimensions,
+            }),
+            _ => None,
         }
     }
 

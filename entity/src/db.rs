@@ -46,6 +46,45 @@ pub fn any_of(backend: DbBackend, col: &str, values: &[String]) -> Expr {
     }
 }
 
+/// A writing transaction's place in the change feed: its sequence number and its time. The
+/// number comes from the one-row `change_counter`, taken inside the transaction, so numbers
+/// commit in order (on PostgreSQL the counter's row lock holds a later writer until this one
+/// commits; SQLite has one writer at a time): a feed reader never sees a number below one it
+/// has already passed commit later.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stamp {
+    /// The sequence number.
+    pub seq: i64,
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+const NEXT_CHANGE: &str =
+    "UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value";
+
+/// Takes the next change number inside `conn`'s transaction.
+pub async fn stamp(conn: &impl ConnectionTrait) -> Result<Stamp, DbErr> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            NEXT_CHANGE,
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the change counter has no row".into()))?;
+    Ok(Stamp {
+        seq: row.try_get_by_index(0)?,
+        at: chrono::Utc::now(),
+    })
+}
+
+/// A statement's `n`th parameter placeholder (from 1) on `backend`.
+pub fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".into(),
+    }
+}
+
 /// The columns of an entity that a bulk write gives: all but a database-generated id.
 pub fn written_columns<E: EntityTrait>() -> Vec<E::Column> {
     let generated: Vec<&'static str> = if <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() {
@@ -202,10 +241,22 @@ impl WriteTx {
 
     /// The `n`th parameter's placeholder (from 1).
     pub fn placeholder(&self, n: usize) -> String {
-        match self.0 {
-            Tx::Pg(_) => format!("${n}"),
-            Tx::Lite(_) => "?".into(),
-        }
+        placeholder(
+            match self.0 {
+                Tx::Pg(_) => DbBackend::Postgres,
+                Tx::Lite(_) => DbBackend::Sqlite,
+            },
+            n,
+        )
+    }
+
+    /// Takes the next change number inside this transaction (see [`Stamp`]).
+    pub async fn stamp(&mut self) -> Result<Stamp, DbErr> {
+        let (seq,): (i64,) = self.fetch_one(NEXT_CHANGE, &[]).await?;
+        Ok(Stamp {
+            seq,
+            at: chrono::Utc::now(),
+        })
     }
 
     /// Placeholders 1 to `n`, comma-separated.

@@ -125,24 +125,40 @@ pub fn entry_key(agency_key: &str, activity: &str) -> String {
 
 /// The statement that sets each listed problem's status to its latest logbook entry's (by
 /// date, then the order written), or `not_started` when it has none. Ids are integers, inlined.
-pub fn refresh_statuses_sql(problem_ids: &[i32]) -> String {
+pub fn refresh_statuses_sql(problem_ids: &[i32], seq: &str, at: &str) -> String {
     let ids = problem_ids
         .iter()
         .map(i32::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    format!(
-        "UPDATE problems SET status = COALESCE((SELECT e.status FROM logbook_entries e \
+    let latest = "COALESCE((SELECT e.status FROM logbook_entries e \
          WHERE e.problem_id = problems.id \
-         ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1), 'not_started') \
-         WHERE id IN ({ids})"
+         ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1), 'not_started')";
+    format!(
+        "UPDATE problems SET status = {latest}, change_seq = {seq}, updated_at = {at} \
+         WHERE id IN ({ids}) AND status <> {latest}"
     )
 }
 
-/// Sets each listed problem's status from its logbook (for writers other than imports).
-pub async fn refresh_statuses(db: &impl ConnectionTrait, problem_ids: &[i32]) -> Result<(), DbErr> {
+/// Sets each listed problem's status from its logbook (for writers other than imports); a
+/// problem whose status changes is stamped with the writer's `stamp`.
+pub async fn refresh_statuses(
+    db: &impl ConnectionTrait,
+    problem_ids: &[i32],
+    stamp: crate::db::Stamp,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let (seq, at) = (
+        crate::db::placeholder(backend, 1),
+        crate::db::placeholder(backend, 2),
+    );
     for chunk in problem_ids.chunks(IN_CHUNK) {
-        db.execute_unprepared(&refresh_statuses_sql(chunk)).await?;
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            refresh_statuses_sql(chunk, &seq, &at),
+            [stamp.seq.into(), stamp.at.into()],
+        ))
+        .await?;
     }
     Ok(())
 }
@@ -202,11 +218,16 @@ mod tests {
 
     #[test]
     fn the_status_refresh_orders_by_date_then_write_order() {
-        let sql = refresh_statuses_sql(&[3, 9]);
+        let sql = refresh_statuses_sql(&[3, 9], "$1", "$2");
         assert!(
             sql.contains("ORDER BY e.entry_date DESC, e.written_seq DESC"),
             "{sql}"
         );
-        assert!(sql.ends_with("WHERE id IN (3,9)"), "{sql}");
+        // only a problem whose status changes is written, and stamped
+        assert!(sql.contains("change_seq = $1, updated_at = $2"), "{sql}");
+        assert!(
+            sql.contains("WHERE id IN (3,9) AND status <> COALESCE("),
+            "{sql}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::validate::{ProblemIdent, Row, Validated};
 use crate::workbook::SheetKind;
 use crate::{Progress, Stage};
 use chrono::{NaiveDate, Utc};
-use entity::db::{Table, WriteTx, written_columns};
+use entity::db::{Stamp, Table, WriteTx, written_columns};
 use entity::rules;
 use entity::types::{BatchStatus, Cohort, ProblemStatus};
 use entity::{analysis, area, household, import_issue, logbook_entry, member, problem};
@@ -47,12 +47,14 @@ fn opt_text(s: &Option<String>) -> Value {
     Value::String(s.clone())
 }
 
-/// Where a record was last written from.
+/// Where and when a record was last written: its batch, sheet and row, and the import's
+/// place in the change feed.
 #[derive(Debug, Clone, Copy)]
 struct Provenance {
     batch: i32,
     sheet: SheetKind,
     row: u32,
+    stamp: Stamp,
 }
 
 /// A record's values in [`written_columns`] order: the columns it sets, then for each one it
@@ -74,6 +76,8 @@ fn values<A: ActiveModelTrait>(
                         "batch_id" => Some(Value::from(p.batch)),
                         "source_sheet" => Some(text(p.sheet.key())),
                         "source_row" => Some(Value::from(p.row as i32)),
+                        "change_seq" => Some(Value::from(p.stamp.seq)),
+                        "updated_at" => Some(Value::from(p.stamp.at)),
                         _ => None,
                     }
                 })
@@ -252,8 +256,18 @@ async fn write_in_span(
     let lap = |what: &str| debug!(import.ms = t.elapsed().as_millis() as u64, "{what}");
     let mut tx = WriteTx::begin(db).await?;
     let batch = insert_batch(&mut tx, info, report).await?;
+    // every record this import writes is one change of the feed (on PostgreSQL the
+    // counter's row stays locked until the commit: a concurrent writer waits)
+    let stamp = tx.stamp().await?;
     let mut done = 0u64;
-    let from = |sheet: SheetKind, row: u32| Some(Provenance { batch, sheet, row });
+    let from = |sheet: SheetKind, row: u32| {
+        Some(Provenance {
+            batch,
+            sheet,
+            row,
+            stamp,
+        })
+    };
 
     // villages first seen here
     let table = Table::of::<area::Entity>(&["code"], &[]);
@@ -452,8 +466,11 @@ async fn write_in_span(
     let mut touched: Vec<i32> = new.iter().chain(changed.iter()).map(|e| pid(e)).collect();
     touched.sort_unstable();
     touched.dedup();
+    let (seq_at, at_at) = (tx.placeholder(1), tx.placeholder(2));
     for chunk in touched.chunks(IN_CHUNK) {
-        tx.execute(&rules::refresh_statuses_sql(chunk), &[]).await?;
+        let sql = rules::refresh_statuses_sql(chunk, &seq_at, &at_at);
+        tx.execute(&sql, &[Value::from(stamp.seq), Value::from(stamp.at)])
+            .await?;
     }
     lap("statuses");
 
@@ -488,6 +505,8 @@ mod tests {
             cohort_id: NotSet,
             detail: Set(Some("ไม่มีน้ำสะอาด".into())),
             status: NotSet,
+            change_seq: NotSet,
+            updated_at: NotSet,
             batch_id: NotSet,
             source_sheet: NotSet,
             source_row: NotSet,
@@ -501,6 +520,10 @@ mod tests {
             batch: 9,
             sheet: SheetKind::Problems,
             row: 12,
+            stamp: Stamp {
+                seq: 41,
+                at: chrono::DateTime::from_timestamp(1_730_000_000, 0).unwrap(),
+            },
         };
         let vals = values(&problem(), &cols, Some(at), |c| match c {
             problem::Column::CohortId => Some(Value::from(3)),
@@ -518,6 +541,7 @@ mod tests {
         assert_eq!(get("batch_id"), Value::from(9));
         assert_eq!(get("source_sheet"), Value::from("problems"));
         assert_eq!(get("source_row"), Value::from(12));
+        assert_eq!(get("change_seq"), Value::from(41i64));
         assert_eq!(get("citizen_id"), Value::String(None));
     }
 
@@ -528,6 +552,10 @@ mod tests {
             batch: 1,
             sheet: SheetKind::Problems,
             row: 2,
+            stamp: Stamp {
+                seq: 1,
+                at: chrono::Utc::now(),
+            },
         };
         // the cohort is not filled: a new column `validate` forgot behaves the same
         let e = values(&problem(), &cols, Some(at), |c| {

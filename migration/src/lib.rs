@@ -8,6 +8,7 @@ mod m20261122_000003_written_seq;
 mod m20261122_000004_audit_events;
 mod m20261122_000005_import_jobs;
 mod m20261203_000006_foreign_keys;
+mod m20261206_000007_changes;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_audit_events::Migration),
             Box::new(m20261122_000005_import_jobs::Migration),
             Box::new(m20261203_000006_foreign_keys::Migration),
+            Box::new(m20261206_000007_changes::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod areas;
 mod browser;
+mod changes;
 mod cli;
 mod hostile;
 mod import;

@@ -37,7 +37,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::types as domain;
 use entity::types::{AreaCode, HouseCode};
-use sea_orm::{Condition, DatabaseConnection};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
 use types::{Area, AreaLevel, Classification, Dimension, Household, Indicator, ProblemStatus, Sex};
 
 /// The schema type.

@@ -34,6 +34,41 @@ pub(crate) fn page_size(ctx: &Context<'_>, first: Option<i32>) -> Result<u64, Ap
     Ok(first as u64)
 }
 
+/// The change feed's page size: 100 unless given, at most ten times `--max-page`.
+pub(crate) fn feed_page_size(ctx: &Context<'_>, first: Option<i32>) -> Result<u64, ApiError> {
+    let limits = super::data::<Limits>(ctx)?;
+    let most = limits.max_page.saturating_mul(10);
+    let first = first.unwrap_or(100);
+    if first < 0 {
+        return Err(ApiError::bad_input("first", "must not be negative"));
+    }
+    if first as usize > most {
+        return Err(ApiError::LimitExceeded(format!(
+            "first may be at most {most}"
+        )));
+    }
+    Ok(first as u64)
+}
+
+/// `updatedSince` as a time, when given.
+pub(crate) fn parse_since(
+    since: &Option<String>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    since
+        .as_deref()
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s.trim())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    ApiError::bad_input(
+                        "updatedSince",
+                        "a time in RFC 3339, e.g. 2026-12-01T00:00:00+07:00",
+                    )
+                })
+        })
+        .transpose()
+}
+
 /// Extra fields of a problem connection.
 pub struct ProblemTotals {
     pub(crate) condition: Condition,

@@ -19,6 +19,8 @@ impl RecordsQuery {
             desc = "Orderings; the house code breaks remaining ties. House-code order unless given."
         )]
         order_by: Option<Vec<HouseholdOrder>>,
+        #[graphql(desc = "Only households changed at or after this time (RFC 3339).")]
+        updated_since: Option<String>,
         #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
         #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
             String,
@@ -48,9 +50,12 @@ impl RecordsQuery {
             .map(|c| decode_cursor(c, order.len()))
             .transpose()
             .gql()?;
-        let condition = Condition::all()
+        let mut condition = Condition::all()
             .add(p.households())
             .add(household_condition(&filter.unwrap_or_default(), p).gql()?);
+        if let Some(t) = parse_since(&updated_since).gql()? {
+            condition = condition.add(entity::household::Column::UpdatedAt.gte(t));
+        }
         let (rows, has_next) =
             service::households::page(db(ctx)?, condition.clone(), &order, after.as_deref(), first)
                 .await
@@ -88,6 +93,8 @@ impl RecordsQuery {
         &self,
         ctx: &Context<'_>,
         filter: Option<ProblemFilter>,
+        #[graphql(desc = "Only problems changed at or after this time (RFC 3339).")]
+        updated_since: Option<String>,
         #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
         #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
             String,
@@ -100,9 +107,12 @@ impl RecordsQuery {
             .map(|c| decode_id_cursor("p", c))
             .transpose()
             .gql()?;
-        let condition = Condition::all()
+        let mut condition = Condition::all()
             .add(p.problems())
             .add(problem_condition(&filter.unwrap_or_default()).gql()?);
+        if let Some(t) = parse_since(&updated_since).gql()? {
+            condition = condition.add(entity::problem::Column::UpdatedAt.gte(t));
+        }
         let (rows, has_next) = service::problems::page(db(ctx)?, condition.clone(), after, first)
             .await
             .gql()?;
@@ -124,6 +134,8 @@ impl RecordsQuery {
         &self,
         ctx: &Context<'_>,
         filter: Option<LogbookFilter>,
+        #[graphql(desc = "Only entries changed at or after this time (RFC 3339).")]
+        updated_since: Option<String>,
         #[graphql(desc = "Page size: 20 unless given, at most 100.")] first: Option<i32>,
         #[graphql(desc = "The cursor of the last edge of the previous page.")] after: Option<
             String,
@@ -150,7 +162,10 @@ impl RecordsQuery {
             f.status.map(|s| s.key()),
             problems,
         );
-        let condition = Condition::all().add(p.entries()).add(filter);
+        let mut condition = Condition::all().add(p.entries()).add(filter);
+        if let Some(t) = parse_since(&updated_since).gql()? {
+            condition = condition.add(entity::logbook_entry::Column::UpdatedAt.gte(t));
+        }
         let (rows, has_next) = service::logbook::page(db(ctx)?, condition.clone(), after, first)
             .await
             .gql()?;
@@ -164,6 +179,52 @@ impl RecordsQuery {
                 Edge::new(encode_id_cursor("e", e.id), types::LogbookEntry(e, code))
             }),
         );
+        Ok(conn)
+    }
+
+    /// The change feed: every record the key may see, one event per record at its latest
+    /// change, in the order changes committed — for keeping a mirror in step. Start with no
+    /// `after`, then resume from the last `endCursor`; an event of kind `REMOVED` (an agency
+    /// that lost a dimension) says the record left the key's sight: delete it from the mirror.
+    #[graphql(complexity = "first.unwrap_or(100).max(0) as usize * child_complexity")]
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `endCursor` of the previous page; from the start when none.")]
+        after: Option<String>,
+        #[graphql(desc = "Page size: 100 unless given, at most ten times --max-page.")]
+        first: Option<i32>,
+        #[graphql(desc = "Only these kinds of record (all when none).")] entities: Option<
+            Vec<service::changes::Entity>,
+        >,
+    ) -> Result<Connection<String, types::Change, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        let first = feed_page_size(ctx, first).gql()?;
+        let after = after
+            .as_deref()
+            .map(service::changes::Position::decode)
+            .transpose()
+            .gql()?;
+        let page = service::changes::page(
+            db(ctx)?,
+            p,
+            after.as_ref(),
+            first,
+            &entities.unwrap_or_default(),
+        )
+        .await
+        .gql()?;
+        let mut conn = Connection::new(after.is_some(), page.has_next);
+        let codes = page.agency_codes;
+        conn.edges.extend(page.changes.into_iter().map(|c| {
+            let code = match &c.record {
+                Some(service::changes::Record::LogbookEntry(e)) => {
+                    e.agency_id.and_then(|id| codes.get(&id).cloned())
+                }
+                _ => None,
+            };
+            Edge::new(c.position.encode(), types::Change(c, code))
+        }));
         Ok(conn)
     }
 }

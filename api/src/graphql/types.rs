@@ -198,6 +198,10 @@ impl Household {
             .await?;
         Ok(analysis.flatten().map(Analysis))
     }
+    /// When it last changed (RFC 3339); see also the `changes` feed.
+    async fn updated_at(&self) -> String {
+        self.0.updated_at.to_rfc3339()
+    }
 }
 
 /// A person in a target household.
@@ -249,6 +253,10 @@ impl Member {
     /// Household.
     async fn house_code(&self) -> &str {
         self.0.house_code.as_str()
+    }
+    /// When it last changed (RFC 3339); see also the `changes` feed.
+    async fn updated_at(&self) -> String {
+        self.0.updated_at.to_rfc3339()
     }
 }
 
@@ -307,6 +315,10 @@ impl Problem {
             .map(|(e, agency)| LogbookEntry(e, agency))
             .collect())
     }
+    /// When it last changed (RFC 3339); see also the `changes` feed.
+    async fn updated_at(&self) -> String {
+        self.0.updated_at.to_rfc3339()
+    }
 }
 
 /// One piece of help given.
@@ -363,6 +375,10 @@ impl LogbookEntry {
     async fn recorded_by(&self) -> Option<&str> {
         self.0.recorded_by.as_deref()
     }
+    /// When it last changed (RFC 3339); see also the `changes` feed.
+    async fn updated_at(&self) -> String {
+        self.0.updated_at.to_rfc3339()
+    }
 }
 
 /// The 4ท analysis.
@@ -394,6 +410,10 @@ impl Analysis {
     /// Mentor team.
     async fn mentor(&self) -> Option<&str> {
         self.0.mentor.as_deref()
+    }
+    /// When it last changed (RFC 3339); see also the `changes` feed.
+    async fn updated_at(&self) -> String {
+        self.0.updated_at.to_rfc3339()
     }
 }
 
@@ -653,4 +673,67 @@ async fn issues(ctx: &Context<'_>, batch: i32, severity: &str) -> Result<Vec<Imp
             message_en: i.message_en,
         })
         .collect())
+}
+
+/// What happened to a record, in the change feed.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Created or changed: the event carries the record as it is now.
+    Upserted,
+    /// No longer in the key's sight: delete it from the mirror.
+    Removed,
+}
+
+/// A record as the change feed carries it.
+#[derive(async_graphql::Union)]
+pub enum ChangeRecord {
+    /// A household.
+    Household(Household),
+    /// A member.
+    Member(Member),
+    /// A problem.
+    Problem(Problem),
+    /// An analysis.
+    Analysis(Analysis),
+    /// A logbook entry.
+    LogbookEntry(LogbookEntry),
+}
+
+/// One event of the change feed (with the agency code of a logbook entry's agency).
+pub struct Change(pub crate::service::changes::Change, pub Option<String>);
+
+#[Object]
+impl Change {
+    /// The record's kind.
+    async fn entity(&self) -> crate::service::changes::Entity {
+        self.0.entity
+    }
+    /// Its key: house code (households, analyses), citizen ID (members), id (problems,
+    /// logbook entries).
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+    /// Upserted or removed.
+    async fn kind(&self) -> ChangeKind {
+        if self.0.record.is_some() {
+            ChangeKind::Upserted
+        } else {
+            ChangeKind::Removed
+        }
+    }
+    /// When (RFC 3339).
+    async fn at(&self) -> String {
+        self.0.at.to_rfc3339()
+    }
+    /// The record as it is now (for `UPSERTED`).
+    async fn record(&self) -> Option<ChangeRecord> {
+        use crate::service::changes::Record as R;
+        self.0.record.clone().map(|r| match r {
+            R::Household(h) => ChangeRecord::Household(Household(h)),
+            R::Member(m) => ChangeRecord::Member(Member(m)),
+            R::Problem(p) => ChangeRecord::Problem(Problem(p)),
+            R::Analysis(a) => ChangeRecord::Analysis(Analysis(a)),
+            R::LogbookEntry(e) => ChangeRecord::LogbookEntry(LogbookEntry(e, self.1.clone())),
+        })
+    }
 }

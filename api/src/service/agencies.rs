@@ -19,6 +19,28 @@ pub fn operator() -> Principal {
     Principal::Operator { district: None }
 }
 
+/// The agency as the principal its keys act as, owning the dimensions it owns now.
+async fn as_principal(
+    db: &impl ConnectionTrait,
+    a: &agency::Model,
+) -> ApiResult<(Principal, Vec<Dimension>)> {
+    let dims: Vec<Dimension> = agency_dimension::Entity::find()
+        .filter(agency_dimension::Column::AgencyId.eq(a.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| d.dimension)
+        .collect();
+    let p = Principal::Agency {
+        key_id: 0,
+        agency_id: a.id,
+        agency_code: a.code.clone(),
+        province: a.province_code.clone(),
+        dimensions: dims.clone(),
+    };
+    Ok((p, dims))
+}
+
 async fn find(db: &impl ConnectionTrait, code: &str) -> ApiResult<agency::Model> {
     agency::Entity::find()
         .filter(agency::Column::Code.eq(code))
@@ -120,6 +142,16 @@ pub async fn assign(
     .exec_without_returning(&tx)
     .await?;
     if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        // what the agency now sees comes to its change feed
+        let (agency, after) = as_principal(&tx, &a).await?;
+        let before: Vec<Dimension> = after.iter().copied().filter(|x| *x != d).collect();
+        let n = super::changes::record_visibility(&tx, &agency, before, after).await?;
+        tracing::info!(
+            agency = code,
+            dimension = d.key(),
+            records = n,
+            "records come into the agency's sight"
+        );
         audit::record(
             &tx,
             p,
@@ -144,6 +176,7 @@ pub async fn unassign(
     let a = find(db, code).await?;
     p.administers(&a.province_code)?;
     let tx = super::begin_write(db).await?;
+    let (agency, before) = as_principal(&tx, &a).await?;
     let deleted = agency_dimension::Entity::delete_many()
         .filter(agency_dimension::Column::AgencyId.eq(a.id))
         .filter(agency_dimension::Column::Dimension.eq(d.key()))
@@ -151,6 +184,15 @@ pub async fn unassign(
         .await?
         .rows_affected;
     if deleted > 0 {
+        // what the agency no longer sees leaves its mirror through its change feed
+        let after: Vec<Dimension> = before.iter().copied().filter(|x| *x != d).collect();
+        let n = super::changes::record_visibility(&tx, &agency, before, after).await?;
+        tracing::info!(
+            agency = code,
+            dimension = d.key(),
+            records = n,
+            "records leave the agency's sight"
+        );
         audit::record(
             &tx,
             p,

@@ -192,6 +192,8 @@ pub async fn record(
         .one(&txn)
         .await?
         .flatten();
+    // this write's place in the change feed
+    let stamp = entity::db::stamp(&txn).await?;
     let entry = logbook_entry::ActiveModel {
         problem_id: Set(problem.id),
         entry_date: Set(date.date()),
@@ -215,6 +217,8 @@ pub async fn record(
             .and_then(entity::types::text::non_empty)),
         recorded_by: Set(Some(p.label())),
         written_seq: Set(seq.unwrap_or(0) + 1),
+        change_seq: Set(stamp.seq),
+        updated_at: Set(stamp.at),
         batch_id: Set(None),
         source_sheet: Set(None),
         source_row: Set(None),
@@ -222,7 +226,7 @@ pub async fn record(
     }
     .insert(&txn)
     .await?;
-    entity::rules::refresh_statuses(&txn, &[problem.id]).await?;
+    entity::rules::refresh_statuses(&txn, &[problem.id], stamp).await?;
     txn.commit().await?;
     tracing::info!(principal = %p.label(), problem = problem.id, entry = entry.id, "assistance recorded");
     Ok((entry, agency_code))

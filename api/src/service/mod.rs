@@ -5,6 +5,7 @@ pub mod agencies;
 pub mod assistance;
 pub mod audit;
 pub mod catalog;
+pub mod changes;
 pub mod households;
 pub mod imports;
 pub mod keys;

@@ -36,6 +36,11 @@ pub struct Model {
     pub latitude: Option<f64>,
     /// Longitude, decimal degrees.
     pub longitude: Option<f64>,
+    /// The change sequence number of the transaction that last wrote it (the change feed's
+    /// position; 0 before the feed existed).
+    pub change_seq: i64,
+    /// When it was last written.
+    pub updated_at: DateTimeUtc,
     /// Batch it was last inserted or updated from.
     pub batch_id: Option<i32>,
     /// Sheet it was last inserted or updated from.

@@ -36,6 +36,11 @@ pub struct Model {
     pub recorded_by: Option<String>,
     /// Order written, across imports and API writes: breaks ties between entries of one day.
     pub written_seq: i64,
+    /// The change sequence number of the transaction that last wrote it (the change feed's
+    /// position; 0 before the feed existed).
+    pub change_seq: i64,
+    /// When it was last written.
+    pub updated_at: DateTimeUtc,
     /// Batch it was last inserted or updated from.
     pub batch_id: Option<i32>,
     /// Sheet it was last inserted or updated from.

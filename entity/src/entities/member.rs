@@ -32,6 +32,11 @@ pub struct Model {
     pub disabled: bool,
     /// Whether the check digit is right (a wrong one is imported with a warning).
     pub citizen_id_valid: bool,
+    /// The change sequence number of the transaction that last wrote it (the change feed's
+    /// position; 0 before the feed existed).
+    pub change_seq: i64,
+    /// When it was last written.
+    pub updated_at: DateTimeUtc,
     /// Batch it was last inserted or updated from.
     pub batch_id: Option<i32>,
     /// Sheet it was last inserted or updated from.

@@ -16,3 +16,4 @@ pub mod indicator;
 pub mod logbook_entry;
 pub mod member;
 pub mod problem;
+pub mod visibility_change;

@@ -24,6 +24,11 @@ pub struct Model {
     pub detail: Option<String>,
     /// The latest logbook entry's status, else `not_started`; kept in the writing transaction.
     pub status: ProblemStatus,
+    /// The change sequence number of the transaction that last wrote it (the change feed's
+    /// position; 0 before the feed existed).
+    pub change_seq: i64,
+    /// When it was last written.
+    pub updated_at: DateTimeUtc,
     /// Batch it was last inserted or updated from.
     pub batch_id: Option<i32>,
     /// Sheet it was last inserted or updated from.

@@ -43,6 +43,9 @@ pub(super) fn check(
                     way_out: Set(a.way_out),
                     analysed_on: Set(a.analysed_on),
                     mentor: Set(a.mentor),
+                    // the writing transaction's place in the change feed
+                    change_seq: NotSet,
+                    updated_at: NotSet,
                     batch_id: NotSet,
                     source_sheet: NotSet,
                     source_row: NotSet,

@@ -127,6 +127,9 @@ pub(super) fn check(
                 note: Set(e.note),
                 recorded_by: NotSet,
                 written_seq: NotSet,
+                // the writing transaction's place in the change feed
+                change_seq: NotSet,
+                updated_at: NotSet,
                 batch_id: NotSet,
                 source_sheet: NotSet,
                 source_row: NotSet,

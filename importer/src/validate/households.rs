@@ -272,6 +272,9 @@ fn household_row(
             cohort_id: NotSet,
             latitude: Set(h.latitude),
             longitude: Set(h.longitude),
+            // the writing transaction's place in the change feed
+            change_seq: NotSet,
+            updated_at: NotSet,
             batch_id: NotSet,
             source_sheet: NotSet,
             source_row: NotSet,

@@ -66,6 +66,9 @@ fn member_row(row: u32, m: MemberIn) -> Row<member::ActiveModel> {
             age_as_of: NotSet,
             relation: Set(m.relation),
             disabled: Set(m.disabled),
+            // the writing transaction's place in the change feed
+            change_seq: NotSet,
+            updated_at: NotSet,
             batch_id: NotSet,
             source_sheet: NotSet,
             source_row: NotSet,

@@ -88,6 +88,9 @@ pub(super) fn check(
                     detail: Set(pr.detail),
                     // derived from the logbook: set on insert, never compared
                     status: NotSet,
+                    // the writing transaction's place in the change feed
+                    change_seq: NotSet,
+                    updated_at: NotSet,
                     batch_id: NotSet,
                     source_sheet: NotSet,
                     source_row: NotSet,

@@ -1,0 +1,673 @@
+//! The change feed: every record a key may see, in the order the changes committed, from a
+//! position on — for a system that keeps a mirror in step. A record's position is its
+//! writing transaction's sequence number ([`entity::db::Stamp`]), its kind's rank and its
+//! key; an agency's feed also carries what it stopped (or started) seeing when a dimension
+//! was taken from it (or given to it), recorded in `visibility_changes` by [`record_visibility`].
+//! Each record appears once, at its latest change; what it may see is decided by
+//! [`crate::access`] at the moment of reading.
+
+use crate::access::Principal;
+use crate::error::{ApiError, ApiResult};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entity::db::Stamp;
+use entity::types::Dimension;
+use entity::{analysis, household, logbook_entry, member, problem, visibility_change};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+/// A kind of record the feed carries; the order of the variants orders the records of one
+/// change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, async_graphql::Enum)]
+#[graphql(name = "ChangeEntity")]
+pub enum Entity {
+    /// A household (key: house code).
+    Household,
+    /// A member (key: citizen ID).
+    Member,
+    /// A problem (key: its id).
+    Problem,
+    /// A 4ท analysis (key: house code).
+    Analysis,
+    /// A logbook entry (key: its id).
+    LogbookEntry,
+}
+
+impl Entity {
+    /// Every kind, in order.
+    pub const ALL: [Entity; 5] = [
+        Entity::Household,
+        Entity::Member,
+        Entity::Problem,
+        Entity::Analysis,
+        Entity::LogbookEntry,
+    ];
+
+    fn rank(self) -> i16 {
+        self as i16 + 1
+    }
+
+    fn from_rank(r: i16) -> Option<Entity> {
+        Entity::ALL.get(usize::try_from(r - 1).ok()?).copied()
+    }
+
+    /// Whether its key is an integer id (ordered as a number).
+    fn int_key(self) -> bool {
+        matches!(self, Entity::Problem | Entity::LogbookEntry)
+    }
+}
+
+/// Where the feed stands: after the event at this position. Records (stream 0) of a change
+/// come before its visibility events (stream 1); within a stream, by kind, then key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    seq: i64,
+    stream: u8,
+    entity: Entity,
+    key: String,
+}
+
+impl Position {
+    /// The opaque cursor a client resumes from.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "chg:{}:{}:{}:{}",
+            self.seq,
+            self.stream,
+            self.entity.rank(),
+            self.key
+        ))
+    }
+
+    /// A cursor this feed gave.
+    pub fn decode(cursor: &str) -> ApiResult<Position> {
+        let bad = || ApiError::bad_input("after", "not a cursor the change feed gave");
+        let text = URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(bad)?;
+        let mut parts = text.splitn(5, ':');
+        if parts.next() != Some("chg") {
+            return Err(bad());
+        }
+        let seq = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+        let stream = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .filter(|s| *s <= 1)
+            .ok_or_else(bad)?;
+        let entity = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .and_then(Entity::from_rank)
+            .ok_or_else(bad)?;
+        let key = parts.next().ok_or_else(bad)?.to_string();
+        if key.is_empty()
+            || key.len() > 32
+            || (stream == 0 && entity.int_key() && key.parse::<i32>().is_err())
+        {
+            return Err(bad());
+        }
+        Ok(Position {
+            seq,
+            stream,
+            entity,
+            key,
+        })
+    }
+
+    fn cmp_key(&self, other: &Position) -> Ordering {
+        if self.stream == 0 && self.entity.int_key() {
+            let n = |k: &str| k.parse::<i64>().unwrap_or(i64::MAX);
+            n(&self.key).cmp(&n(&other.key))
+        } else {
+            self.key.cmp(&other.key)
+        }
+    }
+}
+
+impl Ord for Position {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.seq, self.stream, self.entity)
+            .cmp(&(other.seq, other.stream, other.entity))
+            .then_with(|| self.cmp_key(other))
+    }
+}
+
+impl PartialOrd for Position {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A record as the feed gives it.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// A household.
+    Household(household::Model),
+    /// A member.
+    Member(member::Model),
+    /// A problem.
+    Problem(problem::Model),
+    /// An analysis.
+    Analysis(analysis::Model),
+    /// A logbook entry.
+    LogbookEntry(logbook_entry::Model),
+}
+
+/// One event of the feed.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Its position (the cursor to resume after it).
+    pub position: Position,
+    /// The record's kind.
+    pub entity: Entity,
+    /// The record's key.
+    pub key: String,
+    /// When it changed.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The record as it is now, or `None`: it left the key's sight.
+    pub record: Option<Record>,
+}
+
+/// A page of the feed: its events, and whether more follow.
+#[derive(Debug)]
+pub struct Page {
+    /// The events, in feed order.
+    pub changes: Vec<Change>,
+    /// More events follow the last.
+    pub has_next: bool,
+    /// The codes of the agencies of the page's logbook entries, by id.
+    pub agency_codes: std::collections::HashMap<i32, String>,
+}
+
+/// The condition "after `after`" on one record table (stream 0) of kind `entity`.
+fn after_records(
+    seq: impl ColumnTrait,
+    key: impl ColumnTrait,
+    entity: Entity,
+    after: Option<&Position>,
+) -> Condition {
+    let Some(a) = after else {
+        return Condition::all();
+    };
+    match (a.stream, entity.cmp(&a.entity)) {
+        (1, _) | (_, Ordering::Less) => Condition::all().add(seq.gt(a.seq)),
+        (_, Ordering::Greater) => Condition::all().add(seq.gte(a.seq)),
+        (_, Ordering::Equal) => {
+            let key_after = if entity.int_key() {
+                key.gt(a.key.parse::<i32>().unwrap_or(i32::MAX))
+            } else {
+                key.gt(a.key.clone())
+            };
+            Condition::any()
+                .add(seq.gt(a.seq))
+                .add(Condition::all().add(seq.eq(a.seq)).add(key_after))
+        }
+    }
+}
+
+/// The condition "after `after`" on the visibility events (stream 1).
+fn after_visibility(after: Option<&Position>) -> Condition {
+    use visibility_change::Column as V;
+    let Some(a) = after else {
+        return Condition::all();
+    };
+    if a.stream == 0 {
+        return Condition::all().add(V::Seq.gte(a.seq));
+    }
+    let rank = a.entity.rank();
+    Condition::any().add(V::Seq.gt(a.seq)).add(
+        Condition::all().add(V::Seq.eq(a.seq)).add(
+            Condition::any().add(V::Rank.gt(rank)).add(
+                Condition::all()
+                    .add(V::Rank.eq(rank))
+                    .add(V::Key.gt(a.key.clone())),
+            ),
+        ),
+    )
+}
+
+fn upsert(
+    entity: Entity,
+    key: String,
+    seq: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    record: Record,
+) -> Change {
+    Change {
+        position: Position {
+            seq,
+            stream: 0,
+            entity,
+            key: key.clone(),
+        },
+        entity,
+        key,
+        at,
+        record: Some(record),
+    }
+}
+
+/// One page of the feed for `p`: the events after `after` (from the start when none), at
+/// most `first`, of the kinds in `entities` (all when empty).
+pub async fn page(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    after: Option<&Position>,
+    first: u64,
+    entities: &[Entity],
+) -> ApiResult<Page> {
+    let wanted = |e: Entity| entities.is_empty() || entities.contains(&e);
+    let limit = first + 1;
+    let mut events: Vec<Change> = Vec::new();
+    if wanted(Entity::Household) {
+        use household::Column as C;
+        let rows = household::Entity::find()
+            .filter(p.households())
+            .filter(after_records(
+                C::ChangeSeq,
+                C::HouseCode,
+                Entity::Household,
+                after,
+            ))
+            .order_by_asc(C::ChangeSeq)
+            .order_by_asc(C::HouseCode)
+            .limit(limit)
+            .all(db)
+            .await?;
+        events.extend(rows.into_iter().map(|r| {
+            let (k, s, t) = (r.house_code.to_string(), r.change_seq, r.updated_at);
+            upsert(Entity::Household, k, s, t, Record::Household(r))
+        }));
+    }
+    if wanted(Entity::Member) {
+        use member::Column as C;
+        let rows = member::Entity::find()
+            .filter(p.members())
+            .filter(after_records(
+                C::ChangeSeq,
+                C::CitizenId,
+                Entity::Member,
+                after,
+            ))
+            .order_by_asc(C::ChangeSeq)
+            .order_by_asc(C::CitizenId)
+            .limit(limit)
+            .all(db)
+            .await?;
+        events.extend(rows.into_iter().map(|r| {
+            let (k, s, t) = (r.citizen_id.to_string(), r.change_seq, r.updated_at);
+            upsert(Entity::Member, k, s, t, Record::Member(r))
+        }));
+    }
+    if wanted(Entity::Problem) {
+        use problem::Column as C;
+        let rows = problem::Entity::find()
+            .filter(p.problems())
+            .filter(after_records(C::ChangeSeq, C::Id, Entity::Problem, after))
+            .order_by_asc(C::ChangeSeq)
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .all(db)
+            .await?;
+        events.extend(rows.into_iter().map(|r| {
+            let (k, s, t) = (r.id.to_string(), r.change_seq, r.updated_at);
+            upsert(Entity::Problem, k, s, t, Record::Problem(r))
+        }));
+    }
+    if wanted(Entity::Analysis) {
+        use analysis::Column as C;
+        let rows = analysis::Entity::find()
+            .filter(p.analyses())
+            .filter(after_records(
+                C::ChangeSeq,
+                C::HouseCode,
+                Entity::Analysis,
+                after,
+            ))
+            .order_by_asc(C::ChangeSeq)
+            .order_by_asc(C::HouseCode)
+            .limit(limit)
+            .all(db)
+            .await?;
+        events.extend(rows.into_iter().map(|r| {
+            let (k, s, t) = (r.house_code.to_string(), r.change_seq, r.updated_at);
+            upsert(Entity::Analysis, k, s, t, Record::Analysis(r))
+        }));
+    }
+    if wanted(Entity::LogbookEntry) {
+        use logbook_entry::Column as C;
+        let rows = logbook_entry::Entity::find()
+            .filter(p.entries())
+            .filter(after_records(
+                C::ChangeSeq,
+                C::Id,
+                Entity::LogbookEntry,
+                after,
+            ))
+            .order_by_asc(C::ChangeSeq)
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .all(db)
+            .await?;
+        events.extend(rows.into_iter().map(|r| {
+            let (k, s, t) = (r.id.to_string(), r.change_seq, r.updated_at);
+            upsert(Entity::LogbookEntry, k, s, t, Record::LogbookEntry(r))
+        }));
+    }
+    if let Principal::Agency { agency_id, .. } = p {
+        use visibility_change::Column as V;
+        let ranks: Vec<i16> = Entity::ALL
+            .iter()
+            .filter(|e| wanted(**e))
+            .map(|e| e.rank())
+            .collect();
+        let rows = visibility_change::Entity::find()
+            .filter(V::AgencyId.eq(*agency_id))
+            .filter(V::Rank.is_in(ranks))
+            .filter(after_visibility(after))
+            .order_by_asc(V::Seq)
+            .order_by_asc(V::Rank)
+            .order_by_asc(V::Key)
+            .limit(limit)
+            .all(db)
+            .await?;
+        for v in rows {
+            let Some(entity) = Entity::from_rank(v.rank) else {
+                continue;
+            };
+            events.push(Change {
+                position: Position {
+                    seq: v.seq,
+                    stream: 1,
+                    entity,
+                    key: v.key.clone(),
+                },
+                entity,
+                key: v.key,
+                at: v.at,
+                // filled below for a record that came into sight and is still in it
+                record: None,
+            });
+        }
+    }
+    events.sort_by(|a, b| a.position.cmp(&b.position));
+    let has_next = events.len() as u64 > first;
+    events.truncate(first as usize);
+    fill_visible(db, p, &mut events).await?;
+    let agency_ids: Vec<i32> = events
+        .iter()
+        .filter_map(|c| match &c.record {
+            Some(Record::LogbookEntry(e)) => e.agency_id,
+            _ => None,
+        })
+        .collect();
+    let agency_codes = if agency_ids.is_empty() {
+        Default::default()
+    } else {
+        entity::agency::Entity::find()
+            .filter(entity::agency::Column::Id.is_in(agency_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.code))
+            .collect()
+    };
+    Ok(Page {
+        changes: events,
+        has_next,
+        agency_codes,
+    })
+}
+
+/// Gives the visibility events of records that came into the key's sight their record as it
+/// is now; one that is no longer in sight stays a removal.
+async fn fill_visible(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    events: &mut [Change],
+) -> ApiResult<()> {
+    let keys = |e: Entity| -> Vec<String> {
+        events
+            .iter()
+            .filter(|c| c.position.stream == 1 && c.entity == e)
+            .map(|c| c.key.clone())
+            .collect()
+    };
+    let ids =
+        |keys: Vec<String>| -> Vec<i32> { keys.iter().filter_map(|k| k.parse().ok()).collect() };
+    let mut found: Vec<(Entity, String, Record)> = Vec::new();
+    let hk = keys(Entity::Household);
+    if !hk.is_empty() {
+        for r in household::Entity::find()
+            .filter(p.households())
+            .filter(household::Column::HouseCode.is_in(hk))
+            .all(db)
+            .await?
+        {
+            found.push((
+                Entity::Household,
+                r.house_code.to_string(),
+                Record::Household(r),
+            ));
+        }
+    }
+    let mk = keys(Entity::Member);
+    if !mk.is_empty() {
+        for r in member::Entity::find()
+            .filter(p.members())
+            .filter(member::Column::CitizenId.is_in(mk))
+            .all(db)
+            .await?
+        {
+            found.push((Entity::Member, r.citizen_id.to_string(), Record::Member(r)));
+        }
+    }
+    let pk = ids(keys(Entity::Problem));
+    if !pk.is_empty() {
+        for r in problem::Entity::find()
+            .filter(p.problems())
+            .filter(problem::Column::Id.is_in(pk))
+            .all(db)
+            .await?
+        {
+            found.push((Entity::Problem, r.id.to_string(), Record::Problem(r)));
+        }
+    }
+    let ak = keys(Entity::Analysis);
+    if !ak.is_empty() {
+        for r in analysis::Entity::find()
+            .filter(p.analyses())
+            .filter(analysis::Column::HouseCode.is_in(ak))
+            .all(db)
+            .await?
+        {
+            found.push((
+                Entity::Analysis,
+                r.house_code.to_string(),
+                Record::Analysis(r),
+            ));
+        }
+    }
+    let ek = ids(keys(Entity::LogbookEntry));
+    if !ek.is_empty() {
+        for r in logbook_entry::Entity::find()
+            .filter(p.entries())
+            .filter(logbook_entry::Column::Id.is_in(ek))
+            .all(db)
+            .await?
+        {
+            found.push((
+                Entity::LogbookEntry,
+                r.id.to_string(),
+                Record::LogbookEntry(r),
+            ));
+        }
+    }
+    for (entity, key, record) in found {
+        for c in events
+            .iter_mut()
+            .filter(|c| c.position.stream == 1 && c.entity == entity && c.key == key)
+        {
+            c.record = Some(record.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Every key of each kind `p` may see.
+async fn visible_keys(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+) -> ApiResult<Vec<(Entity, HashSet<String>)>> {
+    let households: Vec<String> = household::Entity::find()
+        .select_only()
+        .column(household::Column::HouseCode)
+        .filter(p.households())
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    let members: Vec<String> = member::Entity::find()
+        .select_only()
+        .column(member::Column::CitizenId)
+        .filter(p.members())
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    let problems: Vec<i32> = problem::Entity::find()
+        .select_only()
+        .column(problem::Column::Id)
+        .filter(p.problems())
+        .into_tuple::<i32>()
+        .all(db)
+        .await?;
+    let analyses: Vec<String> = analysis::Entity::find()
+        .select_only()
+        .column(analysis::Column::HouseCode)
+        .filter(p.analyses())
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    let entries: Vec<i32> = logbook_entry::Entity::find()
+        .select_only()
+        .column(logbook_entry::Column::Id)
+        .filter(p.entries())
+        .into_tuple::<i32>()
+        .all(db)
+        .await?;
+    Ok(vec![
+        (Entity::Household, households.into_iter().collect()),
+        (Entity::Member, members.into_iter().collect()),
+        (
+            Entity::Problem,
+            problems.iter().map(i32::to_string).collect(),
+        ),
+        (Entity::Analysis, analyses.into_iter().collect()),
+        (
+            Entity::LogbookEntry,
+            entries.iter().map(i32::to_string).collect(),
+        ),
+    ])
+}
+
+/// Records, in `db`'s transaction, what an agency stops and starts seeing when its
+/// dimensions change from `before` to `after`: one visibility event per record, all at one
+/// new change number. Returns how many.
+pub async fn record_visibility(
+    db: &impl ConnectionTrait,
+    agency: &Principal,
+    before: Vec<Dimension>,
+    after: Vec<Dimension>,
+) -> ApiResult<u64> {
+    let (Some(was), Some(is), Principal::Agency { agency_id, .. }) = (
+        agency.agency_with(before),
+        agency.agency_with(after),
+        agency,
+    ) else {
+        return Ok(0);
+    };
+    let was = visible_keys(db, &was).await?;
+    let is = visible_keys(db, &is).await?;
+    let stamp: Stamp = entity::db::stamp(db).await?;
+    let mut rows = Vec::new();
+    for ((entity, before), (_, after)) in was.iter().zip(is.iter()) {
+        for (keys, visible) in [
+            (before.difference(after), false),
+            (after.difference(before), true),
+        ] {
+            rows.extend(keys.map(|k| visibility_change::ActiveModel {
+                agency_id: sea_orm::Set(*agency_id),
+                seq: sea_orm::Set(stamp.seq),
+                rank: sea_orm::Set(entity.rank()),
+                key: sea_orm::Set(k.clone()),
+                visible: sea_orm::Set(visible),
+                at: sea_orm::Set(stamp.at),
+            }));
+        }
+    }
+    let n = rows.len() as u64;
+    // six parameters a row: well under both databases' limits
+    for chunk in rows.chunks(1_000) {
+        visibility_change::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seq: i64, stream: u8, entity: Entity, key: &str) -> Position {
+        Position {
+            seq,
+            stream,
+            entity,
+            key: key.into(),
+        }
+    }
+
+    #[test]
+    fn positions_order_by_change_then_stream_kind_and_key() {
+        let mut v = vec![
+            at(2, 0, Entity::Problem, "10"),
+            at(2, 1, Entity::Household, "1"),
+            at(1, 1, Entity::Problem, "9"),
+            at(2, 0, Entity::Problem, "9"),
+            at(2, 0, Entity::Household, "33189999999"),
+        ];
+        v.sort();
+        assert_eq!(
+            v,
+            vec![
+                at(1, 1, Entity::Problem, "9"),
+                at(2, 0, Entity::Household, "33189999999"),
+                // ids are numbers: 9 before 10
+                at(2, 0, Entity::Problem, "9"),
+                at(2, 0, Entity::Problem, "10"),
+                at(2, 1, Entity::Household, "1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_what_the_feed_did_not_give() {
+        let p = at(41, 0, Entity::LogbookEntry, "123");
+        assert_eq!(Position::decode(&p.encode()).expect("ok"), p);
+        let h = at(7, 1, Entity::Household, "33181183687");
+        assert_eq!(Position::decode(&h.encode()).expect("ok"), h);
+        let forged = |s: &str| Position::decode(&URL_SAFE_NO_PAD.encode(s)).is_err();
+        assert!(forged("chg:1:0:3:abc"), "an id must be a number");
+        assert!(forged("chg:1:2:1:x"), "no stream 2");
+        assert!(forged("chg:1:0:9:x"), "no kind 9");
+        assert!(forged("hh:1:0:1:x"));
+        assert!(forged("chg:x:0:1:x"));
+        assert!(Position::decode("not base64!").is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! The change feed keeps a mirror in step: for each kind of key, a mirror read through
+//! `changes` equals a full read of the API after every kind of change — imports, an
+//! unchanged re-import, a re-import that changes rows, recorded help, a dimension taken from
+//! an agency and given back — on both databases.
+
+use crate::helpers::{TestApp, dataset, render};
+use crate::on_both_databases;
+use api::service::keys::KeyScope;
+use entity::types::Dimension;
+use importer::workbook::SheetKind;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const HOUSEHOLD: &str = "houseCode headName classification memberCount updatedAt";
+const MEMBER: &str = "citizenId houseCode firstName lastName updatedAt";
+const PROBLEM: &str = "id houseCode status detail indicator { code } updatedAt";
+const ANALYSIS: &str = "attitude skills wayOut mentor updatedAt";
+const ENTRY: &str = "id problemId date agency agencyCode activity status updatedAt";
+
+/// Records by (kind, key).
+type Records = BTreeMap<(String, String), Value>;
+
+/// A mirror kept by the feed: its records and where it stands.
+#[derive(Default)]
+struct Mirror {
+    cursor: Option<String>,
+    records: Records,
+}
+
+impl Mirror {
+    /// Reads the feed from where the mirror stands to its end (pages of 7, so that every
+    /// sync crosses pages); returns how many events it applied.
+    async fn sync(&mut self, app: &TestApp, key: &str) -> usize {
+        let q = format!(
+            "query($after: String) {{ changes(after: $after, first: 7) {{ edges {{ node {{ entity key kind at record {{
+                ... on Household {{ {HOUSEHOLD} }} ... on Member {{ {MEMBER} }} ... on Problem {{ {PROBLEM} }}
+                ... on Analysis {{ {ANALYSIS} }} ... on LogbookEntry {{ {ENTRY} }} }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        );
+        let mut applied = 0;
+        loop {
+            let (status, v) = app
+                .graphql(Some(key), &q, json!({ "after": self.cursor }))
+                .await;
+            assert_eq!(status, 200, "{v}");
+            assert!(v.get("errors").is_none(), "{v}");
+            let c = &v["data"]["changes"];
+            for e in c["edges"].as_array().expect("edges") {
+                let n = &e["node"];
+                let id = (
+                    n["entity"].as_str().expect("entity").to_string(),
+                    n["key"].as_str().expect("key").to_string(),
+                );
+                match n["kind"].as_str() {
+                    Some("UPSERTED") => {
+                        self.records.insert(id, n["record"].clone());
+                    }
+                    Some("REMOVED") => {
+                        assert!(n["record"].is_null());
+                        self.records.remove(&id);
+                    }
+                    other => panic!("kind {other:?}"),
+                }
+                applied += 1;
+            }
+            if let Some(end) = c["pageInfo"]["endCursor"].as_str() {
+                self.cursor = Some(end.to_string());
+            }
+            if c["pageInfo"]["hasNextPage"] != true {
+                return applied;
+            }
+        }
+    }
+}
+
+/// Every record the key may see, read through the ordinary connections.
+async fn full_read(app: &TestApp, key: &str) -> Records {
+    let mut out = Records::new();
+    let mut after: Option<String> = None;
+    loop {
+        let q = format!(
+            "query($after: String) {{ households(first: 100, after: $after) {{ nodes {{ {HOUSEHOLD}
+                members {{ {MEMBER} }} analysis {{ {ANALYSIS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        );
+        let (_, v) = app.graphql(Some(key), &q, json!({ "after": after })).await;
+        let c = &v["data"]["households"];
+        for h in c["nodes"].as_array().unwrap_or_else(|| panic!("{v}")) {
+            let code = h["houseCode"].as_str().expect("code").to_string();
+            for m in h["members"].as_array().expect("members") {
+                out.insert(
+                    ("MEMBER".into(), m["citizenId"].as_str().expect("id").into()),
+                    m.clone(),
+                );
+            }
+            if !h["analysis"].is_null() {
+                out.insert(("ANALYSIS".into(), code.clone()), h["analysis"].clone());
+            }
+            let mut h = h.clone();
+            let o = h.as_object_mut().expect("object");
+            o.remove("members");
+            o.remove("analysis");
+            out.insert(("HOUSEHOLD".into(), code), h);
+        }
+        if c["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = c["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    }
+    for (field, kind, fields) in [
+        ("problems", "PROBLEM", PROBLEM),
+        ("logbookEntries", "LOGBOOK_ENTRY", ENTRY),
+    ] {
+        let mut after: Option<String> = None;
+        loop {
+            let q = format!(
+                "query($after: String) {{ {field}(first: 100, after: $after) {{ nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+            );
+            let (_, v) = app.graphql(Some(key), &q, json!({ "after": after })).await;
+            let c = &v["data"][field];
+            for n in c["nodes"].as_array().unwrap_or_else(|| panic!("{v}")) {
+                out.insert((kind.into(), n["id"].to_string()), n.clone());
+            }
+            if c["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = c["pageInfo"]["endCursor"].as_str().map(str::to_string);
+        }
+    }
+    out
+}
+
+/// The keys of each kind, and their mirrors.
+struct Readers {
+    keys: Vec<(&'static str, String)>,
+    mirrors: Vec<Mirror>,
+}
+
+impl Readers {
+    async fn new(app: &TestApp) -> Self {
+        let keys = vec![
+            (
+                "national admin",
+                app.key(KeyScope::Admin { province: None }).await,
+            ),
+            (
+                "province admin",
+                app.key(KeyScope::Admin {
+                    province: Some("33".into()),
+                })
+                .await,
+            ),
+            ("district", app.key(KeyScope::District("3318".into())).await),
+            (
+                "health agency",
+                app.key(KeyScope::Agency("33-pho".into())).await,
+            ),
+            (
+                "social agency",
+                app.key(KeyScope::Agency("33-sdhs".into())).await,
+            ),
+        ];
+        let mirrors = keys.iter().map(|_| Mirror::default()).collect();
+        Readers { keys, mirrors }
+    }
+
+    /// Syncs every mirror and checks it equals a full read; the events each applied.
+    async fn check(&mut self, app: &TestApp, step: &str) -> Vec<usize> {
+        let mut applied = Vec::new();
+        for ((who, key), mirror) in self.keys.iter().zip(self.mirrors.iter_mut()) {
+            applied.push(mirror.sync(app, key).await);
+            let full = full_read(app, key).await;
+            if mirror.records != full {
+                let missing: Vec<_> = full
+                    .keys()
+                    .filter(|k| !mirror.records.contains_key(*k))
+                    .take(5)
+                    .collect();
+                let extra: Vec<_> = mirror
+                    .records
+                    .keys()
+                    .filter(|k| !full.contains_key(*k))
+                    .take(5)
+                    .collect();
+                let differ: Vec<_> = full
+                    .iter()
+                    .filter(|(k, v)| mirror.records.get(*k).is_some_and(|m| m != *v))
+                    .take(3)
+                    .collect();
+                panic!(
+                    "after {step}, the {who}'s mirror ({} records) differs from a full read ({}): missing {missing:?}, extra {extra:?}, differing {differ:?}",
+                    mirror.records.len(),
+                    full.len()
+                );
+            }
+        }
+        applied
+    }
+}
+
+async fn a_mirror_kept_by_the_change_feed_equals_a_full_read_after_every_change(app: TestApp) {
+    let mut readers = Readers::new(&app).await;
+    assert_eq!(readers.check(&app, "nothing").await, vec![0; 5]);
+
+    // an import
+    let mut ds = dataset(40, 31);
+    let report = app
+        .import("first.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let applied = readers.check(&app, "the first import").await;
+    assert!(
+        applied[0] > 40 && applied[3] > 0 && applied[4] > 0,
+        "{applied:?}"
+    );
+    let full = full_read(&app, &readers.keys[0].1).await;
+    assert_eq!(applied[0], full.len(), "one event per record");
+
+    // the same workbook again: nothing changes, nothing comes
+    app.import("again.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert_eq!(
+        readers.check(&app, "an unchanged re-import").await,
+        vec![0; 5]
+    );
+
+    // a re-import that changes two households and adds a second district workbook's rows
+    ds.set_raw(SheetKind::Households, 0, "head_name", "นายเปลี่ยน ชื่อใหม่");
+    ds.set_raw(
+        SheetKind::Households,
+        5,
+        "head_name",
+        "นางสาวแก้ไข นามสกุลใหม่",
+    );
+    let report = app
+        .import("changed.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let applied = readers.check(&app, "a re-import with changes").await;
+    assert_eq!(
+        applied[0], 2,
+        "only the two changed households: {applied:?}"
+    );
+    let more = dataset(15, 32);
+    let report = app
+        .import("more.xlsx", render(&more, false, false).bytes)
+        .await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    readers.check(&app, "a second workbook").await;
+
+    // help recorded through the API: the entry, and its problem's new status
+    let health = ds
+        .problems
+        .iter()
+        .find(|p| {
+            entity::catalog::indicator(p.indicator)
+                .is_some_and(|i| i.dimension == Dimension::Health)
+        })
+        .expect("a health problem");
+    let input = json!({"houseCode": health.house_code, "indicator": health.indicator, "citizenId": health.citizen_id,
+        "date": "2026-10-30", "activity": "ติดตามเยี่ยมบ้านหลังฟีด", "status": "SOLVED", "agency": "33-pho"});
+    let (_, v) = app
+        .graphql(
+            Some(&readers.keys[0].1),
+            "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id status } }",
+            json!({ "i": input }),
+        )
+        .await;
+    assert_eq!(v["data"]["recordAssistance"]["status"], "SOLVED", "{v}");
+    let applied = readers.check(&app, "recorded help").await;
+    // the entry and its problem, to every key that sees them; nothing to the social agency
+    assert_eq!(applied, vec![2, 2, 2, 2, 0], "{applied:?}");
+
+    // the health agency loses health, then gets it back
+    let admin = readers.keys[0].1.clone();
+    let dim = |op: &str| {
+        format!("mutation {{ {op}(agency: \"33-pho\", dimension: HEALTH) {{ code dimensions }} }}")
+    };
+    let (_, v) = app
+        .graphql(Some(&admin), &dim("unassignDimension"), json!({}))
+        .await;
+    assert_eq!(
+        v["data"]["unassignDimension"]["dimensions"],
+        json!([]),
+        "{v}"
+    );
+    let applied = readers.check(&app, "health taken from the agency").await;
+    assert!(
+        applied[3] > 0,
+        "the agency's mirror is emptied through REMOVED: {applied:?}"
+    );
+    assert!(
+        readers.mirrors[3].records.is_empty(),
+        "an agency with no dimension sees nothing"
+    );
+    assert_eq!(applied[..3], [0, 0, 0], "nothing for the other keys");
+    let (_, v) = app
+        .graphql(Some(&admin), &dim("assignDimension"), json!({}))
+        .await;
+    assert_eq!(
+        v["data"]["assignDimension"]["dimensions"],
+        json!(["HEALTH"]),
+        "{v}"
+    );
+    let applied = readers.check(&app, "health given back").await;
+    assert!(applied[3] > 0, "{applied:?}");
+    assert!(!readers.mirrors[3].records.is_empty());
+
+    // a cursor the feed did not give is refused
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            "{ changes(after: \"bm9wZQ\") { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+}
+
+/// `updatedSince` on the connections: only what changed at or after the time.
+async fn connections_take_updated_since(app: TestApp) {
+    let key = app.key(KeyScope::Admin { province: None }).await;
+    let ds = dataset(12, 41);
+    app.import("a.xlsx", render(&ds, false, false).bytes).await;
+    let count = |since: &str| {
+        let q = format!(
+            "{{ households(updatedSince: \"{since}\") {{ totalCount }} problems(updatedSince: \"{since}\") {{ totalCount }} logbookEntries(updatedSince: \"{since}\") {{ totalCount }} }}"
+        );
+        let (app, key) = (&app, key.clone());
+        async move {
+            let (_, v) = app.graphql(Some(&key), &q, json!({})).await;
+            v
+        }
+    };
+    let v = count("2000-01-01T00:00:00Z").await;
+    assert_eq!(
+        v["data"]["households"]["totalCount"],
+        ds.households.len(),
+        "{v}"
+    );
+    let v = count("2999-01-01T00:00:00+07:00").await;
+    assert_eq!(v["data"]["households"]["totalCount"], 0, "{v}");
+    assert_eq!(v["data"]["problems"]["totalCount"], 0, "{v}");
+    assert_eq!(v["data"]["logbookEntries"]["totalCount"], 0, "{v}");
+    let v = count("yesterday").await;
+    assert_eq!(v["errors"][0]["extensions"]["field"], "updatedSince", "{v}");
+}
+
+on_both_databases!(
+    a_mirror_kept_by_the_change_feed_equals_a_full_read_after_every_change,
+    connections_take_updated_since,
+);
