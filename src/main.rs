@@ -130,6 +130,18 @@ enum KeyCommand {
         /// A label to recognise the key by.
         #[arg(long)]
         label: Option<String>,
+        /// The key stops working after this many days (default: never).
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: Option<u32>,
+    },
+    /// Replace a key with a new one of the same scope (its token printed once); the old one
+    /// keeps working for --overlap-hours, so that a system can switch without a gap.
+    Rotate {
+        /// The key's id (see `key list`).
+        id: i32,
+        /// Hours the old key keeps working (0: revoked at once).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(0..=720))]
+        overlap_hours: u32,
     },
     /// List keys (never their tokens).
     List {
@@ -759,6 +771,7 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
             district,
             agency,
             label,
+            expires_in_days,
         } => {
             let scope = match (admin, district, agency) {
                 (true, _, _) => KeyScope::Admin { province },
@@ -766,11 +779,38 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
                 (_, _, Some(a)) => KeyScope::Agency(a),
                 _ => return Err(usage("give --admin, --district CODE or --agency CODE")),
             };
-            let (id, token) = keys::create(db, scope, label).await.map_err(|e| match e {
-                api::error::ApiError::BadInput { .. } => usage(e.to_string()),
+            let expires =
+                expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
+            let (id, token) = keys::create_expiring(db, scope, label, expires)
+                .await
+                .map_err(|e| match e {
+                    api::error::ApiError::BadInput { .. } => usage(e.to_string()),
+                    other => anyhow::Error::new(other),
+                })?;
+            match expires {
+                Some(t) => eprintln!(
+                    "key {id} created, working until {}; its token is shown once:",
+                    t.to_rfc3339()
+                ),
+                None => eprintln!("key {id} created; its token is shown once:"),
+            }
+            out!("{token}");
+        }
+        KeyCommand::Rotate { id, overlap_hours } => {
+            let overlap = chrono::Duration::hours(i64::from(overlap_hours));
+            let (new_id, token) = keys::rotate(db, id, overlap).await.map_err(|e| match e {
+                api::error::ApiError::BadInput { .. } | api::error::ApiError::NotFound(_) => {
+                    usage(e.to_string())
+                }
                 other => anyhow::Error::new(other),
             })?;
-            eprintln!("key {id} created; its token is shown once:");
+            if overlap_hours == 0 {
+                eprintln!("key {id} revoked; key {new_id} replaces it; its token is shown once:");
+            } else {
+                eprintln!(
+                    "key {new_id} replaces key {id}, which works {overlap_hours} more hour(s); the new token is shown once:"
+                );
+            }
             out!("{token}");
         }
         KeyCommand::List { json } => {
@@ -780,7 +820,16 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
             } else {
                 let mut t = Table::new();
                 t.load_preset(UTF8_FULL_CONDENSED);
-                t.set_header(vec!["id", "kind", "scope", "label", "created", "revoked"]);
+                t.set_header(vec![
+                    "id",
+                    "kind",
+                    "scope",
+                    "label",
+                    "created",
+                    "revoked",
+                    "expires",
+                    "last used",
+                ]);
                 for k in list {
                     t.add_row(vec![
                         k.id.to_string(),
@@ -789,6 +838,8 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
                         k.label.unwrap_or_default(),
                         k.created_at,
                         k.revoked_at.unwrap_or_default(),
+                        k.expires_at.unwrap_or_default(),
+                        k.last_used_at.unwrap_or_default(),
                     ]);
                 }
                 out!("{t}");

@@ -99,6 +99,16 @@ impl Principal {
         }
     }
 
+    /// The id of the key it came from (none for the command line).
+    pub fn key_id(&self) -> Option<i32> {
+        match self {
+            Principal::Admin { key_id, .. }
+            | Principal::District { key_id, .. }
+            | Principal::Agency { key_id, .. } => Some(*key_id),
+            Principal::Operator { .. } => None,
+        }
+    }
+
     fn reach(&self) -> Reach<'_> {
         match self {
             Principal::Admin { province: None, .. } | Principal::Operator { district: None } => {

@@ -557,3 +557,70 @@ async fn the_demo_checks_its_port_first_and_keeps_one_pair_of_keys() {
         .await;
     assert_eq!(status, 401, "the first run's admin key is revoked");
 }
+
+/// `key create --expires-in-days`, `key rotate --overlap-hours` and `key list --json` with
+/// the expiry and last use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_expire_and_rotate_from_the_command_line() {
+    let app = TestApp::sqlite().await;
+    let out = logbook(
+        &app.url,
+        &[
+            "key",
+            "create",
+            "--district",
+            "3318",
+            "--expires-in-days",
+            "30",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("working until"));
+    let (status, _) = app
+        .graphql(Some(&token), "{ me { kind } }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let list = json(&logbook(&app.url, &["key", "list", "--json"]));
+    let k = &list[0];
+    assert!(k["expires_at"].is_string(), "{list}");
+    let id = k["id"].as_i64().expect("id").to_string();
+    let out = logbook(&app.url, &["key", "rotate", &id, "--overlap-hours", "0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(new.starts_with("lbk_") && new != token);
+    assert_eq!(
+        app.graphql(Some(&token), "{ me { kind } }", json!({}))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        app.graphql(Some(&new), "{ me { kind } }", json!({}))
+            .await
+            .0,
+        200
+    );
+    // usage errors: exit 2
+    assert_eq!(
+        logbook(&app.url, &["key", "rotate", &id]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        logbook(
+            &app.url,
+            &["key", "create", "--admin", "--expires-in-days", "0"]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}

@@ -10,6 +10,7 @@ mod changes;
 mod cli;
 mod hostile;
 mod import;
+mod keys;
 mod protocol;
 mod schema;
 mod uploads;

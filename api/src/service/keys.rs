@@ -46,22 +46,45 @@ pub struct KeyInfo {
     pub created_at: String,
     /// Revoked, if so.
     pub revoked_at: Option<String>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<String>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<String>,
 }
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Creates a key; returns its id and the token (shown once).
+/// Creates a key that does not expire; returns its id and the token (shown once).
 pub async fn create(
     db: &DatabaseConnection,
     scope: KeyScope,
     label: Option<String>,
 ) -> ApiResult<(i32, String)> {
+    create_expiring(db, scope, label, None).await
+}
+
+/// Creates a key that stops working at `expires_at` (never when none); returns its id and
+/// the token (shown once).
+pub async fn create_expiring(
+    db: &DatabaseConnection,
+    scope: KeyScope,
+    label: Option<String>,
+    expires_at: Option<chrono::DateTime<Utc>>,
+) -> ApiResult<(i32, String)> {
+    if expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(ApiError::bad_input(
+            "expires",
+            "a key must expire in the future",
+        ));
+    }
     let mut key = api_key::ActiveModel {
         label: Set(label),
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
+        last_used_at: Set(None),
         province_code: Set(None),
         district_code: Set(None),
         agency_id: Set(None),
@@ -128,7 +151,7 @@ pub async fn create(
         "key.create",
         province.as_deref(),
         &m.id.to_string(),
-        json!({"kind": m.kind, "label": m.label, "province": m.province_code, "district": m.district_code, "agencyId": m.agency_id}),
+        json!({"kind": m.kind, "label": m.label, "province": m.province_code, "district": m.district_code, "agencyId": m.agency_id, "expiresAt": m.expires_at.map(|t| t.to_rfc3339())}),
     )
     .await?;
     tx.commit().await?;
@@ -163,6 +186,8 @@ pub async fn list(db: &impl ConnectionTrait) -> ApiResult<Vec<KeyInfo>> {
             label: k.label,
             created_at: k.created_at.to_rfc3339(),
             revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+            expires_at: k.expires_at.map(|t| t.to_rfc3339()),
+            last_used_at: k.last_used_at.map(|t| t.to_rfc3339()),
         })
         .collect())
 }
@@ -172,15 +197,7 @@ pub async fn revoke(db: &DatabaseConnection, id: i32) -> ApiResult<bool> {
     let Some(k) = api_key::Entity::find_by_id(id).one(db).await? else {
         return Ok(false);
     };
-    let province = match (&k.province_code, &k.district_code, k.agency_id) {
-        (Some(p), _, _) => Some(p.clone()),
-        (_, Some(d), _) => Some(d.chars().take(2).collect()),
-        (_, _, Some(a)) => agency::Entity::find_by_id(a)
-            .one(db)
-            .await?
-            .map(|a| a.province_code),
-        _ => None,
-    };
+    let province = province_of(db, &k).await?;
     let tx = super::begin_write(db).await?;
     let mut k: api_key::ActiveModel = k.into();
     k.revoked_at = Set(Some(Utc::now()));
@@ -198,11 +215,129 @@ pub async fn revoke(db: &DatabaseConnection, id: i32) -> ApiResult<bool> {
     Ok(true)
 }
 
-/// The principal a bearer token stands for, or none (unknown or revoked token).
+/// The province a key's changes are audited under.
+async fn province_of(db: &impl ConnectionTrait, k: &api_key::Model) -> ApiResult<Option<String>> {
+    Ok(match (&k.province_code, &k.district_code, k.agency_id) {
+        (Some(p), _, _) => Some(p.clone()),
+        (_, Some(d), _) => Some(d.chars().take(2).collect()),
+        (_, _, Some(a)) => agency::Entity::find_by_id(a)
+            .one(db)
+            .await?
+            .map(|a| a.province_code),
+        _ => None,
+    })
+}
+
+/// Replaces key `id` with a new one of the same scope and label; the old one keeps working
+/// for `overlap` (revoked at once when zero), so that a system can switch without a gap.
+/// Returns the new key's id and token (shown once).
+pub async fn rotate(
+    db: &DatabaseConnection,
+    id: i32,
+    overlap: chrono::Duration,
+) -> ApiResult<(i32, String)> {
+    let Some(old) = api_key::Entity::find_by_id(id).one(db).await? else {
+        return Err(ApiError::NotFound(format!("key {id}")));
+    };
+    let now = Utc::now();
+    if old.revoked_at.is_some() || old.expires_at.is_some_and(|t| t <= now) {
+        return Err(ApiError::bad_input(
+            "id",
+            format!("key {id} no longer works: create a new key instead"),
+        ));
+    }
+    if overlap < chrono::Duration::zero() {
+        return Err(ApiError::bad_input("overlap", "must not be negative"));
+    }
+    let scope = match old.kind.as_str() {
+        "admin" => KeyScope::Admin {
+            province: old.province_code.clone(),
+        },
+        "district" => KeyScope::District(old.district_code.clone().unwrap_or_default()),
+        _ => {
+            let code = match old.agency_id {
+                Some(a) => agency::Entity::find_by_id(a).one(db).await?.map(|a| a.code),
+                None => None,
+            };
+            KeyScope::Agency(code.unwrap_or_default())
+        }
+    };
+    let (new_id, token) = create_expiring(db, scope, old.label.clone(), old.expires_at).await?;
+    let province = province_of(db, &old).await?;
+    let tx = super::begin_write(db).await?;
+    let ends = now + overlap;
+    let mut k: api_key::ActiveModel = old.clone().into();
+    if overlap.is_zero() {
+        k.revoked_at = Set(Some(now));
+    } else {
+        k.expires_at = Set(Some(old.expires_at.map_or(ends, |t| t.min(ends))));
+    }
+    k.update(&tx).await?;
+    audit::record(
+        &tx,
+        &operator(),
+        "key.rotate",
+        province.as_deref(),
+        &id.to_string(),
+        json!({"newKey": new_id, "oldWorksUntil": ends.to_rfc3339()}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((new_id, token))
+}
+
+/// Keys marked used by this process, and when: a key's `last_used_at` is written at most
+/// once a minute.
+fn marked() -> &'static std::sync::Mutex<std::collections::HashMap<i32, std::time::Instant>> {
+    static MARKED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<i32, std::time::Instant>>,
+    > = std::sync::OnceLock::new();
+    MARKED.get_or_init(Default::default)
+}
+
+/// Notes that key `id` was used: writes `last_used_at` unless this process did so less than a
+/// minute ago (or the database holds a time less than a minute old). Never waits on the
+/// request's path: run it beside it.
+pub async fn mark_used(db: &DatabaseConnection, id: i32) -> ApiResult<()> {
+    let now = std::time::Instant::now();
+    {
+        let Ok(mut m) = marked().lock() else {
+            return Ok(());
+        };
+        if m.get(&id)
+            .is_some_and(|t| now.duration_since(*t) < std::time::Duration::from_secs(60))
+        {
+            return Ok(());
+        }
+        m.insert(id, now);
+    }
+    let at = Utc::now();
+    api_key::Entity::update_many()
+        .col_expr(
+            api_key::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .filter(api_key::Column::Id.eq(id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(api_key::Column::LastUsedAt.is_null())
+                .add(api_key::Column::LastUsedAt.lt(at - chrono::Duration::seconds(60))),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The principal a bearer token stands for, or none (unknown, revoked or expired token).
 pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<Principal>> {
     let Some(k) = api_key::Entity::find()
         .filter(api_key::Column::TokenHash.eq(hash(token)))
         .filter(api_key::Column::RevokedAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(api_key::Column::ExpiresAt.is_null())
+                .add(api_key::Column::ExpiresAt.gt(Utc::now())),
+        )
         .one(db)
         .await?
     else {

@@ -26,6 +26,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When revoked.
     pub revoked_at: Option<DateTimeUtc>,
+    /// When it stops working (none: never); a rotated key's overlap ends here.
+    pub expires_at: Option<DateTimeUtc>,
+    /// When it was last used (to the minute: written at most once a minute).
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 /// No navigable relations.
