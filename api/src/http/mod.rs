@@ -250,16 +250,14 @@ async fn authenticate(
     };
     match tokio::time::timeout(AUTH_TIMEOUT, keys::principal(&s.db, token)).await {
         Ok(Ok(Some(p))) => {
-            if let Some(id) = p.key_id() {
-                // beside the request, never in its way (on SQLite an import may hold the
-                // write lock for seconds)
-                let db = s.db.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = keys::mark_used(&db, id).await {
-                        tracing::warn!(key = id, error = %e, "could not note the key's last use");
-                    }
-                });
-            }
+            // beside the request, never in its way (on SQLite an import may hold the write
+            // lock for seconds)
+            let (db, token, id) = (s.db.clone(), token.to_string(), p.key_id());
+            tokio::spawn(async move {
+                if let Err(e) = keys::mark_used(&db, &token).await {
+                    tracing::warn!(key = ?id, error = %e, "could not note the key's last use");
+                }
+            });
             Ok(p)
         }
         Ok(Ok(None)) => Err(unauthenticated()),

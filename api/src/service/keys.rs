@@ -286,30 +286,35 @@ pub async fn rotate(
     Ok((new_id, token))
 }
 
-/// Keys marked used by this process, and when: a key's `last_used_at` is written at most
-/// once a minute.
-fn marked() -> &'static std::sync::Mutex<std::collections::HashMap<i32, std::time::Instant>> {
+/// Keys (by token hash) marked used by this process, and when: a key's `last_used_at` is
+/// written at most once a minute.
+fn marked() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>> {
     static MARKED: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<i32, std::time::Instant>>,
+        std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     > = std::sync::OnceLock::new();
     MARKED.get_or_init(Default::default)
 }
 
-/// Notes that key `id` was used: writes `last_used_at` unless this process did so less than a
-/// minute ago (or the database holds a time less than a minute old). Never waits on the
-/// request's path: run it beside it.
-pub async fn mark_used(db: &DatabaseConnection, id: i32) -> ApiResult<()> {
+/// Notes that the key of `token` was used: writes `last_used_at` unless this process did so
+/// less than a minute ago (or the database holds a time less than a minute old). Never waits
+/// on the request's path: run it beside it.
+pub async fn mark_used(db: &DatabaseConnection, token: &str) -> ApiResult<()> {
+    let hashed = hash(token);
     let now = std::time::Instant::now();
     {
         let Ok(mut m) = marked().lock() else {
             return Ok(());
         };
-        if m.get(&id)
+        if m.get(&hashed)
             .is_some_and(|t| now.duration_since(*t) < std::time::Duration::from_secs(60))
         {
             return Ok(());
         }
-        m.insert(id, now);
+        // bounded: entries older than a minute are dropped once it grows
+        if m.len() > 10_000 {
+            m.retain(|_, t| now.duration_since(*t) < std::time::Duration::from_secs(60));
+        }
+        m.insert(hashed.clone(), now);
     }
     let at = Utc::now();
     api_key::Entity::update_many()
@@ -317,7 +322,7 @@ pub async fn mark_used(db: &DatabaseConnection, id: i32) -> ApiResult<()> {
             api_key::Column::LastUsedAt,
             sea_orm::sea_query::Expr::value(at),
         )
-        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::TokenHash.eq(hashed))
         .filter(
             sea_orm::Condition::any()
                 .add(api_key::Column::LastUsedAt.is_null())
