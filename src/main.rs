@@ -143,6 +143,17 @@ enum KeyCommand {
         #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(0..=720))]
         overlap_hours: u32,
     },
+    /// Give a key its own cost budget per minute, or back the server's.
+    Budget {
+        /// The key's id (see `key list`).
+        id: i32,
+        /// Cost units a minute (a query costs its complexity).
+        #[arg(long, value_name = "N", conflicts_with = "server_default", required_unless_present = "server_default", value_parser = clap::value_parser!(u64).range(1..))]
+        per_minute: Option<u64>,
+        /// The server's budget (`serve --cost-budget-per-minute`).
+        #[arg(long)]
+        server_default: bool,
+    },
     /// List keys (never their tokens).
     List {
         /// Print JSON.
@@ -222,6 +233,14 @@ struct ServeArgs {
     /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests in flight and a running import.
     #[arg(long, env = "LOGBOOK_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     shutdown_grace_secs: u64,
+    /// Each key's cost budget per minute (a query costs its complexity), unless the key has
+    /// its own (`key budget`); 0: no budgets.
+    #[arg(
+        long,
+        env = "LOGBOOK_COST_BUDGET_PER_MINUTE",
+        default_value_t = 2_000_000
+    )]
+    cost_budget_per_minute: u64,
     /// Serve Prometheus metrics at /metrics.
     #[arg(long, env = "LOGBOOK_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     metrics: bool,
@@ -813,6 +832,20 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
             }
             out!("{token}");
         }
+        KeyCommand::Budget { id, per_minute, .. } => {
+            keys::set_budget(db, id, per_minute)
+                .await
+                .map_err(|e| match e {
+                    api::error::ApiError::NotFound(_) | api::error::ApiError::BadInput { .. } => {
+                        usage(e.to_string())
+                    }
+                    other => anyhow::Error::new(other),
+                })?;
+            match per_minute {
+                Some(n) => eprintln!("key {id}: a budget of {n} a minute"),
+                None => eprintln!("key {id}: the server's budget"),
+            }
+        }
         KeyCommand::List { json } => {
             let list = keys::list(db).await?;
             if json {
@@ -829,6 +862,7 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
                     "revoked",
                     "expires",
                     "last used",
+                    "budget/min",
                 ]);
                 for k in list {
                     t.add_row(vec![
@@ -840,6 +874,8 @@ async fn key(db: &sea_orm::DatabaseConnection, command: KeyCommand) -> Result<Ex
                         k.revoked_at.unwrap_or_default(),
                         k.expires_at.unwrap_or_default(),
                         k.last_used_at.unwrap_or_default(),
+                        k.budget_per_minute
+                            .map_or_else(|| "server".into(), |b| b.to_string()),
                     ]);
                 }
                 out!("{t}");
@@ -901,6 +937,7 @@ impl ServeArgs {
                 },
                 cors_origins: self.cors_origin.clone(),
                 metrics: self.metrics,
+                cost_budget_per_minute: self.cost_budget_per_minute,
                 body_limit: self.body_limit,
                 upload_limit: self.upload_limit,
                 timeout: std::time::Duration::from_secs(self.timeout_secs),

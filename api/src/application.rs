@@ -58,6 +58,7 @@ impl Application {
         let schema = build_schema(db.clone(), settings.limits);
         let jobs = Jobs::new(db.clone(), settings.jobs);
         let router = app(AppState {
+            budgets: Default::default(),
             db,
             schema,
             config: settings.http,

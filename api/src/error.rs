@@ -27,6 +27,14 @@ pub enum ApiError {
     /// A limit was exceeded (`LIMIT_EXCEEDED`).
     #[error("{0}")]
     LimitExceeded(String),
+    /// The key's cost budget cannot pay for the request now (`RATE_LIMITED`, HTTP 429).
+    #[error("{message}")]
+    RateLimited {
+        /// What happened and what to do.
+        message: String,
+        /// Seconds until the budget can pay (whole, rounded up).
+        retry_after: u64,
+    },
     /// The database failed (`INTERNAL`, masked).
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
@@ -44,6 +52,7 @@ impl ApiError {
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Db(_) | ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -71,6 +80,9 @@ impl ErrorExtensions for ApiError {
             if let ApiError::BadInput { field, .. } = self {
                 ext.set("field", field.as_str());
             }
+            if let ApiError::RateLimited { retry_after, .. } = self {
+                ext.set("retryAfter", *retry_after);
+            }
         })
     }
 }
@@ -85,6 +97,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::BadInput { .. } | ApiError::LimitExceeded(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Db(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod application;
+pub mod budget;
 pub mod error;
 pub mod gate;
 pub mod graphql;

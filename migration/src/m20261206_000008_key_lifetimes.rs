@@ -1,9 +1,10 @@
 //! Keys for production: an expiry (`expires_at`: refused after it; a rotation's old key ends
-//! there) and when a key was last used (`last_used_at`, written at most once a minute).
+//! there), when a key was last used (`last_used_at`, written at most once a minute), and its
+//! own cost budget per minute (`budget_per_minute`; none: the server's).
 
 use sea_orm_migration::prelude::*;
 
-/// Adds `expires_at` and `last_used_at` to `api_keys`.
+/// Adds `expires_at`, `last_used_at` and `budget_per_minute` to `api_keys`.
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -16,11 +17,20 @@ impl MigrationName for Migration {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite alters one column per statement
-        for name in ["expires_at", "last_used_at"] {
-            let mut c = ColumnDef::new(Alias::new(name))
+        for mut c in [
+            ColumnDef::new(Alias::new("expires_at"))
                 .timestamp_with_time_zone()
                 .null()
-                .to_owned();
+                .to_owned(),
+            ColumnDef::new(Alias::new("last_used_at"))
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+            ColumnDef::new(Alias::new("budget_per_minute"))
+                .big_integer()
+                .null()
+                .to_owned(),
+        ] {
             manager
                 .alter_table(
                     Table::alter()
@@ -34,7 +44,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for name in ["expires_at", "last_used_at"] {
+        for name in ["expires_at", "last_used_at", "budget_per_minute"] {
             manager
                 .alter_table(
                     Table::alter()

@@ -1125,6 +1125,7 @@ async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed
     });
     let schema = api::build_schema(db.clone(), api::Limits::default());
     let http = api::app(api::AppState {
+        budgets: Default::default(),
         jobs: api::Jobs::new(db.clone(), api::JobConfig::default()),
         db,
         schema,
@@ -1454,6 +1455,7 @@ async fn a_request_over_its_time_limit_is_cut_off(app: TestApp) {
     // expire while the operation runs: without a deadline on execution this would be a 200
     let run = |timeout: std::time::Duration| {
         let http = api::app(api::AppState {
+            budgets: Default::default(),
             db: app.db.clone(),
             schema: api::build_schema(app.db.clone(), api::Limits::default()),
             config: api::HttpConfig {

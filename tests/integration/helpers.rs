@@ -160,6 +160,7 @@ impl TestApp {
     pub fn http_with(&self, config: api::HttpConfig) -> axum::Router {
         let schema = api::build_schema(self.db.clone(), api::Limits::default());
         api::app(api::AppState {
+            budgets: Default::default(),
             db: self.db.clone(),
             schema,
             config,

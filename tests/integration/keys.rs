@@ -136,3 +136,94 @@ async fn keys_expire_note_their_last_use_and_rotate_with_an_overlap(app: TestApp
 }
 
 on_both_databases!(keys_expire_note_their_last_use_and_rotate_with_an_overlap);
+
+/// Cost budgets: every answer says what it cost; a key that spends its budget gets 429 with
+/// `Retry-After` and `RATE_LIMITED`; a key with its own budget, or a server without budgets,
+/// is not held back.
+async fn keys_spend_a_cost_budget_and_are_told_when_to_come_back(app: TestApp) {
+    let ds = crate::helpers::dataset(120, 51);
+    app.import("b.xlsx", crate::helpers::render(&ds, false, false).bytes)
+        .await;
+    let (_, token) = keys::create(&app.db, KeyScope::District("3318".into()), None)
+        .await
+        .expect("a key");
+    let (big_id, big) = keys::create(&app.db, KeyScope::District("3318".into()), None)
+        .await
+        .expect("a key");
+    keys::set_budget(&app.db, big_id, Some(1_000_000))
+        .await
+        .expect("its own budget");
+    let http = app.http_with(api::HttpConfig {
+        cost_budget_per_minute: 600,
+        ..Default::default()
+    });
+    let body = json!({"query": "{ households(first: 100) { nodes { houseCode } } }"}).to_string();
+    let post = |token: &str| {
+        let (http, auth, body) = (http.clone(), format!("Bearer {token}"), body.clone());
+        async move {
+            let (s, h, b) = crate::helpers::request(
+                http,
+                "POST",
+                "/graphql",
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
+                body,
+            )
+            .await;
+            let v: serde_json::Value = serde_json::from_slice(&b).expect("json");
+            (s, h, v)
+        }
+    };
+    let mut remaining = Vec::new();
+    let (status, headers, v) = loop {
+        let (s, h, v) = post(&token).await;
+        if s != 200 {
+            break (s, h, v);
+        }
+        let cost = &v["extensions"]["cost"];
+        assert_eq!(cost["limit"], 600, "{v}");
+        assert!(cost["requested"].as_u64() > Some(100), "{v}");
+        assert!(cost["resetAt"].is_string(), "{v}");
+        remaining.push(cost["remaining"].as_u64().expect("remaining"));
+        assert!(remaining.len() < 10, "never limited: {remaining:?}");
+    };
+    assert!(
+        remaining.len() >= 3 && remaining.windows(2).all(|w| w[1] < w[0]),
+        "{remaining:?}"
+    );
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{v}");
+    let retry: u64 = headers["retry-after"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(v["errors"][0]["extensions"]["retryAfter"], retry);
+    assert!(v.get("data").is_none() || v["data"].is_null());
+    // the key with its own budget is not held back, nor is anyone on a server without budgets
+    for _ in 0..8 {
+        assert_eq!(post(&big).await.0, 200);
+    }
+    let free = app.http_with(api::HttpConfig {
+        cost_budget_per_minute: 0,
+        ..Default::default()
+    });
+    let (s, _, b) = crate::helpers::request(
+        free,
+        "POST",
+        "/graphql",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &format!("Bearer {token}")),
+        ],
+        body.clone(),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_slice(&b).expect("json");
+    assert_eq!((s, v["extensions"].get("cost")), (200, None), "{v}");
+}
+
+on_both_databases!(keys_spend_a_cost_budget_and_are_told_when_to_come_back);

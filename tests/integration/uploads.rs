@@ -251,6 +251,7 @@ async fn uploads_need_the_preflight_header_stay_in_limits_and_in_scope(app: Test
     }
     // too large
     let small = api::app(api::AppState {
+        budgets: Default::default(),
         db: app.db.clone(),
         schema: api::build_schema(app.db.clone(), api::Limits::default()),
         config: api::HttpConfig {
@@ -318,6 +319,7 @@ async fn a_slow_upload_may_take_longer_than_a_query_but_not_forever(app: TestApp
     // the body arrives in two halves, `gap` apart
     let send = |upload_timeout: u64, gap: u64| {
         let http = api::app(api::AppState {
+            budgets: Default::default(),
             db: app.db.clone(),
             schema: api::build_schema(app.db.clone(), api::Limits::default()),
             config: api::HttpConfig {

@@ -32,6 +32,7 @@ impl ExtensionFactory for Coded {
             max_depth: self.max_depth,
             max_complexity: self.max_complexity,
             depth: std::sync::OnceLock::new(),
+            cost: std::sync::OnceLock::new(),
         })
     }
 }
@@ -41,6 +42,9 @@ struct CodedExtension {
     max_complexity: usize,
     /// The parsed document's [`data_depth`], once parsed.
     depth: std::sync::OnceLock<usize>,
+    /// What the request cost its key's budget, once charged (the request hook runs before
+    /// the request's data is attached, so it is kept here).
+    cost: std::sync::OnceLock<crate::budget::Cost>,
 }
 
 /// How deep a document's fields nest, counted as async-graphql counts depth (a field is one
@@ -92,6 +96,10 @@ fn limit(message: String) -> ServerError {
 impl Extension for CodedExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut resp = next.run(ctx).await;
+        // what the request cost its key
+        if let Some(cost) = self.cost.get() {
+            resp.extensions.insert("cost".into(), cost.to_value());
+        }
         // what reached the response by another way than the hooks below
         resp.errors = std::mem::take(&mut resp.errors)
             .into_iter()
@@ -139,6 +147,27 @@ impl Extension for CodedExtension {
                 "the query's complexity is {}; at most {} is allowed (--max-complexity: a connection costs `first` × its fields)",
                 r.complexity, self.max_complexity
             ))]);
+        }
+        // charged to the key's budget before it runs
+        if let Some(charge) = ctx.data_opt::<std::sync::Arc<crate::budget::Charge>>() {
+            let cost = charge.take(r.complexity as u64);
+            if charge.outcome().is_some() {
+                let _ = self.cost.set(cost);
+            }
+            if let Some(wait) = cost.retry_after {
+                let secs = wait.as_secs_f64().ceil() as u64;
+                let e = ApiError::RateLimited {
+                    message: format!(
+                        "this key's cost budget ({} a minute) cannot pay for this request (cost {}, {} left): retry in {secs} s, or ask for a larger budget",
+                        cost.limit, cost.requested, cost.remaining
+                    ),
+                    retry_after: secs,
+                }
+                .extend();
+                let mut s = ServerError::new(e.message, None);
+                s.extensions = e.extensions;
+                return Err(vec![s]);
+            }
         }
         Ok(r)
     }

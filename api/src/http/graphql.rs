@@ -8,8 +8,7 @@
 //! request passes the same steps: key, body bounds, [`gate`], introspection policy, then
 //! execution off the async workers under the deadline.
 
-use super::{AppState, authenticate, graphiql_page};
-use crate::access::Principal;
+use super::{AppState, Authenticated, authenticate, graphiql_page};
 use crate::error::ApiError;
 use crate::gate;
 use crate::telemetry;
@@ -251,8 +250,8 @@ pub async fn post(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body
         return refusal(media, StatusCode::BAD_REQUEST, &e);
     }
     // after the content checks: a cross-site form post is 415 whatever its key
-    let p = match authenticate(&s, &headers).await {
-        Ok(p) => p,
+    let key = match authenticate(&s, &headers).await {
+        Ok(k) => k,
         Err((status, e)) => return refusal(media, status, &e),
     };
     let timeout = s.config.timeout;
@@ -304,7 +303,7 @@ pub async fn post(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body
             Err(e) => return refusal(media, StatusCode::BAD_REQUEST, &e),
         }
     };
-    match tokio::time::timeout(timeout, execute(&s, p, req, media, false)).await {
+    match tokio::time::timeout(timeout, execute(&s, key, req, media, false)).await {
         Ok(r) => r,
         Err(_) => timed_out(media, timeout),
     }
@@ -331,8 +330,8 @@ pub async fn get(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let p = match authenticate(&s, &headers).await {
-        Ok(p) => p,
+    let key = match authenticate(&s, &headers).await {
+        Ok(k) => k,
         Err((status, e)) => return refusal(media, status, &e),
     };
     let req = match request_from_query_string(&raw) {
@@ -340,7 +339,7 @@ pub async fn get(
         Err(e) => return refusal(media, StatusCode::BAD_REQUEST, &e),
     };
     let timeout = s.config.timeout;
-    match tokio::time::timeout(timeout, execute(&s, p, req, media, true)).await {
+    match tokio::time::timeout(timeout, execute(&s, key, req, media, true)).await {
         Ok(r) => r,
         Err(_) => timed_out(media, timeout),
     }
@@ -366,11 +365,15 @@ fn timed_out(media: Media, t: Duration) -> Response {
 /// `media`; records the operation's metrics and names it in the request's log line.
 async fn execute(
     s: &AppState,
-    p: Principal,
+    key: Authenticated,
     req: async_graphql::Request,
     media: Media,
     get: bool,
 ) -> Response {
+    let Authenticated {
+        principal: p,
+        charge,
+    } = key;
     let started = Instant::now();
     let span = tracing::Span::current();
     span.record("principal", p.label().as_str());
@@ -412,7 +415,9 @@ async fn execute(
         telemetry::graphql_operation(&operation, kind, e.code(), started.elapsed());
         return refusal(media, e.status(), &e);
     }
-    let mut req = crate::graphql::request(req, &s.db, p).data(s.jobs.clone());
+    let mut req = crate::graphql::request(req, &s.db, p)
+        .data(s.jobs.clone())
+        .data(charge);
     if !shape.introspects {
         // nothing the gate did not see may introspect either
         req = req.disable_introspection();
@@ -476,8 +481,21 @@ fn answer(media: Media, resp: async_graphql::Response) -> Response {
     let request_error = resp.data == async_graphql::Value::Null
         && !resp.errors.is_empty()
         && resp.errors.iter().all(|e| e.path.is_empty());
-    let status = match (request_error, media) {
-        (true, Media::GraphQlResponse) => StatusCode::BAD_REQUEST,
+    // a key over its cost budget: 429, and when to retry
+    let retry_after = resp.errors.iter().find_map(|e| {
+        let x = e.extensions.as_ref()?;
+        match (x.get("code"), x.get("retryAfter")) {
+            (Some(async_graphql::Value::String(c)), Some(async_graphql::Value::Number(n)))
+                if c == "RATE_LIMITED" =>
+            {
+                n.as_u64()
+            }
+            _ => None,
+        }
+    });
+    let status = match (retry_after, request_error, media) {
+        (Some(_), _, _) => StatusCode::TOO_MANY_REQUESTS,
+        (None, true, Media::GraphQlResponse) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
     let body = Body {
@@ -486,7 +504,15 @@ fn answer(media: Media, resp: async_graphql::Response) -> Response {
         extensions: &resp.extensions,
     };
     match serde_json::to_vec(&body) {
-        Ok(bytes) => (status, [(CONTENT_TYPE, media.content_type())], bytes).into_response(),
+        Ok(bytes) => {
+            let mut r = (status, [(CONTENT_TYPE, media.content_type())], bytes).into_response();
+            if let Some(secs) = retry_after
+                && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+            {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            r
+        }
         Err(e) => {
             let e = ApiError::Internal(format!("serialising the response: {e}"));
             refusal(media, e.status(), &e)

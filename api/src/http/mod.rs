@@ -58,6 +58,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<HeaderValue>,
     /// Serve `/metrics`.
     pub metrics: bool,
+    /// Each key's cost budget per minute unless the key has its own (0: no budgets).
+    pub cost_budget_per_minute: u64,
 }
 
 impl Default for HttpConfig {
@@ -73,6 +75,7 @@ impl Default for HttpConfig {
             introspection: IntrospectionPolicy::default(),
             cors_origins: Vec::new(),
             metrics: true,
+            cost_budget_per_minute: 2_000_000,
         }
     }
 }
@@ -92,6 +95,8 @@ pub struct AppState {
     pub config: HttpConfig,
     /// The import queue uploads go to.
     pub jobs: Jobs,
+    /// The keys' cost budgets (this server's buckets).
+    pub budgets: crate::budget::Budgets,
 }
 
 /// A web origin as `--cors-origin` takes it: `scheme://host[:port]`, http or https, no
@@ -233,7 +238,7 @@ fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
 async fn authenticate(
     s: &AppState,
     headers: &HeaderMap,
-) -> Result<Principal, (StatusCode, ApiError)> {
+) -> Result<Authenticated, (StatusCode, ApiError)> {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -248,17 +253,29 @@ async fn authenticate(
     let Some(token) = token else {
         return Err(unauthenticated());
     };
-    match tokio::time::timeout(AUTH_TIMEOUT, keys::principal(&s.db, token)).await {
-        Ok(Ok(Some(p))) => {
+    match tokio::time::timeout(AUTH_TIMEOUT, keys::lookup(&s.db, token)).await {
+        Ok(Ok(Some(key))) => {
             // beside the request, never in its way (on SQLite an import may hold the write
             // lock for seconds)
-            let (db, token, id) = (s.db.clone(), token.to_string(), p.key_id());
+            let (db, t, id) = (s.db.clone(), token.to_string(), key.principal.key_id());
             tokio::spawn(async move {
-                if let Err(e) = keys::mark_used(&db, &token).await {
+                if let Err(e) = keys::mark_used(&db, &t).await {
                     tracing::warn!(key = ?id, error = %e, "could not note the key's last use");
                 }
             });
-            Ok(p)
+            // the key's own budget, else the server's (0: none)
+            let per_minute = key
+                .budget_per_minute
+                .and_then(|b| u64::try_from(b).ok())
+                .unwrap_or(s.config.cost_budget_per_minute);
+            Ok(Authenticated {
+                principal: key.principal,
+                charge: std::sync::Arc::new(crate::budget::Charge::new(
+                    &s.budgets,
+                    keys::token_hash(token),
+                    per_minute,
+                )),
+            })
         }
         Ok(Ok(None)) => Err(unauthenticated()),
         Ok(Err(e)) => Err((
@@ -275,6 +292,14 @@ async fn authenticate(
     }
 }
 
+/// A request's key: who it is, and the charge against its cost budget.
+pub(crate) struct Authenticated {
+    /// Who.
+    pub(crate) principal: Principal,
+    /// What its GraphQL request is charged.
+    pub(crate) charge: std::sync::Arc<crate::budget::Charge>,
+}
+
 /// Handlers that need a key take the [`Principal`] as an argument.
 impl axum::extract::FromRequestParts<Arc<AppState>> for Principal {
     type Rejection = Response;
@@ -285,6 +310,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Principal {
     ) -> Result<Self, Response> {
         authenticate(s, &parts.headers)
             .await
+            .map(|a| a.principal)
             .map_err(IntoResponse::into_response)
     }
 }

@@ -50,6 +50,13 @@ pub struct KeyInfo {
     pub expires_at: Option<String>,
     /// When it was last used (to the minute).
     pub last_used_at: Option<String>,
+    /// Its own cost budget per minute (none: the server's).
+    pub budget_per_minute: Option<i64>,
+}
+
+/// The SHA-256 of a token, hex: what is stored, and what names a key's budget.
+pub fn token_hash(token: &str) -> String {
+    hash(token)
 }
 
 fn hash(token: &str) -> String {
@@ -85,6 +92,7 @@ pub async fn create_expiring(
         revoked_at: Set(None),
         expires_at: Set(expires_at),
         last_used_at: Set(None),
+        budget_per_minute: Set(None),
         province_code: Set(None),
         district_code: Set(None),
         agency_id: Set(None),
@@ -188,6 +196,7 @@ pub async fn list(db: &impl ConnectionTrait) -> ApiResult<Vec<KeyInfo>> {
             revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
             expires_at: k.expires_at.map(|t| t.to_rfc3339()),
             last_used_at: k.last_used_at.map(|t| t.to_rfc3339()),
+            budget_per_minute: k.budget_per_minute,
         })
         .collect())
 }
@@ -263,6 +272,15 @@ pub async fn rotate(
         }
     };
     let (new_id, token) = create_expiring(db, scope, old.label.clone(), old.expires_at).await?;
+    if old.budget_per_minute.is_some() {
+        api_key::ActiveModel {
+            id: sea_orm::Unchanged(new_id),
+            budget_per_minute: Set(old.budget_per_minute),
+            ..Default::default()
+        }
+        .update(db)
+        .await?;
+    }
     let province = province_of(db, &old).await?;
     let tx = super::begin_write(db).await?;
     let ends = now + overlap;
@@ -333,8 +351,57 @@ pub async fn mark_used(db: &DatabaseConnection, token: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Sets key `id`'s own cost budget per minute (none: the server's), audited.
+pub async fn set_budget(
+    db: &DatabaseConnection,
+    id: i32,
+    per_minute: Option<u64>,
+) -> ApiResult<()> {
+    let Some(k) = api_key::Entity::find_by_id(id).one(db).await? else {
+        return Err(ApiError::NotFound(format!("key {id}")));
+    };
+    let per_minute = per_minute
+        .map(|n| {
+            i64::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError::bad_input("budget", "a budget is a positive number"))
+        })
+        .transpose()?;
+    let province = province_of(db, &k).await?;
+    let tx = super::begin_write(db).await?;
+    let mut m: api_key::ActiveModel = k.into();
+    m.budget_per_minute = Set(per_minute);
+    m.update(&tx).await?;
+    audit::record(
+        &tx,
+        &operator(),
+        "key.budget",
+        province.as_deref(),
+        &id.to_string(),
+        json!({"perMinute": per_minute}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a bearer token stands for: its principal and its own budget per minute.
+#[derive(Debug, Clone)]
+pub struct KeyAuth {
+    /// Who.
+    pub principal: Principal,
+    /// Its own cost budget per minute (none: the server's).
+    pub budget_per_minute: Option<i64>,
+}
+
 /// The principal a bearer token stands for, or none (unknown, revoked or expired token).
 pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<Principal>> {
+    Ok(lookup(db, token).await?.map(|k| k.principal))
+}
+
+/// [`principal`], with the key's budget.
+pub async fn lookup(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<KeyAuth>> {
     let Some(k) = api_key::Entity::find()
         .filter(api_key::Column::TokenHash.eq(hash(token)))
         .filter(api_key::Column::RevokedAt.is_null())
@@ -348,7 +415,8 @@ pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Opti
     else {
         return Ok(None);
     };
-    Ok(match k.kind.as_str() {
+    let budget_per_minute = k.budget_per_minute;
+    let principal = match k.kind.as_str() {
         "admin" => Some(Principal::Admin {
             key_id: k.id,
             province: k.province_code,
@@ -381,5 +449,9 @@ pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Opti
             })
         }
         _ => None,
-    })
+    };
+    Ok(principal.map(|principal| KeyAuth {
+        principal,
+        budget_per_minute,
+    }))
 }

@@ -30,6 +30,8 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     /// When it was last used (to the minute: written at most once a minute).
     pub last_used_at: Option<DateTimeUtc>,
+    /// Its own cost budget per minute (none: the server's).
+    pub budget_per_minute: Option<i64>,
 }
 
 /// No navigable relations.
