@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Trusted documents: the operations a locked key may run (production integrations).
+    Documents {
+        #[command(subcommand)]
+        command: DocumentsCommand,
+    },
     /// Agencies of provinces and the dimensions they own.
     Agency {
         #[command(subcommand)]
@@ -164,6 +169,29 @@ enum KeyCommand {
     Revoke {
         /// The key's id (see `key list`).
         id: i32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DocumentsCommand {
+    /// Store a GraphQL document (one operation) for a key and lock the key to its stored
+    /// documents: from then on it runs only those, sent in full or by their SHA-256
+    /// (`extensions.persistedQuery.sha256Hash`). Prints the SHA-256.
+    Add {
+        /// The key's id (see `key list`).
+        #[arg(long)]
+        key: i32,
+        /// The document (`.graphql`), at most 1 MB.
+        file: PathBuf,
+        /// A name to recognise it by (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List a key's trusted documents: SHA-256 and name.
+    List {
+        /// The key's id.
+        #[arg(long)]
+        key: i32,
     },
 }
 
@@ -498,6 +526,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     command: AreasCommand::Import { file, builtin },
                 } => areas(&db, file, builtin).await,
                 Command::Key { command } => key(&db, command).await,
+                Command::Documents { command } => documents(&db, command).await,
                 Command::Agency { command } => agency(&db, command).await,
                 Command::Serve(args) => serve(db, args).await,
                 Command::Report {
@@ -778,6 +807,46 @@ async fn areas(
         r.new_provinces.len(),
         r.agencies_created
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn documents(
+    db: &sea_orm::DatabaseConnection,
+    command: DocumentsCommand,
+) -> Result<ExitCode> {
+    use api::service::keys;
+    let usage_or = |e: api::error::ApiError| match e {
+        api::error::ApiError::BadInput { .. } | api::error::ApiError::NotFound(_) => {
+            usage(e.to_string())
+        }
+        other => anyhow::Error::new(other),
+    };
+    match command {
+        DocumentsCommand::Add { key, file, name } => {
+            let len = std::fs::metadata(&file)
+                .with_context(|| format!("reading {}", file.display()))?
+                .len();
+            if len > 1 << 20 {
+                return Err(usage(format!(
+                    "{} is {len} bytes; a document is at most 1 MB",
+                    file.display()
+                )));
+            }
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let name = name.or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let sha = keys::add_document(db, key, &text, name)
+                .await
+                .map_err(usage_or)?;
+            eprintln!("key {key} now runs only its trusted documents; this one is:");
+            out!("{sha}");
+        }
+        DocumentsCommand::List { key } => {
+            for (sha, name) in keys::documents(db, key).await.map_err(usage_or)? {
+                out!("{sha}  {}", name.unwrap_or_default());
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -27,6 +27,16 @@ pub enum ApiError {
     /// A limit was exceeded (`LIMIT_EXCEEDED`).
     #[error("{0}")]
     LimitExceeded(String),
+    /// The key runs only its trusted documents, and this is not one (`FORBIDDEN`, with
+    /// `reason: DOCUMENT_NOT_TRUSTED`).
+    #[error(
+        "this key runs only its trusted documents, and this document (sha256 {0}) is not one of them: store it with `logbook documents add`, or send one that is"
+    )]
+    DocumentNotTrusted(String),
+    /// A document sent by its hash alone that this server does not hold
+    /// (`PERSISTED_QUERY_NOT_FOUND`): send it in full (with its hash) instead.
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
     /// The key's cost budget cannot pay for the request now (`RATE_LIMITED`, HTTP 429).
     #[error("{message}")]
     RateLimited {
@@ -48,7 +58,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Forbidden(_) | ApiError::DocumentNotTrusted(_) => "FORBIDDEN",
+            ApiError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
@@ -94,7 +105,9 @@ impl ApiError {
         use axum::http::StatusCode;
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::DocumentNotTrusted(_) => StatusCode::FORBIDDEN,
+            // what Apollo clients expect, to send the document in full next
+            ApiError::PersistedQueryNotFound => StatusCode::OK,
             ApiError::BadInput { .. } | ApiError::LimitExceeded(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

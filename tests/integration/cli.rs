@@ -609,6 +609,65 @@ async fn keys_expire_and_rotate_from_the_command_line() {
             .0,
         200
     );
+    // a trusted document locks the new key to it
+    let list = json(&logbook(&app.url, &["key", "list", "--json"]));
+    let new_id = list[0]["id"].as_i64().expect("id").to_string();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("mine.graphql");
+    std::fs::write(&file, "query Mine { me { kind } }").expect("write");
+    let out = logbook(
+        &app.url,
+        &[
+            "documents",
+            "add",
+            "--key",
+            &new_id,
+            file.to_str().expect("path"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        sha,
+        api::service::keys::document_hash("query Mine { me { kind } }")
+    );
+    let listed = logbook(&app.url, &["documents", "list", "--key", &new_id]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        format!("{sha}  mine.graphql")
+    );
+    assert_eq!(
+        app.graphql(Some(&new), "{ me { kind } }", json!({}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        app.graphql(Some(&new), "query Mine { me { kind } }", json!({}))
+            .await
+            .0,
+        200
+    );
+    std::fs::write(&file, "{ broken").expect("write");
+    assert_eq!(
+        logbook(
+            &app.url,
+            &[
+                "documents",
+                "add",
+                "--key",
+                &new_id,
+                file.to_str().expect("path")
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
     // usage errors: exit 2
     assert_eq!(
         logbook(&app.url, &["key", "rotate", &id]).status.code(),

@@ -227,3 +227,116 @@ async fn keys_spend_a_cost_budget_and_are_told_when_to_come_back(app: TestApp) {
 }
 
 on_both_databases!(keys_spend_a_cost_budget_and_are_told_when_to_come_back);
+
+/// Trusted documents: a locked key runs its stored documents — in full or by hash — and
+/// nothing else (`FORBIDDEN`, reason `DOCUMENT_NOT_TRUSTED`); another key is not locked, may
+/// not send a hash alone (`PERSISTED_QUERY_NOT_FOUND`: send it in full), and a hash sent
+/// with a document must be its hash.
+async fn a_locked_key_runs_only_its_trusted_documents(app: TestApp) {
+    let (locked_id, locked) = keys::create(&app.db, KeyScope::Agency("33-pho".into()), None)
+        .await
+        .expect("a key");
+    let (_, free) = keys::create(&app.db, KeyScope::Agency("33-pho".into()), None)
+        .await
+        .expect("a key");
+    let doc = "query Mine { me { kind label } }";
+    // a document must be one operation
+    assert_eq!(
+        keys::add_document(&app.db, locked_id, "{ a } { b }", None)
+            .await
+            .unwrap_err()
+            .code(),
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        keys::add_document(&app.db, locked_id, "{ me {", None)
+            .await
+            .unwrap_err()
+            .code(),
+        "BAD_USER_INPUT"
+    );
+    let sha = keys::add_document(&app.db, locked_id, doc, Some("mine.graphql".into()))
+        .await
+        .expect("stored");
+    assert_eq!(sha, keys::document_hash(doc));
+    assert_eq!(
+        keys::documents(&app.db, locked_id).await.expect("list"),
+        vec![(sha.clone(), Some("mine.graphql".to_string()))]
+    );
+    let post = |token: &str, body: serde_json::Value| {
+        let (http, auth) = (app.http(), format!("Bearer {token}"));
+        async move {
+            let (s, _, b) = crate::helpers::request(
+                http,
+                "POST",
+                "/graphql",
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
+                body.to_string(),
+            )
+            .await;
+            (
+                s,
+                serde_json::from_slice::<serde_json::Value>(&b).expect("json"),
+            )
+        }
+    };
+    let by_hash = json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}});
+    // the locked key: its document in full, or by its hash
+    let (s, v) = post(&locked, json!({ "query": doc })).await;
+    assert_eq!(
+        (s, v["data"]["me"]["kind"].as_str()),
+        (200, Some("AGENCY")),
+        "{v}"
+    );
+    let (s, v) = post(&locked, by_hash.clone()).await;
+    assert_eq!(
+        (s, v["data"]["me"]["kind"].as_str()),
+        (200, Some("AGENCY")),
+        "{v}"
+    );
+    // anything else: refused, saying why
+    for other in ["{ me { kind } }", "query Mine { me { kind label } } "] {
+        let (s, v) = post(&locked, json!({ "query": other })).await;
+        assert_eq!(s, 403, "{v}");
+        assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN");
+        assert_eq!(
+            v["errors"][0]["extensions"]["reason"],
+            "DOCUMENT_NOT_TRUSTED"
+        );
+    }
+    // another key is not locked; a hash alone is not enough for it
+    let (s, v) = post(&free, json!({ "query": "{ me { kind } }" })).await;
+    assert_eq!(
+        (s, v["data"]["me"]["kind"].as_str()),
+        (200, Some("AGENCY")),
+        "{v}"
+    );
+    let (s, v) = post(&free, by_hash).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    assert_eq!(v["errors"][0]["message"], "PersistedQueryNotFound");
+    let (s, v) = post(
+        &free,
+        json!({"query": doc, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["data"]["me"]["kind"].as_str()),
+        (200, Some("AGENCY")),
+        "{v}"
+    );
+    let (s, v) = post(&free, json!({"query": "{ me { kind } }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}})).await;
+    assert_eq!(
+        (s, v["errors"][0]["extensions"]["code"].as_str()),
+        (400, Some("BAD_USER_INPUT")),
+        "{v}"
+    );
+}
+
+on_both_databases!(a_locked_key_runs_only_its_trusted_documents);

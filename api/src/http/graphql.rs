@@ -91,6 +91,9 @@ fn refusal(media: Media, status: StatusCode, e: &ApiError) -> Response {
     if let ApiError::BadInput { field, .. } = e {
         ext.insert("field".into(), field.as_str().into());
     }
+    if let ApiError::DocumentNotTrusted(_) = e {
+        ext.insert("reason".into(), "DOCUMENT_NOT_TRUSTED".into());
+    }
     let body = serde_json::json!({ "errors": [{ "message": message, "extensions": ext }] });
     json(media, status, &body)
 }
@@ -100,16 +103,58 @@ fn json(media: Media, status: StatusCode, body: &Value) -> Response {
     (status, [(CONTENT_TYPE, media.content_type())], bytes).into_response()
 }
 
-/// The parameters of one GraphQL request, checked: `query` a string, `operationName` a
-/// string or null, `variables` and `extensions` maps or null.
+/// One GraphQL request as received: the operation (its query empty when only a hash was
+/// sent), and `extensions.persistedQuery.sha256Hash` when given.
+pub struct Received {
+    /// The request.
+    pub req: async_graphql::Request,
+    /// The document's SHA-256, hex, lower case.
+    pub persisted: Option<String>,
+}
+
+/// The parameters of one GraphQL request, checked: `query` a string (or absent when
+/// `extensions.persistedQuery` names the document), `operationName` a string or null,
+/// `variables` and `extensions` maps or null.
 fn request_from_params(
     query: Option<Value>,
     operation_name: Option<Value>,
     variables: Option<Value>,
     extensions: Option<Value>,
-) -> Result<async_graphql::Request, ApiError> {
+) -> Result<Received, ApiError> {
+    let persisted = match &extensions {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(x)) => match x.get("persistedQuery") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(pq)) => {
+                let hash = pq
+                    .get("sha256Hash")
+                    .and_then(Value::as_str)
+                    .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .ok_or_else(|| {
+                        ApiError::bad_input(
+                            "extensions.persistedQuery",
+                            "sha256Hash must be the document's SHA-256, 64 hex digits",
+                        )
+                    })?;
+                Some(hash.to_ascii_lowercase())
+            }
+            Some(_) => {
+                return Err(ApiError::bad_input(
+                    "extensions.persistedQuery",
+                    "persistedQuery must be an object with sha256Hash",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(ApiError::bad_input(
+                "extensions",
+                "extensions must be an object or null",
+            ));
+        }
+    };
     let query = match query {
         Some(Value::String(q)) => q,
+        None | Some(Value::Null) if persisted.is_some() => String::new(),
         None | Some(Value::Null) => {
             return Err(ApiError::bad_input(
                 "query",
@@ -139,21 +184,11 @@ fn request_from_params(
             ));
         }
     }
-    match extensions {
-        // accepted and not used: logbook defines no request extension
-        None | Some(Value::Null) | Some(Value::Object(_)) => {}
-        Some(_) => {
-            return Err(ApiError::bad_input(
-                "extensions",
-                "extensions must be an object or null",
-            ));
-        }
-    }
-    Ok(req)
+    Ok(Received { req, persisted })
 }
 
 /// A JSON body's request.
-fn request_from_json(bytes: &[u8]) -> Result<async_graphql::Request, ApiError> {
+fn request_from_json(bytes: &[u8]) -> Result<Received, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_input(
             "request",
@@ -188,7 +223,7 @@ fn request_from_json(bytes: &[u8]) -> Result<async_graphql::Request, ApiError> {
 }
 
 /// A GET request's parameters (`variables` and `extensions` as JSON text).
-fn request_from_query_string(raw: &str) -> Result<async_graphql::Request, ApiError> {
+fn request_from_query_string(raw: &str) -> Result<Received, ApiError> {
     let mut params: Map<String, Value> = Map::new();
     for (k, v) in form_urlencoded_pairs(raw) {
         let value = match k.as_str() {
@@ -296,7 +331,10 @@ pub async fn post(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body
             ));
             return refusal(media, StatusCode::PAYLOAD_TOO_LARGE, &e);
         }
-        req
+        Received {
+            req,
+            persisted: None,
+        }
     } else {
         match request_from_json(&bytes) {
             Ok(r) => r,
@@ -361,20 +399,69 @@ fn timed_out(media: Media, t: Duration) -> Response {
     refusal(media, StatusCode::REQUEST_TIMEOUT, &e)
 }
 
+/// The document a request runs: as sent, or stored and named by its hash. A key locked to
+/// its trusted documents runs only those (sent in full or by hash); for other keys a hash
+/// alone is not enough (this server keeps no documents for them), and a hash sent with a
+/// document must be its hash.
+async fn document(
+    s: &AppState,
+    key: i32,
+    trusted_only: bool,
+    received: Received,
+) -> Result<async_graphql::Request, ApiError> {
+    use crate::service::keys;
+    let Received { mut req, persisted } = received;
+    let sent = (!req.query.is_empty()).then(|| keys::document_hash(&req.query));
+    if let (Some(sent), Some(named)) = (&sent, &persisted)
+        && sent != named
+    {
+        return Err(ApiError::bad_input(
+            "extensions.persistedQuery",
+            "sha256Hash is not the SHA-256 of the query sent",
+        ));
+    }
+    match (trusted_only, sent, persisted) {
+        (false, Some(_), _) => Ok(req),
+        (false, None, _) => Err(ApiError::PersistedQueryNotFound),
+        (true, sent, persisted) => {
+            let Some(sha) = sent.or(persisted) else {
+                return Err(ApiError::bad_input("query", "the request has no query"));
+            };
+            match keys::document(&s.db, key, &sha).await? {
+                Some(text) => {
+                    req.query = text;
+                    Ok(req)
+                }
+                None => Err(ApiError::DocumentNotTrusted(sha)),
+            }
+        }
+    }
+}
+
 /// Runs the one operation of `req` for `p` (`get`: only a query may run) and answers in
 /// `media`; records the operation's metrics and names it in the request's log line.
 async fn execute(
     s: &AppState,
     key: Authenticated,
-    req: async_graphql::Request,
+    received: Received,
     media: Media,
     get: bool,
 ) -> Response {
     let Authenticated {
         principal: p,
         charge,
+        id,
+        trusted_only,
     } = key;
     let started = Instant::now();
+    let req = match document(s, id, trusted_only, received).await {
+        Ok(req) => req,
+        Err(e) => {
+            let operation = telemetry::operation_label(None);
+            telemetry::graphql_operation(&operation, "unknown", e.code(), started.elapsed());
+            return refusal(media, e.status(), &e);
+        }
+    };
     let span = tracing::Span::current();
     span.record("principal", p.label().as_str());
     let shape = match gate::check(&req.query, req.operation_name.as_deref(), &s.config.gate) {
@@ -601,7 +688,8 @@ mod tests {
         let req = request_from_query_string(
             "query=query%20T(%24n%3A%20String!)%20%7B%20__type(name%3A%20%24n)%20%7B%20name%20%7D%20%7D&variables=%7B%22n%22%3A%22Household%22%7D&operationName=T",
         )
-        .expect("a request");
+        .expect("a request")
+        .req;
         assert_eq!(
             req.query,
             "query T($n: String!) { __type(name: $n) { name } }"
@@ -613,6 +701,7 @@ mod tests {
         assert_eq!(
             request_from_query_string("query=%7B%20a%20%7D%")
                 .expect("ok")
+                .req
                 .query,
             "{ a }%"
         );

@@ -269,6 +269,8 @@ async fn authenticate(
                 .and_then(|b| u64::try_from(b).ok())
                 .unwrap_or(s.config.cost_budget_per_minute);
             Ok(Authenticated {
+                id: key.id,
+                trusted_only: key.trusted_only,
                 principal: key.principal,
                 charge: std::sync::Arc::new(crate::budget::Charge::new(
                     &s.budgets,
@@ -294,6 +296,10 @@ async fn authenticate(
 
 /// A request's key: who it is, and the charge against its cost budget.
 pub(crate) struct Authenticated {
+    /// The key's id.
+    pub(crate) id: i32,
+    /// It runs only its trusted documents.
+    pub(crate) trusted_only: bool,
     /// Who.
     pub(crate) principal: Principal,
     /// What its GraphQL request is charged.

@@ -7,7 +7,7 @@ use crate::service::agencies::operator;
 use crate::service::audit;
 use chrono::Utc;
 use entity::types::{AreaCode, AreaLevel, Dimension};
-use entity::{agency, agency_dimension, api_key, area};
+use entity::{agency, agency_dimension, api_key, area, trusted_document};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -93,6 +93,7 @@ pub async fn create_expiring(
         expires_at: Set(expires_at),
         last_used_at: Set(None),
         budget_per_minute: Set(None),
+        trusted_only: Set(false),
         province_code: Set(None),
         district_code: Set(None),
         agency_id: Set(None),
@@ -386,13 +387,101 @@ pub async fn set_budget(
     Ok(())
 }
 
-/// What a bearer token stands for: its principal and its own budget per minute.
+/// What a bearer token stands for: its principal, its own budget per minute, and whether it
+/// runs only its trusted documents.
 #[derive(Debug, Clone)]
 pub struct KeyAuth {
+    /// The key's id.
+    pub id: i32,
     /// Who.
     pub principal: Principal,
     /// Its own cost budget per minute (none: the server's).
     pub budget_per_minute: Option<i64>,
+    /// It runs only the documents stored for it.
+    pub trusted_only: bool,
+}
+
+/// The SHA-256 of a document's text, hex: how a trusted document is named.
+pub fn document_hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Stores a trusted document for key `id` and locks the key to its documents (from now on
+/// it runs only stored ones), audited; returns the document's SHA-256. The document must
+/// parse and hold exactly one operation.
+pub async fn add_document(
+    db: &DatabaseConnection,
+    id: i32,
+    text: &str,
+    name: Option<String>,
+) -> ApiResult<String> {
+    let Some(k) = api_key::Entity::find_by_id(id).one(db).await? else {
+        return Err(ApiError::NotFound(format!("key {id}")));
+    };
+    let doc = async_graphql::parser::parse_query(text)
+        .map_err(|e| ApiError::bad_input("document", format!("not a GraphQL document: {e}")))?;
+    if doc.operations.iter().count() != 1 {
+        return Err(ApiError::bad_input(
+            "document",
+            "a trusted document holds exactly one operation",
+        ));
+    }
+    let sha = document_hash(text);
+    let province = province_of(db, &k).await?;
+    let tx = super::begin_write(db).await?;
+    trusted_document::Entity::insert(trusted_document::ActiveModel {
+        key_id: Set(id),
+        sha256: Set(sha.clone()),
+        document: Set(text.to_string()),
+        name: Set(name.clone()),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(&tx)
+    .await?;
+    let mut m: api_key::ActiveModel = k.into();
+    m.trusted_only = Set(true);
+    m.update(&tx).await?;
+    audit::record(
+        &tx,
+        &operator(),
+        "key.document",
+        province.as_deref(),
+        &id.to_string(),
+        json!({"sha256": sha, "name": name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(sha)
+}
+
+/// The trusted documents of key `id`: (SHA-256, name), oldest first.
+pub async fn documents(
+    db: &impl ConnectionTrait,
+    id: i32,
+) -> ApiResult<Vec<(String, Option<String>)>> {
+    Ok(trusted_document::Entity::find()
+        .filter(trusted_document::Column::KeyId.eq(id))
+        .order_by_asc(trusted_document::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.sha256, d.name))
+        .collect())
+}
+
+/// The text of key `id`'s trusted document with this SHA-256, if stored.
+pub async fn document(
+    db: &impl ConnectionTrait,
+    id: i32,
+    sha256: &str,
+) -> ApiResult<Option<String>> {
+    Ok(
+        trusted_document::Entity::find_by_id((id, sha256.to_ascii_lowercase()))
+            .one(db)
+            .await?
+            .map(|d| d.document),
+    )
 }
 
 /// The principal a bearer token stands for, or none (unknown, revoked or expired token).
@@ -415,7 +504,7 @@ pub async fn lookup(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<
     else {
         return Ok(None);
     };
-    let budget_per_minute = k.budget_per_minute;
+    let (id, budget_per_minute, trusted_only) = (k.id, k.budget_per_minute, k.trusted_only);
     let principal = match k.kind.as_str() {
         "admin" => Some(Principal::Admin {
             key_id: k.id,
@@ -451,7 +540,9 @@ pub async fn lookup(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<
         _ => None,
     };
     Ok(principal.map(|principal| KeyAuth {
+        id,
         principal,
         budget_per_minute,
+        trusted_only,
     }))
 }

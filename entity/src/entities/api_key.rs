@@ -32,6 +32,8 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     /// Its own cost budget per minute (none: the server's).
     pub budget_per_minute: Option<i64>,
+    /// It runs only the documents stored for it (`trusted_documents`).
+    pub trusted_only: bool,
 }
 
 /// No navigable relations.

@@ -16,4 +16,5 @@ pub mod indicator;
 pub mod logbook_entry;
 pub mod member;
 pub mod problem;
+pub mod trusted_document;
 pub mod visibility_change;
