@@ -269,6 +269,12 @@ struct ServeArgs {
         default_value_t = 2_000_000
     )]
     cost_budget_per_minute: u64,
+    /// Where bulk exports' files are written (a folder per export).
+    #[arg(long, env = "LOGBOOK_EXPORT_DIR", default_value = "logbook-exports")]
+    export_dir: PathBuf,
+    /// Hours an export's files are kept once it is done.
+    #[arg(long, env = "LOGBOOK_EXPORT_TTL_HOURS", default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    export_ttl_hours: u64,
     /// Serve Prometheus metrics at /metrics.
     #[arg(long, env = "LOGBOOK_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     metrics: bool,
@@ -1021,6 +1027,10 @@ impl ServeArgs {
             },
             jobs: api::JobConfig {
                 limits: self.read.limits(),
+                exports: api::service::exports::Store {
+                    dir: self.export_dir.clone(),
+                    ttl: std::time::Duration::from_secs(self.export_ttl_hours * 3600),
+                },
                 ..Default::default()
             },
             shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),

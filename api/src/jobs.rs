@@ -46,6 +46,8 @@ pub struct JobConfig {
     pub today: Option<NaiveDate>,
     /// How much of an uploaded workbook is read.
     pub limits: importer::ReadLimits,
+    /// Where exports are written, and for how long they are kept.
+    pub exports: crate::service::exports::Store,
 }
 
 /// The queue and its worker; cheap to clone.
@@ -135,6 +137,16 @@ impl Jobs {
         self.config
             .today
             .unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
+
+    /// Wakes the worker (a job was queued).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The settings of the queue.
+    pub fn config(&self) -> &JobConfig {
+        &self.config
     }
 
     /// Puts jobs a dead process left `running` back in the queue (SQLite, where one
@@ -341,6 +353,12 @@ impl Jobs {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "import worker"),
+            }
+            // exports after imports: an import waits for no export
+            match crate::service::exports::run_next(&self.db, &self.config.exports).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "export worker"),
             }
             tokio::select! {
                 _ = tokio::time::timeout(poll, self.wake.notified()) => {}

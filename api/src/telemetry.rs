@@ -155,6 +155,7 @@ pub fn route(path: &str) -> &'static str {
             "/batches/{id}/errors.xlsx"
         }
         p if p.starts_with("/graphiql/") => "/graphiql/{asset}",
+        p if p.starts_with("/exports/") => "/exports/{id}/{file}",
         _ => "other",
     }
 }

@@ -10,6 +10,7 @@ mod m20261122_000005_import_jobs;
 mod m20261203_000006_foreign_keys;
 mod m20261206_000007_changes;
 mod m20261206_000008_key_lifetimes;
+mod m20261206_000009_exports;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_foreign_keys::Migration),
             Box::new(m20261206_000007_changes::Migration),
             Box::new(m20261206_000008_key_lifetimes::Migration),
+            Box::new(m20261206_000009_exports::Migration),
         ]
     }
 }

@@ -18,7 +18,7 @@ const ANALYSIS: &str = "attitude skills wayOut mentor updatedAt";
 const ENTRY: &str = "id problemId date agency agencyCode activity status updatedAt";
 
 /// Records by (kind, key).
-type Records = BTreeMap<(String, String), Value>;
+pub(crate) type Records = BTreeMap<(String, String), Value>;
 
 /// A mirror kept by the feed: its records and where it stands.
 #[derive(Default)]
@@ -73,7 +73,7 @@ impl Mirror {
 }
 
 /// Every record the key may see, read through the ordinary connections.
-async fn full_read(app: &TestApp, key: &str) -> Records {
+pub(crate) async fn full_read(app: &TestApp, key: &str) -> Records {
     let mut out = Records::new();
     let mut after: Option<String> = None;
     loop {

@@ -146,9 +146,18 @@ impl TestApp {
             self.db.clone(),
             api::JobConfig {
                 today: Some(today()),
+                exports: self.export_store(),
                 ..Default::default()
             },
         )
+    }
+
+    /// Where this test's exports are written (in its own temporary folder).
+    pub fn export_store(&self) -> api::service::exports::Store {
+        api::service::exports::Store {
+            dir: self._dir.path().join("exports"),
+            ..Default::default()
+        }
     }
 
     /// The HTTP app over this database.

@@ -63,6 +63,18 @@ impl ImportsQuery {
         Ok(conn)
     }
 
+    /// One of the key's exports; `null` with NOT_FOUND for another key's.
+    async fn export_job(&self, ctx: &Context<'_>, id: i32) -> Result<Option<types::ExportJob>> {
+        let p = principal(ctx)?;
+        let Some(key) = p.key_id() else {
+            return Err(ApiError::NotFound(format!("export {id}")).extend());
+        };
+        match service::exports::get(db(ctx)?, key, id).await.gql()? {
+            Some(j) => Ok(Some(types::ExportJob(j))),
+            None => Err(ApiError::NotFound(format!("export {id}")).extend()),
+        }
+    }
+
     /// One import batch; `null` with NOT_FOUND when the key may not see it.
     async fn import_batch(&self, ctx: &Context<'_>, id: i32) -> Result<Option<types::ImportBatch>> {
         let p = principal(ctx)?;

@@ -82,6 +82,39 @@ impl MutationRoot {
         Ok(types::ImportBatch(jobs.enqueue(p, up).await.gql()?))
     }
 
+    /// Asks for a bulk export of the records the key may see: one gzip file per kind (all
+    /// kinds unless `entities` names some), CSV (UTF-8 with a byte-order mark) or NDJSON,
+    /// only those changed at or after `updatedSince` when given. It is queued; poll
+    /// `exportJob(id)`, then download each file's `url` with the same key.
+    async fn start_export(
+        &self,
+        ctx: &Context<'_>,
+        entities: Option<Vec<service::changes::Entity>>,
+        format: service::exports::Format,
+        #[graphql(desc = "Only records changed at or after this time (RFC 3339).")]
+        updated_since: Option<String>,
+    ) -> Result<types::ExportJob> {
+        let p = principal(ctx)?;
+        let key = p.key_id().ok_or_else(|| {
+            ApiError::Forbidden("exports are asked for with a key".into()).extend()
+        })?;
+        let since = parse_since(&updated_since).gql()?;
+        let job = service::exports::start(
+            db(ctx)?,
+            key,
+            p,
+            &entities.unwrap_or_default(),
+            format,
+            since,
+        )
+        .await
+        .gql()?;
+        if let Some(jobs) = ctx.data_opt::<crate::jobs::Jobs>() {
+            jobs.wake();
+        }
+        Ok(types::ExportJob(job))
+    }
+
     /// Adds an agency to a province (admin keys).
     async fn add_agency(&self, ctx: &Context<'_>, input: AgencyInput) -> Result<AgencyInfo> {
         let p = principal(ctx)?;

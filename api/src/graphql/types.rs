@@ -737,3 +737,73 @@ impl Change {
         })
     }
 }
+
+/// A bulk export.
+pub struct ExportJob(pub entity::export_job::Model);
+
+/// One file of an export.
+#[derive(SimpleObject)]
+pub struct ExportFile {
+    /// The kind of record in it.
+    pub entity: crate::service::changes::Entity,
+    /// Records written (once the export is done).
+    pub rows: Option<i64>,
+    /// Where to download it (with the same key), once the export is done.
+    pub url: Option<String>,
+}
+
+#[Object]
+impl ExportJob {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// `QUEUED`, `RUNNING`, `DONE`, `FAILED` or `EXPIRED` (its files deleted).
+    async fn status(&self) -> String {
+        self.0.status.to_ascii_uppercase()
+    }
+    /// `csv` or `ndjson`.
+    async fn format(&self) -> &str {
+        &self.0.format
+    }
+    /// Records written so far.
+    async fn rows_done(&self) -> i64 {
+        self.0.rows_done
+    }
+    /// Its files, one per kind of record.
+    async fn files(&self) -> Vec<ExportFile> {
+        let counts: serde_json::Value =
+            serde_json::from_str(&self.0.counts).unwrap_or(serde_json::Value::Null);
+        let done = self.0.status == "done";
+        crate::service::exports::kinds(&self.0)
+            .into_iter()
+            .map(|k| ExportFile {
+                entity: k,
+                rows: counts[crate::service::exports::kind_key(k)].as_i64(),
+                url: done.then(|| {
+                    format!(
+                        "/exports/{}/{}",
+                        self.0.id,
+                        crate::service::exports::file_name(k, &self.0)
+                    )
+                }),
+            })
+            .collect()
+    }
+    /// When asked (RFC 3339).
+    async fn created_at(&self) -> String {
+        self.0.created_at.to_rfc3339()
+    }
+    /// When it ended.
+    async fn finished_at(&self) -> Option<String> {
+        self.0.finished_at.map(|t| t.to_rfc3339())
+    }
+    /// When its files are deleted.
+    async fn expires_at(&self) -> Option<String> {
+        self.0.expires_at.map(|t| t.to_rfc3339())
+    }
+    /// Why it failed.
+    async fn failure(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+}

@@ -168,6 +168,7 @@ pub fn app(state: AppState) -> Router {
         .route("/dashboard.svg", get(dashboard))
         .route("/reports/monthly.xlsx", get(monthly_report))
         .route("/graphiql/{asset}", get(graphiql::asset))
+        .route("/exports/{id}/{file}", get(export_file))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if metrics {
@@ -371,6 +372,46 @@ fn xlsx(name: &str, bytes: Vec<u8>) -> Response {
         bytes,
     )
         .into_response()
+}
+
+/// GET `/exports/{id}/{file}`: one file of a done export, for the key that asked for it,
+/// streamed from disk.
+async fn export_file(
+    State(s): State<Arc<AppState>>,
+    p: Principal,
+    Path((id, file)): Path<(i32, String)>,
+) -> Response {
+    use crate::service::exports;
+    let not_found = || ApiError::NotFound(format!("export file {id}/{file}")).into_response();
+    let Some(key) = p.key_id() else {
+        return not_found();
+    };
+    let job = match exports::get(&s.db, key, id).await {
+        Ok(Some(j)) if j.status == "done" => j,
+        Ok(_) => return not_found(),
+        Err(e) => return internal("export", &e),
+    };
+    let Some(kind) = exports::kinds(&job)
+        .into_iter()
+        .find(|k| exports::file_name(*k, &job) == file)
+    else {
+        return not_found();
+    };
+    let path = s.jobs.config().exports.path(&job, kind);
+    match tokio::fs::File::open(&path).await {
+        Ok(f) => (
+            [
+                (CONTENT_TYPE, "application/gzip".to_string()),
+                (
+                    CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"export-{id}-{file}\""),
+                ),
+            ],
+            axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(f)),
+        )
+            .into_response(),
+        Err(_) => not_found(),
+    }
 }
 
 /// GET `/template.xlsx`: the blank workbook (no key needed; it holds no data).

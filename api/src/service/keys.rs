@@ -491,8 +491,22 @@ pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Opti
 
 /// [`principal`], with the key's budget.
 pub async fn lookup(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<KeyAuth>> {
+    working(db, api_key::Column::TokenHash.eq(hash(token))).await
+}
+
+/// Key `id`, if it still works (not revoked, not expired): for work done later on its
+/// behalf (an export), checked when the work runs.
+pub async fn by_id(db: &impl ConnectionTrait, id: i32) -> ApiResult<Option<KeyAuth>> {
+    working(db, api_key::Column::Id.eq(id)).await
+}
+
+/// The working key matching `which`, as a [`KeyAuth`].
+async fn working(
+    db: &impl ConnectionTrait,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> ApiResult<Option<KeyAuth>> {
     let Some(k) = api_key::Entity::find()
-        .filter(api_key::Column::TokenHash.eq(hash(token)))
+        .filter(which)
         .filter(api_key::Column::RevokedAt.is_null())
         .filter(
             sea_orm::Condition::any()

@@ -6,6 +6,7 @@ pub mod assistance;
 pub mod audit;
 pub mod catalog;
 pub mod changes;
+pub mod exports;
 pub mod households;
 pub mod imports;
 pub mod keys;

@@ -8,6 +8,7 @@ pub mod area;
 pub mod audit_event;
 pub mod cohort;
 pub mod dimension;
+pub mod export_job;
 pub mod household;
 pub mod import_batch;
 pub mod import_issue;
