@@ -150,6 +150,16 @@ async fn an_export_holds_exactly_what_the_api_gives_the_key(app: TestApp) {
     // only what changed since: nothing changed after tomorrow
     let job = export(&app, &key, "NDJSON", Some("2999-01-01T00:00:00Z")).await;
     assert_eq!(job["rowsDone"], 0, "{job}");
+    // a key's share: two waiting at a time
+    for _ in 0..2 {
+        let (_, v) = app.graphql(Some(&key), START, json!({"f": "CSV"})).await;
+        assert_eq!(v["data"]["startExport"]["status"], "QUEUED", "{v}");
+    }
+    let (_, v) = app.graphql(Some(&key), START, json!({"f": "CSV"})).await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{v}"
+    );
     // a bad time is refused
     let (_, v) = app
         .graphql(Some(&key), START, json!({"f": "CSV", "since": "soon"}))

@@ -12,7 +12,7 @@ use entity::export_job;
 use entity::{analysis, household, logbook_entry, member, problem};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, Set,
+    IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -70,7 +70,13 @@ pub fn file_name(kind: Kind, job: &export_job::Model) -> String {
     format!("{}.{}.gz", kind_key(kind), job.format)
 }
 
-/// Queues an export for the key `key` (whose principal is `p`).
+/// Exports of one key waiting or running at once.
+pub const MAX_WAITING: u64 = 2;
+/// Done exports of one key whose files are kept at once.
+pub const MAX_KEPT: u64 = 10;
+
+/// Queues an export for the key `key` (whose principal is `p`), within its share: at most
+/// [`MAX_WAITING`] waiting or running and [`MAX_KEPT`] kept.
 pub async fn start(
     db: &DatabaseConnection,
     key: i32,
@@ -79,6 +85,23 @@ pub async fn start(
     format: Format,
     updated_since: Option<chrono::DateTime<Utc>>,
 ) -> ApiResult<export_job::Model> {
+    // each key's share of the worker and the disk: a few at a time, a few kept
+    let of_key = |statuses: &'static [&'static str]| {
+        export_job::Entity::find()
+            .filter(export_job::Column::KeyId.eq(key))
+            .filter(export_job::Column::Status.is_in(statuses.iter().copied()))
+            .count(db)
+    };
+    if of_key(&["queued", "running"]).await? >= MAX_WAITING {
+        return Err(ApiError::LimitExceeded(format!(
+            "at most {MAX_WAITING} exports of one key wait or run at a time: poll exportJob until one is done"
+        )));
+    }
+    if of_key(&["done"]).await? >= MAX_KEPT {
+        return Err(ApiError::LimitExceeded(format!(
+            "at most {MAX_KEPT} exports of one key are kept until they expire: download what you need, new ones are taken after the oldest expires"
+        )));
+    }
     let mut kinds: Vec<Kind> = if entities.is_empty() {
         Kind::ALL.to_vec()
     } else {
