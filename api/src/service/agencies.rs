@@ -19,20 +19,23 @@ pub fn operator() -> Principal {
     Principal::Operator { district: None }
 }
 
-/// The agency as the principal its keys act as, owning the dimensions it owns now.
-async fn as_principal(
+/// The agency as the principal its key `key_id` acts as, owning the dimensions it owns now
+/// (in order).
+pub(crate) async fn as_principal(
     db: &impl ConnectionTrait,
+    key_id: i32,
     a: &agency::Model,
 ) -> ApiResult<(Principal, Vec<Dimension>)> {
-    let dims: Vec<Dimension> = agency_dimension::Entity::find()
+    let mut dims: Vec<Dimension> = agency_dimension::Entity::find()
         .filter(agency_dimension::Column::AgencyId.eq(a.id))
         .all(db)
         .await?
         .into_iter()
         .map(|d| d.dimension)
         .collect();
+    dims.sort();
     let p = Principal::Agency {
-        key_id: 0,
+        key_id,
         agency_id: a.id,
         agency_code: a.code.clone(),
         province: a.province_code.clone(),
@@ -143,7 +146,8 @@ pub async fn assign(
     .await?;
     if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
         // what the agency now sees comes to its change feed
-        let (agency, after) = as_principal(&tx, &a).await?;
+        // no key of its: only the conditions the principal makes are used
+        let (agency, after) = as_principal(&tx, 0, &a).await?;
         let before: Vec<Dimension> = after.iter().copied().filter(|x| *x != d).collect();
         let n = super::changes::record_visibility(&tx, &agency, before, after).await?;
         tracing::info!(
@@ -176,7 +180,8 @@ pub async fn unassign(
     let a = find(db, code).await?;
     p.administers(&a.province_code)?;
     let tx = super::begin_write(db).await?;
-    let (agency, before) = as_principal(&tx, &a).await?;
+    // no key of its: only the conditions the principal makes are used
+    let (agency, before) = as_principal(&tx, 0, &a).await?;
     let deleted = agency_dimension::Entity::delete_many()
         .filter(agency_dimension::Column::AgencyId.eq(a.id))
         .filter(agency_dimension::Column::Dimension.eq(d.key()))

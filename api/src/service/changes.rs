@@ -14,7 +14,8 @@ use entity::db::Stamp;
 use entity::types::Dimension;
 use entity::{analysis, household, logbook_entry, member, problem, visibility_change};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::cmp::Ordering;
 use std::collections::HashSet;
@@ -253,6 +254,36 @@ fn upsert(
     }
 }
 
+/// The records of `E` under `rule` after `after`, in feed order, at most `limit`, as upsert
+/// events (`parts` gives a record's key, change number, time and [`Record`]).
+#[allow(clippy::too_many_arguments)]
+async fn changed<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    rule: Condition,
+    seq: E::Column,
+    key: E::Column,
+    entity: Entity,
+    after: Option<&Position>,
+    limit: u64,
+    parts: impl Fn(E::Model) -> (String, i64, chrono::DateTime<chrono::Utc>, Record),
+) -> ApiResult<Vec<Change>> {
+    let rows = E::find()
+        .filter(rule)
+        .filter(after_records(seq, key, entity, after))
+        .order_by_asc(seq)
+        .order_by_asc(key)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let (k, s, t, record) = parts(r);
+            upsert(entity, k, s, t, record)
+        })
+        .collect())
+}
+
 /// One page of the feed for `p`: the events after `after` (from the start when none), at
 /// most `first`, of the kinds in `entities` (all when empty).
 pub async fn page(
@@ -265,100 +296,116 @@ pub async fn page(
     let wanted = |e: Entity| entities.is_empty() || entities.contains(&e);
     let limit = first + 1;
     let mut events: Vec<Change> = Vec::new();
-    if wanted(Entity::Household) {
-        use household::Column as C;
-        let rows = household::Entity::find()
-            .filter(p.households())
-            .filter(after_records(
-                C::ChangeSeq,
-                C::HouseCode,
-                Entity::Household,
-                after,
-            ))
-            .order_by_asc(C::ChangeSeq)
-            .order_by_asc(C::HouseCode)
-            .limit(limit)
-            .all(db)
-            .await?;
-        events.extend(rows.into_iter().map(|r| {
-            let (k, s, t) = (r.house_code.to_string(), r.change_seq, r.updated_at);
-            upsert(Entity::Household, k, s, t, Record::Household(r))
-        }));
-    }
-    if wanted(Entity::Member) {
-        use member::Column as C;
-        let rows = member::Entity::find()
-            .filter(p.members())
-            .filter(after_records(
-                C::ChangeSeq,
-                C::CitizenId,
-                Entity::Member,
-                after,
-            ))
-            .order_by_asc(C::ChangeSeq)
-            .order_by_asc(C::CitizenId)
-            .limit(limit)
-            .all(db)
-            .await?;
-        events.extend(rows.into_iter().map(|r| {
-            let (k, s, t) = (r.citizen_id.to_string(), r.change_seq, r.updated_at);
-            upsert(Entity::Member, k, s, t, Record::Member(r))
-        }));
-    }
-    if wanted(Entity::Problem) {
-        use problem::Column as C;
-        let rows = problem::Entity::find()
-            .filter(p.problems())
-            .filter(after_records(C::ChangeSeq, C::Id, Entity::Problem, after))
-            .order_by_asc(C::ChangeSeq)
-            .order_by_asc(C::Id)
-            .limit(limit)
-            .all(db)
-            .await?;
-        events.extend(rows.into_iter().map(|r| {
-            let (k, s, t) = (r.id.to_string(), r.change_seq, r.updated_at);
-            upsert(Entity::Problem, k, s, t, Record::Problem(r))
-        }));
-    }
-    if wanted(Entity::Analysis) {
-        use analysis::Column as C;
-        let rows = analysis::Entity::find()
-            .filter(p.analyses())
-            .filter(after_records(
-                C::ChangeSeq,
-                C::HouseCode,
-                Entity::Analysis,
-                after,
-            ))
-            .order_by_asc(C::ChangeSeq)
-            .order_by_asc(C::HouseCode)
-            .limit(limit)
-            .all(db)
-            .await?;
-        events.extend(rows.into_iter().map(|r| {
-            let (k, s, t) = (r.house_code.to_string(), r.change_seq, r.updated_at);
-            upsert(Entity::Analysis, k, s, t, Record::Analysis(r))
-        }));
-    }
-    if wanted(Entity::LogbookEntry) {
-        use logbook_entry::Column as C;
-        let rows = logbook_entry::Entity::find()
-            .filter(p.entries())
-            .filter(after_records(
-                C::ChangeSeq,
-                C::Id,
-                Entity::LogbookEntry,
-                after,
-            ))
-            .order_by_asc(C::ChangeSeq)
-            .order_by_asc(C::Id)
-            .limit(limit)
-            .all(db)
-            .await?;
-        events.extend(rows.into_iter().map(|r| {
-            let (k, s, t) = (r.id.to_string(), r.change_seq, r.updated_at);
-            upsert(Entity::LogbookEntry, k, s, t, Record::LogbookEntry(r))
-        }));
+    for entity in Entity::ALL.into_iter().filter(|e| wanted(*e)) {
+        let rows = match entity {
+            Entity::Household => {
+                use household::Column as C;
+                let rule = p.households();
+                changed::<household::Entity>(
+                    db,
+                    rule,
+                    C::ChangeSeq,
+                    C::HouseCode,
+                    entity,
+                    after,
+                    limit,
+                    |r| {
+                        (
+                            r.house_code.to_string(),
+                            r.change_seq,
+                            r.updated_at,
+                            Record::Household(r),
+                        )
+                    },
+                )
+                .await?
+            }
+            Entity::Member => {
+                use member::Column as C;
+                changed::<member::Entity>(
+                    db,
+                    p.members(),
+                    C::ChangeSeq,
+                    C::CitizenId,
+                    entity,
+                    after,
+                    limit,
+                    |r| {
+                        (
+                            r.citizen_id.to_string(),
+                            r.change_seq,
+                            r.updated_at,
+                            Record::Member(r),
+                        )
+                    },
+                )
+                .await?
+            }
+            Entity::Problem => {
+                use problem::Column as C;
+                changed::<problem::Entity>(
+                    db,
+                    p.problems(),
+                    C::ChangeSeq,
+                    C::Id,
+                    entity,
+                    after,
+                    limit,
+                    |r| {
+                        (
+                            r.id.to_string(),
+                            r.change_seq,
+                            r.updated_at,
+                            Record::Problem(r),
+                        )
+                    },
+                )
+                .await?
+            }
+            Entity::Analysis => {
+                use analysis::Column as C;
+                changed::<analysis::Entity>(
+                    db,
+                    p.analyses(),
+                    C::ChangeSeq,
+                    C::HouseCode,
+                    entity,
+                    after,
+                    limit,
+                    |r| {
+                        (
+                            r.house_code.to_string(),
+                            r.change_seq,
+                            r.updated_at,
+                            Record::Analysis(r),
+                        )
+                    },
+                )
+                .await?
+            }
+            Entity::LogbookEntry => {
+                use logbook_entry::Column as C;
+                changed::<logbook_entry::Entity>(
+                    db,
+                    p.entries(),
+                    C::ChangeSeq,
+                    C::Id,
+                    entity,
+                    after,
+                    limit,
+                    |r| {
+                        (
+                            r.id.to_string(),
+                            r.change_seq,
+                            r.updated_at,
+                            Record::LogbookEntry(r),
+                        )
+                    },
+                )
+                .await?
+            }
+        };
+        events.extend(rows);
     }
     if let Principal::Agency { agency_id, .. } = p {
         use visibility_change::Column as V;
@@ -432,92 +479,100 @@ async fn fill_visible(
     p: &Principal,
     events: &mut [Change],
 ) -> ApiResult<()> {
-    let keys = |e: Entity| -> Vec<String> {
-        events
+    for entity in Entity::ALL {
+        let keys: Vec<String> = events
             .iter()
-            .filter(|c| c.position.stream == 1 && c.entity == e)
+            .filter(|c| c.position.stream == 1 && c.entity == entity)
             .map(|c| c.key.clone())
-            .collect()
-    };
-    let ids =
-        |keys: Vec<String>| -> Vec<i32> { keys.iter().filter_map(|k| k.parse().ok()).collect() };
-    let mut found: Vec<(Entity, String, Record)> = Vec::new();
-    let hk = keys(Entity::Household);
-    if !hk.is_empty() {
-        for r in household::Entity::find()
-            .filter(p.households())
-            .filter(household::Column::HouseCode.is_in(hk))
-            .all(db)
-            .await?
-        {
-            found.push((
-                Entity::Household,
-                r.house_code.to_string(),
-                Record::Household(r),
-            ));
+            .collect();
+        if keys.is_empty() {
+            continue;
         }
-    }
-    let mk = keys(Entity::Member);
-    if !mk.is_empty() {
-        for r in member::Entity::find()
-            .filter(p.members())
-            .filter(member::Column::CitizenId.is_in(mk))
-            .all(db)
-            .await?
-        {
-            found.push((Entity::Member, r.citizen_id.to_string(), Record::Member(r)));
-        }
-    }
-    let pk = ids(keys(Entity::Problem));
-    if !pk.is_empty() {
-        for r in problem::Entity::find()
-            .filter(p.problems())
-            .filter(problem::Column::Id.is_in(pk))
-            .all(db)
-            .await?
-        {
-            found.push((Entity::Problem, r.id.to_string(), Record::Problem(r)));
-        }
-    }
-    let ak = keys(Entity::Analysis);
-    if !ak.is_empty() {
-        for r in analysis::Entity::find()
-            .filter(p.analyses())
-            .filter(analysis::Column::HouseCode.is_in(ak))
-            .all(db)
-            .await?
-        {
-            found.push((
-                Entity::Analysis,
-                r.house_code.to_string(),
-                Record::Analysis(r),
-            ));
-        }
-    }
-    let ek = ids(keys(Entity::LogbookEntry));
-    if !ek.is_empty() {
-        for r in logbook_entry::Entity::find()
-            .filter(p.entries())
-            .filter(logbook_entry::Column::Id.is_in(ek))
-            .all(db)
-            .await?
-        {
-            found.push((
-                Entity::LogbookEntry,
-                r.id.to_string(),
-                Record::LogbookEntry(r),
-            ));
-        }
-    }
-    for (entity, key, record) in found {
-        for c in events
-            .iter_mut()
-            .filter(|c| c.position.stream == 1 && c.entity == entity && c.key == key)
-        {
-            c.record = Some(record.clone());
+        let ids = || -> Vec<i32> { keys.iter().filter_map(|k| k.parse().ok()).collect() };
+        let found: Vec<(String, Record)> = match entity {
+            Entity::Household => {
+                let q = household::Entity::find()
+                    .filter(p.households())
+                    .filter(household::Column::HouseCode.is_in(keys.clone()));
+                q.all(db)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.house_code.to_string(), Record::Household(r)))
+                    .collect()
+            }
+            Entity::Member => {
+                let q = member::Entity::find()
+                    .filter(p.members())
+                    .filter(member::Column::CitizenId.is_in(keys.clone()));
+                q.all(db)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.citizen_id.to_string(), Record::Member(r)))
+                    .collect()
+            }
+            Entity::Problem => {
+                let q = problem::Entity::find()
+                    .filter(p.problems())
+                    .filter(problem::Column::Id.is_in(ids()));
+                q.all(db)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.id.to_string(), Record::Problem(r)))
+                    .collect()
+            }
+            Entity::Analysis => {
+                let q = analysis::Entity::find()
+                    .filter(p.analyses())
+                    .filter(analysis::Column::HouseCode.is_in(keys.clone()));
+                q.all(db)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.house_code.to_string(), Record::Analysis(r)))
+                    .collect()
+            }
+            Entity::LogbookEntry => {
+                let q = logbook_entry::Entity::find()
+                    .filter(p.entries())
+                    .filter(logbook_entry::Column::Id.is_in(ids()));
+                q.all(db)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.id.to_string(), Record::LogbookEntry(r)))
+                    .collect()
+            }
+        };
+        for (key, record) in found {
+            for c in events
+                .iter_mut()
+                .filter(|c| c.position.stream == 1 && c.entity == entity && c.key == key)
+            {
+                c.record = Some(record.clone());
+            }
         }
     }
     Ok(())
+}
+
+/// The keys (as text) of the records of `E` under `rule`.
+async fn keys_of<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    rule: Condition,
+    key: E::Column,
+) -> ApiResult<HashSet<String>> {
+    let rows: Vec<sea_orm::JsonValue> = E::find()
+        .select_only()
+        .column(key)
+        .filter(rule)
+        .into_json()
+        .all(db)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| match &r[key.as_str()] {
+            sea_orm::JsonValue::String(s) => s.clone(),
+            v => v.to_string(),
+        })
+        .collect())
 }
 
 /// Every key of each kind `p` may see.
@@ -525,52 +580,26 @@ async fn visible_keys(
     db: &impl ConnectionTrait,
     p: &Principal,
 ) -> ApiResult<Vec<(Entity, HashSet<String>)>> {
-    let households: Vec<String> = household::Entity::find()
-        .select_only()
-        .column(household::Column::HouseCode)
-        .filter(p.households())
-        .into_tuple::<String>()
-        .all(db)
-        .await?;
-    let members: Vec<String> = member::Entity::find()
-        .select_only()
-        .column(member::Column::CitizenId)
-        .filter(p.members())
-        .into_tuple::<String>()
-        .all(db)
-        .await?;
-    let problems: Vec<i32> = problem::Entity::find()
-        .select_only()
-        .column(problem::Column::Id)
-        .filter(p.problems())
-        .into_tuple::<i32>()
-        .all(db)
-        .await?;
-    let analyses: Vec<String> = analysis::Entity::find()
-        .select_only()
-        .column(analysis::Column::HouseCode)
-        .filter(p.analyses())
-        .into_tuple::<String>()
-        .all(db)
-        .await?;
-    let entries: Vec<i32> = logbook_entry::Entity::find()
-        .select_only()
-        .column(logbook_entry::Column::Id)
-        .filter(p.entries())
-        .into_tuple::<i32>()
-        .all(db)
-        .await?;
     Ok(vec![
-        (Entity::Household, households.into_iter().collect()),
-        (Entity::Member, members.into_iter().collect()),
+        (
+            Entity::Household,
+            keys_of::<household::Entity>(db, p.households(), household::Column::HouseCode).await?,
+        ),
+        (
+            Entity::Member,
+            keys_of::<member::Entity>(db, p.members(), member::Column::CitizenId).await?,
+        ),
         (
             Entity::Problem,
-            problems.iter().map(i32::to_string).collect(),
+            keys_of::<problem::Entity>(db, p.problems(), problem::Column::Id).await?,
         ),
-        (Entity::Analysis, analyses.into_iter().collect()),
+        (
+            Entity::Analysis,
+            keys_of::<analysis::Entity>(db, p.analyses(), analysis::Column::HouseCode).await?,
+        ),
         (
             Entity::LogbookEntry,
-            entries.iter().map(i32::to_string).collect(),
+            keys_of::<logbook_entry::Entity>(db, p.entries(), logbook_entry::Column::Id).await?,
         ),
     ])
 }

@@ -6,8 +6,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::agencies::operator;
 use crate::service::audit;
 use chrono::Utc;
-use entity::types::{AreaCode, AreaLevel, Dimension};
-use entity::{agency, agency_dimension, api_key, area, trusted_document};
+use entity::types::{AreaCode, AreaLevel};
+use entity::{agency, api_key, area, trusted_document};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -535,21 +535,7 @@ async fn working(
             }) else {
                 return Ok(None);
             };
-            let mut dimensions: Vec<Dimension> = agency_dimension::Entity::find()
-                .filter(agency_dimension::Column::AgencyId.eq(a.id))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|d| d.dimension)
-                .collect();
-            dimensions.sort();
-            Some(Principal::Agency {
-                key_id: k.id,
-                agency_id: a.id,
-                agency_code: a.code,
-                province: a.province_code,
-                dimensions,
-            })
+            Some(super::agencies::as_principal(db, k.id, &a).await?.0)
         }
         _ => None,
     };
