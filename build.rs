@@ -3,8 +3,9 @@
 //! twins need `LOGBOOK_TEST_PG_URL` (a server), the browser test Debian's Chromium and
 //! ChromeDriver (found at build time, or `LOGBOOK_TEST_BROWSER=1` once installed), the
 //! GraphQL-over-HTTP audit Node.js with `tests/audit`'s packages (`npm ci --prefix
-//! tests/audit`, found at build time, or `LOGBOOK_TEST_AUDIT=1`). CI sets all three and fails
-//! on any ignored test.
+//! tests/audit`, found at build time, or `LOGBOOK_TEST_AUDIT=1`), the agency guide's examples
+//! Node.js and Python's `gql` (`LOGBOOK_TEST_EXAMPLES=1`). CI sets all four and fails on any
+//! ignored test.
 
 use std::path::Path;
 
@@ -13,9 +14,11 @@ fn main() {
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_PG_URL");
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_BROWSER");
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_AUDIT");
+    println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_EXAMPLES");
     println!("cargo::rustc-check-cfg=cfg(logbook_pg)");
     println!("cargo::rustc-check-cfg=cfg(logbook_browser)");
     println!("cargo::rustc-check-cfg=cfg(logbook_audit)");
+    println!("cargo::rustc-check-cfg=cfg(logbook_examples)");
     if std::env::var_os("LOGBOOK_TEST_PG_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=logbook_pg");
     }
@@ -29,6 +32,9 @@ fn main() {
         || Path::new("tests/audit/node_modules/graphql-http/package.json").exists();
     if audit {
         println!("cargo::rustc-cfg=logbook_audit");
+    }
+    if flag("LOGBOOK_TEST_EXAMPLES") {
+        println!("cargo::rustc-cfg=logbook_examples");
     }
 }
 

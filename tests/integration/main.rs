@@ -8,6 +8,7 @@ mod areas;
 mod browser;
 mod changes;
 mod cli;
+mod examples;
 mod exports;
 mod hostile;
 mod import;
