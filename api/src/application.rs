@@ -99,8 +99,18 @@ impl Application {
             })
             .into_future();
         let mut served = tokio::spawn(served);
-        // wait for the stop (or the server failing first)
-        let _ = on_stop.wait_for(|s| *s).await;
+        // wait for the stop, or for the server failing first (then there is nothing to drain)
+        tokio::select! {
+            // the stop's flag is set before the server ends: when both are ready, it is a stop
+            biased;
+            _ = on_stop.wait_for(|s| *s) => {}
+            failed = &mut served => {
+                worker.abort();
+                upkeep.abort();
+                tracing::error!("the server stopped on its own");
+                return failed.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            }
+        }
         let started = tokio::time::Instant::now();
         let finished = tokio::time::timeout(self.grace, async {
             let r = (&mut served).await;
