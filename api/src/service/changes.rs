@@ -233,6 +233,88 @@ fn after_visibility(after: Option<&Position>) -> Condition {
     )
 }
 
+/// A table the feed and exports read: its kind, the key's rule over it, and its columns.
+pub trait Tracked: EntityTrait {
+    /// Its kind.
+    const KIND: Entity;
+    /// What `p` may see of it ([`crate::access`]).
+    fn rule(p: &Principal) -> Condition;
+    /// Its key column.
+    fn key() -> Self::Column;
+    /// Its change number.
+    fn seq() -> Self::Column;
+    /// Its change time.
+    fn updated() -> Self::Column;
+    /// A record's key, change number and time, and the record.
+    fn parts(m: Self::Model) -> (String, i64, chrono::DateTime<chrono::Utc>, Record);
+}
+
+macro_rules! tracked {
+    ($m:ident, $kind:ident, $rule:ident, $key:ident, |$r:ident| $key_text:expr) => {
+        impl Tracked for $m::Entity {
+            const KIND: Entity = Entity::$kind;
+            fn rule(p: &Principal) -> Condition {
+                p.$rule()
+            }
+            fn key() -> $m::Column {
+                $m::Column::$key
+            }
+            fn seq() -> $m::Column {
+                $m::Column::ChangeSeq
+            }
+            fn updated() -> $m::Column {
+                $m::Column::UpdatedAt
+            }
+            fn parts($r: $m::Model) -> (String, i64, chrono::DateTime<chrono::Utc>, Record) {
+                ($key_text, $r.change_seq, $r.updated_at, Record::$kind($r))
+            }
+        }
+    };
+}
+
+tracked!(household, Household, households, HouseCode, |r| r
+    .house_code
+    .to_string());
+tracked!(member, Member, members, CitizenId, |r| r
+    .citizen_id
+    .to_string());
+tracked!(problem, Problem, problems, Id, |r| r.id.to_string());
+tracked!(analysis, Analysis, analyses, HouseCode, |r| r
+    .house_code
+    .to_string());
+tracked!(logbook_entry, LogbookEntry, entries, Id, |r| r
+    .id
+    .to_string());
+
+/// Runs `$body` with `$E` the [`Tracked`] table of kind `$kind`.
+macro_rules! for_kind {
+    ($kind:expr, $E:ident => $body:expr) => {
+        match $kind {
+            $crate::service::changes::Entity::Household => {
+                type $E = entity::household::Entity;
+                $body
+            }
+            $crate::service::changes::Entity::Member => {
+                type $E = entity::member::Entity;
+                $body
+            }
+            $crate::service::changes::Entity::Problem => {
+                type $E = entity::problem::Entity;
+                $body
+            }
+            $crate::service::changes::Entity::Analysis => {
+                type $E = entity::analysis::Entity;
+                $body
+            }
+            $crate::service::changes::Entity::LogbookEntry => {
+                type $E = entity::logbook_entry::Entity;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use for_kind;
+
 fn upsert(
     entity: Entity,
     key: String,
@@ -254,32 +336,27 @@ fn upsert(
     }
 }
 
-/// The records of `E` under `rule` after `after`, in feed order, at most `limit`, as upsert
-/// events (`parts` gives a record's key, change number, time and [`Record`]).
-#[allow(clippy::too_many_arguments)]
-async fn changed<E: EntityTrait>(
+/// The records of `E` the key may see after `after`, in feed order, at most `limit`, as
+/// upsert events.
+async fn changed<E: Tracked>(
     db: &impl ConnectionTrait,
-    rule: Condition,
-    seq: E::Column,
-    key: E::Column,
-    entity: Entity,
+    p: &Principal,
     after: Option<&Position>,
     limit: u64,
-    parts: impl Fn(E::Model) -> (String, i64, chrono::DateTime<chrono::Utc>, Record),
 ) -> ApiResult<Vec<Change>> {
     let rows = E::find()
-        .filter(rule)
-        .filter(after_records(seq, key, entity, after))
-        .order_by_asc(seq)
-        .order_by_asc(key)
+        .filter(E::rule(p))
+        .filter(after_records(E::seq(), E::key(), E::KIND, after))
+        .order_by_asc(E::seq())
+        .order_by_asc(E::key())
         .limit(limit)
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
         .map(|r| {
-            let (k, s, t, record) = parts(r);
-            upsert(entity, k, s, t, record)
+            let (k, s, t, record) = E::parts(r);
+            upsert(E::KIND, k, s, t, record)
         })
         .collect())
 }
@@ -297,115 +374,7 @@ pub async fn page(
     let limit = first + 1;
     let mut events: Vec<Change> = Vec::new();
     for entity in Entity::ALL.into_iter().filter(|e| wanted(*e)) {
-        let rows = match entity {
-            Entity::Household => {
-                use household::Column as C;
-                let rule = p.households();
-                changed::<household::Entity>(
-                    db,
-                    rule,
-                    C::ChangeSeq,
-                    C::HouseCode,
-                    entity,
-                    after,
-                    limit,
-                    |r| {
-                        (
-                            r.house_code.to_string(),
-                            r.change_seq,
-                            r.updated_at,
-                            Record::Household(r),
-                        )
-                    },
-                )
-                .await?
-            }
-            Entity::Member => {
-                use member::Column as C;
-                changed::<member::Entity>(
-                    db,
-                    p.members(),
-                    C::ChangeSeq,
-                    C::CitizenId,
-                    entity,
-                    after,
-                    limit,
-                    |r| {
-                        (
-                            r.citizen_id.to_string(),
-                            r.change_seq,
-                            r.updated_at,
-                            Record::Member(r),
-                        )
-                    },
-                )
-                .await?
-            }
-            Entity::Problem => {
-                use problem::Column as C;
-                changed::<problem::Entity>(
-                    db,
-                    p.problems(),
-                    C::ChangeSeq,
-                    C::Id,
-                    entity,
-                    after,
-                    limit,
-                    |r| {
-                        (
-                            r.id.to_string(),
-                            r.change_seq,
-                            r.updated_at,
-                            Record::Problem(r),
-                        )
-                    },
-                )
-                .await?
-            }
-            Entity::Analysis => {
-                use analysis::Column as C;
-                changed::<analysis::Entity>(
-                    db,
-                    p.analyses(),
-                    C::ChangeSeq,
-                    C::HouseCode,
-                    entity,
-                    after,
-                    limit,
-                    |r| {
-                        (
-                            r.house_code.to_string(),
-                            r.change_seq,
-                            r.updated_at,
-                            Record::Analysis(r),
-                        )
-                    },
-                )
-                .await?
-            }
-            Entity::LogbookEntry => {
-                use logbook_entry::Column as C;
-                changed::<logbook_entry::Entity>(
-                    db,
-                    p.entries(),
-                    C::ChangeSeq,
-                    C::Id,
-                    entity,
-                    after,
-                    limit,
-                    |r| {
-                        (
-                            r.id.to_string(),
-                            r.change_seq,
-                            r.updated_at,
-                            Record::LogbookEntry(r),
-                        )
-                    },
-                )
-                .await?
-            }
-        };
-        events.extend(rows);
+        events.extend(for_kind!(entity, E => changed::<E>(db, p, after, limit).await?));
     }
     if let Principal::Agency { agency_id, .. } = p {
         use visibility_change::Column as V;
@@ -488,59 +457,7 @@ async fn fill_visible(
         if keys.is_empty() {
             continue;
         }
-        let ids = || -> Vec<i32> { keys.iter().filter_map(|k| k.parse().ok()).collect() };
-        let found: Vec<(String, Record)> = match entity {
-            Entity::Household => {
-                let q = household::Entity::find()
-                    .filter(p.households())
-                    .filter(household::Column::HouseCode.is_in(keys.clone()));
-                q.all(db)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.house_code.to_string(), Record::Household(r)))
-                    .collect()
-            }
-            Entity::Member => {
-                let q = member::Entity::find()
-                    .filter(p.members())
-                    .filter(member::Column::CitizenId.is_in(keys.clone()));
-                q.all(db)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.citizen_id.to_string(), Record::Member(r)))
-                    .collect()
-            }
-            Entity::Problem => {
-                let q = problem::Entity::find()
-                    .filter(p.problems())
-                    .filter(problem::Column::Id.is_in(ids()));
-                q.all(db)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.id.to_string(), Record::Problem(r)))
-                    .collect()
-            }
-            Entity::Analysis => {
-                let q = analysis::Entity::find()
-                    .filter(p.analyses())
-                    .filter(analysis::Column::HouseCode.is_in(keys.clone()));
-                q.all(db)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.house_code.to_string(), Record::Analysis(r)))
-                    .collect()
-            }
-            Entity::LogbookEntry => {
-                let q = logbook_entry::Entity::find()
-                    .filter(p.entries())
-                    .filter(logbook_entry::Column::Id.is_in(ids()));
-                q.all(db)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.id.to_string(), Record::LogbookEntry(r)))
-                    .collect()
-            }
-        };
+        let found = for_kind!(entity, E => visible_records::<E>(db, p, &keys).await?);
         for (key, record) in found {
             for c in events
                 .iter_mut()
@@ -553,22 +470,50 @@ async fn fill_visible(
     Ok(())
 }
 
-/// The keys (as text) of the records of `E` under `rule`.
-async fn keys_of<E: EntityTrait>(
+/// The records of `E` with these keys that the key may see now, with their keys.
+async fn visible_records<E: Tracked>(
     db: &impl ConnectionTrait,
-    rule: Condition,
-    key: E::Column,
+    p: &Principal,
+    keys: &[String],
+) -> ApiResult<Vec<(String, Record)>> {
+    let keys: Vec<sea_orm::Value> = if E::KIND.int_key() {
+        keys.iter()
+            .filter_map(|k| k.parse::<i32>().ok())
+            .map(sea_orm::Value::from)
+            .collect()
+    } else {
+        keys.iter()
+            .map(|k| sea_orm::Value::from(k.clone()))
+            .collect()
+    };
+    Ok(E::find()
+        .filter(E::rule(p))
+        .filter(E::key().is_in(keys))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let (k, _, _, record) = E::parts(r);
+            (k, record)
+        })
+        .collect())
+}
+
+/// The keys (as text) of the records of `E` the key may see.
+async fn keys_of<E: Tracked>(
+    db: &impl ConnectionTrait,
+    p: &Principal,
 ) -> ApiResult<HashSet<String>> {
     let rows: Vec<sea_orm::JsonValue> = E::find()
         .select_only()
-        .column(key)
-        .filter(rule)
+        .column(E::key())
+        .filter(E::rule(p))
         .into_json()
         .all(db)
         .await?;
     Ok(rows
         .iter()
-        .map(|r| match &r[key.as_str()] {
+        .map(|r| match &r[E::key().as_str()] {
             sea_orm::JsonValue::String(s) => s.clone(),
             v => v.to_string(),
         })
@@ -580,28 +525,11 @@ async fn visible_keys(
     db: &impl ConnectionTrait,
     p: &Principal,
 ) -> ApiResult<Vec<(Entity, HashSet<String>)>> {
-    Ok(vec![
-        (
-            Entity::Household,
-            keys_of::<household::Entity>(db, p.households(), household::Column::HouseCode).await?,
-        ),
-        (
-            Entity::Member,
-            keys_of::<member::Entity>(db, p.members(), member::Column::CitizenId).await?,
-        ),
-        (
-            Entity::Problem,
-            keys_of::<problem::Entity>(db, p.problems(), problem::Column::Id).await?,
-        ),
-        (
-            Entity::Analysis,
-            keys_of::<analysis::Entity>(db, p.analyses(), analysis::Column::HouseCode).await?,
-        ),
-        (
-            Entity::LogbookEntry,
-            keys_of::<logbook_entry::Entity>(db, p.entries(), logbook_entry::Column::Id).await?,
-        ),
-    ])
+    let mut out = Vec::new();
+    for entity in Entity::ALL {
+        out.push((entity, for_kind!(entity, E => keys_of::<E>(db, p).await?)));
+    }
+    Ok(out)
 }
 
 /// Records, in `db`'s transaction, what an agency stops and starts seeing when its

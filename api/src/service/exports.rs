@@ -5,14 +5,13 @@
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::service::changes::Entity as Kind;
+use crate::service::changes::{Entity as Kind, Tracked, for_kind};
 use crate::service::keys;
 use chrono::Utc;
 use entity::export_job;
-use entity::{analysis, household, logbook_entry, member, problem};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IdenStatic, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -287,63 +286,7 @@ async fn run(db: &DatabaseConnection, store: &Store, job: export_job::Model) -> 
         let file = std::fs::File::create(&part)
             .map_err(|e| ApiError::Internal(format!("{}: {e}", part.display())))?;
         let mut out = Out::new(file, format);
-        let rows = match kind {
-            Kind::Household => {
-                use household::Column as C;
-                write_kind::<household::Entity>(
-                    db,
-                    &mut out,
-                    p.households(),
-                    since.map(|t| C::UpdatedAt.gte(t)),
-                    C::HouseCode,
-                )
-                .await?
-            }
-            Kind::Member => {
-                use member::Column as C;
-                write_kind::<member::Entity>(
-                    db,
-                    &mut out,
-                    p.members(),
-                    since.map(|t| C::UpdatedAt.gte(t)),
-                    C::CitizenId,
-                )
-                .await?
-            }
-            Kind::Problem => {
-                use problem::Column as C;
-                write_kind::<problem::Entity>(
-                    db,
-                    &mut out,
-                    p.problems(),
-                    since.map(|t| C::UpdatedAt.gte(t)),
-                    C::Id,
-                )
-                .await?
-            }
-            Kind::Analysis => {
-                use analysis::Column as C;
-                write_kind::<analysis::Entity>(
-                    db,
-                    &mut out,
-                    p.analyses(),
-                    since.map(|t| C::UpdatedAt.gte(t)),
-                    C::HouseCode,
-                )
-                .await?
-            }
-            Kind::LogbookEntry => {
-                use logbook_entry::Column as C;
-                write_kind::<logbook_entry::Entity>(
-                    db,
-                    &mut out,
-                    p.entries(),
-                    since.map(|t| C::UpdatedAt.gte(t)),
-                    C::Id,
-                )
-                .await?
-            }
-        };
+        let rows = for_kind!(kind, E => write_kind::<E>(db, &mut out, &p, since).await?);
         out.finish()?;
         std::fs::rename(&part, &path)
             .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
@@ -374,23 +317,23 @@ async fn run(db: &DatabaseConnection, store: &Store, job: export_job::Model) -> 
     Ok(())
 }
 
-/// Writes every record of `E` under `rule` (and `since`), in key order, a page at a time;
-/// returns how many.
-async fn write_kind<E: EntityTrait>(
+/// Writes every record of `E` the key may see (changed at or after `since`, when given), in
+/// key order, a page at a time; returns how many.
+async fn write_kind<E: Tracked>(
     db: &DatabaseConnection,
     out: &mut Out,
-    rule: Condition,
-    since: Option<sea_orm::sea_query::SimpleExpr>,
-    key: E::Column,
+    p: &Principal,
+    since: Option<chrono::DateTime<Utc>>,
 ) -> ApiResult<u64> {
+    let key = E::key();
     let columns: Vec<&'static str> = E::Column::iter().map(|c| c.as_str()).collect();
     out.header(&columns)?;
     let mut after: Option<sea_orm::Value> = None;
     let mut rows = 0u64;
     loop {
-        let mut q = E::find().filter(rule.clone());
-        if let Some(s) = &since {
-            q = q.filter(s.clone());
+        let mut q = E::find().filter(E::rule(p));
+        if let Some(t) = since {
+            q = q.filter(E::updated().gte(t));
         }
         if let Some(a) = &after {
             q = q.filter(key.gt(a.clone()));
