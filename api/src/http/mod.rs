@@ -258,10 +258,10 @@ async fn authenticate(
         Ok(Ok(Some(key))) => {
             // beside the request, never in its way (on SQLite an import may hold the write
             // lock for seconds)
-            let (db, t, id) = (s.db.clone(), token.to_string(), key.principal.key_id());
+            let (db, hashed, id) = (s.db.clone(), key.token_hash.clone(), key.id);
             tokio::spawn(async move {
-                if let Err(e) = keys::mark_used(&db, &t).await {
-                    tracing::warn!(key = ?id, error = %e, "could not note the key's last use");
+                if let Err(e) = keys::mark_used(&db, &hashed).await {
+                    tracing::warn!(key = id, error = %e, "could not note the key's last use");
                 }
             });
             // the key's own budget, else the server's (0: none)
@@ -275,7 +275,7 @@ async fn authenticate(
                 principal: key.principal,
                 charge: std::sync::Arc::new(crate::budget::Charge::new(
                     &s.budgets,
-                    keys::token_hash(token),
+                    key.token_hash,
                     per_minute,
                 )),
             })

@@ -54,11 +54,6 @@ pub struct KeyInfo {
     pub budget_per_minute: Option<i64>,
 }
 
-/// The SHA-256 of a token, hex: what is stored, and what names a key's budget.
-pub fn token_hash(token: &str) -> String {
-    hash(token)
-}
-
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -314,11 +309,11 @@ fn marked() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::
     MARKED.get_or_init(Default::default)
 }
 
-/// Notes that the key of `token` was used: writes `last_used_at` unless this process did so
-/// less than a minute ago (or the database holds a time less than a minute old). Never waits
-/// on the request's path: run it beside it.
-pub async fn mark_used(db: &DatabaseConnection, token: &str) -> ApiResult<()> {
-    let hashed = hash(token);
+/// Notes that the key of this token hash ([`KeyAuth::token_hash`]) was used: writes
+/// `last_used_at` unless this process did so less than a minute ago (or the database holds a
+/// time less than a minute old). Never waits on the request's path: run it beside it.
+pub async fn mark_used(db: &DatabaseConnection, token_hash: &str) -> ApiResult<()> {
+    let hashed = token_hash.to_string();
     let now = std::time::Instant::now();
     {
         let Ok(mut m) = marked().lock() else {
@@ -393,6 +388,9 @@ pub async fn set_budget(
 pub struct KeyAuth {
     /// The key's id.
     pub id: i32,
+    /// The SHA-256 of its token, hex (what is stored; it also names the key's budget and
+    /// its last-use mark).
+    pub token_hash: String,
     /// Who.
     pub principal: Principal,
     /// Its own cost budget per minute (none: the server's).
@@ -519,6 +517,7 @@ async fn working(
         return Ok(None);
     };
     let (id, budget_per_minute, trusted_only) = (k.id, k.budget_per_minute, k.trusted_only);
+    let token_hash = k.token_hash.clone();
     let principal = match k.kind.as_str() {
         "admin" => Some(Principal::Admin {
             key_id: k.id,
@@ -541,6 +540,7 @@ async fn working(
     };
     Ok(principal.map(|principal| KeyAuth {
         id,
+        token_hash,
         principal,
         budget_per_minute,
         trusted_only,
