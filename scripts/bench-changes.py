@@ -6,9 +6,12 @@ the binary when missing) into a fresh SQLite file and a fresh PostgreSQL databas
 with `logbook serve`, and reads the whole feed from the start in pages of 1,000 (the default
 --max-page 100 allows ten times that for the feed) as a national admin and as the health
 agency (33-pho), each record with a few fields. Prints, per database and key: events, pages,
-seconds, events per second, and the server's peak RSS.
+seconds, events per second, the server's peak RSS, and what one page cost the key's budget.
+With `--budget N` the server runs with `--cost-budget-per-minute N` (0: no budget, to measure
+the read itself); without it, the server's default (2,000,000 a minute) applies, and the
+script waits out each 429 as its `Retry-After` says, as a client should.
 
-    python3 scripts/bench-changes.py [--binary target/release/logbook] [--no-pg]
+    python3 scripts/bench-changes.py [--binary target/release/logbook] [--no-pg] [--budget N]
 """
 
 import argparse
@@ -17,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,13 +36,20 @@ QUERY = """query($after: String) { changes(after: $after, first: 1000) {
 
 
 def post(port, token, body):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.load(r)
+    """One request; a 429 is waited out (Retry-After) and sent again."""
+    while True:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            if e.code != 429:
+                raise
+            time.sleep(float(e.headers.get("Retry-After", "1")))
 
 
 def rss_mb(pid):
@@ -57,6 +68,7 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "logbook"))
     ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--budget", type=int, default=None, help="serve --cost-budget-per-minute (0: none)")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     xlsx = os.path.join(OUT, "province-22387-42.xlsx")
@@ -73,8 +85,8 @@ def main():
         subprocess.run(["psql", admin, "-qc", "DROP DATABASE IF EXISTS logbook_bench_changes"], check=True)
         subprocess.run(["psql", admin, "-qc", "CREATE DATABASE logbook_bench_changes"], check=True)
         dbs.append(("PostgreSQL", f"{args.pg}/logbook_bench_changes"))
-    print("| database | key | events | pages | seconds | events/s | server peak RSS MB |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| database | key | events | pages | seconds | events/s | server peak RSS MB | cost of a page |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, url in dbs:
         env = dict(os.environ, DATABASE_URL=url, RUST_LOG="warn")
         run = lambda *a: subprocess.run([args.binary, *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
@@ -84,7 +96,8 @@ def main():
         import_s = time.perf_counter() - t
         keys = [("national admin", run("key", "create", "--admin")), ("health agency", run("key", "create", "--agency", "33-pho"))]
         port = 18390
-        server = subprocess.Popen([args.binary, "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+        budget = [] if args.budget is None else ["--cost-budget-per-minute", str(args.budget)]
+        server = subprocess.Popen([args.binary, "serve", "--bind", f"127.0.0.1:{port}", *budget], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(100):
@@ -94,20 +107,21 @@ def main():
                 except OSError:
                     time.sleep(0.1)
             for who, token in keys:
-                after, events, pages = None, 0, 0
+                after, events, pages, cost = None, 0, 0, "-"
                 t = time.perf_counter()
                 while True:
                     v = post(port, token, {"query": QUERY, "variables": {"after": after}})
                     if v.get("errors"):
                         sys.exit(f"{name} {who}: {v['errors']}")
                     c = v["data"]["changes"]
+                    cost = v.get("extensions", {}).get("cost", {}).get("requested", cost)
                     events += len(c["edges"])
                     pages += 1
                     after = c["pageInfo"]["endCursor"] or after
                     if not c["pageInfo"]["hasNextPage"]:
                         break
                 s = time.perf_counter() - t
-                print(f"| {name} (import {import_s:.1f} s) | {who} | {events:,} | {pages} | {s:.1f} | {events / s:,.0f} | {rss_mb(server.pid):.0f} |", flush=True)
+                print(f"| {name} (import {import_s:.1f} s) | {who} | {events:,} | {pages} | {s:.1f} | {events / s:,.0f} | {rss_mb(server.pid):.0f} | {cost} |", flush=True)
         finally:
             server.terminate()
             server.wait()

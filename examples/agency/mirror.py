@@ -13,7 +13,10 @@ import json
 import sqlite3
 import sys
 
+import time
+
 from gql import Client, gql
+from gql.transport.exceptions import TransportServerError
 from gql.transport.requests import RequestsHTTPTransport
 
 CHANGES = gql("""
@@ -42,7 +45,14 @@ def main():
     applied = 0
     with Client(transport=transport, fetch_schema_from_transport=True) as session:
         while True:
-            page = session.execute(CHANGES, variable_values={"after": after})["changes"]
+            try:
+                page = session.execute(CHANGES, variable_values={"after": after})["changes"]
+            except TransportServerError as e:
+                if e.code != 429:
+                    raise
+                # over the key's cost budget (HTTP 429): it refills within seconds
+                time.sleep(2)
+                continue
             for edge in page["edges"]:
                 n = edge["node"]
                 if n["kind"] == "UPSERTED":
