@@ -411,7 +411,9 @@ async fn document(
 ) -> Result<async_graphql::Request, ApiError> {
     use crate::service::keys;
     let Received { mut req, persisted } = received;
-    let sent = (!req.query.is_empty()).then(|| keys::document_hash(&req.query));
+    // hashed only when it matters: a locked key, or a hash to compare with
+    let sent = (!req.query.is_empty() && (trusted_only || persisted.is_some()))
+        .then(|| keys::document_hash(&req.query));
     if let (Some(sent), Some(named)) = (&sent, &persisted)
         && sent != named
     {
@@ -421,8 +423,8 @@ async fn document(
         ));
     }
     match (trusted_only, sent, persisted) {
-        (false, Some(_), _) => Ok(req),
-        (false, None, _) => Err(ApiError::PersistedQueryNotFound),
+        (false, _, _) if !req.query.is_empty() => Ok(req),
+        (false, _, _) => Err(ApiError::PersistedQueryNotFound),
         (true, sent, persisted) => {
             let Some(sha) = sent.or(persisted) else {
                 return Err(ApiError::bad_input("query", "the request has no query"));

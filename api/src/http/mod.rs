@@ -258,12 +258,14 @@ async fn authenticate(
         Ok(Ok(Some(key))) => {
             // beside the request, never in its way (on SQLite an import may hold the write
             // lock for seconds)
-            let (db, hashed, id) = (s.db.clone(), key.token_hash.clone(), key.id);
-            tokio::spawn(async move {
-                if let Err(e) = keys::mark_used(&db, &hashed).await {
-                    tracing::warn!(key = id, error = %e, "could not note the key's last use");
-                }
-            });
+            if keys::due_for_mark(&key.token_hash) {
+                let (db, hashed, id) = (s.db.clone(), key.token_hash.clone(), key.id);
+                tokio::spawn(async move {
+                    if let Err(e) = keys::mark_used(&db, &hashed).await {
+                        tracing::warn!(key = id, error = %e, "could not note the key's last use");
+                    }
+                });
+            }
             // the key's own budget, else the server's (0: none)
             let per_minute = key
                 .budget_per_minute

@@ -309,34 +309,37 @@ fn marked() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::
     MARKED.get_or_init(Default::default)
 }
 
-/// Notes that the key of this token hash ([`KeyAuth::token_hash`]) was used: writes
-/// `last_used_at` unless this process did so less than a minute ago (or the database holds a
-/// time less than a minute old). Never waits on the request's path: run it beside it.
-pub async fn mark_used(db: &DatabaseConnection, token_hash: &str) -> ApiResult<()> {
-    let hashed = token_hash.to_string();
+/// Whether the key of this token hash ([`KeyAuth::token_hash`]) is due a last-use mark: not
+/// marked by this process within the last minute. Claims the mark when due, so that only one
+/// request a minute writes it. Cheap and synchronous: called on every request.
+pub fn due_for_mark(token_hash: &str) -> bool {
     let now = std::time::Instant::now();
+    let Ok(mut m) = marked().lock() else {
+        return false;
+    };
+    if m.get(token_hash)
+        .is_some_and(|t| now.duration_since(*t) < std::time::Duration::from_secs(60))
     {
-        let Ok(mut m) = marked().lock() else {
-            return Ok(());
-        };
-        if m.get(&hashed)
-            .is_some_and(|t| now.duration_since(*t) < std::time::Duration::from_secs(60))
-        {
-            return Ok(());
-        }
-        // bounded: entries older than a minute are dropped once it grows
-        if m.len() > 10_000 {
-            m.retain(|_, t| now.duration_since(*t) < std::time::Duration::from_secs(60));
-        }
-        m.insert(hashed.clone(), now);
+        return false;
     }
+    // bounded: entries older than a minute are dropped once it grows
+    if m.len() > 10_000 {
+        m.retain(|_, t| now.duration_since(*t) < std::time::Duration::from_secs(60));
+    }
+    m.insert(token_hash.to_string(), now);
+    true
+}
+
+/// Writes the last use of the key of this token hash, unless the database holds a time less
+/// than a minute old; for a key [`due_for_mark`]. Never on the request's path: run it beside.
+pub async fn mark_used(db: &DatabaseConnection, token_hash: &str) -> ApiResult<()> {
     let at = Utc::now();
     api_key::Entity::update_many()
         .col_expr(
             api_key::Column::LastUsedAt,
             sea_orm::sea_query::Expr::value(at),
         )
-        .filter(api_key::Column::TokenHash.eq(hashed))
+        .filter(api_key::Column::TokenHash.eq(token_hash))
         .filter(
             sea_orm::Condition::any()
                 .add(api_key::Column::LastUsedAt.is_null())
