@@ -269,6 +269,21 @@ struct ServeArgs {
         default_value_t = 2_000_000
     )]
     cost_budget_per_minute: u64,
+    /// Where webhooks may be sent: `public` (any host on the internet, over https: the
+    /// default), a host (`hooks.agency.go.th`, `10.0.0.7`: it may then be private and plain
+    /// http) or `*.domain`; repeat or separate by commas. Private and loopback addresses
+    /// are refused unless named here.
+    #[arg(
+        long,
+        env = "LOGBOOK_WEBHOOK_ALLOW",
+        value_delimiter = ',',
+        value_name = "PATTERN",
+        default_value = "public"
+    )]
+    webhook_allow: Vec<String>,
+    /// Seconds one webhook attempt may take, connection included.
+    #[arg(long, env = "LOGBOOK_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    webhook_timeout_secs: u64,
     /// Where bulk exports' files are written (a folder per export).
     #[arg(long, env = "LOGBOOK_EXPORT_DIR", default_value = "logbook-exports")]
     export_dir: PathBuf,
@@ -995,8 +1010,8 @@ async fn report(
 }
 
 impl ServeArgs {
-    fn settings(&self) -> api::Settings {
-        api::Settings {
+    fn settings(&self) -> Result<api::Settings> {
+        Ok(api::Settings {
             bind: self.bind.clone(),
             limits: api::Limits {
                 max_depth: self.max_depth,
@@ -1034,13 +1049,18 @@ impl ServeArgs {
                 ..Default::default()
             },
             shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
+            webhooks: api::WebhookConfig {
+                policy: api::WebhookPolicy::parse(&self.webhook_allow).map_err(usage)?,
+                timeout: std::time::Duration::from_secs(self.webhook_timeout_secs),
+                ..Default::default()
+            },
             ..Default::default()
-        }
+        })
     }
 }
 
 async fn serve(db: sea_orm::DatabaseConnection, args: ServeArgs) -> Result<ExitCode> {
-    let server = api::Application::build(db, args.settings()).await?;
+    let server = api::Application::build(db, args.settings()?).await?;
     // a log line, not a print: with --log-format json every line of the log is JSON
     tracing::info!(
         address = %server.local_addr()?,
@@ -1130,7 +1150,7 @@ async fn demo(
 ) -> Result<ExitCode> {
     use importer::generate::{DistrictAreas, GenOptions, Style, synthesize, write_workbook};
     // the socket first: when the port is taken, nothing is done and no key is made
-    let server = api::Application::build(db.clone(), args.settings()).await?;
+    let server = api::Application::build(db.clone(), args.settings()?).await?;
     let rows = importer::areas::parse_csv(importer::areas::BUILTIN_AREAS_CSV.as_bytes())?;
     importer::areas::load(&db, &rows).await?;
     let ds = synthesize(&GenOptions {

@@ -2,6 +2,7 @@
 //! and run until stopped. `logbook serve` and `logbook demo` both start it here; tests bind
 //! it to port 0.
 
+use crate::delivery::{Sender, WebhookConfig};
 use crate::graphql::{Limits, build_schema};
 use crate::http::{AppState, HttpConfig, app};
 use crate::jobs::{JobConfig, Jobs};
@@ -22,6 +23,8 @@ pub struct Settings {
     pub http: HttpConfig,
     /// How uploaded workbooks are imported.
     pub jobs: JobConfig,
+    /// How webhooks are sent, and where they may go (also checked when one is created).
+    pub webhooks: WebhookConfig,
     /// How often the import queue looks for work it was not woken for.
     pub poll: Duration,
     /// How long a stop waits for requests in flight and a running import; past it they are
@@ -36,6 +39,7 @@ impl Default for Settings {
             limits: Limits::default(),
             http: HttpConfig::default(),
             jobs: JobConfig::default(),
+            webhooks: WebhookConfig::default(),
             poll: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(30),
         }
@@ -47,6 +51,8 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     jobs: Jobs,
+    sender: Sender,
+    db: DatabaseConnection,
     poll: Duration,
     grace: Duration,
 }
@@ -57,11 +63,14 @@ impl Application {
     pub async fn build(db: DatabaseConnection, settings: Settings) -> std::io::Result<Self> {
         let schema = build_schema(db.clone(), settings.limits);
         let jobs = Jobs::new(db.clone(), settings.jobs);
+        let sender = Sender::new(settings.webhooks.clone()).map_err(std::io::Error::other)?;
+        let mut http = settings.http;
+        http.webhook_policy = settings.webhooks.policy;
         let router = app(AppState {
             budgets: Default::default(),
-            db,
+            db: db.clone(),
             schema,
-            config: settings.http,
+            config: http,
             jobs: jobs.clone(),
         });
         let listener = TcpListener::bind(&settings.bind).await.map_err(|e| {
@@ -71,6 +80,8 @@ impl Application {
             listener,
             router,
             jobs,
+            sender,
+            db,
             poll: settings.poll,
             grace: settings.shutdown_grace,
         })
@@ -91,6 +102,13 @@ impl Application {
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         let mut worker = tokio::spawn(self.jobs.clone().work(self.poll, stopped.clone()));
         let upkeep = tokio::spawn(crate::telemetry::upkeep());
+        // webhooks are sent beside the imports: a long import does not hold them up
+        let mut hooks = tokio::spawn(crate::delivery::work(
+            self.db.clone(),
+            self.sender.clone(),
+            Default::default(),
+            stopped.clone(),
+        ));
         let mut on_stop = stopped.clone();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
@@ -106,6 +124,7 @@ impl Application {
             _ = on_stop.wait_for(|s| *s) => {}
             failed = &mut served => {
                 worker.abort();
+                hooks.abort();
                 upkeep.abort();
                 tracing::error!("the server stopped on its own");
                 return failed.unwrap_or_else(|e| Err(std::io::Error::other(e)));
@@ -115,6 +134,7 @@ impl Application {
         let finished = tokio::time::timeout(self.grace, async {
             let r = (&mut served).await;
             let _ = (&mut worker).await;
+            let _ = (&mut hooks).await;
             r
         })
         .await;
@@ -128,6 +148,8 @@ impl Application {
                 );
                 served.abort();
                 worker.abort();
+                // a delivery cut off mid-way is sent again once its lease ends
+                hooks.abort();
                 // stopped for good before the running job is handed back: an abort takes
                 // effect at the worker's next await, and it might start an import before it
                 let _ = (&mut worker).await;

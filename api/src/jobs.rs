@@ -326,16 +326,20 @@ impl Jobs {
     }
 
     async fn fail(&self, id: i32, why: &str) -> ApiResult<()> {
-        import_batch::ActiveModel {
+        let now = Utc::now();
+        let tx = crate::service::begin_write(&self.db).await?;
+        let batch = import_batch::ActiveModel {
             id: Set(id),
             status: Set(BatchStatus::Failed),
             stage: Set(None),
             failure: Set(Some(why.to_string())),
-            finished_at: Set(Some(Utc::now())),
+            finished_at: Set(Some(now)),
             ..Default::default()
         }
-        .update(&self.db)
+        .update(&tx)
         .await?;
+        crate::service::webhooks::announce_batch(&tx, &batch, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -3,13 +3,14 @@
 //! [`access`] turns a principal (admin, district, agency key) into SeaORM conditions, once;
 //! [`service`] holds plain async functions that apply them; [`graphql`] is the schema, thin
 //! over the services, with DataLoaders; [`gate`] bounds a document before it is parsed
-//! and validated; [`http`] is the axum app; [`application`] builds the whole server from
+//! and validated; [`delivery`] sends webhooks; [`http`] is the axum app; [`application`] builds the whole server from
 //! settings and runs it until stopped.
 #![warn(clippy::unwrap_used, clippy::print_stdout)]
 
 pub mod access;
 pub mod application;
 pub mod budget;
+pub mod delivery;
 pub mod error;
 pub mod gate;
 pub mod graphql;
@@ -21,6 +22,7 @@ pub mod web;
 
 pub use access::IntrospectionPolicy;
 pub use application::{Application, Settings};
+pub use delivery::{Policy as WebhookPolicy, WebhookConfig};
 pub use gate::GateLimits;
 pub use graphql::{AppSchema, Limits, build_schema};
 pub use http::{AppState, HttpConfig, app};

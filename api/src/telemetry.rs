@@ -104,6 +104,10 @@ fn describe() {
         "logbook_import_rows_total",
         "Workbook rows of finished import jobs, by outcome"
     );
+    describe_counter!(
+        "logbook_webhook_attempts_total",
+        "Webhook delivery attempts, by outcome (2xx, 4xx, 5xx, other answers, no_answer)"
+    );
     describe_gauge!(
         "logbook_db_pool_connections",
         "Database pool connections by state (in_use, idle, max)"
@@ -222,6 +226,18 @@ pub fn import_job(status: &'static str, took: Duration, rows: &[(&'static str, u
     for (outcome, n) in rows {
         metrics::counter!("logbook_import_rows_total", "outcome" => *outcome).increment(*n);
     }
+}
+
+/// Counts a webhook attempt by the receiver's answer (its class; `no_answer` without one).
+pub fn webhook_attempt(response: Option<i32>) {
+    let outcome = match response {
+        Some(200..=299) => "2xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => "other",
+        None => "no_answer",
+    };
+    metrics::counter!("logbook_webhook_attempts_total", "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use crate::workbook::SheetKind;
 use crate::{Progress, Stage};
 use chrono::{NaiveDate, Utc};
 use entity::db::{Stamp, Table, WriteTx, written_columns};
+use entity::outbox::{self, Subscribed};
 use entity::rules;
-use entity::types::{BatchStatus, Cohort, ProblemStatus};
+use entity::types::{BatchStatus, Cohort, ProblemStatus, WebhookTopic};
 use entity::{analysis, area, household, import_issue, logbook_entry, member, problem};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
@@ -194,6 +195,63 @@ async fn problems_of(
     Ok(out)
 }
 
+/// The topics some webhook subscribes to, read in the import's transaction.
+async fn subscribed(tx: &mut WriteTx) -> Result<Subscribed, DbErr> {
+    let rows: Vec<(String,)> = tx.fetch_all(outbox::TOPICS_SQL, &[]).await?;
+    Ok(Subscribed::from_rows(rows.iter().map(|(t,)| t.as_str())))
+}
+
+/// Announces the batch's end (`import_batch.finished`) when a webhook wants it.
+async fn announce_batch(
+    tx: &mut WriteTx,
+    subs: &Subscribed,
+    batch: i32,
+    info: &BatchInfo,
+) -> Result<(), DbErr> {
+    if subs.wants(WebhookTopic::ImportBatchFinished) {
+        let sql = outbox::batch_finished(|n| tx.placeholder(n));
+        tx.execute(
+            &sql,
+            &[
+                Value::from(batch),
+                opt_text(&info.district),
+                Value::from(Utc::now()),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The largest id of `table` (0 when empty): what this import inserts comes after it.
+async fn max_id(tx: &mut WriteTx, table: &str) -> Result<i32, DbErr> {
+    let (id,): (i32,) = tx
+        .fetch_one(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), &[])
+        .await?;
+    Ok(id)
+}
+
+/// The statuses of these problems.
+async fn statuses(tx: &mut WriteTx, ids: &[i32]) -> Result<Vec<(i32, ProblemStatus)>, DbErr> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        let q = format!(
+            "SELECT id, status FROM problems WHERE id IN ({})",
+            chunk
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let rows: Vec<(i32, String)> = tx.fetch_all(&q, &[]).await?;
+        out.extend(
+            rows.into_iter()
+                .filter_map(|(id, s)| ProblemStatus::from_key(&s).map(|s| (id, s))),
+        );
+    }
+    Ok(out)
+}
+
 /// Records a batch that writes no data (rejected, or a dry run of an upload) and its errors
 /// and warnings.
 pub async fn record_outcome(
@@ -203,6 +261,8 @@ pub async fn record_outcome(
 ) -> Result<i32, DbErr> {
     let mut tx = WriteTx::begin(db).await?;
     let batch = insert_batch(&mut tx, info, report).await?;
+    let subs = subscribed(&mut tx).await?;
+    announce_batch(&mut tx, &subs, batch, info).await?;
     insert_issues(
         &mut tx,
         batch,
@@ -259,6 +319,16 @@ async fn write_in_span(
     // every record this import writes is one change of the feed (on PostgreSQL the
     // counter's row stays locked until the commit: a concurrent writer waits)
     let stamp = tx.stamp().await?;
+    // what webhooks want announced, in this same transaction (nothing when none does)
+    let subs = subscribed(&mut tx).await?;
+    announce_batch(&mut tx, &subs, batch, info).await?;
+    let problems_before = if subs.wants(WebhookTopic::ProblemCreated)
+        || subs.wants(WebhookTopic::ProblemStatusChanged)
+    {
+        max_id(&mut tx, "problems").await?
+    } else {
+        0
+    };
     let mut done = 0u64;
     let from = |sheet: SheetKind, row: u32| {
         Some(Provenance {
@@ -435,6 +505,11 @@ async fn write_in_span(
     let pid = |e: &Row<logbook_entry::ActiveModel, ProblemIdent>| {
         problem_ids.get(&e.link).copied().unwrap_or_default()
     };
+    let entries_before = if subs.wants(WebhookTopic::LogbookEntryCreated) {
+        max_id(&mut tx, "logbook_entries").await?
+    } else {
+        0
+    };
     // the latest write order of any logbook entry (0 when there is none)
     let (seq_base,): (i64,) = tx
         .fetch_one(
@@ -466,6 +541,17 @@ async fn write_in_span(
     let mut touched: Vec<i32> = new.iter().chain(changed.iter()).map(|e| pid(e)).collect();
     touched.sort_unstable();
     touched.dedup();
+    // a problem inserted here is announced as created, with its status then
+    let known: Vec<i32> = touched
+        .iter()
+        .copied()
+        .filter(|id| *id <= problems_before)
+        .collect();
+    let before = if subs.wants(WebhookTopic::ProblemStatusChanged) {
+        statuses(&mut tx, &known).await?
+    } else {
+        Vec::new()
+    };
     let (seq_at, at_at) = (tx.placeholder(1), tx.placeholder(2));
     for chunk in touched.chunks(IN_CHUNK) {
         let sql = rules::refresh_statuses_sql(chunk, &seq_at, &at_at);
@@ -473,6 +559,28 @@ async fn write_in_span(
             .await?;
     }
     lap("statuses");
+
+    if !subs.is_empty() {
+        let at = Value::from(stamp.at);
+        if subs.wants(WebhookTopic::ProblemCreated) {
+            let sql = outbox::problems_created(|n| tx.placeholder(n));
+            tx.execute(&sql, &[at.clone(), Value::from(problems_before)])
+                .await?;
+        }
+        if subs.wants(WebhookTopic::ProblemStatusChanged) {
+            let after = statuses(&mut tx, &known).await?;
+            for chunk in outbox::changed_statuses(&before, &after).chunks(IN_CHUNK) {
+                let sql = outbox::statuses_changed(chunk, |n| tx.placeholder(n));
+                tx.execute(&sql, std::slice::from_ref(&at)).await?;
+            }
+        }
+        if subs.wants(WebhookTopic::LogbookEntryCreated) {
+            let sql = outbox::entries_created(|n| tx.placeholder(n));
+            tx.execute(&sql, &[at.clone(), Value::from(entries_before)])
+                .await?;
+        }
+        lap("webhook events");
+    }
 
     insert_issues(&mut tx, batch, report.warnings.iter()).await?;
     tx.commit().await?;

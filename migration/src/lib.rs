@@ -11,6 +11,7 @@ mod m20261203_000006_foreign_keys;
 mod m20261206_000007_changes;
 mod m20261206_000008_key_lifetimes;
 mod m20261206_000009_exports;
+mod m20261206_000010_webhooks;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000007_changes::Migration),
             Box::new(m20261206_000008_key_lifetimes::Migration),
             Box::new(m20261206_000009_exports::Migration),
+            Box::new(m20261206_000010_webhooks::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! The agency guide's examples (`examples/agency/`), run as an agency's developer would run
 //! them against a served instance: the Python (`gql`) and JavaScript mirrors keep a copy
-//! equal to the API's records, a second run reads nothing new, and the Python export
-//! downloads as many rows of each kind; on both databases.
+//! equal to the API's records, a second run reads nothing new, the Python export downloads
+//! as many rows of each kind, and the Python webhook receiver verifies what the server's
+//! worker sends and turns a forgery away; on both databases.
 
 use crate::changes::full_read;
 use crate::helpers::{TestApp, dataset, render};
@@ -54,6 +55,11 @@ async fn the_agency_guides_examples_run(app: TestApp) {
                 ..Default::default()
             },
             poll: std::time::Duration::from_millis(100),
+            webhooks: api::WebhookConfig {
+                policy: api::WebhookPolicy::parse(&["127.0.0.1".into()]).expect("a policy"),
+                poll: std::time::Duration::from_millis(100),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )
@@ -98,10 +104,65 @@ async fn the_agency_guides_examples_run(app: TestApp) {
     let csv = run(
         "python3",
         "export.py",
-        vec![url, key, at("csv"), "--format".into(), "CSV".into()],
+        vec![
+            url.clone(),
+            key.clone(),
+            at("csv"),
+            "--format".into(),
+            "CSV".into(),
+        ],
     )
     .await;
     assert_eq!(csv, expected, "the CSV export's rows");
+
+    // the webhook receiver: it creates its webhook, then checks what comes
+    let port = crate::helpers::free_port();
+    let receiver = tokio::spawn(run(
+        "python3",
+        "webhook_receiver.py",
+        vec![
+            url.clone(),
+            key.clone(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--count".into(),
+            "2".into(),
+        ],
+    ));
+    let mut waited = 0;
+    while app.count("SELECT COUNT(*) FROM webhooks").await == 0 {
+        waited += 1;
+        assert!(waited < 600, "the receiver never created its webhook");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let forged = tokio::task::spawn_blocking(move || {
+        crate::helpers::http(
+            port,
+            "POST / HTTP/1.1\r\nwebhook-id: evt_1\r\nwebhook-timestamp: 1\r\nwebhook-signature: v1,AAAA",
+            b"{\"type\":\"problem.created\"}",
+        )
+        .0
+    })
+    .await
+    .expect("joined");
+    assert_eq!(forged, 401, "a request not signed with the secret");
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let (input, _, _) = crate::webhooks::problem(&app, &ds, true).await;
+    let (_, v) = app
+        .graphql(
+            Some(&admin),
+            "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }",
+            serde_json::json!({ "i": input }),
+        )
+        .await;
+    assert!(v["data"]["recordAssistance"]["id"].is_i64(), "{v}");
+    let heard = receiver.await.expect("joined");
+    assert_eq!(
+        heard["types"],
+        serde_json::json!(["logbook_entry.created", "problem.status_changed"]),
+        "{heard}"
+    );
+    assert_eq!(heard["forged"], 1, "{heard}");
 
     let _ = stop.send(());
     served.await.expect("joined").expect("served");

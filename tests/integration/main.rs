@@ -18,3 +18,4 @@ mod schema;
 mod uploads;
 mod values;
 mod web;
+mod webhooks;

@@ -15,6 +15,7 @@ mod paging;
 mod records;
 mod stats;
 pub mod types;
+mod webhooks;
 
 pub use catalog::*;
 pub use filters::*;
@@ -23,6 +24,7 @@ pub use mutation::*;
 pub use paging::*;
 pub use records::*;
 pub use stats::*;
+pub use webhooks::*;
 
 use crate::access::Principal;
 use crate::error::{ApiError, GqlResult};
@@ -66,14 +68,18 @@ impl Default for Limits {
 
 /// Builds the schema (no socket; tests call it in-process).
 pub fn build_schema(db: DatabaseConnection, limits: Limits) -> AppSchema {
-    Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
-        .data(db)
-        .data(limits.clone())
-        .extension(coded::Coded {
-            max_depth: limits.max_depth,
-            max_complexity: limits.max_complexity,
-        })
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(db)
+    .data(limits.clone())
+    .extension(coded::Coded {
+        max_depth: limits.max_depth,
+        max_complexity: limits.max_complexity,
+    })
+    .finish()
 }
 
 fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
@@ -112,6 +118,16 @@ pub fn request(
 }
 
 /// Every query: the catalogue, the records (households, problems, logbook entries), imports
-/// and the audit trail, and the grouped counts.
+/// and the audit trail, the grouped counts, and the key's webhooks.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, RecordsQuery, ImportsQuery, StatsQuery);
+pub struct QueryRoot(
+    CatalogQuery,
+    RecordsQuery,
+    ImportsQuery,
+    StatsQuery,
+    WebhooksQuery,
+);
+
+/// Every mutation: uploads, logbook entries, agencies, exports, and webhooks.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(CoreMutation, WebhooksMutation);

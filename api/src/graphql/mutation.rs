@@ -47,11 +47,12 @@ pub struct AgencyInput {
     pub province: String,
 }
 
-/// The mutation root.
-pub struct MutationRoot;
+/// The mutations of records, uploads, agencies and exports.
+#[derive(Default)]
+pub struct CoreMutation;
 
 #[Object]
-impl MutationRoot {
+impl CoreMutation {
     /// Uploads a workbook (GraphQL multipart request; the request must carry an
     /// `Apollo-Require-Preflight` header). It is stored and queued; poll `importBatch(id)` for
     /// its progress and report. District keys import their district only; admin keys any;

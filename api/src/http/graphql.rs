@@ -506,6 +506,7 @@ async fn execute(
     }
     let mut req = crate::graphql::request(req, &s.db, p)
         .data(s.jobs.clone())
+        .data(s.config.webhook_policy.clone())
         .data(charge);
     if !shape.introspects {
         // nothing the gate did not see may introspect either

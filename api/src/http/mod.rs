@@ -60,6 +60,8 @@ pub struct HttpConfig {
     pub metrics: bool,
     /// Each key's cost budget per minute unless the key has its own (0: no budgets).
     pub cost_budget_per_minute: u64,
+    /// Where a new webhook may point (the server's [`crate::WebhookConfig`] sets it).
+    pub webhook_policy: crate::delivery::Policy,
 }
 
 impl Default for HttpConfig {
@@ -76,6 +78,7 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             metrics: true,
             cost_budget_per_minute: 2_000_000,
+            webhook_policy: crate::delivery::Policy::default(),
         }
     }
 }

@@ -227,6 +227,9 @@ pub async fn record(
     .insert(&txn)
     .await?;
     entity::rules::refresh_statuses(&txn, &[problem.id], stamp).await?;
+    // announced in the same transaction: a webhook hears of it only if it is committed
+    super::webhooks::announce_assistance(&txn, entry.id, problem.id, problem.status, stamp.at)
+        .await?;
     txn.commit().await?;
     tracing::info!(principal = %p.label(), problem = problem.id, entry = entry.id, "assistance recorded");
     Ok((entry, agency_code))

@@ -14,6 +14,7 @@ pub mod logbook;
 pub mod problems;
 pub mod reports;
 pub mod stats;
+pub mod webhooks;
 
 use crate::error::ApiResult;
 use sea_orm::{

@@ -19,3 +19,7 @@ pub mod member;
 pub mod problem;
 pub mod trusted_document;
 pub mod visibility_change;
+pub mod webhook;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_event;

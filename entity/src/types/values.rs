@@ -310,6 +310,36 @@ impl BatchStatus {
 }
 
 key_enum!(
+    /// What a webhook subscribes to: a kind of event.
+    WebhookTopic {
+        /// A problem was recorded for the first time (by an import).
+        ProblemCreated = "problem.created",
+        /// A problem's status changed (help was recorded, by an import or the API).
+        ProblemStatusChanged = "problem.status_changed",
+        /// Help was recorded on a problem (a logbook entry, by an import or the API).
+        LogbookEntryCreated = "logbook_entry.created",
+        /// An import batch ended: imported, rejected, a dry run, or failed.
+        ImportBatchFinished = "import_batch.finished",
+    }
+);
+
+key_enum!(
+    /// Where one event's delivery to one webhook stands.
+    #[cfg_attr(feature = "graphql", graphql(name = "WebhookDeliveryStatus"))]
+    DeliveryStatus {
+        /// Not delivered yet: waiting for its first or next attempt.
+        Pending = "pending",
+        /// The receiver answered 2xx.
+        Delivered = "delivered",
+        /// Every attempt failed, for 24 hours: given up.
+        Failed = "failed",
+        /// Not sent: at the time of delivery the webhook's key may not see the record (or
+        /// the key no longer works).
+        Withheld = "withheld",
+    }
+);
+
+key_enum!(
     /// Where a running import job is.
     JobStage {
         /// Opening and reading the sheets.

@@ -1,0 +1,527 @@
+//! Webhooks: a receiver on 127.0.0.1 gets each event signed (Standard Webhooks), retried
+//! after failures with the same id, and only what the webhook's key may see at the moment
+//! of delivery; imports announce their problems, entries and the batch in their own
+//! transaction; URLs the server may not reach are refused when the webhook is created; on
+//! both databases.
+
+use crate::helpers::{TestApp, dataset, post_graphql, render};
+use crate::on_both_databases;
+use api::delivery::{Policy, Sender, WebhookConfig, run_once};
+use api::service::keys::KeyScope;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+const CREATE: &str = "mutation($i: WebhookInput!) { createWebhook(input: $i) { secret webhook { id url topics dimensions areaCodes description } } }";
+const RECORD: &str = "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id status } }";
+const DELIVERIES: &str = "query($id: Int!, $s: WebhookDeliveryStatus) { webhookDeliveries(webhookId: $id, status: $s) { edges { node { id eventId topic status attempts lastResponseStatus lastError attemptLog { responseStatus error } } } } }";
+
+/// One request the receiver got.
+#[derive(Clone)]
+struct Got {
+    path: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+    fn id(&self) -> String {
+        self.headers["webhook-id"]
+            .to_str()
+            .expect("text")
+            .to_string()
+    }
+}
+
+/// A receiver on 127.0.0.1: it records every request and answers the statuses it is given,
+/// in order, then 200.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Got>>>,
+}
+
+impl Receiver {
+    async fn start(answers: Vec<u16>) -> Self {
+        let got: Arc<Mutex<Vec<Got>>> = Arc::default();
+        let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
+        let (g, a) = (got.clone(), answers.clone());
+        let router = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
+                let (g, a) = (g.clone(), a.clone());
+                async move {
+                    g.lock().expect("lock").push(Got {
+                        path: uri.path().to_string(),
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    let code = a.lock().expect("lock").pop_front().unwrap_or(200);
+                    axum::http::StatusCode::from_u16(code).expect("a status")
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Receiver {
+            url: format!("http://127.0.0.1:{port}"),
+            got,
+        }
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().expect("lock").clone()
+    }
+}
+
+/// The operator allows 127.0.0.1 (the tests' receiver).
+fn local_policy() -> Policy {
+    Policy::parse(&["127.0.0.1".into()]).expect("a policy")
+}
+
+/// A sender to 127.0.0.1 that retries at once (the backoff itself is unit-tested).
+fn sender() -> Sender {
+    Sender::new(WebhookConfig {
+        policy: local_policy(),
+        backoff: std::time::Duration::ZERO,
+        ..Default::default()
+    })
+    .expect("a sender")
+}
+
+/// The HTTP app with `policy`.
+fn app_with(app: &TestApp, policy: Policy) -> axum::Router {
+    app.http_with(api::HttpConfig {
+        webhook_policy: policy,
+        ..Default::default()
+    })
+}
+
+async fn gql(router: &axum::Router, key: &str, query: &str, vars: Value) -> Value {
+    let body = json!({"query": query, "variables": vars}).to_string();
+    let headers = [
+        ("content-type", "application/json".to_string()),
+        ("authorization", format!("Bearer {key}")),
+    ];
+    post_graphql(router.clone(), &headers, body).await.1
+}
+
+/// Runs the webhook worker until nothing more is due; the attempts made.
+async fn drain(app: &TestApp, sender: &Sender) -> usize {
+    let mut n = 0;
+    for _ in 0..50 {
+        let done = run_once(&app.db, sender).await.expect("the worker");
+        if done == 0 {
+            return n;
+        }
+        n += done;
+    }
+    panic!("the worker never ran dry");
+}
+
+fn code(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+}
+
+/// A problem of `ds` in or out of `health`, as `recordAssistance` input of a status it does
+/// not have; its current status, and that new one.
+pub(crate) async fn problem(
+    app: &TestApp,
+    ds: &importer::generate::Dataset,
+    health: bool,
+) -> (Value, String, &'static str) {
+    let p = ds
+        .problems
+        .iter()
+        .find(|p| {
+            entity::catalog::indicator(p.indicator)
+                .is_some_and(|i| (i.dimension == entity::types::Dimension::Health) == health)
+        })
+        .expect("a problem");
+    let person = p.citizen_id.clone().unwrap_or_default();
+    let id = app
+        .count(&format!(
+            "SELECT CAST(MAX(id) AS BIGINT) FROM problems WHERE house_code = '{}' AND indicator_code = {} AND person_key = '{person}'",
+            p.house_code, p.indicator
+        ))
+        .await;
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT status FROM problems WHERE id = {id}"),
+        ))
+        .await
+        .expect("query");
+    let status: String = rows[0].try_get_by_index(0).expect("status");
+    let next = if status == "not_solvable_yet" {
+        "SOLVED"
+    } else {
+        "NOT_SOLVABLE_YET"
+    };
+    (
+        json!({"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id,
+            "date": "2026-10-31", "activity": format!("เยี่ยมบ้าน {}", fastrand::u32(..)), "status": next, "agency": "33-pho"}),
+        status,
+        next,
+    )
+}
+
+use sea_orm::ConnectionTrait;
+
+async fn a_webhook_is_signed_retried_and_deduplicable_by_id(app: TestApp) {
+    let ds = dataset(20, 41);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let router = app_with(&app, local_policy());
+    let rx = Receiver::start(vec![500, 500]).await;
+    let sender = sender();
+
+    let v = gql(
+        &router,
+        &district,
+        CREATE,
+        json!({"i": {"url": format!("{}/hook", rx.url), "topics": ["LOGBOOK_ENTRY_CREATED"], "description": "ระบบของ อบต."}}),
+    )
+    .await;
+    let secret = v["data"]["createWebhook"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let hook = v["data"]["createWebhook"]["webhook"]["id"]
+        .as_i64()
+        .expect("id");
+    assert_eq!(
+        v["data"]["createWebhook"]["webhook"]["topics"],
+        json!(["LOGBOOK_ENTRY_CREATED"])
+    );
+    assert_eq!(drain(&app, &sender).await, 0, "nothing happened yet");
+
+    let (input, _, _) = problem(&app, &ds, false).await;
+    let v = gql(&router, &district, RECORD, json!({"i": input})).await;
+    let entry = v["data"]["recordAssistance"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+
+    // 500, 500, then 200: three attempts, then nothing more
+    assert_eq!(drain(&app, &sender).await, 3);
+    let got = rx.got();
+    assert_eq!(got.len(), 3);
+    let verifier = standardwebhooks::Webhook::new(&secret).expect("the secret");
+    for g in &got {
+        assert_eq!(g.path, "/hook");
+        assert_eq!(g.id(), got[0].id(), "every attempt carries the same id");
+        verifier
+            .verify(&g.body, &g.headers)
+            .expect("signed with the webhook's secret");
+        let b = g.json();
+        assert_eq!(b["type"], "logbook_entry.created");
+        assert_eq!(b["data"]["entryId"], entry);
+        assert_eq!(b["data"]["houseCode"], input["houseCode"]);
+        assert_eq!(b["data"]["agency"], "33-pho");
+    }
+    // a body changed on the way, or another secret, fails the check
+    let mut forged = got[0].body.clone();
+    forged.extend_from_slice(b" ");
+    assert!(verifier.verify(&forged, &got[0].headers).is_err());
+    let other =
+        standardwebhooks::Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("a secret");
+    assert!(other.verify(&got[0].body, &got[0].headers).is_err());
+    assert_eq!(drain(&app, &sender).await, 0);
+    assert_eq!(rx.got().len(), 3);
+
+    let v = gql(&router, &district, DELIVERIES, json!({"id": hook})).await;
+    let edges = v["data"]["webhookDeliveries"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(edges.len(), 1);
+    let d = &edges[0]["node"];
+    assert_eq!(d["status"], "DELIVERED");
+    assert_eq!(d["attempts"], 3);
+    assert_eq!(d["eventId"], got[0].id());
+    assert_eq!(d["lastResponseStatus"], 200);
+    let answers: Vec<&Value> = d["attemptLog"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|a| &a["responseStatus"])
+        .collect();
+    assert_eq!(answers, [&json!(500), &json!(500), &json!(200)]);
+
+    // the secret is never shown again; deleting stops deliveries
+    let v = gql(&router, &district, "{ webhooks { id url } }", json!({})).await;
+    assert_eq!(v["data"]["webhooks"][0]["id"], hook);
+    assert!(!v.to_string().contains(&secret));
+    let v = gql(
+        &router,
+        &district,
+        "mutation($id: Int!) { deleteWebhook(id: $id) }",
+        json!({"id": hook}),
+    )
+    .await;
+    assert_eq!(v["data"]["deleteWebhook"], true, "{v}");
+    let (input, _, _) = problem(&app, &ds, true).await;
+    gql(&router, &district, RECORD, json!({"i": input})).await;
+    assert_eq!(drain(&app, &sender).await, 0);
+    assert_eq!(rx.got().len(), 3);
+}
+
+async fn an_agency_hears_only_what_it_may_see_when_it_is_sent(app: TestApp) {
+    let ds = dataset(30, 42);
+    app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let router = app_with(&app, local_policy());
+    let rx = Receiver::start(vec![]).await;
+    let sender = sender();
+    let v = gql(
+        &router,
+        &health,
+        CREATE,
+        json!({"i": {"url": rx.url, "topics": ["PROBLEM_STATUS_CHANGED", "LOGBOOK_ENTRY_CREATED"]}}),
+    )
+    .await;
+    let hook = v["data"]["createWebhook"]["webhook"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+
+    // help on a problem of another dimension: nothing, not even a delivery withheld
+    let (input, _, _) = problem(&app, &ds, false).await;
+    let v = gql(&router, &admin, RECORD, json!({"i": input})).await;
+    assert!(v["data"]["recordAssistance"]["id"].is_i64(), "{v}");
+    assert_eq!(drain(&app, &sender).await, 0);
+    assert!(rx.got().is_empty());
+    let v = gql(&router, &health, DELIVERIES, json!({"id": hook})).await;
+    assert_eq!(v["data"]["webhookDeliveries"]["edges"], json!([]), "{v}");
+
+    // help on a health problem: its entry, and its status's change
+    let (input, was, now) = problem(&app, &ds, true).await;
+    gql(&router, &admin, RECORD, json!({"i": input})).await;
+    assert_eq!(drain(&app, &sender).await, 2);
+    let got = rx.got();
+    let mut types: Vec<String> = got
+        .iter()
+        .map(|g| g.json()["type"].as_str().expect("type").to_string())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["logbook_entry.created", "problem.status_changed"]);
+    let changed = got
+        .iter()
+        .map(Got::json)
+        .find(|b| b["type"] == "problem.status_changed")
+        .expect("the status change");
+    assert_eq!(changed["data"]["previousStatus"], was);
+    assert_eq!(changed["data"]["status"], now.to_ascii_lowercase());
+    assert_eq!(changed["data"]["dimension"], "health");
+    assert_ne!(got[0].id(), got[1].id(), "two events, two ids");
+
+    // the rule is checked again when it is sent: health is taken from the agency between
+    // the event and its delivery
+    let (input, _, _) = problem(&app, &ds, true).await;
+    gql(&router, &admin, RECORD, json!({"i": input})).await;
+    let made = api::service::webhooks::fan_out(&app.db, 100)
+        .await
+        .expect("fan out");
+    assert_eq!(made, 2, "the agency may see both when they happen");
+    let v = gql(
+        &router,
+        &admin,
+        "mutation { unassignDimension(agency: \"33-pho\", dimension: HEALTH) { code } }",
+        json!({}),
+    )
+    .await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert_eq!(drain(&app, &sender).await, 2);
+    assert_eq!(
+        rx.got().len(),
+        2,
+        "nothing sent once the agency may not see it"
+    );
+    let v = gql(
+        &router,
+        &health,
+        DELIVERIES,
+        json!({"id": hook, "s": "WITHHELD"}),
+    )
+    .await;
+    let withheld = v["data"]["webhookDeliveries"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(withheld.len(), 2);
+    assert_eq!(withheld[0]["node"]["attempts"], 0);
+    assert!(
+        withheld[0]["node"]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("no longer see")),
+        "{v}"
+    );
+}
+
+async fn imports_announce_their_problems_entries_and_batch(app: TestApp) {
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let router = app_with(&app, local_policy());
+    let rx = Receiver::start(vec![]).await;
+    let sender = sender();
+    for (path, areas) in [("/all", json!([])), ("/elsewhere", json!(["3319"]))] {
+        let v = gql(
+            &router,
+            &admin,
+            CREATE,
+            json!({"i": {"url": format!("{}{path}", rx.url), "areaCodes": areas,
+                "topics": ["PROBLEM_CREATED", "LOGBOOK_ENTRY_CREATED", "IMPORT_BATCH_FINISHED", "PROBLEM_STATUS_CHANGED"]}}),
+        )
+        .await;
+        assert!(v["data"]["createWebhook"]["secret"].is_string(), "{v}");
+    }
+    let ds = dataset(15, 43);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    drain(&app, &sender).await;
+    let got = rx.got();
+    assert!(
+        got.iter().all(|g| g.path == "/all"),
+        "nothing of district 3318 for a webhook on 3319"
+    );
+    let count = |t: &str| got.iter().filter(|g| g.json()["type"] == t).count() as i64;
+    assert_eq!(
+        count("problem.created"),
+        app.count("SELECT COUNT(*) FROM problems").await
+    );
+    assert_eq!(
+        count("logbook_entry.created"),
+        app.count("SELECT COUNT(*) FROM logbook_entries").await
+    );
+    // a problem created here is announced with its status, not as a change of it
+    assert_eq!(count("problem.status_changed"), 0);
+    assert_eq!(count("import_batch.finished"), 1);
+    let batch = got
+        .iter()
+        .map(Got::json)
+        .find(|b| b["type"] == "import_batch.finished")
+        .expect("the batch");
+    assert_eq!(batch["data"]["status"], "imported");
+    assert_eq!(batch["data"]["fileName"], "d.xlsx");
+
+    // the same workbook again: only its batch
+    app.import("again.xlsx", render(&ds, false, false).bytes)
+        .await;
+    drain(&app, &sender).await;
+    let more: Vec<Value> = rx.got()[got.len()..].iter().map(Got::json).collect();
+    assert_eq!(more.len(), 1, "{more:?}");
+    assert_eq!(more[0]["type"], "import_batch.finished");
+    assert_eq!(more[0]["data"]["fileName"], "again.xlsx");
+    // every event is fanned out, and none is left behind undelivered
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_events WHERE dispatched = FALSE")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_deliveries WHERE status <> 'delivered'")
+            .await,
+        0
+    );
+}
+
+async fn webhooks_are_checked_when_they_are_created(app: TestApp) {
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let other = app.key(KeyScope::Agency("33-sdhs".into())).await;
+    let agency = app.key(KeyScope::Agency("33-pho".into())).await;
+    let strict = app.http();
+    let create = |url: &str| json!({"i": {"url": url, "topics": ["PROBLEM_CREATED"]}});
+
+    // by default the server reaches only public hosts, over https
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "https://127.0.0.1/hook",
+        "https://[::1]/hook",
+        "https://10.1.2.3/hook",
+        "https://192.168.1.10/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://localhost/hook",
+        "https://[::ffff:7f00:1]/hook",
+        "http://hooks.example.org/hook",
+        "ftp://hooks.example.org/hook",
+        "https://user:secret@hooks.example.org/hook",
+        "no url at all",
+    ] {
+        let v = gql(&strict, &district, CREATE, create(url)).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{url}: {v}");
+    }
+    let v = gql(&strict, &district, CREATE, create("https://127.0.0.1/hook")).await;
+    let message = v["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("--webhook-allow 127.0.0.1"), "{message}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhooks").await, 0);
+
+    let local = app_with(&app, local_policy());
+    let bad = |i: Value| json!({"i": i});
+    let url = "http://127.0.0.1:9/hook";
+    for (key, input, why) in [
+        (
+            &district,
+            bad(json!({"url": url, "topics": []})),
+            "no topic",
+        ),
+        (
+            &agency,
+            bad(json!({"url": url, "topics": ["IMPORT_BATCH_FINISHED"]})),
+            "an agency sees no batches",
+        ),
+        (
+            &district,
+            bad(json!({"url": url, "topics": ["PROBLEM_CREATED"], "areaCodes": ["12345"]})),
+            "not an area code",
+        ),
+        (
+            &district,
+            bad(json!({"url": url, "topics": ["PROBLEM_CREATED"], "description": "ก".repeat(501)})),
+            "description too long",
+        ),
+    ] {
+        let v = gql(&local, key, CREATE, input).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{why}: {v}");
+    }
+    // at most ten a key
+    for i in 0..10 {
+        let v = gql(&local, &district, CREATE, create(&format!("{url}/{i}"))).await;
+        assert!(v["data"]["createWebhook"]["secret"].is_string(), "{v}");
+    }
+    let v = gql(&local, &district, CREATE, create(url)).await;
+    assert_eq!(code(&v), "LIMIT_EXCEEDED", "{v}");
+
+    // another key's webhooks are not there
+    let v = gql(&local, &other, "{ webhooks { id } }", json!({})).await;
+    assert_eq!(v["data"]["webhooks"], json!([]));
+    let v = gql(
+        &local,
+        &other,
+        "mutation { deleteWebhook(id: 1) }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    let v = gql(&local, &other, DELIVERIES, json!({"id": 1})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    let (_, v) = post_graphql(
+        local.clone(),
+        &[("content-type", "application/json".to_string())],
+        json!({"query": "{ webhooks { id } }"}).to_string(),
+    )
+    .await;
+    assert_eq!(code(&v), "UNAUTHENTICATED", "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhooks").await, 10);
+}
+
+on_both_databases!(
+    a_webhook_is_signed_retried_and_deduplicable_by_id,
+    an_agency_hears_only_what_it_may_see_when_it_is_sent,
+    imports_announce_their_problems_entries_and_batch,
+    webhooks_are_checked_when_they_are_created,
+);
