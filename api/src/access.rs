@@ -267,6 +267,12 @@ impl Principal {
         }
     }
 
+    /// Whether it may see any import batch (agencies see none): what a webhook on
+    /// `import_batch.finished` needs.
+    pub fn sees_batches(&self) -> bool {
+        !matches!(self.reach(), Reach::Agency { .. })
+    }
+
     /// Audit events it may read: all for a national admin (and the command line), its
     /// province's for a province admin, none for districts and agencies.
     pub fn audit_events(&self) -> Condition {

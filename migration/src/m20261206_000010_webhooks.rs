@@ -116,6 +116,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // a delivery's event: the fan-out's "taken by no webhook" and the cascade from events
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_deliveries_event")
+                    .table(Alias::new("webhook_deliveries"))
+                    .col(Alias::new("event_id"))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()

@@ -121,7 +121,7 @@ pub async fn create(
     if topics.is_empty() {
         return Err(ApiError::bad_input("topics", "name at least one topic"));
     }
-    if topics.contains(&WebhookTopic::ImportBatchFinished) && p.import_scope().is_err() {
+    if topics.contains(&WebhookTopic::ImportBatchFinished) && !p.sees_batches() {
         return Err(ApiError::bad_input(
             "topics",
             "an agency key sees no import batches: IMPORT_BATCH_FINISHED is for district and admin keys",
