@@ -7,7 +7,10 @@ national admin (NDJSON and CSV), and polls until it is done. Prints rows, second
 size, and the server's resident memory before the export and its peak after: the peak should
 not grow with the data (the export writes page by page).
 
-    python3 scripts/bench-export.py [--binary target/release/logbook]
+    python3 scripts/bench-export.py [--binary target/release/logbook] [--pg postgres://postgres@127.0.0.1:5432]
+
+With --pg the data is in a fresh PostgreSQL database instead (the server's page cache is then
+PostgreSQL's, outside logbook's process).
 """
 
 import argparse
@@ -43,13 +46,21 @@ def mem(pid, field):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "logbook"))
+    ap.add_argument("--pg", help="a PostgreSQL server: the data goes in a fresh database there")
     args = ap.parse_args()
+    print(f"database: {'PostgreSQL' if args.pg else 'SQLite'}\n")
     print("| households | format | rows | seconds | files MB | server RSS before MB | server peak RSS MB |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     for households in (2000, 22387):
         with tempfile.TemporaryDirectory() as work:
             xlsx = os.path.join(work, "w.xlsx")
-            env = dict(os.environ, DATABASE_URL=f"sqlite://{work}/x.db?mode=rwc", RUST_LOG="warn")
+            url = f"sqlite://{work}/x.db?mode=rwc"
+            if args.pg:
+                name = f"logbook_bench_export_{households}"
+                for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
+                    subprocess.run(["psql", f"{args.pg}/postgres", "-qc", sql], check=True)
+                url = f"{args.pg}/{name}"
+            env = dict(os.environ, DATABASE_URL=url, RUST_LOG="warn")
             run = lambda *a: subprocess.run([args.binary, *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
             run("generate", xlsx, "--households", str(households), "--seed", "42", "--messy")
             run("areas", "import", "--builtin")
