@@ -281,6 +281,10 @@ struct ServeArgs {
         default_value = "public"
     )]
     webhook_allow: Vec<String>,
+    /// Days a problem may stay not started after it was recorded before the worklist and
+    /// `stats` call it overdue.
+    #[arg(long, env = "LOGBOOK_OVERDUE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    overdue_days: u32,
     /// Seconds one webhook attempt may take, connection included.
     #[arg(long, env = "LOGBOOK_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
     webhook_timeout_secs: u64,
@@ -1028,6 +1032,7 @@ impl ServeArgs {
                 cors_origins: self.cors_origin.clone(),
                 metrics: self.metrics,
                 cost_budget_per_minute: self.cost_budget_per_minute,
+                overdue_days: self.overdue_days,
                 body_limit: self.body_limit,
                 upload_limit: self.upload_limit,
                 timeout: std::time::Duration::from_secs(self.timeout_secs),

@@ -267,6 +267,17 @@ impl Principal {
         }
     }
 
+    /// Whether it may keep households' follow-up (urgency, closure): districts and admins,
+    /// in their area (checked with [`Self::households`]); not agencies.
+    pub fn may_follow_up(&self) -> ApiResult<()> {
+        match self.reach() {
+            Reach::Agency { .. } => Err(ApiError::Forbidden(
+                "urgency and closure are kept by the district and the province".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether it may see any import batch (agencies see none): what a webhook on
     /// `import_batch.finished` needs.
     pub fn sees_batches(&self) -> bool {

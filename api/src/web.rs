@@ -50,6 +50,7 @@ pub async fn dashboard_svg(
         p,
         Condition::all(),
         &[Key::District, Key::Dimension, Key::Status],
+        Default::default(),
     )
     .await?;
     let names: HashMap<String, (String, Option<String>)> = catalog::areas(db, "district", None)

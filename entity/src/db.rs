@@ -85,6 +85,23 @@ pub fn placeholder(backend: DbBackend, n: usize) -> String {
     }
 }
 
+/// SQL for the day `days` after the time (or day) `expr`, as a date (SQLite keeps dates as
+/// `YYYY-MM-DD` text, which `date()` gives; PostgreSQL adds days to a date).
+pub fn date_plus_days(backend: DbBackend, expr: &str, days: u32) -> String {
+    match backend {
+        DbBackend::Postgres => format!("(CAST({expr} AS DATE) + {days})"),
+        _ => format!("date({expr}, '+{days} days')"),
+    }
+}
+
+/// SQL for a date literal (comparable with dates as each backend keeps them).
+pub fn date_literal(backend: DbBackend, d: chrono::NaiveDate) -> String {
+    match backend {
+        DbBackend::Postgres => format!("DATE '{}'", d.format("%Y-%m-%d")),
+        _ => format!("'{}'", d.format("%Y-%m-%d")),
+    }
+}
+
 /// The columns of an entity that a bulk write gives: all but a database-generated id.
 pub fn written_columns<E: EntityTrait>() -> Vec<E::Column> {
     let generated: Vec<&'static str> = if <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() {

@@ -123,20 +123,27 @@ pub fn entry_key(agency_key: &str, activity: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-/// The statement that sets each listed problem's status to its latest logbook entry's (by
-/// date, then the order written), or `not_started` when it has none. Ids are integers, inlined.
+/// The statement that sets each listed problem's status and next visit to its latest logbook
+/// entry's (by date, then the order written), or `not_started` and none when it has none.
+/// Ids are integers, inlined.
 pub fn refresh_statuses_sql(problem_ids: &[i32], seq: &str, at: &str) -> String {
     let ids = problem_ids
         .iter()
         .map(i32::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let latest = "COALESCE((SELECT e.status FROM logbook_entries e \
-         WHERE e.problem_id = problems.id \
-         ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1), 'not_started')";
+    let of_latest = |col: &str| {
+        format!(
+            "(SELECT e.{col} FROM logbook_entries e WHERE e.problem_id = problems.id \
+             ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1)"
+        )
+    };
+    let latest = format!("COALESCE({}, 'not_started')", of_latest("status"));
+    let next = of_latest("next_visit_on");
     format!(
-        "UPDATE problems SET status = {latest}, change_seq = {seq}, updated_at = {at} \
-         WHERE id IN ({ids}) AND status <> {latest}"
+        "UPDATE problems SET status = {latest}, next_visit_on = {next}, change_seq = {seq}, \
+         updated_at = {at} WHERE id IN ({ids}) AND (status <> {latest} \
+         OR next_visit_on IS DISTINCT FROM {next})"
     )
 }
 
@@ -223,10 +230,18 @@ mod tests {
             sql.contains("ORDER BY e.entry_date DESC, e.written_seq DESC"),
             "{sql}"
         );
-        // only a problem whose status changes is written, and stamped
+        // only a problem whose status or next visit changes is written, and stamped
         assert!(sql.contains("change_seq = $1, updated_at = $2"), "{sql}");
         assert!(
-            sql.contains("WHERE id IN (3,9) AND status <> COALESCE("),
+            sql.contains("WHERE id IN (3,9) AND (status <> COALESCE("),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("next_visit_on = (SELECT e.next_visit_on"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("OR next_visit_on IS DISTINCT FROM (SELECT"),
             "{sql}"
         );
     }

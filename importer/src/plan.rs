@@ -253,6 +253,7 @@ mod tests {
             batch_id: Some(1),
             source_sheet: Some("assistance".into()),
             source_row: Some(5),
+            next_visit_on: None,
         }
     }
 
@@ -278,6 +279,7 @@ mod tests {
             batch_id: NotSet,
             source_sheet: NotSet,
             source_row: NotSet,
+            next_visit_on: NotSet,
         }
     }
 

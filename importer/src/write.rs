@@ -419,11 +419,11 @@ async fn write_in_span(
     lap("members");
     progress.report(Stage::Written { rows: done });
 
-    // problems: `status` is set on insert only, an update never touches a status derived
-    // from the logbook
+    // problems: `status` and `next_visit_on` are set on insert only (an update never
+    // touches what is derived from the logbook), and so is when it was first recorded
     let table = Table::of::<problem::Entity>(
         &["house_code", "indicator_code", "person_key", "cohort_id"],
-        &["status"],
+        &["status", "next_visit_on", "created_at"],
     );
     let cols = written_columns::<problem::Entity>();
     let p_vals = |p: &Row<problem::ActiveModel, ProblemIdent>| {
@@ -435,6 +435,8 @@ async fn write_in_span(
             |c| match c {
                 problem::Column::CohortId => Some(cohort.clone()),
                 problem::Column::Status => Some(ProblemStatus::NotStarted.into()),
+                problem::Column::NextVisitOn => Some(Value::ChronoDate(None)),
+                problem::Column::CreatedAt => Some(Value::from(stamp.at)),
                 _ => None,
             },
         )
@@ -529,6 +531,8 @@ async fn write_in_span(
                 logbook_entry::Column::RecordedBy => Some(opt_text(&info.principal)),
                 // written after everything before it, in row order
                 logbook_entry::Column::WrittenSeq => Some(Value::from(seq_base + i64::from(e.row))),
+                // the workbook has no next-visit column yet
+                logbook_entry::Column::NextVisitOn => Some(Value::ChronoDate(None)),
                 _ => None,
             },
         )
@@ -618,6 +622,8 @@ mod tests {
             batch_id: NotSet,
             source_sheet: NotSet,
             source_row: NotSet,
+            next_visit_on: NotSet,
+            created_at: NotSet,
         }
     }
 
@@ -636,6 +642,8 @@ mod tests {
         let vals = values(&problem(), &cols, Some(at), |c| match c {
             problem::Column::CohortId => Some(Value::from(3)),
             problem::Column::Status => Some(ProblemStatus::NotStarted.into()),
+            problem::Column::NextVisitOn => Some(Value::ChronoDate(None)),
+            problem::Column::CreatedAt => Some(Value::from(at.stamp.at)),
             _ => None,
         })
         .expect("every column has a value");

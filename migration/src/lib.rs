@@ -12,6 +12,7 @@ mod m20261206_000007_changes;
 mod m20261206_000008_key_lifetimes;
 mod m20261206_000009_exports;
 mod m20261206_000010_webhooks;
+mod m20261206_000011_follow_up;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_key_lifetimes::Migration),
             Box::new(m20261206_000009_exports::Migration),
             Box::new(m20261206_000010_webhooks::Migration),
+            Box::new(m20261206_000011_follow_up::Migration),
         ]
     }
 }

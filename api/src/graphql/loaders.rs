@@ -27,6 +27,8 @@ pub struct Loaders {
     pub entries: Cached<EntriesLoader>,
     /// Analyses by house code.
     pub analyses: Cached<AnalysisLoader>,
+    /// Follow-up states by house code.
+    pub follow_ups: Cached<FollowUpLoader>,
 }
 
 impl Loaders {
@@ -39,6 +41,7 @@ impl Loaders {
             problems: cached(ProblemsLoader(db.clone(), principal.clone())),
             entries: cached(EntriesLoader(db.clone(), principal.clone())),
             analyses: cached(AnalysisLoader(db.clone(), principal.clone())),
+            follow_ups: cached(FollowUpLoader(db.clone(), principal.clone())),
         }
     }
 }
@@ -70,6 +73,28 @@ fn visible_houses(p: &Principal) -> sea_orm::sea_query::SelectStatement {
         .from(household::Entity)
         .cond_where(p.households())
         .to_owned()
+}
+
+/// Households' follow-up states by house code, of households the principal may see.
+pub struct FollowUpLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<String> for FollowUpLoader {
+    type Value = entity::household_follow_up::Model;
+    type Error = Error;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        use entity::household_follow_up as f;
+        let rows = f::Entity::find()
+            .filter(f::Column::HouseCode.is_in(keys.to_vec()))
+            .filter(f::Column::HouseCode.in_subquery(visible_houses(&self.1)))
+            .all(&self.0)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.house_code.clone(), r))
+            .collect())
+    }
 }
 
 /// Areas by code (reference data, visible to every key).

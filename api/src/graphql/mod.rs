@@ -8,6 +8,7 @@
 mod catalog;
 pub mod coded;
 mod filters;
+mod follow_up;
 mod imports;
 pub mod loaders;
 mod mutation;
@@ -19,6 +20,7 @@ mod webhooks;
 
 pub use catalog::*;
 pub use filters::*;
+pub use follow_up::*;
 pub use imports::*;
 pub use mutation::*;
 pub use paging::*;
@@ -118,7 +120,7 @@ pub fn request(
 }
 
 /// Every query: the catalogue, the records (households, problems, logbook entries), imports
-/// and the audit trail, the grouped counts, and the key's webhooks.
+/// and the audit trail, the grouped counts, the key's webhooks, and the worklist.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     CatalogQuery,
@@ -126,8 +128,9 @@ pub struct QueryRoot(
     ImportsQuery,
     StatsQuery,
     WebhooksQuery,
+    FollowUpQuery,
 );
 
-/// Every mutation: uploads, logbook entries, agencies, exports, and webhooks.
+/// Every mutation: uploads, logbook entries, agencies, exports, webhooks, and follow-up.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(CoreMutation, WebhooksMutation);
+pub struct MutationRoot(CoreMutation, WebhooksMutation, FollowUpMutation);

@@ -30,6 +30,9 @@ pub struct AssistanceInput {
     pub status: ProblemStatus,
     /// Note.
     pub note: Option<String>,
+    /// When to visit next (on or after `date`, at most two years ahead): the problem is
+    /// overdue on the worklist once it has passed.
+    pub next_visit_on: Option<String>,
 }
 
 /// A new agency.
@@ -186,6 +189,7 @@ impl CoreMutation {
                 fund: input.fund,
                 status,
                 note: input.note,
+                next_visit_on: input.next_visit_on,
             },
         )
         .await

@@ -78,6 +78,19 @@ impl StatsRow {
     async fn solved_households(&self) -> u64 {
         self.0.solved_households
     }
+    /// Problems overdue (followed up past their next visit, or not started too long), of
+    /// households not closed.
+    async fn overdue_problems(&self) -> u64 {
+        self.0.overdue_problems
+    }
+    /// Households closed (they left the open work: died, moved away …).
+    async fn closed_households(&self) -> u64 {
+        self.0.closed_households
+    }
+    /// Households marked urgent.
+    async fn urgent_households(&self) -> u64 {
+        self.0.urgent_households
+    }
     /// Logbook entries on those problems.
     async fn logbook_entries(&self) -> u64 {
         self.0.logbook_entries
@@ -108,7 +121,8 @@ impl StatsQuery {
                 keys.push(k);
             }
         }
-        let rows = service::stats::grouped(db(ctx)?, p, condition, &keys)
+        let rule = types::overdue_rule(ctx);
+        let rows = service::stats::grouped(db(ctx)?, p, condition, &keys, rule)
             .await
             .gql()?;
         Ok(rows.into_iter().map(StatsRow).collect())

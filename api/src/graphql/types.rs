@@ -105,6 +105,14 @@ impl Household {
     async fn house_code(&self) -> &str {
         self.0.house_code.as_str()
     }
+    /// Its urgency and closure (none: neither urgent nor closed).
+    async fn follow_up(&self, ctx: &Context<'_>) -> Result<Option<FollowUp>> {
+        Ok(loaders::of(ctx)?
+            .follow_ups
+            .load_one(self.0.house_code.to_string())
+            .await?
+            .map(FollowUp))
+    }
     /// House number as written.
     async fn house_no(&self) -> Option<&str> {
         self.0.house_no.as_deref()
@@ -319,6 +327,63 @@ impl Problem {
     async fn updated_at(&self) -> String {
         self.0.updated_at.to_rfc3339()
     }
+    /// The next visit its latest logbook entry plans (`YYYY-MM-DD`).
+    async fn next_visit_on(&self) -> Option<String> {
+        self.0.next_visit_on.map(|d| d.to_string())
+    }
+    /// When it is due: its next visit while it is followed up; `--overdue-days` after it
+    /// was recorded while not started; none once solved or not solvable yet.
+    async fn due_on(&self, ctx: &Context<'_>) -> Option<String> {
+        overdue_rule(ctx).due(&self.0).map(|d| d.to_string())
+    }
+    /// Its due day has passed.
+    async fn overdue(&self, ctx: &Context<'_>) -> bool {
+        let rule = overdue_rule(ctx);
+        rule.due(&self.0).is_some_and(|d| d < rule.today)
+    }
+}
+
+/// The request's overdue rule (the server's `--overdue-days`, today), or the default one.
+pub(crate) fn overdue_rule(ctx: &Context<'_>) -> crate::service::follow_up::OverdueRule {
+    ctx.data_opt::<crate::service::follow_up::OverdueRule>()
+        .copied()
+        .unwrap_or_default()
+}
+
+/// A household's follow-up: urgency and closure.
+pub struct FollowUp(pub entity::household_follow_up::Model);
+
+/// A household's follow-up: whether it is urgent, and whether (and why) it was closed.
+#[Object]
+impl FollowUp {
+    /// A critical target: first on the worklist.
+    async fn urgent(&self) -> bool {
+        self.0.urgent
+    }
+    /// Why it is urgent.
+    async fn urgent_reason(&self) -> Option<&str> {
+        self.0.urgent_reason.as_deref()
+    }
+    /// Closed: why (none while open).
+    async fn closed_reason(&self) -> Option<entity::types::ClosureReason> {
+        self.0.closed_reason
+    }
+    /// Closed on (`YYYY-MM-DD`).
+    async fn closed_on(&self) -> Option<String> {
+        self.0.closed_on.map(|d| d.to_string())
+    }
+    /// The note on its closure.
+    async fn closed_note(&self) -> Option<&str> {
+        self.0.closed_note.as_deref()
+    }
+    /// The household it was merged into.
+    async fn merged_into(&self) -> Option<&str> {
+        self.0.merged_into.as_deref()
+    }
+    /// Who last changed it.
+    async fn updated_by(&self) -> &str {
+        &self.0.updated_by
+    }
 }
 
 /// One piece of help given.
@@ -374,6 +439,10 @@ impl LogbookEntry {
     /// Who recorded it.
     async fn recorded_by(&self) -> Option<&str> {
         self.0.recorded_by.as_deref()
+    }
+    /// When the household is to be visited next about this problem (`YYYY-MM-DD`).
+    async fn next_visit_on(&self) -> Option<String> {
+        self.0.next_visit_on.map(|d| d.to_string())
     }
     /// When it last changed (RFC 3339); see also the `changes` feed.
     async fn updated_at(&self) -> String {

@@ -507,6 +507,7 @@ async fn execute(
     let mut req = crate::graphql::request(req, &s.db, p)
         .data(s.jobs.clone())
         .data(s.config.webhook_policy.clone())
+        .data(s.config.overdue_rule())
         .data(charge);
     if !shape.introspects {
         // nothing the gate did not see may introspect either

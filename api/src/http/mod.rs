@@ -62,6 +62,22 @@ pub struct HttpConfig {
     pub cost_budget_per_minute: u64,
     /// Where a new webhook may point (the server's [`crate::WebhookConfig`] sets it).
     pub webhook_policy: crate::delivery::Policy,
+    /// Days a problem may stay not started after it was recorded before it is overdue.
+    pub overdue_days: u32,
+    /// The day requests run as (tests fix it); today when none.
+    pub today: Option<chrono::NaiveDate>,
+}
+
+impl HttpConfig {
+    /// The overdue rule of a request now.
+    pub fn overdue_rule(&self) -> crate::service::follow_up::OverdueRule {
+        crate::service::follow_up::OverdueRule {
+            today: self
+                .today
+                .unwrap_or_else(|| chrono::Local::now().date_naive()),
+            days: self.overdue_days,
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -79,6 +95,8 @@ impl Default for HttpConfig {
             metrics: true,
             cost_budget_per_minute: 2_000_000,
             webhook_policy: crate::delivery::Policy::default(),
+            overdue_days: 30,
+            today: None,
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct AssistanceInput {
     pub status: ProblemStatus,
     /// Note.
     pub note: Option<String>,
+    /// When to visit next (on or after the help's date, at most two years ahead).
+    pub next_visit_on: Option<String>,
 }
 
 fn non_empty(field: &str, s: &str) -> ApiResult<String> {
@@ -81,6 +83,21 @@ pub async fn record(
         .map_err(|e| ApiError::bad_input("cohort", e.message_en()))?;
     let date = ThaiDate::parse_str(&input.date, today)
         .map_err(|e| ApiError::bad_input("date", e.message_en()))?;
+    let next_visit = match input.next_visit_on.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => {
+            let d = ThaiDate::parse_str(s, today + chrono::Days::new(730))
+                .map_err(|e| ApiError::bad_input("nextVisitOn", e.message_en()))?
+                .date();
+            if d < date.date() {
+                return Err(ApiError::bad_input(
+                    "nextVisitOn",
+                    "the next visit comes on or after the help's date",
+                ));
+            }
+            Some(d)
+        }
+    };
     let activity = non_empty("activity", &input.activity)?;
     if input.status == ProblemStatus::NotStarted {
         return Err(ApiError::bad_input(
@@ -222,6 +239,7 @@ pub async fn record(
         batch_id: Set(None),
         source_sheet: Set(None),
         source_row: Set(None),
+        next_visit_on: Set(next_visit),
         ..Default::default()
     }
     .insert(&txn)

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalog;
 pub mod changes;
 pub mod exports;
+pub mod follow_up;
 pub mod households;
 pub mod imports;
 pub mod keys;

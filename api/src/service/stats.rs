@@ -5,9 +5,10 @@
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::service::follow_up::OverdueRule;
 use entity::summary::Summary;
 use entity::types::{AreaCode, Dimension, ProblemStatus};
-use entity::{analysis, household, indicator, logbook_entry, member, problem};
+use entity::{analysis, household, household_follow_up, indicator, logbook_entry, member, problem};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::BTreeMap;
@@ -53,6 +54,12 @@ pub struct Row {
     pub solved_households: u64,
     /// Logbook entries on those problems.
     pub logbook_entries: u64,
+    /// Those problems overdue (of households not closed).
+    pub overdue_problems: u64,
+    /// Those households that are closed.
+    pub closed_households: u64,
+    /// Those households that are urgent.
+    pub urgent_households: u64,
 }
 
 /// The key as a text expression (so every key reads back the same way).
@@ -88,6 +95,15 @@ fn base(condition: &Condition) -> SelectStatement {
             Expr::col((indicator::Entity, indicator::Column::Code))
                 .equals((problem::Entity, problem::Column::IndicatorCode)),
         )
+        .join(
+            JoinType::LeftJoin,
+            household_follow_up::Entity,
+            Expr::col((
+                household_follow_up::Entity,
+                household_follow_up::Column::HouseCode,
+            ))
+            .equals((problem::Entity, problem::Column::HouseCode)),
+        )
         .cond_where(condition.clone())
         .to_owned()
 }
@@ -106,7 +122,9 @@ pub async fn grouped(
     p: &Principal,
     filter: Condition,
     group_by: &[Key],
+    rule: OverdueRule,
 ) -> ApiResult<Vec<Row>> {
+    let overdue = rule.overdue_sql(db.get_database_backend());
     let condition = Condition::all().add(p.problems()).add(filter);
     let n = group_by.len();
 
@@ -128,6 +146,12 @@ pub async fn grouped(
         .expr_as(
             Expr::cust(r#"CAST(COALESCE(SUM("e"."n"), 0) AS BIGINT)"#),
             Alias::new("entries"),
+        )
+        .expr_as(
+            Expr::cust(format!(
+                r#"CAST(COALESCE(SUM(CASE WHEN {overdue} AND "household_follow_ups"."closed_reason" IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT)"#
+            )),
+            Alias::new("overdue"),
         )
         .join_subquery(
             JoinType::LeftJoin,
@@ -152,6 +176,16 @@ pub async fn grouped(
         .expr_as(
             Expr::cust(r#"MAX(CASE WHEN "problems"."status" <> 'solved' THEN 1 ELSE 0 END)"#),
             Alias::new("open"),
+        )
+        .expr_as(
+            Expr::cust(
+                r#"MAX(CASE WHEN "household_follow_ups"."closed_reason" IS NOT NULL THEN 1 ELSE 0 END)"#,
+            ),
+            Alias::new("closed"),
+        )
+        .expr_as(
+            Expr::cust(r#"MAX(CASE WHEN "household_follow_ups"."urgent" THEN 1 ELSE 0 END)"#),
+            Alias::new("urgent"),
         )
         .add_group_by([Expr::col((problem::Entity, problem::Column::HouseCode))]);
     let people = Query::select()
@@ -179,6 +213,14 @@ pub async fn grouped(
             Expr::cust(r#"CAST(COALESCE(SUM("m"."n"), 0) AS BIGINT)"#),
             Alias::new("people"),
         )
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM("t"."closed"), 0) AS BIGINT)"#),
+            Alias::new("closed"),
+        )
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM("t"."urgent"), 0) AS BIGINT)"#),
+            Alias::new("urgent"),
+        )
         .from_subquery(inner, Alias::new("t"))
         .join_subquery(
             JoinType::LeftJoin,
@@ -197,6 +239,7 @@ pub async fn grouped(
         });
         row.problems = u64::try_from(r.try_get_by_index::<i64>(n)?).unwrap_or(0);
         row.logbook_entries = u64::try_from(r.try_get_by_index::<i64>(n + 1)?).unwrap_or(0);
+        row.overdue_problems = u64::try_from(r.try_get_by_index::<i64>(n + 2)?).unwrap_or(0);
     }
     for r in db.query_all(&b).await? {
         let keys = read_keys(&r, n)?;
@@ -207,6 +250,8 @@ pub async fn grouped(
         row.households = u64::try_from(r.try_get_by_index::<i64>(n)?).unwrap_or(0);
         row.solved_households = u64::try_from(r.try_get_by_index::<i64>(n + 1)?).unwrap_or(0);
         row.people = u64::try_from(r.try_get_by_index::<i64>(n + 2)?).unwrap_or(0);
+        row.closed_households = u64::try_from(r.try_get_by_index::<i64>(n + 3)?).unwrap_or(0);
+        row.urgent_households = u64::try_from(r.try_get_by_index::<i64>(n + 4)?).unwrap_or(0);
     }
     if groups.is_empty() && group_by.is_empty() {
         groups.insert(Vec::new(), Row::default());
@@ -253,7 +298,7 @@ pub async fn summary(
     };
     let in_area =
         || Condition::all().add(problem::Column::HouseCode.in_subquery(house_codes.clone()));
-    for r in grouped(db, p, in_area(), &[Key::Status]).await? {
+    for r in grouped(db, p, in_area(), &[Key::Status], OverdueRule::default()).await? {
         let key = r
             .keys
             .get(&Key::Status)
@@ -266,7 +311,7 @@ pub async fn summary(
         s.problems += count(r.problems);
         s.logbook_entries += count(r.logbook_entries);
     }
-    for r in grouped(db, p, in_area(), &[Key::Dimension]).await? {
+    for r in grouped(db, p, in_area(), &[Key::Dimension], OverdueRule::default()).await? {
         let key = r
             .keys
             .get(&Key::Dimension)
@@ -277,7 +322,7 @@ pub async fn summary(
             .map_err(|e| ApiError::Internal(format!("stored dimension: {e}")))?;
         s.problems_by_dimension.add(dimension, count(r.problems));
     }
-    s.households_solved = grouped(db, p, in_area(), &[])
+    s.households_solved = grouped(db, p, in_area(), &[], OverdueRule::default())
         .await?
         .first()
         .map_or(0, |r| count(r.solved_households));

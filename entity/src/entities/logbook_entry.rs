@@ -47,6 +47,8 @@ pub struct Model {
     pub source_sheet: Option<String>,
     /// Row it was last inserted or updated from.
     pub source_row: Option<i32>,
+    /// When the household is to be visited next about this problem.
+    pub next_visit_on: Option<Date>,
 }
 
 /// Relations.

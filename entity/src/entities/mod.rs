@@ -10,6 +10,7 @@ pub mod cohort;
 pub mod dimension;
 pub mod export_job;
 pub mod household;
+pub mod household_follow_up;
 pub mod import_batch;
 pub mod import_issue;
 pub mod import_upload;

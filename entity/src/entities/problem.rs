@@ -35,6 +35,10 @@ pub struct Model {
     pub source_sheet: Option<String>,
     /// Row it was last inserted or updated from.
     pub source_row: Option<i32>,
+    /// The next visit its latest logbook entry plans, if any; kept with `status`.
+    pub next_visit_on: Option<Date>,
+    /// When it was first recorded (a problem not started for too long after is overdue).
+    pub created_at: Option<DateTimeUtc>,
 }
 
 /// Relations.

@@ -22,8 +22,8 @@ pub use date::{MONTHS_ABBR_DOTTED, MONTHS_FULL, ThaiDate};
 pub use error::{UnknownKey, ValueError};
 pub use ids::{AreaCode, AreaLevel, CitizenId, HouseCode, VillageCode, VillageNo};
 pub use values::{
-    Baht, BatchStatus, Classification, Cohort, CohortSource, DeliveryStatus, Dimension,
-    IndicatorCode, JobStage, ProblemStatus, Sex, Title, WebhookTopic, parse_latitude,
+    Baht, BatchStatus, Classification, ClosureReason, Cohort, CohortSource, DeliveryStatus,
+    Dimension, IndicatorCode, JobStage, ProblemStatus, Sex, Title, WebhookTopic, parse_latitude,
     parse_longitude, parse_number, parse_whole, parse_yes_no, raw_text,
 };
 

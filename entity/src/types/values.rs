@@ -310,6 +310,22 @@ impl BatchStatus {
 }
 
 key_enum!(
+    /// Why a household left the open work.
+    ClosureReason {
+        /// Its members died.
+        Died = "died",
+        /// It moved away.
+        MovedAway = "moved_away",
+        /// No member is left.
+        NoMemberLeft = "no_member_left",
+        /// It was merged into another household (see `mergedInto`).
+        MergedInto = "merged_into",
+        /// Another reason (see the note).
+        Other = "other",
+    }
+);
+
+key_enum!(
     /// What a webhook subscribes to: a kind of event.
     WebhookTopic {
         /// A problem was recorded for the first time (by an import).

@@ -133,6 +133,8 @@ pub(super) fn check(
                 batch_id: NotSet,
                 source_sheet: NotSet,
                 source_row: NotSet,
+                // no workbook column yet: none (written as such)
+                next_visit_on: NotSet,
             },
             link: problem,
         });

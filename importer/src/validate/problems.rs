@@ -94,6 +94,9 @@ pub(super) fn check(
                     batch_id: NotSet,
                     source_sheet: NotSet,
                     source_row: NotSet,
+                    // derived from the logbook, and set once: never compared
+                    next_visit_on: NotSet,
+                    created_at: NotSet,
                 },
                 link: ident,
             });
