@@ -179,6 +179,18 @@ pub struct GEntry {
     pub status: ProblemStatus,
 }
 
+impl GEntry {
+    /// The next visit it plans: a month after it, while the problem is followed up (the
+    /// optional column นัดเยี่ยมครั้งถัดไป).
+    pub fn next_visit_on(&self) -> Option<NaiveDate> {
+        matches!(
+            self.status,
+            ProblemStatus::AwaitingFollowUp | ProblemStatus::FollowingUp
+        )
+        .then(|| self.date + Days::new(30))
+    }
+}
+
 /// A generated district workbook's content.
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
@@ -1114,6 +1126,14 @@ pub fn write_workbook(ds: &Dataset, style: &Style) -> Result<Written, ImportErro
                             statuses_th(e.status, &mut m)
                         }),
                     );
+                    // the Buddhist-era day, spelled one way (no randomness: the rest of
+                    // the workbook stays as it was before this column)
+                    if let Some(d) = e.next_visit_on() {
+                        set(
+                            "next_visit_on",
+                            V::S(format!("{}/{:02}/{}", d.day(), d.month(), d.year() + 543)),
+                        );
+                    }
                 }
             }
             ws.write_number(r, 0, (i + 1) as f64)?;

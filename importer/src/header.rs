@@ -101,6 +101,7 @@ pub mod aa {
     pub const FUND: usize = 9;
     pub const STATUS: usize = 10;
     pub const NOTE: usize = 11;
+    pub const NEXT_VISIT_ON: usize = 12;
 }
 
 const HOUSEHOLDS: &[ColumnSpec] = &[
@@ -187,6 +188,17 @@ const ASSISTANCE: &[ColumnSpec] = &[
     c("fund", false, &["กองทุน", "fund"]),
     c("status", true, &["ผลการดำเนินงาน", "status", "สถานะ"]),
     c("note", false, &["หมายเหตุ", "note"]),
+    c(
+        "next_visit_on",
+        false,
+        &[
+            "นัดเยี่ยมครั้งถัดไป",
+            "next_visit_on",
+            "นัดครั้งต่อไป",
+            "วันนัดเยี่ยมครั้งต่อไป",
+            "next visit",
+        ],
+    ),
 ];
 
 /// The columns of a sheet, in index order.

@@ -410,6 +410,8 @@ pub struct EntryIn {
     pub status: ProblemStatus,
     /// หมายเหตุ
     pub note: Option<String>,
+    /// นัดเยี่ยมครั้งถัดไป (optional): on or after the help's date, at most two years ahead
+    pub next_visit_on: Option<NaiveDate>,
 }
 
 /// The most characters a stored text field holds (docs/workbook-format.md): free-text
@@ -807,6 +809,24 @@ pub fn parse_entries(
         let fund = c.text(aa::FUND);
         let status = c.req(aa::STATUS, ProblemStatus::parse_result);
         let note = c.text(aa::NOTE);
+        let helped = date.as_ref().map(|d| d.date());
+        let next_visit_on = c.opt(aa::NEXT_VISIT_ON, |r| {
+            if r.is_empty() {
+                return Ok(None);
+            }
+            let next = ThaiDate::parse(r, today + chrono::Days::new(730))
+                .map_err(|e| match e {
+                    ValueError::DateFuture => ValueError::DateTooFar { years: 2 },
+                    other => other,
+                })?
+                .date();
+            if helped.is_some_and(|h| next < h) {
+                return Err(ValueError::DateBefore {
+                    what: "date of the help",
+                });
+            }
+            Ok(Some(next))
+        });
         Some(EntryIn {
             house_code: house_code?,
             indicator: indicator?,
@@ -820,6 +840,7 @@ pub fn parse_entries(
             fund,
             status: status?,
             note,
+            next_visit_on,
         })
     })
 }

@@ -531,8 +531,6 @@ async fn write_in_span(
                 logbook_entry::Column::RecordedBy => Some(opt_text(&info.principal)),
                 // written after everything before it, in row order
                 logbook_entry::Column::WrittenSeq => Some(Value::from(seq_base + i64::from(e.row))),
-                // the workbook has no next-visit column yet
-                logbook_entry::Column::NextVisitOn => Some(Value::ChronoDate(None)),
                 _ => None,
             },
         )

@@ -170,22 +170,40 @@ async fn the_worklist_puts_urgent_first_then_the_longest_overdue_then_not_starte
             .all(|e| e["node"]["problem"]["houseCode"] == d["houseCode"]
                 && e["node"]["urgentReason"] == "ผู้ป่วยติดเตียง")
     );
-    let after_urgent = &list[urgent.len()..];
-    assert_eq!(after_urgent[..2], [pa, pb], "{v}");
-    let node = |id: i64| {
-        edges
+    let after_urgent: Vec<&Value> = edges[urgent.len()..].iter().collect();
+    // the overdue next, the longest overdue first (the workbook planned visits too)
+    let overdue_n = after_urgent
+        .iter()
+        .take_while(|e| e["node"]["overdue"] == true)
+        .count();
+    assert!(
+        after_urgent[overdue_n..]
             .iter()
-            .find(|e| e["node"]["problem"]["id"] == id)
-            .map(|e| e["node"].clone())
+            .all(|e| e["node"]["overdue"] == false)
+    );
+    let dues: Vec<&str> = after_urgent[..overdue_n]
+        .iter()
+        .map(|e| e["node"]["dueOn"].as_str().expect("a due day"))
+        .collect();
+    assert!(
+        dues.windows(2).all(|w| w[0] <= w[1]),
+        "longest overdue first: {dues:?}"
+    );
+    let pos = |id: i64| {
+        after_urgent
+            .iter()
+            .position(|e| e["node"]["problem"]["id"] == id)
             .expect("on the list")
     };
+    assert!(pos(pa) < pos(pb) && pos(pb) < overdue_n, "{v}");
+    let node = |id: i64| after_urgent[pos(id)]["node"].clone();
     assert_eq!(node(pa)["daysOverdue"], 5);
     assert_eq!(node(pa)["dueOn"], day(5));
     assert_eq!(node(pb)["daysOverdue"], 2);
     assert_eq!(node(pc)["overdue"], false);
     assert!(!list.contains(&pe), "a solved problem is not open work");
-    // not started (not yet overdue: recorded today, due in 30 days) before the rest
-    let rest: Vec<&Value> = edges[urgent.len() + 2..].iter().collect();
+    // then those not started (not yet overdue: recorded today, due in 30 days), then the rest
+    let rest = &after_urgent[overdue_n..];
     let first_other = rest
         .iter()
         .position(|e| e["node"]["problem"]["status"] != "NOT_STARTED")
@@ -196,12 +214,22 @@ async fn the_worklist_puts_urgent_first_then_the_longest_overdue_then_not_starte
             .all(|e| e["node"]["problem"]["status"] != "NOT_STARTED"),
         "not started ones come together, before the others: {v}"
     );
+    // what is overdue, counted apart from the rule's code
+    let followed_up_overdue = |day: NaiveDate| {
+        format!(
+            "SELECT COUNT(*) FROM problems WHERE status IN ('awaiting_follow_up', 'following_up') AND next_visit_on < '{day}'"
+        )
+    };
+    let expected = app.count(&followed_up_overdue(t + Days::new(10))).await;
+    assert!(expected >= 2);
     let v = gql(&now, &district, WORKLIST, json!({"o": true})).await;
-    assert_eq!(ids(&v), [pa, pb], "only the overdue: {v}");
+    let only = ids(&v);
+    assert_eq!(only.len() as i64, expected, "only the overdue: {v}");
+    assert!(only.contains(&pa) && only.contains(&pb) && !only.contains(&pc));
     let v = gql(&now, &district, WORKLIST, json!({"u": true})).await;
     assert_eq!(ids(&v).len(), urgent.len());
     let v = gql(&now, &district, STATS, json!({})).await;
-    assert_eq!(v["data"]["stats"][0]["overdueProblems"], 2, "{v}");
+    assert_eq!(v["data"]["stats"][0]["overdueProblems"], expected, "{v}");
     assert_eq!(v["data"]["stats"][0]["urgentHouseholds"], 1, "{v}");
     assert_eq!(v["data"]["stats"][0]["closedHouseholds"], 0, "{v}");
 
@@ -214,7 +242,7 @@ async fn the_worklist_puts_urgent_first_then_the_longest_overdue_then_not_starte
     let v = gql(&later, &district, STATS, json!({})).await;
     assert_eq!(
         v["data"]["stats"][0]["overdueProblems"],
-        not_started + 3,
+        not_started + app.count(&followed_up_overdue(t + Days::new(40))).await,
         "{v}"
     );
 
@@ -390,7 +418,65 @@ async fn a_closed_household_leaves_the_open_work_and_is_counted_apart(app: TestA
     );
 }
 
+async fn a_workbook_plans_next_visits_and_refuses_impossible_ones(app: TestApp) {
+    use importer::workbook::SheetKind;
+    let mut ds = dataset(20, 53);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let planned = ds
+        .entries
+        .iter()
+        .filter(|e| e.next_visit_on().is_some())
+        .count() as i64;
+    assert!(planned > 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM logbook_entries WHERE next_visit_on IS NOT NULL")
+            .await,
+        planned
+    );
+    // a followed-up problem carries its latest entry's next visit; no other does
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM problems WHERE status IN ('awaiting_follow_up', 'following_up') AND next_visit_on IS NULL").await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM problems WHERE status NOT IN ('awaiting_follow_up', 'following_up') AND next_visit_on IS NOT NULL").await,
+        0
+    );
+    let before = ds.entries[0].date - Days::new(1);
+    ds.set_raw(
+        SheetKind::Assistance,
+        0,
+        "next_visit_on",
+        format!(
+            "{}/{:02}/{}",
+            chrono::Datelike::day(&before),
+            chrono::Datelike::month(&before),
+            chrono::Datelike::year(&before) + 543
+        ),
+    );
+    ds.set_raw(SheetKind::Assistance, 1, "next_visit_on", "1/01/2600");
+    let w = render(&ds, false, false);
+    let r = app.import("bad.xlsx", w.bytes.clone()).await;
+    assert_eq!(r.status.as_str(), "rejected");
+    for (index, code) in [(0, "date_before"), (1, "date_too_far")] {
+        let row = w.row(SheetKind::Assistance, index);
+        let e = r
+            .errors
+            .iter()
+            .find(|e| {
+                e.sheet == Some(SheetKind::Assistance) && e.row == Some(row) && e.code == code
+            })
+            .unwrap_or_else(|| panic!("{code} at row {row}: {:#?}", r.errors));
+        assert!(
+            e.column.as_deref().is_some_and(|c| c.contains("นัดเยี่ยม")),
+            "{e:?}"
+        );
+    }
+}
+
 on_both_databases!(
+    a_workbook_plans_next_visits_and_refuses_impossible_ones,
     the_worklist_puts_urgent_first_then_the_longest_overdue_then_not_started,
     a_closed_household_leaves_the_open_work_and_is_counted_apart,
 );

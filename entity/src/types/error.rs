@@ -45,6 +45,18 @@ pub enum ValueError {
     /// A date before 1900.
     #[error("date is before 1900")]
     DateTooEarly,
+    /// A date before another on the row (a next visit before the help).
+    #[error("date is before the {what}")]
+    DateBefore {
+        /// what it must not come before
+        what: &'static str,
+    },
+    /// A date too far ahead (a next visit more than two years on).
+    #[error("date is more than {years} years ahead")]
+    DateTooFar {
+        /// how many years ahead it may be
+        years: u8,
+    },
     /// Not a number.
     #[error("not a number")]
     NumberInvalid,
@@ -128,6 +140,8 @@ impl ValueError {
             ValueError::DateNonexistent => "date_nonexistent".into(),
             ValueError::DateFuture => "date_future".into(),
             ValueError::DateTooEarly => "date_too_early".into(),
+            ValueError::DateBefore { .. } => "date_before".into(),
+            ValueError::DateTooFar { .. } => "date_too_far".into(),
             ValueError::NumberInvalid => "number_invalid".into(),
             ValueError::OutOfRange { .. } => "out_of_range".into(),
             ValueError::Coordinate { what, .. } => format!("{what}_out_of_range"),
@@ -177,6 +191,8 @@ impl ValueError {
             ValueError::DateNonexistent => "ไม่มีวันที่นี้ในปฏิทิน".into(),
             ValueError::DateFuture => "วันที่อยู่ในอนาคต".into(),
             ValueError::DateTooEarly => "วันที่ก่อนปี ค.ศ. 1900 (พ.ศ. 2443)".into(),
+            ValueError::DateBefore { what } => format!("วันที่อยู่ก่อน{}", thai_name(what)),
+            ValueError::DateTooFar { years } => format!("วันที่ไกลเกิน {years} ปีข้างหน้า"),
             ValueError::NumberInvalid => "ต้องเป็นตัวเลข".into(),
             ValueError::OutOfRange { min, max } => format!("ต้องเป็นจำนวนเต็มตั้งแต่ {min} ถึง {max}"),
             ValueError::Coordinate { what, min, max } => {
@@ -215,6 +231,7 @@ fn thai_name(what: &str) -> &'static str {
         "sex" => "เพศ",
         "dimension" => "มิติ",
         "disabled" => "ความพิการ",
+        "date of the help" => "วันที่ให้ความช่วยเหลือ",
         _ => "ค่า",
     }
 }

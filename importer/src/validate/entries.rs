@@ -133,8 +133,7 @@ pub(super) fn check(
                 batch_id: NotSet,
                 source_sheet: NotSet,
                 source_row: NotSet,
-                // no workbook column yet: none (written as such)
-                next_visit_on: NotSet,
+                next_visit_on: Set(e.next_visit_on),
             },
             link: problem,
         });
