@@ -999,7 +999,8 @@ async fn report(
         },
         None => api::service::agencies::operator(),
     };
-    let r = reports::monthly(db, &who, month).await?;
+    let days = api::service::follow_up::OverdueRule::default().days;
+    let r = reports::monthly(db, &who, month, days).await?;
     let bytes = reports::monthly_workbook(&r)?;
     std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
     eprintln!(

@@ -182,13 +182,15 @@ pub async fn dashboard_svg(
     Ok(s)
 }
 
-/// The monthly report workbook of `month` (`YYYY-MM`) over what `p` may see.
+/// The monthly report workbook of `month` (`YYYY-MM`) over what `p` may see (a problem not
+/// started is overdue `overdue_days` after it was recorded).
 pub async fn monthly_report(
     db: &impl ConnectionTrait,
     p: &Principal,
     month: &str,
+    overdue_days: u32,
 ) -> ApiResult<Vec<u8>> {
     let month = Month::parse(month)?;
-    let report = reports::monthly(db, p, month).await?;
+    let report = reports::monthly(db, p, month, overdue_days).await?;
     reports::monthly_workbook(&report).map_err(|e| ApiError::Internal(e.to_string()))
 }

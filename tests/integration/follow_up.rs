@@ -475,7 +475,89 @@ async fn a_workbook_plans_next_visits_and_refuses_impossible_ones(app: TestApp) 
     }
 }
 
+async fn the_monthly_report_counts_follow_up_per_district(app: TestApp) {
+    use calamine::{Data, Reader, open_workbook_auto_from_rs};
+    let ds = dataset(20, 54);
+    app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let now = on(&app, today());
+    let houses = inputs(&ds);
+    let (closed, urgent) = (
+        houses[0]["houseCode"].as_str().expect("code"),
+        houses[1]["houseCode"].as_str().expect("code"),
+    );
+    let v = gql(
+        &now,
+        &district,
+        "mutation($i: CloseHouseholdInput!) { closeHousehold(input: $i) { closedReason } }",
+        json!({"i": {"houseCode": closed, "reason": "MOVED_AWAY", "on": today().to_string()}}),
+    )
+    .await;
+    assert_eq!(
+        v["data"]["closeHousehold"]["closedReason"], "MOVED_AWAY",
+        "{v}"
+    );
+    let v = gql(
+        &now,
+        &district,
+        "mutation($h: String!) { setUrgent(houseCode: $h, urgent: true, reason: \"เด็กขาดสารอาหาร\") { urgent } }",
+        json!({"h": urgent}),
+    )
+    .await;
+    assert_eq!(v["data"]["setUrgent"]["urgent"], true, "{v}");
+    let month = today().format("%Y-%m").to_string();
+    let last = api::service::reports::Month::parse(&month)
+        .expect("a month")
+        .last_day();
+    let (status, _, bytes) = app
+        .get(
+            &format!("/reports/monthly.xlsx?month={month}"),
+            Some(&district),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut wb = open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).expect("an xlsx");
+    let sheet = wb
+        .worksheet_range("การติดตามรายอำเภอ")
+        .expect("the follow-up sheet");
+    let row: Vec<String> = (0..=sheet.end().expect("cells").0)
+        .map(|r| {
+            (0..6)
+                .map(|c| match sheet.get_value((r, c)) {
+                    Some(Data::Float(f)) => format!("{f}"),
+                    Some(d) => d.to_string(),
+                    None => String::new(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .find(|r| r[0] == "3318")
+        .expect("a row for 3318");
+    let households = app
+        .count("SELECT COUNT(DISTINCT house_code) FROM problems")
+        .await;
+    let overdue = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM problems WHERE status IN ('awaiting_follow_up', 'following_up') AND next_visit_on < '{last}' AND house_code <> '{closed}'"
+        ))
+        .await;
+    assert!(
+        overdue > 0,
+        "the generated workbook plans visits in the past"
+    );
+    assert_eq!(
+        row[2..],
+        [
+            households.to_string(),
+            "1".to_string(),
+            "1".to_string(),
+            overdue.to_string()
+        ],
+        "{row:?}"
+    );
+}
+
 on_both_databases!(
+    the_monthly_report_counts_follow_up_per_district,
     a_workbook_plans_next_visits_and_refuses_impossible_ones,
     the_worklist_puts_urgent_first_then_the_longest_overdue_then_not_started,
     a_closed_household_leaves_the_open_work_and_is_counted_apart,

@@ -125,7 +125,10 @@ fn cell_text(d: Option<&Data>) -> String {
 /// The summary sheet as (dimension name → counts per status) and the entries sheet's rows.
 fn read_report(bytes: Vec<u8>) -> (BTreeMap<String, Vec<u64>>, usize) {
     let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes)).expect("an xlsx");
-    assert_eq!(wb.sheet_names(), vec!["สรุปรายอำเภอ", "การช่วยเหลือประจำเดือน"]);
+    assert_eq!(
+        wb.sheet_names(),
+        vec!["สรุปรายอำเภอ", "การช่วยเหลือประจำเดือน", "การติดตามรายอำเภอ"]
+    );
     let s = wb.worksheet_range("สรุปรายอำเภอ").expect("summary");
     let (r0, _) = s.start().expect("cells");
     let mut by_dim = BTreeMap::new();

@@ -465,7 +465,7 @@ async fn monthly_report(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let month = q.get("month").map(String::as_str).unwrap_or("");
-    match web::monthly_report(&s.db, &p, month).await {
+    match web::monthly_report(&s.db, &p, month, s.config.overdue_days).await {
         Ok(bytes) => xlsx(&format!("logbook-report-{month}.xlsx"), bytes),
         Err(e @ ApiError::BadInput { .. }) => e.into_response(),
         Err(e) => internal("monthly report", &e),

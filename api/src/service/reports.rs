@@ -1,6 +1,7 @@
 //! The monthly district-to-province report (due on the 10th): problems per district ×
-//! dimension × status as of the month's last day, and the month's logbook entries, over what
-//! the principal may see; written as a workbook.
+//! dimension × status as of the month's last day, the month's logbook entries, and the
+//! follow-up per district (households closed by that day, urgent now, problems overdue on
+//! that day), over what the principal may see; written as a workbook.
 //!
 //! A problem's status as of a day is the result of its latest logbook entry on or before that
 //! day (by date, then write order), or "not started". Every stored problem is counted: the
@@ -11,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
 use entity::catalog::indicator;
 use entity::types::{Dimension, MONTHS_FULL, ProblemStatus};
-use entity::{household, logbook_entry, problem};
+use entity::{household, household_follow_up, logbook_entry, problem};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
 use sea_orm::sea_query::JoinType;
 use sea_orm::{
@@ -104,6 +105,23 @@ pub struct EntryRow {
     pub recorded_by: Option<String>,
 }
 
+/// The follow-up of one district.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FollowUpRow {
+    /// District code.
+    pub district_code: String,
+    /// District name.
+    pub district_name: String,
+    /// Households with problems.
+    pub households: u64,
+    /// Of those, closed on or before the month's last day.
+    pub closed: u64,
+    /// Of those, urgent (as they stand when the report is made: urgency keeps no history).
+    pub urgent: u64,
+    /// Problems overdue on the month's last day, of households not closed by then.
+    pub overdue: u64,
+}
+
 /// The report's content.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthlyReport {
@@ -113,22 +131,34 @@ pub struct MonthlyReport {
     pub summary: Vec<SummaryRow>,
     /// The month's entries, by district, date and house.
     pub entries: Vec<EntryRow>,
+    /// Per district with problems.
+    pub follow_up: Vec<FollowUpRow>,
 }
 
-/// Builds the report of `month` over what `p` may see.
+/// Builds the report of `month` over what `p` may see; a problem not started is overdue
+/// `overdue_days` after it was recorded (`--overdue-days`).
 pub async fn monthly(
     db: &impl ConnectionTrait,
     p: &Principal,
     month: Month,
+    overdue_days: u32,
 ) -> ApiResult<MonthlyReport> {
     let last = month.last_day();
     let first = month.first_day();
-    let problems: Vec<(i32, i32, String, String)> = problem::Entity::find()
+    #[allow(clippy::type_complexity)]
+    let problems: Vec<(
+        i32,
+        i32,
+        String,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = problem::Entity::find()
         .select_only()
         .column(problem::Column::Id)
         .column(problem::Column::IndicatorCode)
         .column(problem::Column::HouseCode)
         .column(household::Column::DistrictCode)
+        .column(problem::Column::CreatedAt)
         .join(JoinType::InnerJoin, problem::Relation::Household.def())
         .filter(p.problems())
         .into_tuple()
@@ -148,14 +178,40 @@ pub async fn monthly(
         .map(|a| (a.code.as_str().to_string(), a.name_th))
         .collect();
 
-    // the latest result on or before the last day, per problem (entries come in order)
+    // the latest result (and next visit) on or before the last day, per problem (entries
+    // come in order)
     let mut latest: HashMap<i32, ProblemStatus> = HashMap::new();
+    let mut next_visit: HashMap<i32, Option<NaiveDate>> = HashMap::new();
     for e in &entries {
         latest.insert(e.problem_id, e.status);
+        next_visit.insert(e.problem_id, e.next_visit_on);
     }
+    let follow_ups: HashMap<String, household_follow_up::Model> =
+        household_follow_up::Entity::find()
+            .filter(
+                household_follow_up::Column::HouseCode.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(household::Column::HouseCode)
+                        .from(household::Entity)
+                        .cond_where(p.households())
+                        .to_owned(),
+                ),
+            )
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|f| (f.house_code.clone(), f))
+            .collect();
+    let closed_by_then = |house: &str| {
+        follow_ups
+            .get(house)
+            .and_then(|f| f.closed_on)
+            .is_some_and(|d| d <= last)
+    };
+    let mut follow: BTreeMap<String, (std::collections::HashSet<&str>, u64)> = BTreeMap::new();
     let mut summary: BTreeMap<(String, Dimension), [u64; 5]> = BTreeMap::new();
     let mut where_is: HashMap<i32, (&str, &str, i32)> = HashMap::new();
-    for (id, ind, house, district) in &problems {
+    for (id, ind, house, district, created) in &problems {
         let Some(dimension) = u8::try_from(*ind)
             .ok()
             .and_then(indicator)
@@ -165,6 +221,21 @@ pub async fn monthly(
         };
         let status = latest.get(id).copied().unwrap_or(ProblemStatus::NotStarted);
         summary.entry((district.clone(), dimension)).or_default()[status.index()] += 1;
+        // overdue on the last day: the same rule as the worklist's, on that day
+        let due = match status {
+            ProblemStatus::AwaitingFollowUp | ProblemStatus::FollowingUp => {
+                next_visit.get(id).copied().flatten()
+            }
+            ProblemStatus::NotStarted => {
+                created.map(|t| t.date_naive() + chrono::Days::new(u64::from(overdue_days)))
+            }
+            _ => None,
+        };
+        let f = follow.entry(district.clone()).or_default();
+        f.0.insert(house.as_str());
+        if due.is_some_and(|d| d < last) && !closed_by_then(house) {
+            f.1 += 1;
+        }
         where_is.insert(*id, (district, house, *ind));
     }
     // every dimension of a district with problems, so the table has no holes
@@ -195,7 +266,22 @@ pub async fn monthly(
     month_entries.sort_by(|a, b| {
         (&a.district_code, a.date, &a.house_code).cmp(&(&b.district_code, b.date, &b.house_code))
     });
+    let follow_up = follow
+        .into_iter()
+        .map(|(district_code, (houses, overdue))| FollowUpRow {
+            district_name: names.get(&district_code).cloned().unwrap_or_default(),
+            households: houses.len() as u64,
+            closed: houses.iter().filter(|h| closed_by_then(h)).count() as u64,
+            urgent: houses
+                .iter()
+                .filter(|h| follow_ups.get(**h).is_some_and(|f| f.urgent))
+                .count() as u64,
+            overdue,
+            district_code,
+        })
+        .collect();
     Ok(MonthlyReport {
+        follow_up,
         month,
         summary: summary
             .into_iter()
@@ -276,6 +362,7 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
     ws.set_row_height(2, 36)?;
     ws.set_freeze_panes(3, 0)?;
 
+    // the entries' sheet is second (as before); the follow-up's is added after it
     let ws = wb.add_worksheet();
     ws.set_name("การช่วยเหลือประจำเดือน")?;
     ws.write_string_with_format(
@@ -323,6 +410,48 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
     ws.set_column_width(7, 24)?;
     ws.set_column_width(8, 20)?;
     ws.set_freeze_panes(3, 0)?;
+    let ws = wb.add_worksheet();
+    ws.set_name("การติดตามรายอำเภอ")?;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!(
+            "การติดตามครัวเรือนเป้าหมาย ณ วันที่ {}/{}/{}",
+            r.month.last_day().day(),
+            r.month.last_day().month(),
+            r.month.last_day().year() + 543
+        ),
+        &title,
+    )?;
+    for (c, h) in [
+        "รหัสอำเภอ",
+        "อำเภอ",
+        "ครัวเรือนที่มีปัญหา",
+        "ปิดแล้ว (เสียชีวิต ย้าย ฯลฯ)",
+        "เร่งด่วน",
+        "ปัญหาเกินกำหนดติดตาม",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string_with_format(2, c as u16, *h, &head)?;
+    }
+    for (row, f) in (3u32..).zip(r.follow_up.iter()) {
+        ws.write_string_with_format(row, 0, &f.district_code, &cell)?;
+        ws.write_string_with_format(row, 1, &f.district_name, &cell)?;
+        for (c, n) in [f.households, f.closed, f.urgent, f.overdue]
+            .iter()
+            .enumerate()
+        {
+            ws.write_number_with_format(row, 2 + c as u16, *n as f64, &cell)?;
+        }
+    }
+    ws.set_column_width(1, 18)?;
+    for c in 2..6 {
+        ws.set_column_width(c, 16)?;
+    }
+    ws.set_row_height(2, 36)?;
+
     wb.save_to_buffer()
 }
 
