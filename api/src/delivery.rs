@@ -297,12 +297,8 @@ impl WebhookConfig {
             .backoff
             .saturating_mul(1u32 << failed.saturating_sub(1).min(16))
             .min(Duration::from_secs(3600));
-        base + base.mul_f64(fastrand_tenth())
+        base + base.mul_f64(rand::random::<f64>() * 0.1)
     }
-}
-
-fn fastrand_tenth() -> f64 {
-    rand::random::<f64>() * 0.1
 }
 
 /// The sending side: the client and the settings.

@@ -14,6 +14,25 @@ mod m20261206_000009_exports;
 mod m20261206_000010_webhooks;
 mod m20261206_000011_follow_up;
 
+/// Adds columns to `table`, one statement each (SQLite alters one column per statement).
+async fn add_columns(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden + Clone,
+    columns: impl IntoIterator<Item = ColumnDef>,
+) -> Result<(), DbErr> {
+    for mut c in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .add_column(&mut c)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// All migrations, in order.
 pub struct Migrator;
 

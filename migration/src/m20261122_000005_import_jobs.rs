@@ -21,8 +21,7 @@ fn batches() -> Alias {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let col = |n: &str| ColumnDef::new(Alias::new(n)).to_owned();
-        // SQLite alters one column per statement
-        for c in [
+        let columns = [
             col("dry_run")
                 .boolean()
                 .not_null()
@@ -41,17 +40,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
             col("attempts").integer().not_null().default(0).to_owned(),
             col("failure").text().null().to_owned(),
-        ] {
-            let mut c = c;
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(batches())
-                        .add_column(&mut c)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        ];
+        crate::add_columns(manager, batches(), columns).await?;
         manager
             .create_index(
                 Index::create()

@@ -42,8 +42,8 @@ impl MigrationTrait for Migration {
         db.execute_unprepared("INSERT INTO change_counter (id, value) VALUES (1, 0)")
             .await?;
         for (table, key) in TRACKED {
-            // SQLite alters one column per statement; records written before this are at 0
-            for mut c in [
+            // records written before this are at 0
+            let columns = [
                 col("change_seq")
                     .big_integer()
                     .not_null()
@@ -53,16 +53,8 @@ impl MigrationTrait for Migration {
                     .timestamp_with_time_zone()
                     .null()
                     .to_owned(),
-            ] {
-                manager
-                    .alter_table(
-                        Table::alter()
-                            .table(Alias::new(table))
-                            .add_column(&mut c)
-                            .to_owned(),
-                    )
-                    .await?;
-            }
+            ];
+            crate::add_columns(manager, Alias::new(table), columns).await?;
             manager
                 .exec_stmt(
                     Query::update()

@@ -19,8 +19,7 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // SQLite alters one column per statement
-        for mut c in [
+        let columns = [
             ColumnDef::new(Alias::new("expires_at"))
                 .timestamp_with_time_zone()
                 .null()
@@ -38,16 +37,8 @@ impl MigrationTrait for Migration {
                 .not_null()
                 .default(false)
                 .to_owned(),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Alias::new("api_keys"))
-                        .add_column(&mut c)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        ];
+        crate::add_columns(manager, Alias::new("api_keys"), columns).await?;
         let col = |n: &str| ColumnDef::new(Alias::new(n)).to_owned();
         manager
             .create_table(

@@ -17,39 +17,25 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // SQLite alters one column per statement
-        for (table, mut c) in [
-            (
-                "logbook_entries",
-                ColumnDef::new(Alias::new("next_visit_on"))
-                    .date()
-                    .null()
-                    .to_owned(),
-            ),
-            (
-                "problems",
-                ColumnDef::new(Alias::new("next_visit_on"))
-                    .date()
-                    .null()
-                    .to_owned(),
-            ),
-            (
-                "problems",
+        let date = |n: &str| ColumnDef::new(Alias::new(n)).date().null().to_owned();
+        crate::add_columns(
+            manager,
+            Alias::new("logbook_entries"),
+            [date("next_visit_on")],
+        )
+        .await?;
+        crate::add_columns(
+            manager,
+            Alias::new("problems"),
+            [
+                date("next_visit_on"),
                 ColumnDef::new(Alias::new("created_at"))
                     .timestamp_with_time_zone()
                     .null()
                     .to_owned(),
-            ),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Alias::new(table))
-                        .add_column(&mut c)
-                        .to_owned(),
-                )
-                .await?;
-        }
+            ],
+        )
+        .await?;
         // a problem recorded before this migration: as old as its last change says
         manager
             .get_connection()

@@ -3,7 +3,7 @@
 //! and closure kept by districts and admins only, a closed household out of the open work
 //! and counted apart in `stats`; on both databases.
 
-use crate::helpers::{TestApp, dataset, post_graphql, render};
+use crate::helpers::{TestApp, dataset, error_code as code, gql, render};
 use crate::on_both_databases;
 use api::service::keys::KeyScope;
 use chrono::{Days, NaiveDate};
@@ -25,19 +25,6 @@ fn on(app: &TestApp, day: NaiveDate) -> axum::Router {
         today: Some(day),
         ..Default::default()
     })
-}
-
-async fn gql(router: &axum::Router, key: &str, query: &str, vars: Value) -> Value {
-    let body = json!({"query": query, "variables": vars}).to_string();
-    let headers = [
-        ("content-type", "application/json".to_string()),
-        ("authorization", format!("Bearer {key}")),
-    ];
-    post_graphql(router.clone(), &headers, body).await.1
-}
-
-fn code(v: &Value) -> &str {
-    v["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
 }
 
 /// Problems of `ds`, one per household, as `recordAssistance` input.

@@ -184,12 +184,7 @@ impl TestApp {
         query: &str,
         variables: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
-        let mut headers = vec![("content-type", "application/json".to_string())];
-        if let Some(t) = token {
-            headers.push(("authorization", format!("Bearer {t}")));
-        }
-        post_graphql(self.http(), &headers, body).await
+        graphql_to(self.http(), token, query, variables).await
     }
 
     /// POSTs `body` to `/graphql` with exactly these headers; returns the status and the
@@ -335,6 +330,39 @@ pub async fn request(
         .await
         .expect("body");
     (status, headers, bytes.to_vec())
+}
+
+/// POSTs a GraphQL query to `http` (with an optional bearer token); returns the status and
+/// body.
+pub async fn graphql_to(
+    http: axum::Router,
+    token: Option<&str>,
+    query: &str,
+    variables: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+    let mut headers = vec![("content-type", "application/json".to_string())];
+    if let Some(t) = token {
+        headers.push(("authorization", format!("Bearer {t}")));
+    }
+    post_graphql(http, &headers, body).await
+}
+
+/// [`graphql_to`] an app built with its own settings, with a key: the body.
+pub async fn gql(
+    http: &axum::Router,
+    key: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    graphql_to(http.clone(), Some(key), query, variables)
+        .await
+        .1
+}
+
+/// The code of an answer's first error (empty when there is none).
+pub fn error_code(v: &serde_json::Value) -> &str {
+    v["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
 }
 
 /// POSTs `body` to `/graphql` of `http` with these headers; the status and the JSON body

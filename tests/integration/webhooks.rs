@@ -4,7 +4,7 @@
 //! transaction; URLs the server may not reach are refused when the webhook is created; on
 //! both databases.
 
-use crate::helpers::{TestApp, dataset, post_graphql, render};
+use crate::helpers::{TestApp, dataset, error_code as code, gql, post_graphql, render};
 use crate::on_both_databases;
 use api::delivery::{Policy, Sender, WebhookConfig, run_once};
 use api::service::keys::KeyScope;
@@ -102,15 +102,6 @@ fn app_with(app: &TestApp, policy: Policy) -> axum::Router {
     })
 }
 
-async fn gql(router: &axum::Router, key: &str, query: &str, vars: Value) -> Value {
-    let body = json!({"query": query, "variables": vars}).to_string();
-    let headers = [
-        ("content-type", "application/json".to_string()),
-        ("authorization", format!("Bearer {key}")),
-    ];
-    post_graphql(router.clone(), &headers, body).await.1
-}
-
 /// Runs the webhook worker until nothing more is due; the attempts made.
 async fn drain(app: &TestApp, sender: &Sender) -> usize {
     let mut n = 0;
@@ -122,10 +113,6 @@ async fn drain(app: &TestApp, sender: &Sender) -> usize {
         n += done;
     }
     panic!("the worker never ran dry");
-}
-
-fn code(v: &Value) -> &str {
-    v["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
 }
 
 /// A problem of `ds` in or out of `health`, as `recordAssistance` input of a status it does

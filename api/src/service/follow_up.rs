@@ -60,11 +60,22 @@ impl OverdueRule {
 
     /// The day a problem of this status, next visit and creation is due.
     pub fn due(&self, p: &problem::Model) -> Option<NaiveDate> {
-        match p.status {
-            ProblemStatus::AwaitingFollowUp | ProblemStatus::FollowingUp => p.next_visit_on,
-            ProblemStatus::NotStarted => p
-                .created_at
-                .map(|t| t.date_naive() + chrono::Days::new(u64::from(self.days))),
+        self.due_of(p.status, p.next_visit_on, p.created_at)
+    }
+
+    /// The day a problem is due from its status, its next visit and when it was recorded
+    /// (the rule [`Self::due_sql`] writes in SQL; the monthly report applies it as of a day).
+    pub fn due_of(
+        &self,
+        status: ProblemStatus,
+        next_visit_on: Option<NaiveDate>,
+        created_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Option<NaiveDate> {
+        match status {
+            ProblemStatus::AwaitingFollowUp | ProblemStatus::FollowingUp => next_visit_on,
+            ProblemStatus::NotStarted => {
+                created_at.map(|t| t.date_naive() + chrono::Days::new(u64::from(self.days)))
+            }
             _ => None,
         }
     }

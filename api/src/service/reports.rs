@@ -145,6 +145,10 @@ pub async fn monthly(
 ) -> ApiResult<MonthlyReport> {
     let last = month.last_day();
     let first = month.first_day();
+    let rule = super::follow_up::OverdueRule {
+        today: last,
+        days: overdue_days,
+    };
     #[allow(clippy::type_complexity)]
     let problems: Vec<(
         i32,
@@ -222,15 +226,7 @@ pub async fn monthly(
         let status = latest.get(id).copied().unwrap_or(ProblemStatus::NotStarted);
         summary.entry((district.clone(), dimension)).or_default()[status.index()] += 1;
         // overdue on the last day: the same rule as the worklist's, on that day
-        let due = match status {
-            ProblemStatus::AwaitingFollowUp | ProblemStatus::FollowingUp => {
-                next_visit.get(id).copied().flatten()
-            }
-            ProblemStatus::NotStarted => {
-                created.map(|t| t.date_naive() + chrono::Days::new(u64::from(overdue_days)))
-            }
-            _ => None,
-        };
+        let due = rule.due_of(status, next_visit.get(id).copied().flatten(), *created);
         let f = follow.entry(district.clone()).or_default();
         f.0.insert(house.as_str());
         if due.is_some_and(|d| d < last) && !closed_by_then(house) {

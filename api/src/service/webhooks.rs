@@ -59,24 +59,17 @@ pub struct Subscription {
 impl Subscription {
     /// The settings stored in `w`.
     pub fn of(w: &webhook::Model) -> Self {
-        let list = |s: &Option<String>| -> Vec<String> {
-            s.as_deref()
-                .unwrap_or("")
-                .split(',')
-                .filter(|k| !k.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
+        fn list(s: Option<&str>) -> impl Iterator<Item = &str> {
+            s.unwrap_or("").split(',').filter(|k| !k.is_empty())
+        }
         Self {
-            topics: list(&Some(w.topics.clone()))
-                .iter()
-                .filter_map(|k| WebhookTopic::from_key(k))
+            topics: list(Some(&w.topics))
+                .filter_map(WebhookTopic::from_key)
                 .collect(),
-            dimensions: list(&w.dimensions)
-                .iter()
-                .filter_map(|k| Dimension::from_key(k))
+            dimensions: list(w.dimensions.as_deref())
+                .filter_map(Dimension::from_key)
                 .collect(),
-            area_codes: list(&w.area_codes),
+            area_codes: list(w.area_codes.as_deref()).map(str::to_string).collect(),
         }
     }
 
