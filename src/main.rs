@@ -291,6 +291,17 @@ struct ServeArgs {
     /// Where bulk exports' files are written (a folder per export).
     #[arg(long, env = "LOGBOOK_EXPORT_DIR", default_value = "logbook-exports")]
     export_dir: PathBuf,
+    /// Where evidence photos are kept: a local folder (made if missing).
+    #[arg(long, env = "LOGBOOK_EVIDENCE_DIR", default_value = "logbook-evidence")]
+    evidence_dir: PathBuf,
+    /// Keep evidence photos in an S3-compatible store instead, `s3://bucket[/prefix]`
+    /// (credentials, region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION, AWS_ENDPOINT).
+    #[arg(long, env = "LOGBOOK_EVIDENCE_URL")]
+    evidence_url: Option<String>,
+    /// Largest evidence photo, megabytes.
+    #[arg(long, env = "LOGBOOK_EVIDENCE_MAX_MB", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=24))]
+    evidence_max_mb: u64,
     /// Hours an export's files are kept once it is done.
     #[arg(long, env = "LOGBOOK_EXPORT_TTL_HOURS", default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=8760))]
     export_ttl_hours: u64,
@@ -1034,6 +1045,7 @@ impl ServeArgs {
                 metrics: self.metrics,
                 cost_budget_per_minute: self.cost_budget_per_minute,
                 overdue_days: self.overdue_days,
+                evidence: Some(self.evidence_store().map_err(|e| usage(e.to_string()))?),
                 body_limit: self.body_limit,
                 upload_limit: self.upload_limit,
                 timeout: std::time::Duration::from_secs(self.timeout_secs),
@@ -1062,6 +1074,20 @@ impl ServeArgs {
             },
             ..Default::default()
         })
+    }
+}
+
+impl ServeArgs {
+    /// The evidence store the flags name: S3 when `--evidence-url` is given, else the folder.
+    fn evidence_store(&self) -> Result<api::evidence::EvidenceStore, api::evidence::StoreError> {
+        let limits = api::evidence::PhotoLimits {
+            max_bytes: usize::try_from(self.evidence_max_mb << 20).unwrap_or(usize::MAX),
+            ..Default::default()
+        };
+        match &self.evidence_url {
+            Some(url) => api::evidence::EvidenceStore::s3(url, limits),
+            None => api::evidence::EvidenceStore::local(&self.evidence_dir, limits),
+        }
     }
 }
 

@@ -278,6 +278,32 @@ impl Principal {
         }
     }
 
+    /// Whether it may verify or return logbook entries (of its area, checked with
+    /// [`Self::entries`]): districts and admins; not agencies, whose entries are checked.
+    pub fn may_verify(&self) -> ApiResult<()> {
+        match self.reach() {
+            Reach::Agency { .. } => Err(ApiError::Forbidden(
+                "entries are verified by the district centre (or the province)".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether it may lock (or unlock) a month of `district`: a national admin and the
+    /// command line any, a province admin its province's districts.
+    pub fn may_lock(&self, district: &str) -> ApiResult<()> {
+        match (self, self.reach()) {
+            (_, Reach::All) => Ok(()),
+            (Principal::Admin { .. }, Reach::Province(own)) if district.starts_with(own) => Ok(()),
+            (Principal::Admin { .. }, _) => Err(ApiError::Forbidden(format!(
+                "district {district} is in another province"
+            ))),
+            _ => Err(ApiError::Forbidden(
+                "months are locked by the province centre (an admin key)".into(),
+            )),
+        }
+    }
+
     /// Whether it may see any import batch (agencies see none): what a webhook on
     /// `import_batch.finished` needs.
     pub fn sees_batches(&self) -> bool {

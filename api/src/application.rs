@@ -55,6 +55,7 @@ pub struct Application {
     db: DatabaseConnection,
     poll: Duration,
     grace: Duration,
+    evidence: Option<crate::evidence::EvidenceStore>,
 }
 
 impl Application {
@@ -66,6 +67,7 @@ impl Application {
         let sender = Sender::new(settings.webhooks.clone()).map_err(std::io::Error::other)?;
         let mut http = settings.http;
         http.webhook_policy = settings.webhooks.policy;
+        let evidence = http.evidence.clone();
         let router = app(AppState {
             budgets: Default::default(),
             db: db.clone(),
@@ -84,6 +86,7 @@ impl Application {
             db,
             poll: settings.poll,
             grace: settings.shutdown_grace,
+            evidence,
         })
     }
 
@@ -109,6 +112,14 @@ impl Application {
             Default::default(),
             stopped.clone(),
         ));
+        // a photo's pending row left by a crash is removed with its objects
+        let sweeper = self.evidence.clone().map(|store| {
+            tokio::spawn(crate::service::evidence::upkeep(
+                self.db.clone(),
+                store,
+                stopped.clone(),
+            ))
+        });
         let mut on_stop = stopped.clone();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
@@ -126,6 +137,9 @@ impl Application {
                 worker.abort();
                 hooks.abort();
                 upkeep.abort();
+                if let Some(s) = &sweeper {
+                    s.abort();
+                }
                 tracing::error!("the server stopped on its own");
                 return failed.unwrap_or_else(|e| Err(std::io::Error::other(e)));
             }
@@ -139,6 +153,9 @@ impl Application {
         })
         .await;
         upkeep.abort();
+        if let Some(s) = &sweeper {
+            s.abort();
+        }
         let served = match finished {
             Ok(served) => served.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             Err(_) => {

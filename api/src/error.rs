@@ -27,6 +27,21 @@ pub enum ApiError {
     /// A limit was exceeded (`LIMIT_EXCEEDED`).
     #[error("{0}")]
     LimitExceeded(String),
+    /// A month the province has locked for a district after its report (`MONTH_LOCKED`):
+    /// entries dated in it are not added or changed.
+    #[error(
+        "month {month} of district {district} is locked after its report: entries dated in it cannot be added or changed; ask the province centre to unlock it"
+    )]
+    MonthLocked {
+        /// District code.
+        district: String,
+        /// `YYYY-MM`.
+        month: String,
+    },
+    /// The object store could not be reached (`STORAGE_UNAVAILABLE`): nothing was kept; try
+    /// again later.
+    #[error("the photo could not be stored ({0}); nothing was kept: try again later")]
+    StorageUnavailable(String),
     /// The key runs only its trusted documents, and this is not one (`FORBIDDEN`, with
     /// `reason: DOCUMENT_NOT_TRUSTED`).
     #[error(
@@ -63,6 +78,8 @@ impl ApiError {
             ApiError::BadInput { .. } => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            ApiError::MonthLocked { .. } => "MONTH_LOCKED",
+            ApiError::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Db(_) | ApiError::Internal(_) => "INTERNAL",
         }
@@ -91,6 +108,10 @@ impl ErrorExtensions for ApiError {
             if let ApiError::BadInput { field, .. } = self {
                 ext.set("field", field.as_str());
             }
+            if let ApiError::MonthLocked { district, month } = self {
+                ext.set("district", district.as_str());
+                ext.set("month", month.as_str());
+            }
             if let ApiError::RateLimited { retry_after, .. } = self {
                 ext.set("retryAfter", *retry_after);
             }
@@ -110,6 +131,8 @@ impl ApiError {
             ApiError::PersistedQueryNotFound => StatusCode::OK,
             ApiError::BadInput { .. } | ApiError::LimitExceeded(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MonthLocked { .. } => StatusCode::CONFLICT,
+            ApiError::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Db(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

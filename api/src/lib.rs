@@ -12,6 +12,7 @@ pub mod application;
 pub mod budget;
 pub mod delivery;
 pub mod error;
+pub mod evidence;
 pub mod gate;
 pub mod graphql;
 pub mod http;

@@ -860,6 +860,12 @@ pub fn write_workbook(ds: &Dataset, style: &Style) -> Result<Written, ImportErro
         on: style.messy,
     };
     let mut rows_at = HashMap::new();
+    // where each household is: a follow-up visit's GPS point is taken at the house
+    let houses_at: HashMap<&str, (f64, f64)> = ds
+        .households
+        .iter()
+        .map(|h| (h.house_code.as_str(), (h.latitude, h.longitude)))
+        .collect();
     let statuses_th = |s: ProblemStatus, m: &mut Messer| -> String {
         match s {
             ProblemStatus::Solved if m.roll(2) => "สามารถแก้ไขปัญหาได้แล้ว".into(),
@@ -1133,6 +1139,12 @@ pub fn write_workbook(ds: &Dataset, style: &Style) -> Result<Written, ImportErro
                             "next_visit_on",
                             V::S(format!("{}/{:02}/{}", d.day(), d.month(), d.year() + 543)),
                         );
+                        // a follow-up visit was made at the house (six decimals, as a
+                        // phone gives them)
+                        if let Some((lat, lon)) = houses_at.get(p.house_code.as_str()) {
+                            set("latitude", V::N((lat * 1e6).round() / 1e6));
+                            set("longitude", V::N((lon * 1e6).round() / 1e6));
+                        }
                     }
                 }
             }

@@ -102,6 +102,8 @@ pub mod aa {
     pub const STATUS: usize = 10;
     pub const NOTE: usize = 11;
     pub const NEXT_VISIT_ON: usize = 12;
+    pub const LATITUDE: usize = 13;
+    pub const LONGITUDE: usize = 14;
 }
 
 const HOUSEHOLDS: &[ColumnSpec] = &[
@@ -198,6 +200,16 @@ const ASSISTANCE: &[ColumnSpec] = &[
             "วันนัดเยี่ยมครั้งต่อไป",
             "next visit",
         ],
+    ),
+    c(
+        "latitude",
+        false,
+        &["ละติจูดที่เยี่ยม", "ละติจูด", "latitude", "lat"],
+    ),
+    c(
+        "longitude",
+        false,
+        &["ลองจิจูดที่เยี่ยม", "ลองจิจูด", "longitude", "lon", "lng"],
     ),
 ];
 

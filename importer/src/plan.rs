@@ -165,17 +165,35 @@ fn plan_analyses(v: &Validated, stored: &Stored) -> Vec<Action> {
         .collect()
 }
 
+/// The entry columns a comparison leaves out: the agency as written (two spellings of one
+/// agency are one identity, through `entry_key`) and the district's check (an import does not
+/// undo a verification; an entry it changes is written back to recorded).
+const ENTRY_KEPT: &[logbook_entry::Column] = &[
+    logbook_entry::Column::AgencyText,
+    logbook_entry::Column::Verification,
+    logbook_entry::Column::VerificationNote,
+    logbook_entry::Column::VerifiedBy,
+    logbook_entry::Column::VerifiedAt,
+];
+
+/// What writing one entry row would do to what is stored.
+pub fn entry_action(
+    model: &logbook_entry::ActiveModel,
+    link: &ProblemIdent,
+    stored: &Stored,
+) -> Action {
+    let s = stored_problem_id(stored, link).and_then(|pid| {
+        let date = model.entry_date.try_as_ref()?;
+        let k = model.entry_key.try_as_ref()?;
+        stored.entries.get(&(pid, *date, k.clone()))
+    });
+    act_by(model, s, ENTRY_KEPT)
+}
+
 fn plan_entries(v: &Validated, stored: &Stored) -> Vec<Action> {
     v.entries
         .iter()
-        .map(|e| {
-            let s = stored_problem_id(stored, &e.link).and_then(|pid| {
-                let date = e.model.entry_date.try_as_ref()?;
-                let k = e.model.entry_key.try_as_ref()?;
-                stored.entries.get(&(pid, *date, k.clone()))
-            });
-            act_by(&e.model, s, &[logbook_entry::Column::AgencyText])
-        })
+        .map(|e| entry_action(&e.model, &e.link, stored))
         .collect()
 }
 
@@ -254,6 +272,12 @@ mod tests {
             source_sheet: Some("assistance".into()),
             source_row: Some(5),
             next_visit_on: None,
+            latitude: None,
+            longitude: None,
+            verification: entity::types::Verification::Verified,
+            verification_note: None,
+            verified_by: Some("district:3318:5".into()),
+            verified_at: None,
         }
     }
 
@@ -280,14 +304,25 @@ mod tests {
             source_sheet: NotSet,
             source_row: NotSet,
             next_visit_on: NotSet,
+            latitude: Set(None),
+            longitude: Set(None),
+            verification: Set(entity::types::Verification::Recorded),
+            verification_note: Set(None),
+            verified_by: Set(None),
+            verified_at: Set(None),
         }
     }
 
     #[test]
     fn equal_set_columns_are_unchanged_whatever_the_unset_ones_hold() {
         // provenance, ids and the write order differ from anything the row could say
-        assert!(same_values(&new(), &stored(), &[]));
-        assert_eq!(act(&new(), Some(&stored())), Action::Unchanged);
+        // the stored entry was verified; the row says recorded: the check is not compared
+        assert!(same_values(&new(), &stored(), ENTRY_KEPT));
+        assert!(!same_values(&new(), &stored(), &[]));
+        assert_eq!(
+            act_by(&new(), Some(&stored()), ENTRY_KEPT),
+            Action::Unchanged
+        );
         assert_eq!(act(&new(), None), Action::Insert);
     }
 
@@ -295,23 +330,29 @@ mod tests {
     fn any_set_column_that_differs_is_an_update() {
         let mut n = new();
         n.status = Set(ProblemStatus::FollowingUp);
-        assert_eq!(act(&n, Some(&stored())), Action::Update);
+        assert_eq!(act_by(&n, Some(&stored()), ENTRY_KEPT), Action::Update);
         let mut n = new();
         n.amount_satang = Set(None);
-        assert_eq!(act(&n, Some(&stored())), Action::Update);
+        assert_eq!(act_by(&n, Some(&stored()), ENTRY_KEPT), Action::Update);
         let mut n = new();
         n.note = Set(Some("x".into()));
-        assert!(!same_values(&n, &stored(), &[]));
+        assert!(!same_values(&n, &stored(), ENTRY_KEPT));
+        // a GPS point added in the workbook is a change (and so a check again)
+        let mut n = new();
+        n.latitude = Set(Some(16.4));
+        assert_eq!(act_by(&n, Some(&stored()), ENTRY_KEPT), Action::Update);
     }
 
     #[test]
     fn identity_columns_are_not_compared_again() {
         let mut n = new();
         n.agency_text = Set("สาธารณสุขจังหวัด".into());
-        assert_eq!(act(&n, Some(&stored())), Action::Update);
+        n.verification = Set(entity::types::Verification::Verified);
+        n.verified_by = Set(Some("district:3318:5".into()));
         assert_eq!(
             act_by(&n, Some(&stored()), &[logbook_entry::Column::AgencyText]),
             Action::Unchanged
         );
+        assert_eq!(act(&n, Some(&stored())), Action::Update);
     }
 }

@@ -223,6 +223,8 @@ pub struct Stored {
     pub cohorts: HashMap<Cohort, i32>,
     /// Known villages: code → name.
     pub villages: HashMap<String, String>,
+    /// Locked months: (district code, `YYYY-MM`).
+    pub locks: std::collections::HashSet<(String, String)>,
 }
 
 impl Stored {
@@ -311,6 +313,13 @@ impl Stored {
                     .insert((e.problem_id, e.entry_date, e.entry_key.clone()), e);
             }
         }
+        // a few rows a district a year: all of them
+        s.locks = entity::month_lock::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| (l.district_code, l.month))
+            .collect();
         Ok(s)
     }
 }

@@ -37,6 +37,8 @@ issue_codes!(
         DependsOnRejectedRow = "depends_on_rejected_row",
         /// The household is outside the district the upload is for.
         OutOfDistrict = "out_of_district",
+        /// A new or changed logbook entry dated in a month the province has locked.
+        MonthLocked = "month_locked",
         /// The house code is on no households row nor stored.
         HouseholdUnknown = "household_unknown",
         /// The same record appears twice.

@@ -412,6 +412,10 @@ pub struct EntryIn {
     pub note: Option<String>,
     /// นัดเยี่ยมครั้งถัดไป (optional): on or after the help's date, at most two years ahead
     pub next_visit_on: Option<NaiveDate>,
+    /// ละติจูด (optional): where the help was given
+    pub latitude: Option<f64>,
+    /// ลองจิจูด (optional)
+    pub longitude: Option<f64>,
 }
 
 /// The most characters a stored text field holds (docs/workbook-format.md): free-text
@@ -827,6 +831,20 @@ pub fn parse_entries(
             }
             Ok(Some(next))
         });
+        let latitude = c.opt(aa::LATITUDE, parse_latitude);
+        let longitude = c.opt(aa::LONGITUDE, parse_longitude);
+        // a point is both or neither: the blank one is named
+        let (latitude, longitude) = match (latitude, longitude) {
+            (Some(_), None) if c.raw(aa::LONGITUDE).is_empty() => {
+                c.fail(aa::LONGITUDE, &ValueError::Required);
+                (None, None)
+            }
+            (None, Some(_)) if c.raw(aa::LATITUDE).is_empty() => {
+                c.fail(aa::LATITUDE, &ValueError::Required);
+                (None, None)
+            }
+            pair => pair,
+        };
         Some(EntryIn {
             house_code: house_code?,
             indicator: indicator?,
@@ -841,6 +859,8 @@ pub fn parse_entries(
             status: status?,
             note,
             next_visit_on,
+            latitude,
+            longitude,
         })
     })
 }

@@ -13,6 +13,7 @@ mod m20261206_000008_key_lifetimes;
 mod m20261206_000009_exports;
 mod m20261206_000010_webhooks;
 mod m20261206_000011_follow_up;
+mod m20261207_000012_field_work;
 
 /// Adds columns to `table`, one statement each (SQLite alters one column per statement).
 async fn add_columns(
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_exports::Migration),
             Box::new(m20261206_000010_webhooks::Migration),
             Box::new(m20261206_000011_follow_up::Migration),
+            Box::new(m20261207_000012_field_work::Migration),
         ]
     }
 }

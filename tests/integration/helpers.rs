@@ -487,6 +487,10 @@ pub fn serve_logged(
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_logbook"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(args)
+        .env(
+            "LOGBOOK_EVIDENCE_DIR",
+            std::env::temp_dir().join(format!("logbook-evidence-{port}")),
+        )
         .envs(env.iter().copied())
         .env("DATABASE_URL", url)
         .env_remove("RUST_LOG")

@@ -10,6 +10,7 @@ mod changes;
 mod cli;
 mod examples;
 mod exports;
+mod field_work;
 mod follow_up;
 mod hostile;
 mod import;

@@ -29,6 +29,8 @@ pub struct Loaders {
     pub analyses: Cached<AnalysisLoader>,
     /// Follow-up states by house code.
     pub follow_ups: Cached<FollowUpLoader>,
+    /// Evidence photos by logbook entry id.
+    pub evidence: Cached<EvidenceLoader>,
 }
 
 impl Loaders {
@@ -42,6 +44,7 @@ impl Loaders {
             entries: cached(EntriesLoader(db.clone(), principal.clone())),
             analyses: cached(AnalysisLoader(db.clone(), principal.clone())),
             follow_ups: cached(FollowUpLoader(db.clone(), principal.clone())),
+            evidence: cached(EvidenceLoader(db.clone(), principal.clone())),
         }
     }
 }
@@ -77,6 +80,20 @@ fn visible_houses(p: &Principal) -> sea_orm::sea_query::SelectStatement {
 
 /// Households' follow-up states by house code, of households the principal may see.
 pub struct FollowUpLoader(pub DatabaseConnection, pub Principal);
+
+/// Loads the stored evidence photos of logbook entries, as the principal may see them.
+pub struct EvidenceLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<i32> for EvidenceLoader {
+    type Value = Vec<entity::evidence::Model>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        crate::service::evidence::of_entries(&self.0, &self.1, keys)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
 
 impl Loader<String> for FollowUpLoader {
     type Value = entity::household_follow_up::Model;

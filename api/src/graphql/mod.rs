@@ -7,6 +7,7 @@
 
 mod catalog;
 pub mod coded;
+mod field_work;
 mod filters;
 mod follow_up;
 mod imports;
@@ -19,6 +20,7 @@ pub mod types;
 mod webhooks;
 
 pub use catalog::*;
+pub use field_work::*;
 pub use filters::*;
 pub use follow_up::*;
 pub use imports::*;
@@ -129,8 +131,14 @@ pub struct QueryRoot(
     StatsQuery,
     WebhooksQuery,
     FollowUpQuery,
+    FieldWorkQuery,
 );
 
 /// Every mutation: uploads, logbook entries, agencies, exports, webhooks, and follow-up.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(CoreMutation, WebhooksMutation, FollowUpMutation);
+pub struct MutationRoot(
+    CoreMutation,
+    WebhooksMutation,
+    FollowUpMutation,
+    FieldWorkMutation,
+);

@@ -33,6 +33,10 @@ pub struct AssistanceInput {
     /// When to visit next (on or after `date`, at most two years ahead): the problem is
     /// overdue on the worklist once it has passed.
     pub next_visit_on: Option<String>,
+    /// Where the help was given (with `longitude`): latitude inside Thailand, 5–21.
+    pub latitude: Option<f64>,
+    /// Where the help was given (with `latitude`): longitude inside Thailand, 97–106.
+    pub longitude: Option<f64>,
 }
 
 /// A new agency.
@@ -190,6 +194,8 @@ impl CoreMutation {
                 status,
                 note: input.note,
                 next_visit_on: input.next_visit_on,
+                latitude: input.latitude,
+                longitude: input.longitude,
             },
         )
         .await

@@ -91,6 +91,11 @@ impl StatsRow {
     async fn urgent_households(&self) -> u64 {
         self.0.urgent_households
     }
+    /// Logbook entries on those problems not yet verified by the district (recorded or
+    /// returned).
+    async fn unverified_entries(&self) -> u64 {
+        self.0.unverified_entries
+    }
     /// Logbook entries on those problems.
     async fn logbook_entries(&self) -> u64 {
         self.0.logbook_entries

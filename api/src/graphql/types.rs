@@ -10,7 +10,9 @@ use entity::{analysis, area, cohort, household, logbook_entry, member, problem};
 pub use entity::types::BatchStatus as ImportStatus;
 /// The domain's own enums are the GraphQL enums (derived in `entity` with its `graphql`
 /// feature): no mirror to keep in step.
-pub use entity::types::{AreaLevel, Classification, Dimension, JobStage, ProblemStatus, Sex};
+pub use entity::types::{
+    AreaLevel, Classification, Dimension, JobStage, ProblemStatus, Sex, Verification,
+};
 
 /// An administrative area.
 pub struct Area(pub area::Model);
@@ -447,6 +449,93 @@ impl LogbookEntry {
     /// When it last changed (RFC 3339); see also the `changes` feed.
     async fn updated_at(&self) -> String {
         self.0.updated_at.to_rfc3339()
+    }
+    /// Where the help was given: latitude (WGS 84).
+    async fn latitude(&self) -> Option<f64> {
+        self.0.latitude
+    }
+    /// Where the help was given: longitude (WGS 84).
+    async fn longitude(&self) -> Option<f64> {
+        self.0.longitude
+    }
+    /// The district's check.
+    async fn verification(&self) -> Verification {
+        self.0.verification
+    }
+    /// Why it was returned.
+    async fn verification_note(&self) -> Option<&str> {
+        self.0.verification_note.as_deref()
+    }
+    /// Who verified or returned it.
+    async fn verified_by(&self) -> Option<&str> {
+        self.0.verified_by.as_deref()
+    }
+    /// When (RFC 3339).
+    async fn verified_at(&self) -> Option<String> {
+        self.0.verified_at.map(|t| t.to_rfc3339())
+    }
+    /// Its evidence photos (those the key may see: its household's personal data).
+    async fn evidence(&self, ctx: &Context<'_>) -> Result<Vec<Evidence>> {
+        Ok(loaders::of(ctx)?
+            .evidence
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Evidence)
+            .collect())
+    }
+}
+
+/// An evidence photo of a logbook entry.
+pub struct Evidence(pub entity::evidence::Model);
+
+/// An evidence photo: fetch `url` (or `thumbUrl`) with the same key.
+#[Object]
+impl Evidence {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// The entry it shows.
+    async fn entry_id(&self) -> i32 {
+        self.0.entry_id
+    }
+    /// The photo, metadata removed: `/evidence/{id}`.
+    async fn url(&self) -> String {
+        format!("/evidence/{}", self.0.id)
+    }
+    /// Its thumbnail (JPEG, at most 320 px): `/evidence/{id}/thumb`.
+    async fn thumb_url(&self) -> String {
+        format!("/evidence/{}/thumb", self.0.id)
+    }
+    /// `image/jpeg` or `image/png`.
+    async fn media_type(&self) -> &str {
+        &self.0.media_type
+    }
+    /// Width, pixels.
+    async fn width(&self) -> i32 {
+        self.0.width
+    }
+    /// Height, pixels.
+    async fn height(&self) -> i32 {
+        self.0.height
+    }
+    /// Size of the photo as served, bytes.
+    async fn byte_size(&self) -> i64 {
+        self.0.byte_size
+    }
+    /// Caption.
+    async fn caption(&self) -> Option<&str> {
+        self.0.caption.as_deref()
+    }
+    /// Who attached it.
+    async fn recorded_by(&self) -> &str {
+        &self.0.recorded_by
+    }
+    /// When (RFC 3339).
+    async fn created_at(&self) -> String {
+        self.0.created_at.to_rfc3339()
     }
 }
 

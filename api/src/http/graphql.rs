@@ -508,6 +508,7 @@ async fn execute(
         .data(s.jobs.clone())
         .data(s.config.webhook_policy.clone())
         .data(s.config.overdue_rule())
+        .data(s.config.evidence.clone())
         .data(charge);
     if !shape.introspects {
         // nothing the gate did not see may introspect either

@@ -66,6 +66,8 @@ pub struct HttpConfig {
     pub overdue_days: u32,
     /// The day requests run as (tests fix it); today when none.
     pub today: Option<chrono::NaiveDate>,
+    /// Where evidence photos are kept (none: photos are not taken).
+    pub evidence: Option<crate::evidence::EvidenceStore>,
 }
 
 impl HttpConfig {
@@ -97,6 +99,7 @@ impl Default for HttpConfig {
             webhook_policy: crate::delivery::Policy::default(),
             overdue_days: 30,
             today: None,
+            evidence: None,
         }
     }
 }
@@ -190,6 +193,8 @@ pub fn app(state: AppState) -> Router {
         .route("/reports/monthly.xlsx", get(monthly_report))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/exports/{id}/{file}", get(export_file))
+        .route("/evidence/{id}", get(evidence_photo))
+        .route("/evidence/{id}/thumb", get(evidence_thumb))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if metrics {
@@ -434,6 +439,62 @@ async fn export_file(
         )
             .into_response(),
         Err(_) => not_found(),
+    }
+}
+
+/// GET `/evidence/{id}`: a photo, for a key that may see its entry and its household's
+/// personal data (404 otherwise, as for one that does not exist).
+async fn evidence_photo(s: State<Arc<AppState>>, p: Principal, id: Path<i32>) -> Response {
+    evidence_object(s, p, id, false).await
+}
+
+/// GET `/evidence/{id}/thumb`: its thumbnail (JPEG), on the same terms.
+async fn evidence_thumb(s: State<Arc<AppState>>, p: Principal, id: Path<i32>) -> Response {
+    evidence_object(s, p, id, true).await
+}
+
+async fn evidence_object(
+    State(s): State<Arc<AppState>>,
+    p: Principal,
+    Path(id): Path<i32>,
+    thumb: bool,
+) -> Response {
+    let not_found = || ApiError::NotFound(format!("evidence {id}")).into_response();
+    let Some(store) = &s.config.evidence else {
+        return not_found();
+    };
+    let row = match service::evidence::visible(&s.db, &p, id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(),
+        Err(e) => return internal("evidence", &e),
+    };
+    let (key, media) = if thumb {
+        (&row.thumb_key, "image/jpeg")
+    } else {
+        (&row.object_key, row.media_type.as_str())
+    };
+    match store.get(key).await {
+        Ok(got) => (
+            [
+                (CONTENT_TYPE, media.to_string()),
+                // personal data: kept by the browser only, never by a shared cache
+                (
+                    axum::http::header::CACHE_CONTROL,
+                    "private, max-age=3600".to_string(),
+                ),
+                (
+                    axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                    "nosniff".to_string(),
+                ),
+            ],
+            axum::body::Body::from_stream(got.into_stream()),
+        )
+            .into_response(),
+        Err(object_store::Error::NotFound { .. }) => {
+            tracing::warn!(evidence = id, key, "a stored photo's object is missing");
+            not_found()
+        }
+        Err(e) => ApiError::StorageUnavailable(e.to_string()).into_response(),
     }
 }
 

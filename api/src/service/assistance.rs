@@ -43,6 +43,10 @@ pub struct AssistanceInput {
     pub note: Option<String>,
     /// When to visit next (on or after the help's date, at most two years ahead).
     pub next_visit_on: Option<String>,
+    /// Where the help was given (with `longitude`; inside Thailand).
+    pub latitude: Option<f64>,
+    /// Where the help was given (with `latitude`).
+    pub longitude: Option<f64>,
 }
 
 fn non_empty(field: &str, s: &str) -> ApiResult<String> {
@@ -51,6 +55,29 @@ fn non_empty(field: &str, s: &str) -> ApiResult<String> {
         Err(ApiError::bad_input(field, "must not be empty"))
     } else {
         Ok(t)
+    }
+}
+
+/// A GPS point: both or neither, inside Thailand (the workbook's bounds).
+fn point(lat: Option<f64>, lon: Option<f64>) -> ApiResult<(Option<f64>, Option<f64>)> {
+    use entity::types::{Raw, parse_latitude, parse_longitude};
+    match (lat, lon) {
+        (None, None) => Ok((None, None)),
+        (Some(a), Some(o)) => {
+            let a = parse_latitude(&Raw::Number(a))
+                .map_err(|e| ApiError::bad_input("latitude", e.message_en()))?;
+            let o = parse_longitude(&Raw::Number(o))
+                .map_err(|e| ApiError::bad_input("longitude", e.message_en()))?;
+            Ok((a, o))
+        }
+        (Some(_), None) => Err(ApiError::bad_input(
+            "longitude",
+            "give the longitude with the latitude",
+        )),
+        (None, Some(_)) => Err(ApiError::bad_input(
+            "latitude",
+            "give the latitude with the longitude",
+        )),
     }
 }
 
@@ -98,6 +125,7 @@ pub async fn record(
             Some(d)
         }
     };
+    let (latitude, longitude) = point(input.latitude, input.longitude)?;
     let activity = non_empty("activity", &input.activity)?;
     if input.status == ProblemStatus::NotStarted {
         return Err(ApiError::bad_input(
@@ -142,13 +170,15 @@ pub async fn record(
             indicator.get()
         )));
     };
-    let province = household::Entity::find_by_id(house.clone())
+    let (province, district) = household::Entity::find_by_id(house.clone())
         .select_only()
         .column(household::Column::ProvinceCode)
-        .into_tuple::<String>()
+        .column(household::Column::DistrictCode)
+        .into_tuple::<(String, String)>()
         .one(&txn)
         .await?
         .unwrap_or_default();
+    super::verification::ensure_open(&txn, &district, date.date()).await?;
 
     // the agency: an agency key is itself; others name a known agency of the province
     let agencies = AgencyIndex::load(&txn).await?;
@@ -240,6 +270,9 @@ pub async fn record(
         source_sheet: Set(None),
         source_row: Set(None),
         next_visit_on: Set(next_visit),
+        latitude: Set(latitude),
+        longitude: Set(longitude),
+        verification: Set(entity::types::Verification::Recorded),
         ..Default::default()
     }
     .insert(&txn)

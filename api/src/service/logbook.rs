@@ -79,6 +79,26 @@ pub async fn page(
     ))
 }
 
+/// The codes of the known agencies of `entries`, by agency id.
+pub async fn agency_codes(
+    db: &impl ConnectionTrait,
+    entries: &[logbook_entry::Model],
+) -> ApiResult<std::collections::HashMap<i32, String>> {
+    let mut ids: Vec<i32> = entries.iter().filter_map(|e| e.agency_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(agency::Entity::find()
+        .filter(agency::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.code))
+        .collect())
+}
+
 /// How many entries match `condition`.
 pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> ApiResult<u64> {
     Ok(logbook_entry::Entity::find()

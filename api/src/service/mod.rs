@@ -6,6 +6,7 @@ pub mod assistance;
 pub mod audit;
 pub mod catalog;
 pub mod changes;
+pub mod evidence;
 pub mod exports;
 pub mod follow_up;
 pub mod households;
@@ -15,6 +16,7 @@ pub mod logbook;
 pub mod problems;
 pub mod reports;
 pub mod stats;
+pub mod verification;
 pub mod webhooks;
 
 use crate::error::ApiResult;

@@ -42,6 +42,19 @@ impl Month {
         Ok(Self { year, month })
     }
 
+    /// `2026-10`, as month locks are kept.
+    pub fn key(self) -> String {
+        format!("{:04}-{:02}", self.year, self.month)
+    }
+
+    /// The month of a day.
+    pub fn of(d: NaiveDate) -> Self {
+        Self {
+            year: d.year(),
+            month: d.month(),
+        }
+    }
+
     /// The first day.
     pub fn first_day(self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
@@ -103,6 +116,8 @@ pub struct EntryRow {
     pub status: ProblemStatus,
     /// Who recorded it.
     pub recorded_by: Option<String>,
+    /// The district's check.
+    pub verification: entity::types::Verification,
 }
 
 /// The follow-up of one district.
@@ -120,6 +135,11 @@ pub struct FollowUpRow {
     pub urgent: u64,
     /// Problems overdue on the month's last day, of households not closed by then.
     pub overdue: u64,
+    /// The month's entries not verified by the district (recorded or returned), as they
+    /// stand when the report is made.
+    pub unverified: u64,
+    /// Whether the province has locked the month for the district.
+    pub locked: bool,
 }
 
 /// The report's content.
@@ -256,12 +276,26 @@ pub async fn monthly(
                 amount: e.amount_satang.map(|s| s as f64 / 100.0),
                 status: e.status,
                 recorded_by: e.recorded_by.clone(),
+                verification: e.verification,
             })
         })
         .collect();
     month_entries.sort_by(|a, b| {
         (&a.district_code, a.date, &a.house_code).cmp(&(&b.district_code, b.date, &b.house_code))
     });
+    let mut unverified: HashMap<&str, u64> = HashMap::new();
+    for e in &month_entries {
+        if e.verification != entity::types::Verification::Verified {
+            *unverified.entry(e.district_code.as_str()).or_default() += 1;
+        }
+    }
+    let locked: std::collections::HashSet<String> = entity::month_lock::Entity::find()
+        .filter(entity::month_lock::Column::Month.eq(month.key()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.district_code)
+        .collect();
     let follow_up = follow
         .into_iter()
         .map(|(district_code, (houses, overdue))| FollowUpRow {
@@ -273,6 +307,8 @@ pub async fn monthly(
                 .filter(|h| follow_ups.get(**h).is_some_and(|f| f.urgent))
                 .count() as u64,
             overdue,
+            unverified: unverified.get(district_code.as_str()).copied().unwrap_or(0),
+            locked: locked.contains(&district_code),
             district_code,
         })
         .collect();
@@ -377,6 +413,7 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
         "จำนวนเงิน (บาท)",
         "ผล",
         "ผู้บันทึก",
+        "การตรวจสอบ",
     ]
     .iter()
     .enumerate()
@@ -397,6 +434,7 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
         };
         ws.write_string_with_format(row, 7, e.status.name_th(), &cell)?;
         ws.write_string_with_format(row, 8, e.recorded_by.as_deref().unwrap_or(""), &cell)?;
+        ws.write_string_with_format(row, 9, verification_th(e.verification), &cell)?;
     }
     ws.set_column_width(1, 14)?;
     ws.set_column_width(3, 12)?;
@@ -426,6 +464,8 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
         "ปิดแล้ว (เสียชีวิต ย้าย ฯลฯ)",
         "เร่งด่วน",
         "ปัญหาเกินกำหนดติดตาม",
+        "รายการในเดือนที่ยังไม่ตรวจสอบ",
+        "ปิดเดือนแล้ว",
     ]
     .iter()
     .enumerate()
@@ -435,20 +475,40 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
     for (row, f) in (3u32..).zip(r.follow_up.iter()) {
         ws.write_string_with_format(row, 0, &f.district_code, &cell)?;
         ws.write_string_with_format(row, 1, &f.district_name, &cell)?;
-        for (c, n) in [f.households, f.closed, f.urgent, f.overdue]
+        for (c, n) in [f.households, f.closed, f.urgent, f.overdue, f.unverified]
             .iter()
             .enumerate()
         {
             ws.write_number_with_format(row, 2 + c as u16, *n as f64, &cell)?;
         }
+        ws.write_string_with_format(
+            row,
+            7,
+            if f.locked {
+                "ปิดแล้ว"
+            } else {
+                ""
+            },
+            &cell,
+        )?;
     }
     ws.set_column_width(1, 18)?;
-    for c in 2..6 {
+    for c in 2..8 {
         ws.set_column_width(c, 16)?;
     }
     ws.set_row_height(2, 36)?;
 
     wb.save_to_buffer()
+}
+
+/// A verification state as the report writes it.
+fn verification_th(v: entity::types::Verification) -> &'static str {
+    use entity::types::Verification;
+    match v {
+        Verification::Recorded => "รอตรวจสอบ",
+        Verification::Verified => "ตรวจสอบแล้ว",
+        Verification::Returned => "ส่งกลับแก้ไข",
+    }
 }
 
 #[cfg(test)]

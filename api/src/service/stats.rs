@@ -60,6 +60,9 @@ pub struct Row {
     pub closed_households: u64,
     /// Those households that are urgent.
     pub urgent_households: u64,
+    /// Logbook entries on those problems not yet verified by the district (recorded or
+    /// returned).
+    pub unverified_entries: u64,
 }
 
 /// The key as a text expression (so every key reads back the same way).
@@ -135,6 +138,10 @@ pub async fn grouped(
             Func::count(Expr::col(logbook_entry::Column::Id)),
             Alias::new("n"),
         )
+        .expr_as(
+            Expr::cust(r#"SUM(CASE WHEN "verification" <> 'verified' THEN 1 ELSE 0 END)"#),
+            Alias::new("u"),
+        )
         .from(logbook_entry::Entity)
         .group_by_col(logbook_entry::Column::ProblemId)
         .to_owned();
@@ -152,6 +159,10 @@ pub async fn grouped(
                 r#"CAST(COALESCE(SUM(CASE WHEN {overdue} AND "household_follow_ups"."closed_reason" IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT)"#
             )),
             Alias::new("overdue"),
+        )
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM("e"."u"), 0) AS BIGINT)"#),
+            Alias::new("unverified"),
         )
         .join_subquery(
             JoinType::LeftJoin,
@@ -240,6 +251,7 @@ pub async fn grouped(
         row.problems = u64::try_from(r.try_get_by_index::<i64>(n)?).unwrap_or(0);
         row.logbook_entries = u64::try_from(r.try_get_by_index::<i64>(n + 1)?).unwrap_or(0);
         row.overdue_problems = u64::try_from(r.try_get_by_index::<i64>(n + 2)?).unwrap_or(0);
+        row.unverified_entries = u64::try_from(r.try_get_by_index::<i64>(n + 3)?).unwrap_or(0);
     }
     for r in db.query_all(&b).await? {
         let keys = read_keys(&r, n)?;

@@ -1,6 +1,6 @@
 //! The logbook: every piece of help given on a problem.
 
-use crate::types::ProblemStatus;
+use crate::types::{ProblemStatus, Verification};
 use sea_orm::entity::prelude::*;
 
 /// A logbook entry.
@@ -49,6 +49,19 @@ pub struct Model {
     pub source_row: Option<i32>,
     /// When the household is to be visited next about this problem.
     pub next_visit_on: Option<Date>,
+    /// Where the help was given: latitude inside Thailand (5–21°).
+    pub latitude: Option<f64>,
+    /// Where the help was given: longitude inside Thailand (97–106°).
+    pub longitude: Option<f64>,
+    /// The district's check: recorded (waiting), verified, or returned. A change by an import
+    /// puts it back to recorded.
+    pub verification: Verification,
+    /// Why it was returned (or a note on the verification).
+    pub verification_note: Option<String>,
+    /// Who verified or returned it.
+    pub verified_by: Option<String>,
+    /// When.
+    pub verified_at: Option<DateTimeUtc>,
 }
 
 /// Relations.

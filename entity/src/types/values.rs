@@ -326,6 +326,29 @@ key_enum!(
 );
 
 key_enum!(
+    /// Where a logbook entry stands in the district's check.
+    Verification {
+        /// Recorded (or changed since it was checked): waits for the district.
+        Recorded = "recorded",
+        /// Checked and accepted by the district.
+        Verified = "verified",
+        /// Sent back by the district with a note, to be corrected.
+        Returned = "returned",
+    }
+);
+
+key_enum!(
+    /// Whether an evidence photo is whole: its row is written `pending` before its objects
+    /// and `stored` after them; only stored photos are listed or served.
+    EvidenceState {
+        /// Its objects may not all be written yet (a crash leaves it here; it is swept).
+        Pending = "pending",
+        /// Its objects are written.
+        Stored = "stored",
+    }
+);
+
+key_enum!(
     /// What a webhook subscribes to: a kind of event.
     WebhookTopic {
         /// A problem was recorded for the first time (by an import).

@@ -14,6 +14,7 @@ use entity::catalog::Unit;
 use entity::logbook_entry;
 use entity::rules::entry_key;
 use entity::types::Cohort;
+use entity::types::Verification;
 use sea_orm::ActiveValue::{NotSet, Set};
 use std::collections::HashMap;
 
@@ -110,31 +111,83 @@ pub(super) fn check(
             continue;
         }
         first_row.insert(id, p.row);
+        let month = e.date.format("%Y-%m").to_string();
+        // as staff write it: day/month/BE year
+        let shown_date = {
+            use chrono::Datelike;
+            format!(
+                "{}/{}/{}",
+                e.date.day(),
+                e.date.month(),
+                e.date.year() + 543
+            )
+        };
+        let model = logbook_entry::ActiveModel {
+            id: NotSet,
+            problem_id: NotSet,
+            entry_date: Set(e.date),
+            agency_id: Set(agency.map(|a| a.id)),
+            agency_text: Set(e.agency),
+            entry_key: Set(key),
+            activity: Set(e.activity),
+            menu: Set(e.menu),
+            amount_satang: Set(e.amount.map(|a| a.satang())),
+            fund: Set(e.fund),
+            status: Set(e.status),
+            note: Set(e.note),
+            recorded_by: NotSet,
+            written_seq: NotSet,
+            // the writing transaction's place in the change feed
+            change_seq: NotSet,
+            updated_at: NotSet,
+            batch_id: NotSet,
+            source_sheet: NotSet,
+            source_row: NotSet,
+            next_visit_on: Set(e.next_visit_on),
+            latitude: Set(e.latitude),
+            longitude: Set(e.longitude),
+            // a new or changed entry waits for the district's check again
+            verification: Set(Verification::Recorded),
+            verification_note: Set(None),
+            verified_by: Set(None),
+            verified_at: Set(None),
+        };
+        // a month locked after its report takes no new or changed entry; one unchanged is fine
+        if !ctx.stored.locks.is_empty() {
+            let district = seen
+                .households
+                .get(&house)
+                .map(|(_, d, _)| d.clone())
+                .or_else(|| {
+                    ctx.stored
+                        .households
+                        .get(&house)
+                        .map(|h| h.district_code.as_str().to_string())
+                });
+            if let Some(d) = district
+                && ctx.stored.locks.contains(&(d.clone(), month.clone()))
+                && crate::plan::entry_action(&model, &problem, ctx.stored)
+                    != crate::plan::Action::Unchanged
+            {
+                ck.error(
+                    p.row,
+                    &ck.col(aa::DATE),
+                    Some(shown_date),
+                    IssueCode::MonthLocked,
+                    format!(
+                        "เดือน {month} ของอำเภอ {d} ปิดแล้วหลังส่งรายงาน จึงเพิ่มหรือแก้รายการในเดือนนี้ไม่ได้ ให้ขอศูนย์จังหวัดเปิดเดือนนี้ หรือบันทึกเป็นรายการในเดือนที่ยังเปิด"
+                    ),
+                    format!(
+                        "Month {month} of district {d} is locked after its report: entries dated in it cannot be added or changed; ask the province centre to unlock it, or record the help in an open month"
+                    ),
+                );
+                ck.reject(p.row);
+                continue;
+            }
+        }
         out.entries.push(Row {
             row: p.row,
-            model: logbook_entry::ActiveModel {
-                id: NotSet,
-                problem_id: NotSet,
-                entry_date: Set(e.date),
-                agency_id: Set(agency.map(|a| a.id)),
-                agency_text: Set(e.agency),
-                entry_key: Set(key),
-                activity: Set(e.activity),
-                menu: Set(e.menu),
-                amount_satang: Set(e.amount.map(|a| a.satang())),
-                fund: Set(e.fund),
-                status: Set(e.status),
-                note: Set(e.note),
-                recorded_by: NotSet,
-                written_seq: NotSet,
-                // the writing transaction's place in the change feed
-                change_seq: NotSet,
-                updated_at: NotSet,
-                batch_id: NotSet,
-                source_sheet: NotSet,
-                source_row: NotSet,
-                next_visit_on: Set(e.next_visit_on),
-            },
+            model,
             link: problem,
         });
     }

@@ -1,0 +1,766 @@
+//! Field work: evidence photos (type from the bytes, limits, EXIF removed, served only to a
+//! key that may see the household, nothing visible after a crash between objects and row), a
+//! GPS point on entries, the district's check of entries, and month locks through the API
+//! and the importer; on both databases.
+
+use crate::helpers::{TestApp, dataset, error_code as code, gql, render, request};
+use crate::on_both_databases;
+use api::evidence::{EvidenceStore, PhotoLimits};
+use api::service::keys::KeyScope;
+use importer::workbook::SheetKind;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use std::path::Path;
+
+const ATTACH: &str = "mutation($e: Int!, $f: Upload!, $c: String) { attachEvidence(entryId: $e, file: $f, caption: $c) { id entryId url thumbUrl mediaType width height caption recordedBy } }";
+
+/// A JPEG of `w`×`h` with an EXIF block (orientation 6, turned right) holding a GPS-like text.
+fn jpeg_with_exif(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 90]));
+    let mut plain = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(
+            &mut std::io::Cursor::new(&mut plain),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("encode");
+    let mut tiff = vec![b'I', b'I', 42, 0, 8, 0, 0, 0, 1, 0];
+    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+    tiff.extend_from_slice(b"GPS 16.43N 102.83E");
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// An `attachEvidence` multipart request.
+fn attach_body(entry: i64, name: &str, bytes: &[u8], caption: Option<&str>) -> (String, Vec<u8>) {
+    let boundary = "----logbook-evidence";
+    let ops = json!({"query": ATTACH, "variables": {"e": entry, "f": null, "c": caption}});
+    let mut body = Vec::new();
+    for (headers, content) in [
+        (
+            "Content-Disposition: form-data; name=\"operations\"".to_string(),
+            ops.to_string().into_bytes(),
+        ),
+        (
+            "Content-Disposition: form-data; name=\"map\"".to_string(),
+            br#"{"0": ["variables.f"]}"#.to_vec(),
+        ),
+        (
+            format!(
+                "Content-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\nContent-Type: image/jpeg"
+            ),
+            bytes.to_vec(),
+        ),
+    ] {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(&content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn attach(
+    http: &axum::Router,
+    key: &str,
+    entry: i64,
+    name: &str,
+    bytes: &[u8],
+    caption: Option<&str>,
+) -> Value {
+    let (ct, body) = attach_body(entry, name, bytes, caption);
+    let auth = format!("Bearer {key}");
+    let (_, _, out) = request(
+        http.clone(),
+        "POST",
+        "/graphql",
+        &[
+            ("content-type", ct.as_str()),
+            ("authorization", auth.as_str()),
+            ("apollo-require-preflight", "1"),
+        ],
+        body,
+    )
+    .await;
+    serde_json::from_slice(&out).expect("a JSON answer")
+}
+
+async fn get(http: &axum::Router, key: Option<&str>, uri: &str) -> (u16, String, Vec<u8>) {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    let (status, h, body) = request(http.clone(), "GET", uri, &headers, Vec::new()).await;
+    let ct = h
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (status, ct, body)
+}
+
+fn files_in(dir: &Path) -> usize {
+    fn walk(d: &Path, n: &mut usize) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                walk(&e.path(), n);
+            } else {
+                *n += 1;
+            }
+        }
+    }
+    let mut n = 0;
+    walk(dir, &mut n);
+    n
+}
+
+fn with_store(app: &TestApp, store: EvidenceStore) -> axum::Router {
+    app.http_with(api::HttpConfig {
+        evidence: Some(store),
+        ..Default::default()
+    })
+}
+
+/// An entry on a health problem (indicators 1–4) of a household with no education problem
+/// (9–12): the health agency sees it, the education agency does not see the household.
+async fn health_entry(app: &TestApp) -> i64 {
+    app.count(
+        "SELECT CAST(MIN(e.id) AS BIGINT) FROM logbook_entries e JOIN problems p ON p.id = e.problem_id \
+         WHERE p.indicator_code BETWEEN 1 AND 4 AND p.house_code NOT IN \
+         (SELECT house_code FROM problems WHERE indicator_code BETWEEN 9 AND 12)",
+    )
+    .await
+}
+
+async fn evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household(app: TestApp) {
+    let ds = dataset(30, 61);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = EvidenceStore::local(dir.path(), PhotoLimits::default()).expect("store");
+    let http = with_store(&app, store);
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let education = app.key(KeyScope::Agency("33-edu".into())).await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let entry = health_entry(&app).await;
+    assert!(entry > 0, "the dataset has such an entry");
+
+    let photo = jpeg_with_exif(60, 40);
+    // the name says PDF; the bytes say JPEG: the bytes decide
+    let v = attach(
+        &http,
+        &health,
+        entry,
+        "visit.pdf",
+        &photo,
+        Some("  หน้าบ้าน  "),
+    )
+    .await;
+    let ev = &v["data"]["attachEvidence"];
+    assert_eq!(ev["entryId"], entry, "{v}");
+    // turned upright by the camera's orientation, then kept without EXIF
+    assert_eq!(
+        (ev["width"].as_i64(), ev["height"].as_i64()),
+        (Some(40), Some(60)),
+        "{v}"
+    );
+    assert_eq!(ev["mediaType"], "image/jpeg");
+    assert_eq!(ev["caption"], "หน้าบ้าน");
+    assert!(
+        ev["recordedBy"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("agency:33-pho"))
+    );
+    let id = ev["id"].as_i64().expect("id");
+    assert_eq!(ev["url"], format!("/evidence/{id}"));
+
+    let (status, ct, body) = get(&http, Some(&health), &format!("/evidence/{id}")).await;
+    assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
+    assert!(!body.windows(4).any(|w| w == b"Exif"), "EXIF removed");
+    assert!(
+        !body.windows(3).any(|w| w == b"GPS"),
+        "the GPS text removed"
+    );
+    let served = image::load_from_memory(&body).expect("a photo");
+    assert_eq!((served.width(), served.height()), (40, 60));
+    let (status, ct, thumb) = get(&http, Some(&health), &format!("/evidence/{id}/thumb")).await;
+    assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
+    assert!(image::load_from_memory(&thumb).is_ok());
+    // the district sees it; the education agency does not see the household: 404, as if
+    // there were no such photo; no key: 401
+    assert_eq!(
+        get(&http, Some(&district), &format!("/evidence/{id}"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get(&http, Some(&education), &format!("/evidence/{id}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        get(&http, Some(&education), &format!("/evidence/{id}/thumb"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(get(&http, None, &format!("/evidence/{id}")).await.0, 401);
+    assert_eq!(get(&http, Some(&health), "/evidence/999999").await.0, 404);
+
+    // the entry lists it for who may see it
+    let q = "{ logbookEntries(first: 100) { edges { node { id evidence { id thumbUrl } } } } }";
+    let listed = |v: &Value| -> Vec<i64> {
+        v["data"]["logbookEntries"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .flat_map(|e| {
+                e["node"]["evidence"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|x| x["id"].as_i64())
+            .collect()
+    };
+    assert_eq!(listed(&gql(&http, &health, q, json!({})).await), vec![id]);
+    assert!(listed(&gql(&http, &education, q, json!({})).await).is_empty());
+
+    // refused, each with its code, and nothing written for any of them
+    let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+    for (bytes, what, expected, field) in [
+        (
+            b"%PDF-1.7 a form".to_vec(),
+            "a PDF named .jpg",
+            "BAD_USER_INPUT",
+            Some("file"),
+        ),
+        (gif.to_vec(), "a GIF", "BAD_USER_INPUT", Some("file")),
+        (
+            photo[..photo.len() / 2].to_vec(),
+            "a cut JPEG",
+            "BAD_USER_INPUT",
+            Some("file"),
+        ),
+        (Vec::new(), "an empty file", "BAD_USER_INPUT", Some("file")),
+        (
+            photo.clone(),
+            "the same photo again",
+            "BAD_USER_INPUT",
+            Some("file"),
+        ),
+    ] {
+        let v = attach(&http, &health, entry, "x.jpg", &bytes, None).await;
+        assert_eq!(code(&v), expected, "{what}: {v}");
+        assert_eq!(
+            v["errors"][0]["extensions"]["field"].as_str(),
+            field,
+            "{what}: {v}"
+        );
+    }
+    let v = attach(
+        &http,
+        &education,
+        entry,
+        "x.jpg",
+        &jpeg_with_exif(8, 8),
+        None,
+    )
+    .await;
+    assert_eq!(
+        code(&v),
+        "NOT_FOUND",
+        "an agency that cannot see the entry: {v}"
+    );
+    let v = attach(
+        &http,
+        &health,
+        999_999,
+        "x.jpg",
+        &jpeg_with_exif(8, 8),
+        None,
+    )
+    .await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    let long = "ก".repeat(501);
+    let v = attach(
+        &http,
+        &health,
+        entry,
+        "x.jpg",
+        &jpeg_with_exif(8, 8),
+        Some(&long),
+    )
+    .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    // a server with a smaller limit refuses a larger photo before decoding it
+    let small = EvidenceStore::local(
+        dir.path(),
+        PhotoLimits {
+            max_bytes: 500,
+            ..PhotoLimits::default()
+        },
+    )
+    .expect("store");
+    let v = attach(
+        &with_store(&app, small),
+        &health,
+        entry,
+        "x.jpg",
+        &jpeg_with_exif(64, 64),
+        None,
+    )
+    .await;
+    assert_eq!(code(&v), "LIMIT_EXCEEDED", "{v}");
+    // a server that keeps no photos says so
+    let v = attach(
+        &app.http(),
+        &health,
+        entry,
+        "x.jpg",
+        &jpeg_with_exif(8, 8),
+        None,
+    )
+    .await;
+    assert_eq!(code(&v), "FORBIDDEN", "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM evidence").await, 1);
+    assert_eq!(files_in(dir.path()), 2, "the photo and its thumbnail only");
+
+    // deleted by who attached it: row and objects gone; another agency cannot
+    let del = "mutation($id: Int!) { deleteEvidence(id: $id) }";
+    assert_eq!(
+        code(&gql(&http, &education, del, json!({"id": id})).await),
+        "NOT_FOUND"
+    );
+    let v = gql(&http, &health, del, json!({"id": id})).await;
+    assert_eq!(v["data"]["deleteEvidence"], true, "{v}");
+    assert_eq!(
+        get(&http, Some(&health), &format!("/evidence/{id}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM evidence").await, 0);
+    assert_eq!(files_in(dir.path()), 0);
+}
+
+async fn a_crash_between_objects_and_row_leaves_nothing_visible(app: TestApp) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let ds = dataset(12, 62);
+    app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = EvidenceStore::local(dir.path(), PhotoLimits::default()).expect("store");
+    let http = with_store(&app, store.clone());
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let entry = app
+        .count("SELECT CAST(MIN(id) AS BIGINT) FROM logbook_entries")
+        .await;
+
+    // the process died after writing both objects, before the row said `stored`
+    let row = entity::evidence::ActiveModel {
+        entry_id: Set(entry as i32),
+        state: Set(entity::types::EvidenceState::Pending),
+        object_key: Set(format!("evidence/{entry}/crash.jpg")),
+        thumb_key: Set(format!("evidence/{entry}/crash-thumb.jpg")),
+        media_type: Set("image/jpeg".into()),
+        byte_size: Set(10),
+        width: Set(1),
+        height: Set(1),
+        sha256: Set("0".repeat(64)),
+        caption: Set(None),
+        recorded_by: Set("district:3318:1".into()),
+        created_at: Set(chrono::Utc::now() - chrono::Duration::hours(1)),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("row");
+    store
+        .put(&row.object_key, b"jpeg".to_vec())
+        .await
+        .expect("put");
+    store
+        .put(&row.thumb_key, b"jpeg".to_vec())
+        .await
+        .expect("put");
+    assert_eq!(files_in(dir.path()), 2);
+    // nothing of it is visible
+    assert_eq!(
+        get(&http, Some(&district), &format!("/evidence/{}", row.id))
+            .await
+            .0,
+        404
+    );
+    let q = "{ logbookEntries(first: 100) { edges { node { id evidence { id } } } } }";
+    let v = gql(&http, &district, q, json!({})).await;
+    let edges = v["data"]["logbookEntries"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(edges.iter().any(|e| e["node"]["id"] == entry), "{v}");
+    assert!(
+        edges.iter().all(|e| e["node"]["evidence"] == json!([])),
+        "{v}"
+    );
+    // the sweep removes the row and its objects; a fresh pending row (an upload under way)
+    // is left alone
+    let fresh = entity::evidence::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        created_at: Set(chrono::Utc::now()),
+        object_key: Set(format!("evidence/{entry}/busy.jpg")),
+        thumb_key: Set(format!("evidence/{entry}/busy-thumb.jpg")),
+        ..row.clone().into()
+    }
+    .insert(&app.db)
+    .await
+    .expect("row");
+    let swept = api::service::evidence::sweep(&app.db, &store, api::service::evidence::PENDING_FOR)
+        .await
+        .expect("sweep");
+    assert_eq!(swept, 1);
+    assert_eq!(files_in(dir.path()), 0);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM evidence WHERE id = {}",
+            fresh.id
+        ))
+        .await,
+        1
+    );
+
+    // an object store that fails: the upload answers STORAGE_UNAVAILABLE and keeps nothing
+    let broken = tempfile::tempdir().expect("dir");
+    let failing = EvidenceStore::local(broken.path(), PhotoLimits::default()).expect("store");
+    // the folder the objects go in is a file: every write fails
+    std::fs::write(broken.path().join("evidence"), b"not a folder").expect("file");
+    let before = app.count("SELECT COUNT(*) FROM evidence").await;
+    let v = attach(
+        &with_store(&app, failing),
+        &district,
+        entry,
+        "a.jpg",
+        &jpeg_with_exif(20, 20),
+        None,
+    )
+    .await;
+    assert_eq!(code(&v), "STORAGE_UNAVAILABLE", "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM evidence").await, before);
+}
+
+async fn entries_carry_a_gps_point_inside_thailand(app: TestApp) {
+    let ds = dataset(12, 63);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    // the generator writes a point for every follow-up visit; each is stored as written
+    let visits = ds
+        .entries
+        .iter()
+        .filter(|e| e.next_visit_on().is_some())
+        .count() as i64;
+    assert!(visits > 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM logbook_entries WHERE latitude IS NOT NULL AND longitude IS NOT NULL").await,
+        visits
+    );
+    let http = app.http();
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let p = &ds.problems[0];
+    let input = |extra: Value| {
+        let mut v = json!({"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id,
+            "date": chrono::Local::now().date_naive().to_string(), "agency": "33-pho",
+            "activity": "เยี่ยมบ้าน พร้อมพิกัด", "status": "FOLLOWING_UP"});
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let rec = "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id latitude longitude verification } }";
+    for (extra, field) in [
+        (json!({"latitude": 16.4}), "longitude"),
+        (json!({"longitude": 102.8}), "latitude"),
+        (json!({"latitude": 48.85, "longitude": 2.35}), "latitude"),
+        (json!({"latitude": 16.4, "longitude": 120.0}), "longitude"),
+    ] {
+        let v = gql(&http, &district, rec, json!({"i": input(extra.clone())})).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{extra}: {v}");
+        assert_eq!(v["errors"][0]["extensions"]["field"], field, "{extra}: {v}");
+    }
+    let v = gql(
+        &http,
+        &district,
+        rec,
+        json!({"i": input(json!({"latitude": 16.43211, "longitude": 102.83345}))}),
+    )
+    .await;
+    let e = &v["data"]["recordAssistance"];
+    assert_eq!(
+        (e["latitude"].as_f64(), e["longitude"].as_f64()),
+        (Some(16.43211), Some(102.83345)),
+        "{v}"
+    );
+    assert_eq!(e["verification"], "RECORDED");
+
+    // in the workbook: a latitude without its longitude names the empty cell
+    let mut bad = ds.clone();
+    let i = bad
+        .entries
+        .iter()
+        .position(|e| e.next_visit_on().is_some())
+        .expect("a visit");
+    bad.overrides
+        .insert((SheetKind::Assistance, i, "longitude"), String::new());
+    let r = app
+        .import("gps.xlsx", render(&bad, false, false).bytes)
+        .await;
+    assert_eq!(r.status.as_str(), "rejected");
+    assert!(
+        r.errors.iter().any(|e| e.code.as_str() == "required"
+            && e.sheet == Some(SheetKind::Assistance)
+            && e.column.as_deref().is_some_and(|c| c.contains("ลองจิจูด"))),
+        "{:?}",
+        r.errors
+    );
+}
+
+async fn entries_are_verified_returned_and_locked_by_month(app: TestApp) {
+    let ds = dataset(20, 64);
+    let bytes = render(&ds, false, false).bytes;
+    let report = app.import("d.xlsx", bytes.clone()).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let http = app.http();
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let total = app.count("SELECT COUNT(*) FROM logbook_entries").await;
+    let unverified =
+        || app.count("SELECT COUNT(*) FROM logbook_entries WHERE verification <> 'verified'");
+    assert_eq!(
+        unverified().await,
+        total,
+        "every imported entry waits for the check"
+    );
+
+    // the queue holds them all, oldest first
+    let queue = "{ verificationQueue(first: 100) { edges { node { id verification } } pageInfo { hasNextPage } } }";
+    let v = gql(&http, &district, queue, json!({})).await;
+    let ids: Vec<i64> = v["data"]["verificationQueue"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|e| e["node"]["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids.len() as i64, total.min(100), "{v}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        code(&gql(&http, &health, queue, json!({})).await),
+        "FORBIDDEN"
+    );
+
+    let verify =
+        "mutation($ids: [Int!]!) { verifyEntries(ids: $ids) { id verification verifiedBy } }";
+    let ret = "mutation($id: Int!, $n: String!) { returnEntry(id: $id, note: $n) { id verification verificationNote } }";
+    assert_eq!(
+        code(&gql(&http, &health, verify, json!({"ids": [ids[0]]})).await),
+        "FORBIDDEN"
+    );
+    // all or none: one unknown id verifies nothing
+    let v = gql(&http, &district, verify, json!({"ids": [ids[0], 999_999]})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    assert_eq!(unverified().await, total);
+    assert_eq!(
+        code(&gql(&http, &district, verify, json!({"ids": []})).await),
+        "BAD_USER_INPUT"
+    );
+    let v = gql(
+        &http,
+        &district,
+        verify,
+        json!({"ids": [ids[0], ids[1], ids[1]]}),
+    )
+    .await;
+    let done = v["data"]["verifyEntries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|e| {
+        e["verification"] == "VERIFIED"
+            && e["verifiedBy"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("district:3318"))
+    }));
+    assert_eq!(
+        code(&gql(&http, &district, ret, json!({"id": ids[2], "n": "   "})).await),
+        "BAD_USER_INPUT"
+    );
+    let v = gql(
+        &http,
+        &district,
+        ret,
+        json!({"id": ids[2], "n": "จำนวนเงินไม่ตรงใบเสร็จ"}),
+    )
+    .await;
+    assert_eq!(v["data"]["returnEntry"]["verification"], "RETURNED", "{v}");
+    assert_eq!(
+        v["data"]["returnEntry"]["verificationNote"],
+        "จำนวนเงินไม่ตรงใบเสร็จ"
+    );
+    assert_eq!(unverified().await, total - 2);
+    // the stats measure counts the same
+    let v = gql(
+        &http,
+        &admin,
+        "{ stats(groupBy: []) { logbookEntries unverifiedEntries } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(v["data"]["stats"][0]["logbookEntries"], total, "{v}");
+    assert_eq!(v["data"]["stats"][0]["unverifiedEntries"], total - 2, "{v}");
+    // an unchanged re-import keeps the check
+    let again = app.import("d.xlsx", bytes.clone()).await;
+    assert_eq!(again.status.as_str(), "imported", "{:?}", again.errors);
+    assert_eq!(unverified().await, total - 2);
+
+    // lock the month of the first entry
+    let (date, entry_index) = {
+        let e0 = ids[3];
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                format!("SELECT CAST(entry_date AS TEXT), source_row FROM logbook_entries WHERE id = {e0}"),
+            ))
+            .await
+            .expect("query")
+            .expect("row");
+        let d: String = row.try_get_by_index(0).expect("date");
+        let r: i32 = row.try_get_by_index(1).expect("row");
+        (d[..10].to_string(), r)
+    };
+    let month = &date[..7];
+    let lock = "mutation($d: String!, $m: String!) { lockMonth(district: $d, month: $m) { district month lockedBy } }";
+    assert_eq!(
+        code(&gql(&http, &district, lock, json!({"d": "3318", "m": month})).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(&gql(&http, &admin, lock, json!({"d": "3318", "m": "2026-13"})).await),
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        code(&gql(&http, &admin, lock, json!({"d": "9999", "m": month})).await),
+        "NOT_FOUND"
+    );
+    let v = gql(&http, &admin, lock, json!({"d": "3318", "m": month})).await;
+    assert_eq!(v["data"]["lockMonth"]["month"], month, "{v}");
+    let v = gql(
+        &http,
+        &district,
+        "{ monthLocks { district month } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        v["data"]["monthLocks"],
+        json!([{"district": "3318", "month": month}]),
+        "{v}"
+    );
+
+    // the API refuses help dated in it, and a check of its entries
+    let p = &ds.problems[0];
+    let rec = "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }";
+    let help = |d: &str| {
+        json!({"i": {"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id,
+        "date": d, "agency": "33-pho", "activity": "ติดตามผลหลังปิดเดือน", "status": "FOLLOWING_UP"}})
+    };
+    let v = gql(&http, &district, rec, help(&date)).await;
+    assert_eq!(code(&v), "MONTH_LOCKED", "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["month"], month, "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["district"], "3318", "{v}");
+    let v = gql(&http, &district, verify, json!({"ids": [ids[3]]})).await;
+    assert_eq!(code(&v), "MONTH_LOCKED", "{v}");
+    let today = chrono::Local::now().date_naive().to_string();
+    if !today.starts_with(month) {
+        let v = gql(&http, &district, rec, help(&today)).await;
+        assert!(
+            v["data"]["recordAssistance"]["id"].is_i64(),
+            "another month is open: {v}"
+        );
+    }
+
+    // the importer: the same file again is fine (nothing in the month changes) …
+    let same = app.import("d.xlsx", bytes.clone()).await;
+    assert_eq!(same.status.as_str(), "imported", "{:?}", same.errors);
+    // … a change to an entry of the locked month is refused, naming the row and the date
+    let mut changed = ds.clone();
+    let i = (entry_index - 2) as usize;
+    changed
+        .overrides
+        .insert((SheetKind::Assistance, i, "note"), "แก้ไขหลังปิดเดือน".into());
+    let changed_bytes = render(&changed, false, false).bytes;
+    let r = app.import("changed.xlsx", changed_bytes.clone()).await;
+    assert_eq!(r.status.as_str(), "rejected", "{:?}", r.errors);
+    let e = r
+        .errors
+        .iter()
+        .find(|e| e.code.as_str() == "month_locked")
+        .unwrap_or_else(|| panic!("{:?}", r.errors));
+    assert_eq!(
+        (e.sheet, e.row),
+        (Some(SheetKind::Assistance), Some(entry_index as u32))
+    );
+    assert!(e.message_en.contains(month), "{}", e.message_en);
+
+    // the monthly report shows the lock and the unverified count of the month
+    let m = api::service::reports::Month::parse(month).expect("month");
+    let rep = api::service::reports::monthly(
+        &app.db,
+        &api::access::Principal::Operator { district: None },
+        m,
+        30,
+    )
+    .await
+    .expect("report");
+    let row = rep
+        .follow_up
+        .iter()
+        .find(|f| f.district_code == "3318")
+        .expect("3318");
+    assert!(row.locked);
+    let expected = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM logbook_entries WHERE verification <> 'verified' AND CAST(entry_date AS TEXT) LIKE '{month}%'"
+        ))
+        .await;
+    assert_eq!(row.unverified as i64, expected);
+
+    // unlocked: the change goes in, and the changed entry waits for the check again
+    let unlock = "mutation($d: String!, $m: String!) { unlockMonth(district: $d, month: $m) }";
+    assert_eq!(
+        gql(&http, &admin, unlock, json!({"d": "3318", "m": month})).await["data"]["unlockMonth"],
+        true
+    );
+    let r = app.import("changed.xlsx", changed_bytes).await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM logbook_entries WHERE source_row = {entry_index} AND note = 'แก้ไขหลังปิดเดือน' AND verification = 'recorded'"
+        ))
+        .await,
+        1
+    );
+}
+
+on_both_databases!(
+    evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household,
+    a_crash_between_objects_and_row_leaves_nothing_visible,
+    entries_carry_a_gps_point_inside_thailand,
+    entries_are_verified_returned_and_locked_by_month,
+);
