@@ -299,6 +299,10 @@ struct ServeArgs {
     /// AWS_REGION, AWS_ENDPOINT).
     #[arg(long, env = "LOGBOOK_EVIDENCE_URL")]
     evidence_url: Option<String>,
+    /// The map's tile server (`{z}`, `{x}`, `{y}` in it); with none reachable the map still
+    /// shows its points on a blank background.
+    #[arg(long, env = "LOGBOOK_MAP_TILES", default_value = api::web::DEFAULT_TILES, value_parser = api::web::tile_url)]
+    map_tiles: String,
     /// Largest evidence photo, megabytes.
     #[arg(long, env = "LOGBOOK_EVIDENCE_MAX_MB", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=24))]
     evidence_max_mb: u64,
@@ -1046,6 +1050,7 @@ impl ServeArgs {
                 cost_budget_per_minute: self.cost_budget_per_minute,
                 overdue_days: self.overdue_days,
                 evidence: Some(self.evidence_store().map_err(|e| usage(e.to_string()))?),
+                map_tiles: self.map_tiles.clone(),
                 body_limit: self.body_limit,
                 upload_limit: self.upload_limit,
                 timeout: std::time::Duration::from_secs(self.timeout_secs),

@@ -278,6 +278,17 @@ impl Principal {
         }
     }
 
+    /// Whether it may search households by name or citizen ID (the staff page's search):
+    /// districts and admins, in their area; agencies filter the households they see.
+    pub fn may_search(&self) -> ApiResult<()> {
+        match self.reach() {
+            Reach::Agency { .. } => Err(ApiError::Forbidden(
+                "searching by name or citizen ID is for district and provincial staff".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether it may verify or return logbook entries (of its area, checked with
     /// [`Self::entries`]): districts and admins; not agencies, whose entries are checked.
     pub fn may_verify(&self) -> ApiResult<()> {

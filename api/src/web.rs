@@ -13,8 +13,49 @@ use sea_orm::{Condition, ConnectionTrait};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-/// The page.
+/// The page (its map's tile server is filled in by [`index_html`]).
 pub const INDEX_HTML: &str = include_str!("../assets/index.html");
+
+/// OpenStreetMap's tiles: the map's default background.
+pub const DEFAULT_TILES: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+
+/// Leaflet (npm `leaflet`), vendored by `scripts/vendor-leaflet.sh`: name, type, bytes.
+pub const LEAFLET: [(&str, &str, &[u8]); 2] = [
+    (
+        "leaflet.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/leaflet/leaflet.js"),
+    ),
+    (
+        "leaflet.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/leaflet/leaflet.css"),
+    ),
+];
+
+/// A tile server as `--map-tiles` takes it: http(s), with `{z}`, `{x}` and `{y}`, and
+/// nothing that could leave an HTML attribute.
+pub fn tile_url(raw: &str) -> Result<String, String> {
+    let t = raw.trim();
+    let ok_scheme = t.starts_with("https://") || t.starts_with("http://");
+    let ok_parts = ["{z}", "{x}", "{y}"].iter().all(|p| t.contains(p));
+    let ok_chars = t.len() <= 500
+        && !t
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\'));
+    if ok_scheme && ok_parts && ok_chars {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "\"{raw}\" is not a tile server: write it as https://host/{{z}}/{{x}}/{{y}}.png"
+        ))
+    }
+}
+
+/// The page with its map's tile server (checked by [`tile_url`]; escaped again here).
+pub fn index_html(tiles: &str) -> String {
+    INDEX_HTML.replace("{{MAP_TILES}}", &esc(tiles))
+}
 
 /// The MIME type of `.xlsx`.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -193,4 +234,205 @@ pub async fn monthly_report(
     let month = Month::parse(month)?;
     let report = reports::monthly(db, p, month, overdue_days).await?;
     reports::monthly_workbook(&report).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Most households one map answer carries.
+pub const MAP_MAX_POINTS: usize = 50_000;
+
+/// One household on the map.
+#[derive(Debug, serde::Serialize, PartialEq)]
+pub struct MapPoint {
+    /// House code.
+    pub h: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Where its work stands: its least advanced visible problem's status (`solved` when all
+    /// are solved; none without a visible problem).
+    pub s: Option<&'static str>,
+    /// Village code.
+    pub v: String,
+}
+
+/// A village's label, at the middle of its households' points.
+#[derive(Debug, serde::Serialize, PartialEq)]
+pub struct MapVillage {
+    /// Village code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Mean latitude of its households with a point.
+    pub lat: f64,
+    /// Mean longitude.
+    pub lon: f64,
+    /// Households with a point.
+    pub n: usize,
+}
+
+/// What the map draws: the households `p` may see (in `area` when given) that have a point,
+/// how many have none, and the villages' labels.
+#[derive(Debug, serde::Serialize, PartialEq)]
+pub struct MapData {
+    /// Households with a point.
+    pub points: Vec<MapPoint>,
+    /// Households without one (counted beside the map).
+    pub missing: u64,
+    /// Village labels.
+    pub villages: Vec<MapVillage>,
+    /// More households than [`MAP_MAX_POINTS`]: narrow the area.
+    pub truncated: bool,
+}
+
+/// How far along a status is, lowest first: a household shows its least advanced problem.
+fn progress(s: ProblemStatus) -> u8 {
+    match s {
+        ProblemStatus::NotStarted => 0,
+        ProblemStatus::NotSolvableYet => 1,
+        ProblemStatus::AwaitingFollowUp => 2,
+        ProblemStatus::FollowingUp => 3,
+        ProblemStatus::Solved => 4,
+    }
+}
+
+/// The map's data over what `p` may see.
+pub async fn map_data(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    area: Option<&str>,
+) -> ApiResult<MapData> {
+    use entity::{household, problem};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut houses = p.households();
+    if let Some(a) = area {
+        let code = entity::types::AreaCode::parse_str(a)
+            .map_err(|e| ApiError::bad_input("area", e.message_en()))?;
+        houses = houses.add(crate::service::households::in_area(&code));
+    }
+    let rows: Vec<(String, Option<f64>, Option<f64>, String)> = household::Entity::find()
+        .select_only()
+        .column(household::Column::HouseCode)
+        .column(household::Column::Latitude)
+        .column(household::Column::Longitude)
+        .column(household::Column::VillageCode)
+        .filter(houses.clone())
+        .order_by_asc(household::Column::HouseCode)
+        .limit(MAP_MAX_POINTS as u64 + 1)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let truncated = rows.len() > MAP_MAX_POINTS;
+    let statuses: Vec<(String, ProblemStatus)> = problem::Entity::find()
+        .select_only()
+        .column(problem::Column::HouseCode)
+        .column(problem::Column::Status)
+        .filter(p.problems())
+        .filter(
+            problem::Column::HouseCode.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(household::Column::HouseCode)
+                    .from(household::Entity)
+                    .cond_where(houses)
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut least: HashMap<String, ProblemStatus> = HashMap::new();
+    for (h, s) in statuses {
+        least
+            .entry(h)
+            .and_modify(|cur| {
+                if progress(s) < progress(*cur) {
+                    *cur = s;
+                }
+            })
+            .or_insert(s);
+    }
+    let mut out = MapData {
+        points: Vec::new(),
+        missing: 0,
+        villages: Vec::new(),
+        truncated,
+    };
+    let mut sums: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+    for (h, lat, lon, v) in rows.into_iter().take(MAP_MAX_POINTS) {
+        match (lat, lon) {
+            (Some(lat), Some(lon)) => {
+                let e = sums.entry(v.clone()).or_default();
+                e.0 += lat;
+                e.1 += lon;
+                e.2 += 1;
+                out.points.push(MapPoint {
+                    s: least.get(&h).map(|s| s.key()),
+                    h,
+                    lat,
+                    lon,
+                    v,
+                });
+            }
+            _ => out.missing += 1,
+        }
+    }
+    let codes: Vec<String> = sums.keys().cloned().collect();
+    let names: HashMap<String, String> = entity::area::Entity::find()
+        .filter(
+            entity::area::Column::Code.is_in(
+                codes
+                    .iter()
+                    .filter_map(|c| entity::types::AreaCode::parse_str(c).ok()),
+            ),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.code.as_str().to_string(), a.name_th))
+        .collect();
+    out.villages = sums
+        .into_iter()
+        .map(|(code, (lat, lon, n))| MapVillage {
+            name: names.get(&code).cloned().unwrap_or_else(|| code.clone()),
+            lat: lat / n as f64,
+            lon: lon / n as f64,
+            n,
+            code,
+        })
+        .collect();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn the_embedded_leaflet_is_the_vendored_one() {
+        let sums = include_str!("../assets/leaflet/SHA256SUMS");
+        for (name, _, bytes) in LEAFLET {
+            let line = sums
+                .lines()
+                .find(|l| l.ends_with(&format!("  {name}")))
+                .unwrap_or_else(|| panic!("{name} is not in SHA256SUMS"));
+            assert_eq!(&line[..64], hex::encode(Sha256::digest(bytes)), "{name}");
+        }
+    }
+
+    #[test]
+    fn tile_servers_are_checked_and_escaped() {
+        assert_eq!(tile_url(DEFAULT_TILES).as_deref(), Ok(DEFAULT_TILES));
+        assert!(tile_url("http://tiles.local/{z}/{x}/{y}.png").is_ok());
+        for bad in [
+            "ftp://t/{z}/{x}/{y}",
+            "https://t/{z}/{x}.png",
+            "https://t/{z}/{x}/{y}\"><script>",
+            "javascript:alert(1)//{z}{x}{y}",
+        ] {
+            assert!(tile_url(bad).is_err(), "{bad}");
+        }
+        let page = index_html("https://t.example/{z}/{x}/{y}.png?a=1&b=2");
+        assert!(page.contains("https://t.example/{z}/{x}/{y}.png?a=1&amp;b=2"));
+        assert!(!page.contains("{{MAP_TILES}}"));
+    }
 }

@@ -12,6 +12,7 @@ use api::service::keys::KeyScope;
 use calamine::{Reader, open_workbook_auto_from_rs};
 use fantoccini::{Client, ClientBuilder, Locator};
 use importer::workbook::SheetKind;
+use sea_orm::ConnectionTrait;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -233,7 +234,14 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     key_box.send_keys(&key).await.expect("type");
     click(&c, "signin").await;
     until(&c, &shots, "signing in", || async {
-        !has_class(&c, "#app", "hidden").await && text(&c, "#f-households b").await == "0"
+        !has_class(&c, "#app", "hidden").await
+    })
+    .await;
+    // the field work comes first; imports and reports are a tab away
+    assert!(!has_class(&c, "#view-work", "hidden").await);
+    click(&c, "tab-data").await;
+    until(&c, &shots, "the figures", || async {
+        text(&c, "#f-households b").await == "0"
     })
     .await;
     shot(&c, &shots, "1-signed-in").await;
@@ -336,6 +344,11 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
     type_into(&phone, "key", &key).await;
     click(&phone, "signin").await;
     until(&phone, &shots, "signing in on a phone", || async {
+        !has_class(&phone, "#app", "hidden").await
+    })
+    .await;
+    click(&phone, "tab-data").await;
+    until(&phone, &shots, "past imports on a phone", || async {
         phone
             .find_all(Locator::Css("#batches tbody tr"))
             .await
@@ -353,11 +366,24 @@ async fn staff_fix_a_rejected_workbook_in_the_browser(app: TestApp) {
 
 /// A headless Chromium that shows pages as a phone does: 390 × 844 CSS pixels.
 async fn phone_browser(d: &Driver, downloads: &Path) -> Client {
+    phone_browser_with(d, downloads, &[]).await
+}
+
+/// [`phone_browser`] with extra arguments.
+async fn phone_browser_with(d: &Driver, downloads: &Path, extra: &[&str]) -> Client {
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--lang=th",
+    ];
+    args.extend_from_slice(extra);
     let caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=th"],
+            "args": args,
             "mobileEmulation": { "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0, "touch": true } },
             "prefs": { "download.default_directory": downloads.to_str().expect("path") }
         }
@@ -531,7 +557,210 @@ async fn graphiql_works_with_no_internet(app: TestApp) {
     c.close().await.expect("close the browser");
 }
 
+/// A district officer on a phone, with no map tiles reachable: finds a household by its
+/// head's name, opens its card, records a visit with a photo and a next visit, sees the
+/// problem move on the worklist, verifies the district's entries, and sees the map's points.
+async fn field_work_on_a_phone(app: TestApp) {
+    let d = driver();
+    let shots = shots_of(&app).join("field");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let downloads = tempfile::tempdir().expect("download folder");
+    let files = tempfile::tempdir().expect("photo folder");
+    let evidence = tempfile::tempdir().expect("evidence folder");
+
+    let ds = dataset(8, 71);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    // one household has no location: counted beside the map
+    let no_point = &ds.households[1].house_code;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE households SET latitude = NULL, longitude = NULL WHERE house_code = '{no_point}'"
+        ))
+        .await
+        .expect("update");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let store =
+        api::evidence::EvidenceStore::local(evidence.path(), Default::default()).expect("store");
+    let http = app.http_with(api::HttpConfig {
+        evidence: Some(store),
+        ..Default::default()
+    });
+    tokio::spawn(async move { axum::serve(listener, http).await });
+    let key = app.key(KeyScope::District("3318".into())).await;
+    let photo = files.path().join("visit.jpg");
+    let img = image::RgbImage::from_fn(320, 240, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 120])
+    });
+    img.save(&photo).expect("a photo");
+
+    let c = phone_browser_with(&d, downloads.path(), &OFFLINE).await;
+    c.goto(&format!("{base}/")).await.expect("open the page");
+    type_into(&c, "key", &key).await;
+    click(&c, "signin").await;
+    until(&c, &shots, "the worklist", || async {
+        c.find_all(Locator::Css("#worklist button.wl-item"))
+            .await
+            .is_ok_and(|r| !r.is_empty())
+    })
+    .await;
+    assert_no_sideways_scroll(&c, "phone, the worklist").await;
+    shot(&c, &shots, "1-worklist").await;
+
+    // find a household by part of its head's name
+    let house = &ds.households[0];
+    let part: String = house
+        .head_name
+        .split_whitespace()
+        .next()
+        .expect("a name")
+        .to_string();
+    type_into(&c, "find-text", &part).await;
+    click(&c, "find-go").await;
+    let hit = format!("#find-results button[data-code='{}']", house.house_code);
+    until(&c, &shots, "the search's hit", || async {
+        c.find(Locator::Css(&hit)).await.is_ok()
+    })
+    .await;
+    c.find(Locator::Css(&hit))
+        .await
+        .expect("hit")
+        .click()
+        .await
+        .expect("click");
+    until(&c, &shots, "the household's card", || async {
+        !has_class(&c, "#card", "hidden").await
+            && text(&c, "#card-title").await.contains(&house.house_code)
+    })
+    .await;
+    assert_no_sideways_scroll(&c, "phone, the card").await;
+    shot(&c, &shots, "2-card").await;
+
+    // record a visit on its first problem, with a photo and a next visit
+    let problem = c
+        .find(Locator::Css("#card-problems button.record-visit"))
+        .await
+        .expect("a problem");
+    let problem_id: i64 = problem
+        .attr("data-problem")
+        .await
+        .expect("attr")
+        .expect("id")
+        .parse()
+        .expect("a number");
+    let on_list = format!("#worklist button[data-problem='{problem_id}'] .st");
+    let before = c.find(Locator::Css(&on_list)).await.ok();
+    if let Some(b) = before {
+        let class = b.attr("class").await.expect("class").unwrap_or_default();
+        assert!(!class.contains("st-following_up"), "{class}");
+    }
+    problem.click().await.expect("record a visit");
+    until(&c, &shots, "the visit form with its agencies", || async {
+        !has_class(&c, "#visit", "hidden").await
+            && c.find_all(Locator::Css("#visit-agency option"))
+                .await
+                .is_ok_and(|o| !o.is_empty())
+    })
+    .await;
+    type_into(&c, "visit-activity", "เยี่ยมบ้าน ให้คำแนะนำการออม").await;
+    let next = (chrono::Local::now().date_naive() + chrono::Days::new(14)).to_string();
+    js(
+        &c,
+        &format!("document.getElementById('visit-next').value = '{next}'; return true;"),
+    )
+    .await;
+    type_into(&c, "visit-photo", photo.to_str().expect("path")).await;
+    click(&c, "visit-save").await;
+    until(&c, &shots, "the visit saved with its photo", || async {
+        text(&c, "#visit-msg").await.contains("บันทึกแล้ว")
+    })
+    .await;
+    until(&c, &shots, "the photo on the card", || async {
+        js(&c, "const i = document.querySelector('#card-problems img[data-evidence]'); return !!i && i.naturalWidth > 0;").await == true
+    })
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM logbook_entries WHERE problem_id = {problem_id} AND activity = 'เยี่ยมบ้าน ให้คำแนะนำการออม' AND next_visit_on IS NOT NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM evidence WHERE state = 'stored'")
+            .await,
+        1
+    );
+    // it moved on the worklist: now followed up
+    until(
+        &c,
+        &shots,
+        "the problem followed up on the worklist",
+        || async { has_class(&c, &on_list, "st-following_up").await },
+    )
+    .await;
+    shot(&c, &shots, "3-visit-recorded").await;
+
+    // verify the district's entries
+    click(&c, "tab-verify").await;
+    let waiting = app
+        .count("SELECT COUNT(*) FROM logbook_entries WHERE verification = 'recorded'")
+        .await;
+    until(&c, &shots, "the verification queue", || async {
+        c.find_all(Locator::Css("#vq-list input[type=checkbox]"))
+            .await
+            .is_ok_and(|r| r.len() as i64 == waiting.min(100))
+    })
+    .await;
+    assert_no_sideways_scroll(&c, "phone, the verification queue").await;
+    shot(&c, &shots, "4-verify").await;
+    click(&c, "vq-all").await;
+    click(&c, "vq-verify").await;
+    until(&c, &shots, "the queue emptied", || async {
+        !has_class(&c, "#vq-empty", "hidden").await || waiting > 100
+    })
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM logbook_entries WHERE verification = 'verified'")
+            .await,
+        waiting.min(100)
+    );
+
+    // the map: every household with a point, coloured, village labels; tiles unreachable
+    click(&c, "tab-map").await;
+    let with_point = app
+        .count("SELECT COUNT(*) FROM households WHERE latitude IS NOT NULL")
+        .await;
+    until(&c, &shots, "the map's points", || async {
+        c.find_all(Locator::Css("#map path.hh-point"))
+            .await
+            .is_ok_and(|r| r.len() as i64 == with_point)
+    })
+    .await;
+    let missing = js(
+        &c,
+        "return document.getElementById('map-missing').dataset.missing;",
+    )
+    .await;
+    assert_eq!(missing, "1");
+    let villages = app
+        .count("SELECT COUNT(DISTINCT village_code) FROM households WHERE latitude IS NOT NULL")
+        .await;
+    let labels = c
+        .find_all(Locator::Css(".leaflet-tooltip.village-label"))
+        .await
+        .expect("labels");
+    assert_eq!(labels.len() as i64, villages);
+    assert_no_sideways_scroll(&c, "phone, the map").await;
+    shot(&c, &shots, "5-map").await;
+    c.close().await.expect("close the browser");
+}
+
 on_both_databases!(
     browser: staff_fix_a_rejected_workbook_in_the_browser,
-    graphiql_works_with_no_internet
+    graphiql_works_with_no_internet,
+    field_work_on_a_phone
 );

@@ -758,9 +758,143 @@ async fn entries_are_verified_returned_and_locked_by_month(app: TestApp) {
     );
 }
 
+async fn staff_find_households_and_the_map_shows_what_the_key_sees(app: TestApp) {
+    let ds = dataset(20, 65);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let http = app.http();
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let find = "query($t: String!) { findHouseholds(text: $t) { houseCode } }";
+    let codes = |v: &Value| -> Vec<String> {
+        v["data"]["findHouseholds"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|h| h["houseCode"].as_str().expect("code").to_string())
+            .collect()
+    };
+    let h = &ds.households[3];
+    // by house code, whole or its start (dashes and spaces as people type them)
+    let v = gql(&http, &district, find, json!({"t": h.house_code})).await;
+    assert_eq!(codes(&v), vec![h.house_code.clone()]);
+    let prefix = &h.house_code[..8];
+    let expected = ds
+        .households
+        .iter()
+        .filter(|x| x.house_code.starts_with(prefix))
+        .count();
+    let v = gql(
+        &http,
+        &district,
+        find,
+        json!({"t": format!("{}-{}", &prefix[..4], &prefix[4..])}),
+    )
+    .await;
+    assert_eq!(codes(&v).len(), expected.min(20), "{v}");
+    // by the head's citizen ID, and by a member's
+    let v = gql(&http, &district, find, json!({"t": h.head_citizen_id})).await;
+    assert_eq!(codes(&v), vec![h.house_code.clone()], "{v}");
+    let m = ds
+        .members
+        .iter()
+        .find(|m| m.house_code != h.house_code)
+        .expect("a member");
+    let v = gql(&http, &district, find, json!({"t": m.citizen_id})).await;
+    assert_eq!(codes(&v), vec![m.house_code.clone()], "{v}");
+    // by name: every household whose head or a member has it
+    let name = h.head_name.split_whitespace().last().expect("a surname");
+    let v = gql(&http, &district, find, json!({"t": name})).await;
+    assert!(codes(&v).contains(&h.house_code), "{v}");
+    // LIKE's wildcards are text, not patterns
+    let v = gql(&http, &district, find, json!({"t": "%%"})).await;
+    assert_eq!(codes(&v), Vec::<String>::new(), "{v}");
+    for bad in ["x", "123", &"ก".repeat(101)] {
+        let v = gql(&http, &district, find, json!({"t": bad})).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{bad}: {v}");
+    }
+    assert_eq!(
+        code(&gql(&http, &health, find, json!({"t": h.house_code})).await),
+        "FORBIDDEN"
+    );
+
+    // the map: every household the key sees, with a point or counted without
+    let map = |key: &str, uri: &str| {
+        let http = http.clone();
+        let (key, uri) = (key.to_string(), uri.to_string());
+        async move {
+            let (status, _, body) = get(&http, Some(&key), &uri).await;
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, all) = map(&district, "/map/households.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        all["points"].as_array().map(Vec::len),
+        Some(ds.households.len())
+    );
+    assert_eq!(all["missing"], 0);
+    let villages: std::collections::BTreeSet<&str> = all["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|p| p["v"].as_str())
+        .collect();
+    assert_eq!(
+        all["villages"].as_array().map(Vec::len),
+        Some(villages.len())
+    );
+    // a household whose problems are all solved is green; the colour is its least advanced
+    let hp = all["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .find(|p| p["h"] == h.house_code.as_str())
+        .expect("the household");
+    let least = app
+        .count(&format!(
+            "SELECT CAST(MIN(CASE status WHEN 'not_started' THEN 0 WHEN 'not_solvable_yet' THEN 1 WHEN 'awaiting_follow_up' THEN 2 WHEN 'following_up' THEN 3 ELSE 4 END) AS BIGINT) FROM problems WHERE house_code = '{}'",
+            h.house_code
+        ))
+        .await;
+    let order = [
+        "not_started",
+        "not_solvable_yet",
+        "awaiting_follow_up",
+        "following_up",
+        "solved",
+    ];
+    assert_eq!(hp["s"], order[least as usize], "{hp}");
+    // an agency sees the households with a problem in its dimensions, no more
+    let (_, mine) = map(&health, "/map/households.json").await;
+    let expected = app
+        .count(
+            "SELECT COUNT(DISTINCT house_code) FROM problems WHERE indicator_code BETWEEN 1 AND 4",
+        )
+        .await;
+    assert_eq!(
+        mine["points"].as_array().map(Vec::len),
+        Some(expected as usize)
+    );
+    let (status, _) = map(&district, "/map/households.json?area=12x").await;
+    assert_eq!(status, 400);
+    assert_eq!(get(&http, None, "/map/households.json").await.0, 401);
+    // the page and Leaflet are served, with the tile server in the page
+    let (status, ct, page) = get(&http, None, "/").await;
+    assert_eq!((status, ct.starts_with("text/html")), (200, true));
+    assert!(String::from_utf8_lossy(&page).contains("tile.openstreetmap.org"));
+    let (status, ct, _) = get(&http, None, "/leaflet/leaflet.js").await;
+    assert_eq!((status, ct.starts_with("text/javascript")), (200, true));
+    assert_eq!(get(&http, None, "/leaflet/../Cargo.toml").await.0, 404);
+}
+
 on_both_databases!(
     evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household,
     a_crash_between_objects_and_row_leaves_nothing_visible,
     entries_carry_a_gps_point_inside_thailand,
     entries_are_verified_returned_and_locked_by_month,
+    staff_find_households_and_the_map_shows_what_the_key_sees,
 );

@@ -106,6 +106,26 @@ impl FieldWorkQuery {
         Ok(c)
     }
 
+    /// Finds households (district and admin keys): 13 digits find a person's household,
+    /// 4–11 digits house codes that start so, other text heads' and members' names that
+    /// contain it. At most `first` (20; 50 at most), in house-code order.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 50) as usize * child_complexity")]
+    async fn find_households(
+        &self,
+        ctx: &Context<'_>,
+        text: String,
+        first: Option<i32>,
+    ) -> Result<Vec<Household>> {
+        let p = principal(ctx)?;
+        let limit = u64::try_from(first.unwrap_or(20).clamp(1, 50)).unwrap_or(20);
+        Ok(service::households::search(db(ctx)?, p, &text, limit)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Household)
+            .collect())
+    }
+
     /// Locked months of the districts the key may see, newest first.
     async fn month_locks(&self, ctx: &Context<'_>) -> Result<Vec<MonthLock>> {
         let p = principal(ctx)?;

@@ -68,6 +68,8 @@ pub struct HttpConfig {
     pub today: Option<chrono::NaiveDate>,
     /// Where evidence photos are kept (none: photos are not taken).
     pub evidence: Option<crate::evidence::EvidenceStore>,
+    /// The map's tile server, `https://…/{z}/{x}/{y}.png` (see [`web::tile_url`]).
+    pub map_tiles: String,
 }
 
 impl HttpConfig {
@@ -100,6 +102,7 @@ impl Default for HttpConfig {
             overdue_days: 30,
             today: None,
             evidence: None,
+            map_tiles: web::DEFAULT_TILES.to_string(),
         }
     }
 }
@@ -187,7 +190,9 @@ pub fn app(state: AppState) -> Router {
     // over a slow district line may take longer to arrive than a query to run
     let mut timed = Router::new()
         .route("/batches/{id}/errors.xlsx", get(error_workbook))
-        .route("/", get(|| async { Html(web::INDEX_HTML) }))
+        .route("/", get(index))
+        .route("/leaflet/{asset}", get(leaflet_asset))
+        .route("/map/households.json", get(map_households))
         .route("/template.xlsx", get(template))
         .route("/dashboard.svg", get(dashboard))
         .route("/reports/monthly.xlsx", get(monthly_report))
@@ -495,6 +500,39 @@ async fn evidence_object(
             not_found()
         }
         Err(e) => ApiError::StorageUnavailable(e.to_string()).into_response(),
+    }
+}
+
+/// GET `/`: the staff page, with the map's tile server.
+async fn index(State(s): State<Arc<AppState>>) -> Html<String> {
+    Html(web::index_html(&s.config.map_tiles))
+}
+
+/// GET `/leaflet/{asset}`: Leaflet's script or stylesheet (no key: they hold no data).
+async fn leaflet_asset(Path(name): Path<String>) -> Response {
+    match web::LEAFLET.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, bytes)) => (
+            [
+                (CONTENT_TYPE, *content_type),
+                (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => ApiError::NotFound(format!("leaflet asset {name}")).into_response(),
+    }
+}
+
+/// GET `/map/households.json[?area=CODE]`: the map's points, for what the key may see.
+async fn map_households(
+    State(s): State<Arc<AppState>>,
+    p: Principal,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match web::map_data(&s.db, &p, q.get("area").map(String::as_str)).await {
+        Ok(d) => axum::Json(d).into_response(),
+        Err(e @ ApiError::BadInput { .. }) => e.into_response(),
+        Err(e) => internal("map", &e),
     }
 }
 

@@ -211,3 +211,94 @@ pub async fn get(
         .one(db)
         .await?)
 }
+
+/// Most characters a search may hold.
+pub const MAX_SEARCH: usize = 100;
+
+/// Households `p` may see that a staff member's search finds, at most `limit`, by house
+/// code: 13 digits find the person's household (head or member), 11 the house, 4–10 house
+/// codes that start so; any other text finds heads and members whose name contains it.
+/// District and admin keys only (agencies filter `households`).
+pub async fn search(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    text: &str,
+    limit: u64,
+) -> ApiResult<Vec<household::Model>> {
+    use crate::error::ApiError;
+    p.may_search()?;
+    let text = entity::types::text::normalize_text(text).into_owned();
+    if text.chars().count() < 2 || text.chars().count() > MAX_SEARCH {
+        return Err(ApiError::bad_input(
+            "text",
+            format!("from 2 to {MAX_SEARCH} characters: a house code, a citizen ID or a name"),
+        ));
+    }
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let only_digits = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == ' ');
+    let found = if only_digits && digits.len() == 13 {
+        Condition::any()
+            .add(household::Column::HeadCitizenId.eq(digits.as_str()))
+            .add(
+                household::Column::HouseCode.in_subquery(
+                    Query::select()
+                        .column(member::Column::HouseCode)
+                        .from(member::Entity)
+                        .and_where(member::Column::CitizenId.eq(digits.as_str()))
+                        .to_owned(),
+                ),
+            )
+    } else if only_digits && (4..=11).contains(&digits.len()) {
+        Condition::all().add(household::Column::HouseCode.starts_with(digits.as_str()))
+    } else if only_digits {
+        return Err(ApiError::bad_input(
+            "text",
+            "digits: a house code (4–11 digits) or a citizen ID (13 digits)",
+        ));
+    } else {
+        // LIKE's own characters are taken as written
+        let like = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let name = |col: sea_orm::sea_query::Expr| {
+            sea_orm::sea_query::ExprTrait::like(
+                col,
+                sea_orm::sea_query::LikeExpr::new(like.clone()).escape('\\'),
+            )
+        };
+        Condition::any()
+            .add(name(sea_orm::sea_query::Expr::col((
+                household::Entity,
+                household::Column::HeadName,
+            ))))
+            .add(
+                household::Column::HouseCode.in_subquery(
+                    Query::select()
+                        .column(member::Column::HouseCode)
+                        .from(member::Entity)
+                        .cond_where(
+                            Condition::any()
+                                .add(name(sea_orm::sea_query::Expr::col(
+                                    member::Column::FirstName,
+                                )))
+                                .add(name(sea_orm::sea_query::Expr::col(
+                                    member::Column::LastName,
+                                ))),
+                        )
+                        .to_owned(),
+                ),
+            )
+    };
+    Ok(household::Entity::find()
+        .filter(p.households())
+        .filter(found)
+        .order_by_asc(household::Column::HouseCode)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
