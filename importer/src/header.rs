@@ -46,6 +46,12 @@ pub mod hh {
     pub const COHORT: usize = 13;
     pub const LATITUDE: usize = 14;
     pub const LONGITUDE: usize = 15;
+    pub const URGENT: usize = 16;
+    pub const URGENT_REASON: usize = 17;
+    pub const CLOSED_REASON: usize = 18;
+    pub const CLOSED_ON: usize = 19;
+    pub const CLOSED_NOTE: usize = 20;
+    pub const MERGED_INTO: usize = 21;
 }
 
 /// Column indexes of the members sheet.
@@ -135,6 +141,20 @@ const HOUSEHOLDS: &[ColumnSpec] = &[
     c("cohort", true, &["ที่มา", "cohort", "source"]),
     c("latitude", false, &["ละติจูด", "latitude", "lat"]),
     c("longitude", false, &["ลองจิจูด", "longitude", "lon", "long"]),
+    c("urgent", false, &["เร่งด่วน", "urgent", "ครัวเรือนวิกฤต"]),
+    c("urgent_reason", false, &["เหตุเร่งด่วน", "urgent_reason"]),
+    c(
+        "closed_reason",
+        false,
+        &["ออกจากเป้าหมายเพราะ", "closed_reason", "เหตุที่ปิด"],
+    ),
+    c(
+        "closed_on",
+        false,
+        &["วันที่ออกจากเป้าหมาย", "closed_on", "วันที่ปิด"],
+    ),
+    c("closed_note", false, &["หมายเหตุการปิด", "closed_note"]),
+    c("merged_into", false, &["รวมเข้ากับรหัสบ้าน", "merged_into"]),
 ];
 
 const MEMBERS: &[ColumnSpec] = &[

@@ -252,7 +252,7 @@ fn parse_sheet(
     } else {
         match kind {
             SheetKind::Households => {
-                ParsedRows::Households(rows::parse_households(&sr, &mut issues))
+                ParsedRows::Households(rows::parse_households(&sr, today, &mut issues))
             }
             SheetKind::Members => ParsedRows::Members(rows::parse_members(&sr, today, &mut issues)),
             SheetKind::Problems => ParsedRows::Problems(rows::parse_problems(&sr, &mut issues)),

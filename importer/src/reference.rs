@@ -223,6 +223,8 @@ pub struct Stored {
     pub cohorts: HashMap<Cohort, i32>,
     /// Known villages: code → name.
     pub villages: HashMap<String, String>,
+    /// Follow-up states (urgency, closure) by house code.
+    pub follow_ups: HashMap<String, entity::household_follow_up::Model>,
     /// Locked months: (district code, `YYYY-MM`).
     pub locks: std::collections::HashSet<(String, String)>,
 }
@@ -265,6 +267,13 @@ impl Stored {
             .await?
         {
             s.households.insert(h.house_code.as_str().to_string(), h);
+        }
+        for f in entity::household_follow_up::Entity::find()
+            .filter(any_of(b, "house_code", house_codes))
+            .all(db)
+            .await?
+        {
+            s.follow_ups.insert(f.house_code.clone(), f);
         }
         let people = member::Entity::find().filter(
             Condition::any()

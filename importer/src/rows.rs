@@ -9,9 +9,9 @@ use crate::report::{Issue, Severity};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
 use entity::types::{
-    Baht, CitizenId, Classification, Cohort, Dimension, HouseCode, IndicatorCode, ProblemStatus,
-    Raw, Sex, ThaiDate, Title, ValueError, VillageCode, VillageNo, parse_latitude, parse_longitude,
-    parse_whole, parse_yes_no, raw_text,
+    Baht, CitizenId, Classification, ClosureReason, Cohort, Dimension, HouseCode, IndicatorCode,
+    ProblemStatus, Raw, Sex, ThaiDate, Title, ValueError, VillageCode, VillageNo, parse_latitude,
+    parse_longitude, parse_whole, parse_yes_no, raw_text,
 };
 use std::collections::BTreeMap;
 
@@ -320,6 +320,19 @@ pub struct HouseholdIn {
     pub latitude: Option<f64>,
     /// ลองจิจูด
     pub longitude: Option<f64>,
+    /// เร่งด่วน (optional): a critical target (yes), or no longer (no); blank leaves it as
+    /// it is
+    pub urgent: Option<bool>,
+    /// เหตุเร่งด่วน
+    pub urgent_reason: Option<String>,
+    /// ออกจากเป้าหมายเพราะ (optional): why it left the open work
+    pub closed_reason: Option<ClosureReason>,
+    /// วันที่ออกจากเป้าหมาย
+    pub closed_on: Option<NaiveDate>,
+    /// หมายเหตุการปิด
+    pub closed_note: Option<String>,
+    /// รวมเข้ากับรหัสบ้าน
+    pub merged_into: Option<HouseCode>,
 }
 
 /// A member row.
@@ -600,7 +613,11 @@ fn parse_rows<T>(
 }
 
 /// Households.
-pub fn parse_households(sheet: &SheetRows, issues: &mut Vec<Issue>) -> Vec<Parsed<HouseholdIn>> {
+pub fn parse_households(
+    sheet: &SheetRows,
+    today: NaiveDate,
+    issues: &mut Vec<Issue>,
+) -> Vec<Parsed<HouseholdIn>> {
     parse_rows(sheet, issues, |c, ident| {
         let house_code = c.req(hh::HOUSE_CODE, HouseCode::parse);
         ident.house_code = house_code.clone();
@@ -640,6 +657,59 @@ pub fn parse_households(sheet: &SheetRows, issues: &mut Vec<Issue>) -> Vec<Parse
         let classification = c.opt(hh::CLASSIFICATION, Classification::parse);
         let latitude = c.opt(hh::LATITUDE, parse_latitude);
         let longitude = c.opt(hh::LONGITUDE, parse_longitude);
+        let urgent = c.opt(hh::URGENT, |r| {
+            if r.is_empty() {
+                return Ok(None);
+            }
+            parse_yes_no(r).map(Some).map_err(|e| match e {
+                ValueError::NotInList { .. } => ValueError::NotInList {
+                    what: "urgent",
+                    allowed: "ใช่, ไม่ใช่",
+                },
+                other => other,
+            })
+        });
+        let urgent_reason = c.text(hh::URGENT_REASON);
+        let closed_reason = c.opt(hh::CLOSED_REASON, ClosureReason::parse);
+        let closed_on = c.opt(hh::CLOSED_ON, |r| {
+            if r.is_empty() {
+                Ok(None)
+            } else {
+                ThaiDate::parse(r, today).map(|d| Some(d.date()))
+            }
+        });
+        let closed_note = c.text(hh::CLOSED_NOTE);
+        let merged_into = c.opt(hh::MERGED_INTO, |r| {
+            if r.is_empty() {
+                Ok(None)
+            } else {
+                HouseCode::parse(r).map(Some)
+            }
+        });
+        // a closure is a reason and a day; the day, a note or a household merged into
+        // without a reason names the empty reason
+        match closed_reason {
+            Some(reason) => {
+                if closed_on.is_none() && c.raw(hh::CLOSED_ON).is_empty() {
+                    c.fail(hh::CLOSED_ON, &ValueError::Required);
+                }
+                if reason == ClosureReason::MergedInto
+                    && merged_into.is_none()
+                    && c.raw(hh::MERGED_INTO).is_empty()
+                {
+                    c.fail(hh::MERGED_INTO, &ValueError::Required);
+                }
+                if reason == ClosureReason::Other && closed_note.is_none() {
+                    c.fail(hh::CLOSED_NOTE, &ValueError::Required);
+                }
+            }
+            None if c.raw(hh::CLOSED_REASON).is_empty()
+                && (closed_on.is_some() || merged_into.is_some() || closed_note.is_some()) =>
+            {
+                c.fail(hh::CLOSED_REASON, &ValueError::Required);
+            }
+            None => {}
+        }
         let house_no = c.text(hh::HOUSE_NO);
         let village_name = c.text(hh::VILLAGE_NAME);
         Some(HouseholdIn {
@@ -659,6 +729,12 @@ pub fn parse_households(sheet: &SheetRows, issues: &mut Vec<Issue>) -> Vec<Parse
             cohort: cohort?,
             latitude,
             longitude,
+            urgent,
+            urgent_reason,
+            closed_reason,
+            closed_on,
+            closed_note,
+            merged_into,
         })
     })
 }

@@ -399,6 +399,43 @@ async fn write_in_span(
     tx.write_rows(&table, &new, hh_vals, false).await?;
     tx.write_rows(&table, &changed, hh_vals, true).await?;
     lap("households");
+
+    // urgency and closure, where the sheet keeps them (only those that changed)
+    if !v.follow_ups.is_empty() {
+        use entity::household_follow_up as fu;
+        let table = Table::of::<fu::Entity>(&["house_code"], &[]);
+        let cols = written_columns::<fu::Entity>();
+        let by = format!("import:{}", info.principal.as_deref().unwrap_or("cli"));
+        let f_vals = |f: &Row<fu::ActiveModel>| {
+            values(&f.model, &cols, None, |c| match c {
+                fu::Column::UpdatedBy => Some(text(&by)),
+                fu::Column::UpdatedAt => Some(Value::from(stamp.at)),
+                _ => None,
+            })
+        };
+        let code = |f: &Row<fu::ActiveModel>| f.model.house_code.try_as_ref().cloned();
+        let (known, fresh): (Vec<&Row<fu::ActiveModel>>, Vec<&Row<fu::ActiveModel>>) = v
+            .follow_ups
+            .iter()
+            .partition(|f| code(f).is_some_and(|c| stored.follow_ups.contains_key(&c)));
+        tx.write_rows(&table, &fresh, f_vals, false).await?;
+        tx.write_rows(&table, &known, f_vals, true).await?;
+        // the household's record changed for the change feed
+        let houses: Vec<String> = v.follow_ups.iter().filter_map(code).collect();
+        for chunk in houses.chunks(IN_CHUNK) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| tx.placeholder(i + 3)).collect();
+            let sql = format!(
+                "UPDATE households SET change_seq = {}, updated_at = {} WHERE house_code IN ({})",
+                tx.placeholder(1),
+                tx.placeholder(2),
+                marks.join(", ")
+            );
+            let mut vals = vec![Value::from(stamp.seq), Value::from(stamp.at)];
+            vals.extend(chunk.iter().map(|c| text(c)));
+            tx.execute(&sql, &vals).await?;
+        }
+        lap("follow-ups");
+    }
     progress.report(Stage::Written { rows: done });
 
     // members

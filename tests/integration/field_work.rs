@@ -891,10 +891,116 @@ async fn staff_find_households_and_the_map_shows_what_the_key_sees(app: TestApp)
     assert_eq!(get(&http, None, "/leaflet/../Cargo.toml").await.0, 404);
 }
 
+async fn the_households_sheet_may_keep_urgency_and_closure(app: TestApp) {
+    let ds = dataset(10, 66);
+    let mut bad = ds.clone();
+    bad.set_raw(SheetKind::Households, 2, "closed_reason", "รวมกับครัวเรือนอื่น");
+    bad.set_raw(SheetKind::Households, 2, "closed_on", "1/10/2569");
+    bad.set_raw(SheetKind::Households, 3, "closed_on", "1/10/2569");
+    bad.set_raw(SheetKind::Households, 4, "urgent", "บางที");
+    bad.set_raw(SheetKind::Households, 5, "closed_reason", "อื่น ๆ");
+    bad.set_raw(SheetKind::Households, 5, "closed_on", "1/10/2569");
+    let r = app
+        .import("bad.xlsx", render(&bad, false, false).bytes)
+        .await;
+    assert_eq!(r.status.as_str(), "rejected");
+    let found = |row: u32, code: &str, column: &str| {
+        r.errors.iter().any(|e| {
+            e.sheet == Some(SheetKind::Households)
+                && e.row == Some(row)
+                && e.code.as_str() == code
+                && e.column.as_deref().is_some_and(|c| c.contains(column))
+        })
+    };
+    // data rows start on the sheet's second row
+    assert!(found(4, "required", "รวมเข้ากับรหัสบ้าน"), "{:?}", r.errors);
+    assert!(found(5, "required", "ออกจากเป้าหมายเพราะ"), "{:?}", r.errors);
+    assert!(found(6, "urgent_invalid", "เร่งด่วน"), "{:?}", r.errors);
+    assert!(found(7, "required", "หมายเหตุการปิด"), "{:?}", r.errors);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM household_follow_ups").await,
+        0
+    );
+
+    let mut good = ds.clone();
+    good.set_raw(SheetKind::Households, 0, "urgent", "ใช่");
+    good.set_raw(SheetKind::Households, 0, "urgent_reason", "ผู้ป่วยติดเตียง");
+    good.set_raw(SheetKind::Households, 1, "closed_reason", "เสียชีวิต");
+    good.set_raw(SheetKind::Households, 1, "closed_on", "15/10/2569");
+    let bytes = render(&good, false, false).bytes;
+    let r = app.import("good.xlsx", bytes.clone()).await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    let (h0, h1) = (&ds.households[0].house_code, &ds.households[1].house_code);
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM household_follow_ups WHERE house_code = '{h0}' AND urgent AND urgent_reason = 'ผู้ป่วยติดเตียง' AND closed_reason IS NULL")).await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM household_follow_ups WHERE house_code = '{h1}' AND closed_reason = 'died' AND CAST(closed_on AS TEXT) LIKE '2026-10-15%' AND updated_by LIKE 'import:%'")).await,
+        1
+    );
+    let http = app.http();
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let stats = "{ stats(groupBy: []) { urgentHouseholds closedHouseholds } }";
+    let v = gql(&http, &admin, stats, json!({})).await;
+    assert_eq!(
+        v["data"]["stats"][0],
+        json!({"urgentHouseholds": 1, "closedHouseholds": 1}),
+        "{v}"
+    );
+    // the same file again writes nothing; a file with those cells blank leaves the state
+    let at = app
+        .count("SELECT CAST(MAX(change_seq) AS BIGINT) FROM households")
+        .await;
+    assert_eq!(
+        app.import("good.xlsx", bytes).await.status.as_str(),
+        "imported"
+    );
+    assert_eq!(
+        app.import("plain.xlsx", render(&ds, false, false).bytes)
+            .await
+            .status
+            .as_str(),
+        "imported"
+    );
+    assert_eq!(
+        app.count("SELECT CAST(MAX(change_seq) AS BIGINT) FROM households")
+            .await,
+        at
+    );
+    let v = gql(&http, &admin, stats, json!({})).await;
+    assert_eq!(
+        v["data"]["stats"][0],
+        json!({"urgentHouseholds": 1, "closedHouseholds": 1}),
+        "{v}"
+    );
+    // "no" takes the urgency away
+    let mut no = ds.clone();
+    no.set_raw(SheetKind::Households, 0, "urgent", "ไม่ใช่");
+    assert_eq!(
+        app.import("no.xlsx", render(&no, false, false).bytes)
+            .await
+            .status
+            .as_str(),
+        "imported"
+    );
+    let v = gql(&http, &admin, stats, json!({})).await;
+    assert_eq!(
+        v["data"]["stats"][0],
+        json!({"urgentHouseholds": 0, "closedHouseholds": 1}),
+        "{v}"
+    );
+}
+
 on_both_databases!(
     evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household,
     a_crash_between_objects_and_row_leaves_nothing_visible,
     entries_carry_a_gps_point_inside_thailand,
     entries_are_verified_returned_and_locked_by_month,
     staff_find_households_and_the_map_shows_what_the_key_sees,
+    the_households_sheet_may_keep_urgency_and_closure,
 );

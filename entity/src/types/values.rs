@@ -325,6 +325,44 @@ key_enum!(
     }
 );
 
+impl ClosureReason {
+    /// Thai label.
+    pub fn name_th(self) -> &'static str {
+        match self {
+            ClosureReason::Died => "เสียชีวิต",
+            ClosureReason::MovedAway => "ย้ายออก",
+            ClosureReason::NoMemberLeft => "ไม่มีสมาชิกเหลือ",
+            ClosureReason::MergedInto => "รวมกับครัวเรือนอื่น",
+            ClosureReason::Other => "อื่น ๆ",
+        }
+    }
+
+    /// Parses the Thai label (or a common spelling of it) or the English key; empty is none.
+    pub fn parse(raw: &Raw<'_>) -> Result<Option<Self>, ValueError> {
+        let Some(s) = raw_text(raw)? else {
+            return Ok(None);
+        };
+        let key = text::match_key(&s).replace(' ', "");
+        match key.as_str() {
+            "died" | "เสียชีวิต" | "ตาย" => Ok(Some(ClosureReason::Died)),
+            "moved_away" | "ย้ายออก" | "ย้ายที่อยู่" | "ย้ายถิ่น" => {
+                Ok(Some(ClosureReason::MovedAway))
+            }
+            "no_member_left" | "ไม่มีสมาชิกเหลือ" | "ไม่มีสมาชิก" => {
+                Ok(Some(ClosureReason::NoMemberLeft))
+            }
+            "merged_into" | "รวมกับครัวเรือนอื่น" | "รวมครัวเรือน" => {
+                Ok(Some(ClosureReason::MergedInto))
+            }
+            "other" | "อื่นๆ" | "อื่น" => Ok(Some(ClosureReason::Other)),
+            _ => Err(ValueError::NotInList {
+                what: "closed_reason",
+                allowed: "เสียชีวิต, ย้ายออก, ไม่มีสมาชิกเหลือ, รวมกับครัวเรือนอื่น, อื่น ๆ",
+            }),
+        }
+    }
+}
+
 key_enum!(
     /// Where a logbook entry stands in the district's check.
     Verification {

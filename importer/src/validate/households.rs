@@ -8,7 +8,7 @@ use crate::header::hh;
 use crate::reference::{AreaResolver, Unresolved, squash};
 use crate::report::IssueCode;
 use crate::rows::{HouseholdIn, Parsed};
-use entity::types::{AreaCode, AreaLevel, Cohort, VillageCode};
+use entity::types::{AreaCode, AreaLevel, ClosureReason, Cohort, VillageCode};
 use entity::{area, household};
 use sea_orm::ActiveValue::{NotSet, Set};
 use std::collections::HashMap;
@@ -142,6 +142,13 @@ pub(super) fn check(
                 });
             }
         }
+        if let Some(f) = follow_up(&h, ctx) {
+            out.follow_ups.push(Row {
+                row: p.row,
+                model: f,
+                link: (),
+            });
+        }
         seen.households.insert(
             code.clone(),
             (
@@ -246,6 +253,89 @@ fn resolve_area(
         ),
     }
     None
+}
+
+/// The follow-up state a row sets, when it says something and that differs from what is
+/// stored: `urgent` yes or no sets the urgency; a closure reason closes the household. Blank
+/// cells leave the state as it is (a page or the API may have set it; reopening is theirs).
+fn follow_up(
+    h: &HouseholdIn,
+    ctx: &Context<'_>,
+) -> Option<entity::household_follow_up::ActiveModel> {
+    if h.urgent.is_none() && h.closed_reason.is_none() {
+        return None;
+    }
+    let stored = ctx.stored.follow_ups.get(h.house_code.as_str());
+    let mut next = stored
+        .cloned()
+        .unwrap_or(entity::household_follow_up::Model {
+            house_code: h.house_code.to_string(),
+            urgent: false,
+            urgent_reason: None,
+            closed_reason: None,
+            closed_on: None,
+            closed_note: None,
+            merged_into: None,
+            updated_by: String::new(),
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        });
+    if let Some(urgent) = h.urgent {
+        next.urgent = urgent;
+        next.urgent_reason = urgent.then(|| h.urgent_reason.clone()).flatten();
+    }
+    if h.closed_reason.is_some() {
+        next.closed_reason = h.closed_reason;
+        next.closed_on = h.closed_on;
+        next.closed_note = h.closed_note.clone();
+        next.merged_into = h
+            .merged_into
+            .as_ref()
+            .filter(|_| h.closed_reason == Some(ClosureReason::MergedInto))
+            .map(|c| c.to_string());
+    }
+    let same = |a: &entity::household_follow_up::Model, b: &entity::household_follow_up::Model| {
+        (
+            a.urgent,
+            &a.urgent_reason,
+            a.closed_reason,
+            a.closed_on,
+            &a.closed_note,
+            &a.merged_into,
+        ) == (
+            b.urgent,
+            &b.urgent_reason,
+            b.closed_reason,
+            b.closed_on,
+            &b.closed_note,
+            &b.merged_into,
+        )
+    };
+    let unchanged = match stored {
+        Some(s) => same(s, &next),
+        None => !next.urgent && next.closed_reason.is_none(),
+    };
+    if unchanged {
+        return None;
+    }
+    let mut m: entity::household_follow_up::ActiveModel = next.into();
+    // who and when: the importing transaction's
+    m.updated_by = sea_orm::ActiveValue::NotSet;
+    m.updated_at = sea_orm::ActiveValue::NotSet;
+    for c in [
+        entity::household_follow_up::Column::Urgent,
+        entity::household_follow_up::Column::UrgentReason,
+        entity::household_follow_up::Column::ClosedReason,
+        entity::household_follow_up::Column::ClosedOn,
+        entity::household_follow_up::Column::ClosedNote,
+        entity::household_follow_up::Column::MergedInto,
+        entity::household_follow_up::Column::HouseCode,
+    ] {
+        use sea_orm::ActiveModelTrait;
+        if let sea_orm::ActiveValue::Unchanged(v) = m.get(c) {
+            m.set(c, v);
+        }
+    }
+    Some(m)
 }
 
 fn household_row(

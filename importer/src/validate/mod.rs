@@ -66,6 +66,9 @@ pub struct Validated {
     pub analyses: Vec<Row<analysis::ActiveModel>>,
     /// Logbook entries, with the problem they are on.
     pub entries: Vec<Row<logbook_entry::ActiveModel, ProblemIdent>>,
+    /// Follow-up states (urgency, closure) the households sheet sets, where it has those
+    /// columns and they differ from what is stored.
+    pub follow_ups: Vec<Row<entity::household_follow_up::ActiveModel>>,
     /// Villages first seen in this workbook (households sheet rows).
     pub villages: Vec<Row<area::ActiveModel>>,
     /// Rejected rows per sheet.
