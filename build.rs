@@ -4,8 +4,9 @@
 //! ChromeDriver (found at build time, or `LOGBOOK_TEST_BROWSER=1` once installed), the
 //! GraphQL-over-HTTP audit Node.js with `tests/audit`'s packages (`npm ci --prefix
 //! tests/audit`, found at build time, or `LOGBOOK_TEST_AUDIT=1`), the agency guide's examples
-//! Node.js and Python's `gql` (`LOGBOOK_TEST_EXAMPLES=1`). CI sets all four and fails on any
-//! ignored test.
+//! Node.js and Python's `gql` (`LOGBOOK_TEST_EXAMPLES=1`), evidence in an S3-compatible store
+//! Python's moto server (`pip install -r tests/requirements.txt`, `LOGBOOK_TEST_S3=1`). CI sets
+//! all five and fails on any ignored test.
 
 use std::path::Path;
 
@@ -15,10 +16,12 @@ fn main() {
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_BROWSER");
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_AUDIT");
     println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_EXAMPLES");
+    println!("cargo::rerun-if-env-changed=LOGBOOK_TEST_S3");
     println!("cargo::rustc-check-cfg=cfg(logbook_pg)");
     println!("cargo::rustc-check-cfg=cfg(logbook_browser)");
     println!("cargo::rustc-check-cfg=cfg(logbook_audit)");
     println!("cargo::rustc-check-cfg=cfg(logbook_examples)");
+    println!("cargo::rustc-check-cfg=cfg(logbook_s3)");
     if std::env::var_os("LOGBOOK_TEST_PG_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=logbook_pg");
     }
@@ -35,6 +38,9 @@ fn main() {
     }
     if flag("LOGBOOK_TEST_EXAMPLES") {
         println!("cargo::rustc-cfg=logbook_examples");
+    }
+    if flag("LOGBOOK_TEST_S3") {
+        println!("cargo::rustc-cfg=logbook_s3");
     }
 }
 

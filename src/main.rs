@@ -1090,7 +1090,7 @@ impl ServeArgs {
             ..Default::default()
         };
         match &self.evidence_url {
-            Some(url) => api::evidence::EvidenceStore::s3(url, limits),
+            Some(url) => api::evidence::EvidenceStore::s3(url, limits, []),
             None => api::evidence::EvidenceStore::local(&self.evidence_dir, limits),
         }
     }

@@ -311,9 +311,7 @@ pub struct Sender {
 impl Sender {
     /// A sender under `config`.
     pub fn new(config: WebhookConfig) -> ApiResult<Self> {
-        // rustls on ring, the provider the database driver already brings (an error: one
-        // is installed already)
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto();
         let policy = Arc::new(config.policy.clone());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -269,8 +269,13 @@ impl EvidenceStore {
     }
 
     /// An S3-compatible store, `s3://bucket[/prefix]`; credentials, region and endpoint from
-    /// the usual `AWS_*` variables (`AWS_ENDPOINT` for MinIO and the like).
-    pub fn s3(url: &str, limits: PhotoLimits) -> Result<Self, StoreError> {
+    /// the usual `AWS_*` variables (`AWS_ENDPOINT` for MinIO and the like), then from
+    /// `options` (object_store's keys: `aws_endpoint`, `aws_allow_http`, …).
+    pub fn s3<'o>(
+        url: &str,
+        limits: PhotoLimits,
+        options: impl IntoIterator<Item = (&'o str, &'o str)>,
+    ) -> Result<Self, StoreError> {
         let err = |m: String| StoreError::Url {
             url: url.to_string(),
             message: m,
@@ -279,10 +284,16 @@ impl EvidenceStore {
         if parsed.scheme() != "s3" || parsed.host_str().is_none_or(str::is_empty) {
             return Err(err("write it as s3://bucket or s3://bucket/prefix".into()));
         }
-        let s3 = object_store::aws::AmazonS3Builder::from_env()
-            .with_url(url)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
+        // its HTTP client is reqwest over rustls, which needs its provider before it is built
+        crate::install_crypto();
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+        for (k, v) in options {
+            let key = k
+                .parse::<object_store::aws::AmazonS3ConfigKey>()
+                .map_err(|e| err(e.to_string()))?;
+            builder = builder.with_config(key, v);
+        }
+        let s3 = builder.build().map_err(|e| err(e.to_string()))?;
         let prefix = parsed.path().trim_matches('/').to_string();
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             Arc::new(s3)
@@ -460,7 +471,11 @@ mod tests {
 
     #[test]
     fn s3_urls_are_checked() {
-        assert!(EvidenceStore::s3("http://bucket", PhotoLimits::default()).is_err());
-        assert!(EvidenceStore::s3("s3://", PhotoLimits::default()).is_err());
+        let none = || std::iter::empty::<(&str, &str)>();
+        assert!(EvidenceStore::s3("http://bucket", PhotoLimits::default(), none()).is_err());
+        assert!(EvidenceStore::s3("s3://", PhotoLimits::default(), none()).is_err());
+        assert!(
+            EvidenceStore::s3("s3://b", PhotoLimits::default(), [("no_such_key", "1")]).is_err()
+        );
     }
 }

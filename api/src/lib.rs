@@ -28,3 +28,9 @@ pub use gate::GateLimits;
 pub use graphql::{AppSchema, Limits, build_schema};
 pub use http::{AppState, HttpConfig, app};
 pub use jobs::{JobConfig, Jobs};
+
+/// Installs rustls' crypto provider for the outbound HTTP clients (webhooks, S3): ring, the
+/// provider the database driver already brings. Idempotent (an error means one is installed).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1004,3 +1004,101 @@ on_both_databases!(
     staff_find_households_and_the_map_shows_what_the_key_sees,
     the_households_sheet_may_keep_urgency_and_closure,
 );
+
+/// The same photo through an S3-compatible store (moto's server on this machine, a bucket
+/// and a prefix): stored under the prefix, served, deleted with its objects.
+async fn evidence_in_an_s3_compatible_store(app: TestApp) {
+    use crate::helpers::{Server, free_port, http as raw_http};
+    let ds = dataset(8, 67);
+    app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    let port = free_port();
+    let moto = Server(
+        std::process::Command::new("python3")
+            .args(["-m", "moto.server", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto's server (pip install -r tests/requirements.txt)"),
+    );
+    let started = std::time::Instant::now();
+    while raw_http(port, "GET / HTTP/1.1", b"").0 == 0 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "moto's server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        raw_http(port, "PUT /photos HTTP/1.1", b"").0,
+        200,
+        "bucket made"
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let store = EvidenceStore::s3(
+        "s3://photos/logbook",
+        PhotoLimits::default(),
+        [
+            ("aws_endpoint", endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+            ("aws_region", "us-east-1"),
+        ],
+    )
+    .expect("an S3 store");
+    let http = with_store(&app, store);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let entry = app
+        .count("SELECT CAST(MIN(id) AS BIGINT) FROM logbook_entries")
+        .await;
+    let v = attach(
+        &http,
+        &district,
+        entry,
+        "a.jpg",
+        &jpeg_with_exif(30, 20),
+        None,
+    )
+    .await;
+    let id = v["data"]["attachEvidence"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+    let listed = || {
+        let (status, body) = raw_http(port, "GET /photos?list-type=2 HTTP/1.1", b"");
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body)
+            .matches("<Key>logbook/evidence/")
+            .count()
+    };
+    assert_eq!(listed(), 2, "the photo and its thumbnail, under the prefix");
+    let (status, ct, body) = get(&http, Some(&district), &format!("/evidence/{id}")).await;
+    assert_eq!((status, ct.as_str()), (200, "image/jpeg"));
+    assert!(!body.windows(4).any(|w| w == b"Exif"));
+    let del = "mutation($id: Int!) { deleteEvidence(id: $id) }";
+    assert_eq!(
+        gql(&http, &district, del, json!({"id": id})).await["data"]["deleteEvidence"],
+        true
+    );
+    assert_eq!(listed(), 0);
+    drop(moto);
+}
+
+mod evidence_in_an_s3_compatible_store {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(logbook_s3),
+        ignore = "S3: pip install -r tests/requirements.txt, build with LOGBOOK_TEST_S3=1"
+    )]
+    async fn sqlite() {
+        super::evidence_in_an_s3_compatible_store(crate::helpers::TestApp::sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(all(logbook_s3, logbook_pg)),
+        ignore = "S3 on PostgreSQL: as above, and LOGBOOK_TEST_PG_URL"
+    )]
+    async fn postgres() {
+        super::evidence_in_an_s3_compatible_store(crate::helpers::TestApp::postgres().await).await;
+    }
+}
