@@ -996,6 +996,43 @@ async fn the_households_sheet_may_keep_urgency_and_closure(app: TestApp) {
     );
 }
 
+async fn control_characters_in_field_work_text_are_refused(app: TestApp) {
+    let ds = dataset(6, 68);
+    app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    let http = app.http();
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let entry = app
+        .count("SELECT CAST(MIN(id) AS BIGINT) FROM logbook_entries")
+        .await;
+    let find = "query($t: String!) { findHouseholds(text: $t) { houseCode } }";
+    let v = gql(&http, &district, find, json!({"t": "ab\u{0}cd"})).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    let ret = "mutation($id: Int!, $n: String!) { returnEntry(id: $id, note: $n) { id } }";
+    let v = gql(&http, &district, ret, json!({"id": entry, "n": "ผิด\u{0}"})).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    let p = &ds.problems[0];
+    let rec = "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }";
+    let v = gql(&http, &district, rec, json!({"i": {"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id,
+        "date": chrono::Local::now().date_naive().to_string(), "agency": "33-pho", "activity": "เยี่ยม\u{1b}บ้าน", "status": "FOLLOWING_UP"}})).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    let dir = tempfile::tempdir().expect("dir");
+    let http = with_store(
+        &app,
+        EvidenceStore::local(dir.path(), PhotoLimits::default()).expect("store"),
+    );
+    let v = attach(
+        &http,
+        &district,
+        entry,
+        "a.jpg",
+        &jpeg_with_exif(8, 8),
+        Some("ภาพ\u{0}"),
+    )
+    .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM evidence").await, 0);
+}
+
 on_both_databases!(
     evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household,
     a_crash_between_objects_and_row_leaves_nothing_visible,
@@ -1003,6 +1040,7 @@ on_both_databases!(
     entries_are_verified_returned_and_locked_by_month,
     staff_find_households_and_the_map_shows_what_the_key_sees,
     the_households_sheet_may_keep_urgency_and_closure,
+    control_characters_in_field_work_text_are_refused,
 );
 
 /// The same photo through an S3-compatible store (moto's server on this machine, a bucket

@@ -49,13 +49,15 @@ pub struct AssistanceInput {
     pub longitude: Option<f64>,
 }
 
+/// Most characters of the activity, agency, menu and fund (as the workbook's cells).
+const MAX_TEXT: usize = 500;
+
+/// Most characters of a note (as the workbook's note cells).
+const MAX_NOTE: usize = 4_000;
+
 fn non_empty(field: &str, s: &str) -> ApiResult<String> {
-    let t = entity::types::text::normalize_text(s).into_owned();
-    if t.is_empty() {
-        Err(ApiError::bad_input(field, "must not be empty"))
-    } else {
-        Ok(t)
-    }
+    super::free_text(field, Some(s), MAX_TEXT)?
+        .ok_or_else(|| ApiError::bad_input(field, "must not be empty"))
 }
 
 /// A GPS point: both or neither, inside Thailand (the workbook's bounds).
@@ -127,6 +129,9 @@ pub async fn record(
     };
     let (latitude, longitude) = point(input.latitude, input.longitude)?;
     let activity = non_empty("activity", &input.activity)?;
+    let menu = super::free_text("menu", input.menu.as_deref(), MAX_TEXT)?;
+    let fund = super::free_text("fund", input.fund.as_deref(), MAX_TEXT)?;
+    let note = super::free_text("note", input.note.as_deref(), MAX_NOTE)?;
     if input.status == ProblemStatus::NotStarted {
         return Err(ApiError::bad_input(
             "status",
@@ -248,20 +253,11 @@ pub async fn record(
         agency_text: Set(agency_text),
         entry_key: Set(key),
         activity: Set(activity),
-        menu: Set(input
-            .menu
-            .as_deref()
-            .and_then(entity::types::text::non_empty)),
+        menu: Set(menu),
         amount_satang: Set(amount),
-        fund: Set(input
-            .fund
-            .as_deref()
-            .and_then(entity::types::text::non_empty)),
+        fund: Set(fund),
         status: Set(input.status),
-        note: Set(input
-            .note
-            .as_deref()
-            .and_then(entity::types::text::non_empty)),
+        note: Set(note),
         recorded_by: Set(Some(p.label())),
         written_seq: Set(seq.unwrap_or(0) + 1),
         change_seq: Set(stamp.seq),

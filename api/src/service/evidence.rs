@@ -69,18 +69,7 @@ pub async fn attach(
     bytes: Vec<u8>,
     caption: Option<&str>,
 ) -> ApiResult<evidence::Model> {
-    let caption = caption
-        .map(|c| entity::types::text::normalize_text(c).into_owned())
-        .filter(|c| !c.is_empty());
-    if caption
-        .as_ref()
-        .is_some_and(|c| c.chars().count() > MAX_CAPTION)
-    {
-        return Err(ApiError::bad_input(
-            "caption",
-            format!("at most {MAX_CAPTION} characters"),
-        ));
-    }
+    let caption = super::free_text("caption", caption, MAX_CAPTION)?;
     let (entry, district) = super::verification::visible_entry(db, p, entry_id).await?;
     super::verification::ensure_open(db, &district, entry.entry_date).await?;
     let photo = store.process(bytes).await.map_err(|e| e.api())?;

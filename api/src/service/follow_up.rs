@@ -86,14 +86,7 @@ fn house(code: &str) -> ApiResult<HouseCode> {
 }
 
 fn note(field: &str, s: Option<&str>) -> ApiResult<Option<String>> {
-    let n = s.and_then(entity::types::text::non_empty);
-    if n.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
-        return Err(ApiError::bad_input(
-            field,
-            format!("at most {MAX_NOTE} characters"),
-        ));
-    }
-    Ok(n)
+    super::free_text(field, s, MAX_NOTE)
 }
 
 /// The household, if `p` may keep its follow-up: districts and admins, in their area.

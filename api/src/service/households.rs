@@ -227,8 +227,8 @@ pub async fn search(
 ) -> ApiResult<Vec<household::Model>> {
     use crate::error::ApiError;
     p.may_search()?;
-    let text = entity::types::text::normalize_text(text).into_owned();
-    if text.chars().count() < 2 || text.chars().count() > MAX_SEARCH {
+    let text = super::free_text("text", Some(text), MAX_SEARCH)?.unwrap_or_default();
+    if text.chars().count() < 2 {
         return Err(ApiError::bad_input(
             "text",
             format!("from 2 to {MAX_SEARCH} characters: a house code, a citizen ID or a name"),

@@ -43,5 +43,18 @@ pub(crate) async fn newest_first<E: EntityTrait>(
     Ok((rows, more))
 }
 
+/// Free text from a caller, for `field`: at most `max` characters, no control character
+/// (`BAD_USER_INPUT` naming the field otherwise), normalised; empty is none.
+pub(crate) fn free_text(
+    field: &str,
+    raw: Option<&str>,
+    max: usize,
+) -> crate::error::ApiResult<Option<String>> {
+    raw.map(|r| entity::types::text::parse_free_text(r, max))
+        .transpose()
+        .map(Option::flatten)
+        .map_err(|e| crate::error::ApiError::bad_input(field, e.message_en()))
+}
+
 /// Begins a transaction that will write (the backends differ: [`entity::db::begin_write`]).
 pub(crate) use entity::db::begin_write;

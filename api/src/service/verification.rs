@@ -142,19 +142,12 @@ pub async fn return_entry(
     id: i32,
     note: &str,
 ) -> ApiResult<logbook_entry::Model> {
-    let note = entity::types::text::normalize_text(note).into_owned();
-    if note.is_empty() {
-        return Err(ApiError::bad_input(
+    let note = super::free_text("note", Some(note), MAX_NOTE)?.ok_or_else(|| {
+        ApiError::bad_input(
             "note",
             "say what is to be corrected (the recorder reads it)",
-        ));
-    }
-    if note.chars().count() > MAX_NOTE {
-        return Err(ApiError::bad_input(
-            "note",
-            format!("at most {MAX_NOTE} characters"),
-        ));
-    }
+        )
+    })?;
     let mut out = set(db, p, &[id], Verification::Returned, Some(note)).await?;
     out.pop()
         .ok_or_else(|| ApiError::NotFound(format!("logbook entry {id}")))

@@ -137,19 +137,7 @@ pub async fn create(
     }
     areas.sort();
     areas.dedup();
-    let description = new
-        .description
-        .as_deref()
-        .and_then(entity::types::text::non_empty);
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
-    {
-        return Err(ApiError::bad_input(
-            "description",
-            format!("at most {MAX_DESCRIPTION} characters"),
-        ));
-    }
+    let description = super::free_text("description", new.description.as_deref(), MAX_DESCRIPTION)?;
     let url = policy.check_new(&new.url).await?;
     let held = webhook::Entity::find()
         .filter(webhook::Column::KeyId.eq(key_id))

@@ -161,6 +161,20 @@ pub fn is_control(c: char) -> bool {
     (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || ('\u{80}'..='\u{9F}').contains(&c)
 }
 
+/// Free text an API caller sends (a note, a caption, a search): refused when longer than `max`
+/// characters or holding a control character (as a workbook cell would be), else normalised;
+/// empty is none.
+pub fn parse_free_text(raw: &str, max: usize) -> Result<Option<String>, super::ValueError> {
+    use super::ValueError;
+    if raw.len() > max && raw.chars().count() > max {
+        return Err(ValueError::TooLong { max });
+    }
+    if let Some((position, _)) = find_control(raw) {
+        return Err(ValueError::ControlCharacter { position });
+    }
+    Ok(non_empty(raw))
+}
+
 /// The first control character in `s` (see [`is_control`]) with its 1-based position.
 pub fn find_control(s: &str) -> Option<(usize, char)> {
     s.chars()
