@@ -20,7 +20,7 @@ pub const INDEX_HTML: &str = include_str!("../assets/index.html");
 pub const DEFAULT_TILES: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
 
 /// Leaflet (npm `leaflet`), vendored by `scripts/vendor-leaflet.sh`: name, type, bytes.
-pub const LEAFLET: [(&str, &str, &[u8]); 2] = [
+pub const LEAFLET: [crate::http::Asset; 2] = [
     (
         "leaflet.js",
         "text/javascript; charset=utf-8",
@@ -405,18 +405,10 @@ pub async fn map_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest, Sha256};
 
     #[test]
     fn the_embedded_leaflet_is_the_vendored_one() {
-        let sums = include_str!("../assets/leaflet/SHA256SUMS");
-        for (name, _, bytes) in LEAFLET {
-            let line = sums
-                .lines()
-                .find(|l| l.ends_with(&format!("  {name}")))
-                .unwrap_or_else(|| panic!("{name} is not in SHA256SUMS"));
-            assert_eq!(&line[..64], hex::encode(Sha256::digest(bytes)), "{name}");
-        }
+        crate::http::assert_vendored(include_str!("../assets/leaflet/SHA256SUMS"), &LEAFLET);
     }
 
     #[test]

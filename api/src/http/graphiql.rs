@@ -4,9 +4,7 @@
 //! them from a mirror of unpkg.com instead.
 
 use axum::extract::Path;
-use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 
 /// GraphiQL's version (npm `graphiql`).
 pub const GRAPHIQL_VERSION: &str = "3.9.0";
@@ -14,7 +12,7 @@ pub const GRAPHIQL_VERSION: &str = "3.9.0";
 pub const REACT_VERSION: &str = "18.3.1";
 
 /// The files under `/graphiql/`: name, content type, bytes.
-const ASSETS: [(&str, &str, &[u8]); 4] = [
+const ASSETS: [super::Asset; 4] = [
     (
         "graphiql.min.js",
         "text/javascript; charset=utf-8",
@@ -72,40 +70,18 @@ pub fn page(cdn: Option<&str>) -> Html<String> {
     )
 }
 
-/// GET `/graphiql/{asset}`: one of GraphiQL's files (no key: they hold no data).
+/// GET `/graphiql/{asset}`: one of GraphiQL's files.
 pub async fn asset(Path(name): Path<String>) -> Response {
-    match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, content_type, bytes)) => (
-            [
-                (CONTENT_TYPE, *content_type),
-                (CACHE_CONTROL, "public, max-age=86400"),
-            ],
-            *bytes,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such GraphiQL asset").into_response(),
-    }
+    super::vendored(&ASSETS, "GraphiQL", &name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest, Sha256};
 
     #[test]
     fn the_embedded_assets_are_the_vendored_ones() {
-        let sums = include_str!("../../assets/graphiql/SHA256SUMS");
-        for (name, _, bytes) in ASSETS {
-            let line = sums
-                .lines()
-                .find(|l| l.ends_with(&format!("  {name}")))
-                .unwrap_or_else(|| panic!("{name} is not in SHA256SUMS"));
-            assert_eq!(
-                &line[..64],
-                hex::encode(Sha256::digest(bytes)),
-                "{name} differs from what scripts/vendor-graphiql.sh recorded"
-            );
-        }
+        super::super::assert_vendored(include_str!("../../assets/graphiql/SHA256SUMS"), &ASSETS);
         let versions = include_str!("../../assets/graphiql/VERSIONS");
         assert!(versions.contains(&format!("graphiql {GRAPHIQL_VERSION}\n")));
         assert!(versions.contains(&format!("react {REACT_VERSION}\n")));

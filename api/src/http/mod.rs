@@ -508,9 +508,13 @@ async fn index(State(s): State<Arc<AppState>>) -> Html<String> {
     Html(web::index_html(&s.config.map_tiles))
 }
 
-/// GET `/leaflet/{asset}`: Leaflet's script or stylesheet (no key: they hold no data).
-async fn leaflet_asset(Path(name): Path<String>) -> Response {
-    match web::LEAFLET.iter().find(|(n, _, _)| *n == name) {
+/// A file vendored from npm and embedded in the binary: name, content type, bytes.
+pub type Asset = (&'static str, &'static str, &'static [u8]);
+
+/// Serves `name` from a vendored set (no key: such files hold no data), cached a day; a name
+/// that is not one of them is NOT_FOUND.
+fn vendored(assets: &[Asset], what: &str, name: &str) -> Response {
+    match assets.iter().find(|(n, _, _)| *n == name) {
         Some((_, content_type, bytes)) => (
             [
                 (CONTENT_TYPE, *content_type),
@@ -519,8 +523,30 @@ async fn leaflet_asset(Path(name): Path<String>) -> Response {
             *bytes,
         )
             .into_response(),
-        None => ApiError::NotFound(format!("leaflet asset {name}")).into_response(),
+        None => ApiError::NotFound(format!("{what} asset {name}")).into_response(),
     }
+}
+
+/// Checks vendored files against the `SHA256SUMS` their script wrote.
+#[cfg(test)]
+pub(crate) fn assert_vendored(sums: &str, assets: &[Asset]) {
+    use sha2::{Digest, Sha256};
+    for (name, _, bytes) in assets {
+        let line = sums
+            .lines()
+            .find(|l| l.ends_with(&format!("  {name}")))
+            .unwrap_or_else(|| panic!("{name} is not in SHA256SUMS"));
+        assert_eq!(
+            &line[..64],
+            hex::encode(Sha256::digest(bytes)),
+            "{name} differs from what its vendor script recorded"
+        );
+    }
+}
+
+/// GET `/leaflet/{asset}`: Leaflet's script or stylesheet.
+async fn leaflet_asset(Path(name): Path<String>) -> Response {
+    vendored(&web::LEAFLET, "leaflet", &name)
 }
 
 /// GET `/map/households.json[?area=CODE]`: the map's points, for what the key may see.

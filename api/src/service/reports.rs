@@ -42,17 +42,9 @@ impl Month {
         Ok(Self { year, month })
     }
 
-    /// `2026-10`, as month locks are kept.
+    /// `2026-10`, as month locks are kept ([`entity::month_lock::month_of`]).
     pub fn key(self) -> String {
-        format!("{:04}-{:02}", self.year, self.month)
-    }
-
-    /// The month of a day.
-    pub fn of(d: NaiveDate) -> Self {
-        Self {
-            year: d.year(),
-            month: d.month(),
-        }
+        entity::month_lock::month_of(self.first_day())
     }
 
     /// The first day.

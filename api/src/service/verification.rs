@@ -26,7 +26,7 @@ pub async fn ensure_open(
     district: &str,
     date: NaiveDate,
 ) -> ApiResult<()> {
-    let month = Month::of(date).key();
+    let month = month_lock::month_of(date);
     let locked = month_lock::Entity::find_by_id((district.to_string(), month.clone()))
         .one(db)
         .await?;

@@ -19,6 +19,12 @@ pub struct Model {
     pub locked_at: DateTimeUtc,
 }
 
+/// The month a day falls in, as locks are kept: `2026-10`. The importer and the API both
+/// key a day's lock with this.
+pub fn month_of(day: Date) -> String {
+    day.format("%Y-%m").to_string()
+}
+
 /// No navigable relations.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}

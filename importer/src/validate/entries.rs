@@ -111,17 +111,8 @@ pub(super) fn check(
             continue;
         }
         first_row.insert(id, p.row);
-        let month = e.date.format("%Y-%m").to_string();
-        // as staff write it: day/month/BE year
-        let shown_date = {
-            use chrono::Datelike;
-            format!(
-                "{}/{}/{}",
-                e.date.day(),
-                e.date.month(),
-                e.date.year() + 543
-            )
-        };
+        let month = entity::month_lock::month_of(e.date);
+        let shown_date = entity::types::ThaiDate::from_stored(e.date).to_thai();
         let model = logbook_entry::ActiveModel {
             id: NotSet,
             problem_id: NotSet,
