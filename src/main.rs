@@ -87,18 +87,31 @@ enum Command {
         #[command(subcommand)]
         command: AgencyCommand,
     },
-    /// Write the monthly district-to-province report (due on the 10th): problems per
-    /// district × dimension × status as of the month's last day, and the month's logbook
-    /// entries.
+    /// Write a report workbook: the monthly district-to-province report (`--month`, due on
+    /// the 10th: problems per district × dimension × status as of the month's last day, and
+    /// the month's logbook entries), or the fund report (`--funds`: every fund's capital,
+    /// grants, loans, repayments, arrears and balance on a day, per fund and per district).
+    #[command(group = clap::ArgGroup::new("which").required(true))]
     Report {
         /// The month, `YYYY-MM` (Christian era, e.g. 2026-10).
-        #[arg(long)]
-        month: String,
+        #[arg(long, group = "which")]
+        month: Option<String>,
+        /// The fund report.
+        #[arg(long, group = "which")]
+        funds: bool,
+        /// With --funds: the day (`2022-09-30`, `30/9/2565`; today unless given).
+        #[arg(long, requires = "funds", value_name = "DATE")]
+        as_of: Option<String>,
         /// Only this district (4-digit code).
         #[arg(long, value_name = "CODE")]
         district: Option<String>,
         /// Output file (.xlsx).
         out: PathBuf,
+    },
+    /// Poverty funds of the province and its districts: create, list, record money.
+    Fund {
+        #[command(subcommand)]
+        command: FundCommand,
     },
     /// Serve the staff page at /, the GraphQL API (POST /graphql, GraphiQL at GET /graphql),
     /// the upload worker, /healthz and /readyz.
@@ -113,6 +126,73 @@ enum Command {
         households: usize,
         #[command(flatten)]
         serve: ServeArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FundCommand {
+    /// List funds with their figures on a day.
+    List {
+        /// Only funds of this province or district (and a province's districts).
+        #[arg(long, value_name = "CODE")]
+        area: Option<String>,
+        /// The day (today unless given).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// Print JSON: [{"id", "name", "level", "area", "position": {…satang}}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a fund of a province (2-digit code) or district (4-digit code).
+    Create {
+        /// Province or district code.
+        #[arg(long, value_name = "CODE")]
+        area: String,
+        /// Name, unique in the area.
+        #[arg(long)]
+        name: String,
+        /// When it was set up.
+        #[arg(long, value_name = "DATE")]
+        established: Option<String>,
+    },
+    /// Record money in or out of a fund: capital (with --source), a grant or loan to a
+    /// household (--house; a loan with --term-months), a repayment or write-off (--loan).
+    Record {
+        /// Fund id (from `logbook fund list`).
+        #[arg(long)]
+        fund: i32,
+        /// capital, grant, loan, repayment or write_off.
+        #[arg(long)]
+        kind: String,
+        /// The day the money moved.
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// Baht.
+        #[arg(long)]
+        amount: f64,
+        /// Grant, loan: the household's house code.
+        #[arg(long, value_name = "HOUSE_CODE")]
+        house: Option<String>,
+        /// Grant, loan: the problem's id.
+        #[arg(long)]
+        problem: Option<i32>,
+        /// Repayment, write-off: the loan's id.
+        #[arg(long)]
+        loan: Option<i32>,
+        /// Capital: where it came from; others: the purpose.
+        #[arg(long)]
+        source: Option<String>,
+        /// Loan: the term in months.
+        #[arg(long)]
+        term_months: Option<i32>,
+        /// Loan: an instalment every this many months (1).
+        #[arg(long)]
+        every_months: Option<i32>,
+    },
+    /// Remove a movement recorded by mistake.
+    Remove {
+        /// The movement's id.
+        id: i32,
     },
 }
 
@@ -570,10 +650,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Agency { command } => agency(&db, command).await,
                 Command::Serve(args) => serve(db, args).await,
                 Command::Report {
-                    month,
+                    month: Some(month),
                     district,
                     out,
+                    ..
                 } => report(&db, &month, district.as_deref(), &out).await,
+                Command::Report {
+                    as_of,
+                    district,
+                    out,
+                    ..
+                } => fund_report(&db, as_of.as_deref(), district.as_deref(), &out).await,
+                Command::Fund { command } => fund(&db, command).await,
                 Command::Demo {
                     households,
                     serve: args,
@@ -1026,6 +1114,155 @@ async fn report(
         r.entries.len(),
         out.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fund_report(
+    db: &sea_orm::DatabaseConnection,
+    as_of: Option<&str>,
+    district: Option<&str>,
+    out: &std::path::Path,
+) -> Result<ExitCode> {
+    let district = district_arg(district)?;
+    let who = api::service::agencies::operator();
+    let area = district.as_ref().map(|d| d.as_str().to_string());
+    let (day, bytes) = match api::web::fund_report(db, &who, as_of, area.as_deref()).await {
+        Err(e @ api::error::ApiError::BadInput { .. }) => return Err(usage(e.to_string())),
+        other => other?,
+    };
+    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "รายงานกองทุน ณ วันที่ {} / fund report as of {day} → {}",
+        entity::types::ThaiDate::from_stored(day).to_thai(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fund(db: &sea_orm::DatabaseConnection, command: FundCommand) -> Result<ExitCode> {
+    use api::service::funds::{self, FundInput, MovementInput};
+    let op = api::service::agencies::operator();
+    let usage_or = |e: api::error::ApiError| match e {
+        api::error::ApiError::BadInput { .. } | api::error::ApiError::NotFound(_) => {
+            usage(e.to_string())
+        }
+        other => anyhow::Error::new(other),
+    };
+    match command {
+        FundCommand::List { area, as_of, json } => {
+            let (day, rows) = {
+                let today = chrono::Local::now().date_naive();
+                let day = match as_of.as_deref() {
+                    None => today,
+                    Some(s) => entity::types::ThaiDate::parse_str(s, today)
+                        .map_err(|e| usage(format!("--as-of: {}", e.message_en())))?
+                        .date(),
+                };
+                let rows = funds::report(db, &op, area.as_deref(), day)
+                    .await
+                    .map_err(usage_or)?;
+                (day, rows)
+            };
+            if json {
+                let list: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let p = &r.position;
+                        serde_json::json!({
+                            "id": r.fund.id,
+                            "name": r.fund.name,
+                            "level": r.fund.level.key(),
+                            "area": r.fund.area_code,
+                            "as_of": day.to_string(),
+                            "position": {
+                                "capital": p.capital, "granted": p.granted, "grants": p.grants,
+                                "lent": p.lent, "loans": p.loans, "repaid": p.repaid,
+                                "written_off": p.written_off, "balance": p.balance,
+                                "outstanding": p.outstanding, "arrears": p.arrears,
+                                "loans_in_arrears": p.loans_in_arrears,
+                            },
+                        })
+                    })
+                    .collect();
+                out!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                let b = |s: i64| entity::types::Baht::from_satang(s).to_string();
+                for r in &rows {
+                    out!(
+                        "{}  {}  {}  ทุน {}  คงเหลือ {}  คงค้าง {}  ค้างชำระ {}",
+                        r.fund.id,
+                        r.fund.area_code,
+                        r.fund.name,
+                        b(r.position.capital),
+                        b(r.position.balance),
+                        b(r.position.outstanding),
+                        b(r.position.arrears)
+                    );
+                }
+            }
+        }
+        FundCommand::Create {
+            area,
+            name,
+            established,
+        } => {
+            let f = funds::create(
+                db,
+                &op,
+                FundInput {
+                    area,
+                    name,
+                    established,
+                    note: None,
+                },
+            )
+            .await
+            .map_err(usage_or)?;
+            out!("{}", f.id);
+        }
+        FundCommand::Record {
+            fund,
+            kind,
+            date,
+            amount,
+            house,
+            problem,
+            loan,
+            source,
+            term_months,
+            every_months,
+        } => {
+            let kind = entity::types::FundMovementKind::from_key(&kind).ok_or_else(|| {
+                usage(format!(
+                    "--kind must be capital, grant, loan, repayment or write_off, not \"{kind}\""
+                ))
+            })?;
+            let m = funds::record(
+                db,
+                &op,
+                MovementInput {
+                    fund_id: fund,
+                    kind,
+                    date,
+                    amount,
+                    house_code: house,
+                    problem_id: problem,
+                    entry_id: None,
+                    loan_id: loan,
+                    source,
+                    term_months,
+                    every_months,
+                    note: None,
+                },
+            )
+            .await
+            .map_err(usage_or)?;
+            out!("{}", m.id);
+        }
+        FundCommand::Remove { id } => {
+            funds::remove(db, &op, id).await.map_err(usage_or)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,7 +4,10 @@
 use crate::error::{ApiError, ApiResult};
 use entity::catalog::INDICATORS;
 use entity::types::Dimension;
-use entity::{analysis, audit_event, household, import_batch, logbook_entry, member, problem};
+use entity::{
+    agency, analysis, audit_event, fund, fund_movement, household, import_batch, logbook_entry,
+    member, plan, problem,
+};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -251,6 +254,117 @@ impl Principal {
                         .to_owned(),
                 ),
             ),
+        }
+    }
+
+    /// Funds it may see: a national admin all; a province admin and an agency those of its
+    /// province; a district its own and its province's fund.
+    pub fn funds(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            Reach::Province(p) | Reach::Agency { province: p, .. } => {
+                Condition::all().add(fund::Column::ProvinceCode.eq(p))
+            }
+            Reach::District(d) => Condition::any()
+                .add(fund::Column::AreaCode.eq(d))
+                .add(fund::Column::AreaCode.eq(d.get(..2).unwrap_or(d))),
+        }
+    }
+
+    /// Fund movements it may see: of funds it may see, and either the fund's own (capital)
+    /// or on a household it may see.
+    pub fn fund_movements(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            _ => Condition::all()
+                .add(
+                    fund_movement::Column::FundId.in_subquery(
+                        Query::select()
+                            .column(fund::Column::Id)
+                            .from(fund::Entity)
+                            .cond_where(self.funds())
+                            .to_owned(),
+                    ),
+                )
+                .add(
+                    Condition::any()
+                        .add(fund_movement::Column::HouseCode.is_null())
+                        .add(fund_movement::Column::HouseCode.in_subquery(self.house_codes())),
+                ),
+        }
+    }
+
+    /// Whether it may create or keep the funds of `area` (a province or district code): a
+    /// national admin and the command line any; a province admin its province's; a district
+    /// its own district's (not the provincial fund); agencies none.
+    pub fn may_manage_fund(&self, area: &str) -> ApiResult<()> {
+        match (self, self.reach()) {
+            (_, Reach::All) => Ok(()),
+            (Principal::Admin { .. }, Reach::Province(own)) if area.starts_with(own) => Ok(()),
+            (_, Reach::District(d)) if area == d => Ok(()),
+            (_, Reach::Agency { .. }) => Err(ApiError::Forbidden(
+                "funds are kept by the province and district centres".into(),
+            )),
+            (_, Reach::District(_)) => Err(ApiError::Forbidden(format!(
+                "a district centre keeps its own district's funds, not those of {area}"
+            ))),
+            _ => Err(ApiError::Forbidden(format!(
+                "area {area} is in another province"
+            ))),
+        }
+    }
+
+    /// Plans it may see: those on problems it may see.
+    pub fn plans(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            _ => Condition::all().add(
+                plan::Column::ProblemId.in_subquery(
+                    Query::select()
+                        .column(problem::Column::Id)
+                        .from(problem::Entity)
+                        .cond_where(self.problems())
+                        .to_owned(),
+                ),
+            ),
+        }
+    }
+
+    /// The agency a plan it makes is for: an agency key its own (naming another is
+    /// refused); a district or admin key must name one (`given`, an agency of the
+    /// problem's province, checked by the caller).
+    pub fn plan_agency(&self, given: Option<i32>) -> ApiResult<Option<i32>> {
+        match (self, given) {
+            (Principal::Agency { agency_id, .. }, None) => Ok(Some(*agency_id)),
+            (Principal::Agency { agency_id, .. }, Some(g)) if g == *agency_id => Ok(Some(g)),
+            (Principal::Agency { .. }, Some(_)) => Err(ApiError::Forbidden(
+                "an agency key plans for its own agency".into(),
+            )),
+            (_, Some(g)) => Ok(Some(g)),
+            (_, None) => Err(ApiError::bad_input(
+                "agency",
+                "name the agency whose plan it is (its code, e.g. 33-pho)",
+            )),
+        }
+    }
+
+    /// Agencies whose rows it may see in per-agency figures: an agency itself; others those
+    /// of their province (all for a national admin).
+    pub fn agencies(&self) -> Condition {
+        match (self, self.reach()) {
+            (Principal::Agency { agency_id, .. }, _) => {
+                Condition::all().add(agency::Column::Id.eq(*agency_id))
+            }
+            (_, Reach::All) => Condition::all(),
+            (_, r) => match r {
+                Reach::Province(p) | Reach::Agency { province: p, .. } => {
+                    Condition::all().add(agency::Column::ProvinceCode.eq(p))
+                }
+                Reach::District(d) => {
+                    Condition::all().add(agency::Column::ProvinceCode.eq(d.get(..2).unwrap_or(d)))
+                }
+                Reach::All => Condition::all(),
+            },
         }
     }
 

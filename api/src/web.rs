@@ -236,6 +236,28 @@ pub async fn monthly_report(
     reports::monthly_workbook(&report).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// The fund report workbook over the funds `p` may see in `area` (or all) on `as_of`
+/// (`YYYY-MM-DD`, `30/9/2565` …; today when empty), and the day it is of.
+pub async fn fund_report(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    as_of: Option<&str>,
+    area: Option<&str>,
+) -> ApiResult<(chrono::NaiveDate, Vec<u8>)> {
+    let today = chrono::Local::now().date_naive();
+    let day = match as_of.map(str::trim).filter(|s| !s.is_empty()) {
+        None => today,
+        Some(s) => entity::types::ThaiDate::parse_str(s, today)
+            .map_err(|e| ApiError::bad_input("asOf", e.message_en()))?
+            .date(),
+    };
+    let area = area.map(str::trim).filter(|s| !s.is_empty());
+    let rows = crate::service::funds::report(db, p, area, day).await?;
+    let bytes = crate::service::funds::report_workbook(&rows, day)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((day, bytes))
+}
+
 /// Most households one map answer carries.
 pub const MAP_MAX_POINTS: usize = 50_000;
 

@@ -32,6 +32,20 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// `select` locking its rows until the transaction ends (`FOR UPDATE`) on PostgreSQL; on
+/// SQLite, whose writing transaction ([`begin_write`]) already holds the one write lock, as
+/// it is.
+pub fn for_update<E: EntityTrait>(
+    select: sea_orm::Select<E>,
+    backend: DbBackend,
+) -> sea_orm::Select<E> {
+    use sea_orm::QuerySelect;
+    match backend {
+        DbBackend::Postgres => select.lock_exclusive(),
+        _ => select,
+    }
+}
+
 /// `col` is one of `values`, as one parameter whatever the list's length: an array on
 /// PostgreSQL, a JSON array unpacked by `json_each` on SQLite.
 pub fn any_of(backend: DbBackend, col: &str, values: &[String]) -> Expr {

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod db;
 pub mod entities;
+pub mod funds;
 pub mod outbox;
 pub mod rules;
 pub mod summary;

@@ -113,6 +113,63 @@ impl AgencyIndex {
     }
 }
 
+/// The funds a logbook entry's `fund` text may name: those of the household's district,
+/// then of its province, by name (spaces, dots and a leading กองทุน aside).
+#[derive(Debug, Clone, Default)]
+pub struct FundIndex {
+    by_key: HashMap<(String, String), i32>,
+    provinces: std::collections::HashSet<String>,
+}
+
+/// A fund's name as matching compares it.
+fn fund_key(name: &str) -> String {
+    let k = squash(name);
+    k.strip_prefix("กองทุน")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or(k)
+}
+
+impl FundIndex {
+    /// Builds the index.
+    pub fn new(funds: impl IntoIterator<Item = crate::fund::Model>) -> Self {
+        let mut idx = FundIndex::default();
+        for f in funds {
+            idx.provinces.insert(f.province_code.clone());
+            idx.by_key
+                .entry((f.area_code.clone(), fund_key(&f.name)))
+                .or_insert(f.id);
+        }
+        idx
+    }
+
+    /// Loads every fund.
+    pub async fn load(db: &impl ConnectionTrait) -> Result<Self, DbErr> {
+        Ok(Self::new(crate::fund::Entity::find().all(db).await?))
+    }
+
+    /// The fund `written` names for a household of `district`: the district's, else the
+    /// province's.
+    pub fn find(&self, district: &str, written: &str) -> Option<i32> {
+        let k = fund_key(written);
+        if k.is_empty() {
+            return None;
+        }
+        self.by_key
+            .get(&(district.to_string(), k.clone()))
+            .or_else(|| {
+                self.by_key
+                    .get(&(district.get(..2).unwrap_or(district).to_string(), k))
+            })
+            .copied()
+    }
+
+    /// Whether the province keeps any fund here (text naming none is then worth a warning).
+    pub fn keeps_funds(&self, province: &str) -> bool {
+        self.provinces.contains(province)
+    }
+}
+
 /// The identity hash of a logbook entry's agency (its code when matched, else its squashed
 /// text) and activity: with the problem and the date, an entry's identity.
 pub fn entry_key(agency_key: &str, activity: &str) -> String {
@@ -173,6 +230,42 @@ pub async fn refresh_statuses(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn funds_match_in_the_district_then_the_province() {
+        let f = |id, area: &str, name: &str| crate::fund::Model {
+            id,
+            name: name.into(),
+            level: if area.len() == 2 {
+                crate::types::FundLevel::Province
+            } else {
+                crate::types::FundLevel::District
+            },
+            area_code: area.into(),
+            province_code: area[..2].into(),
+            established_on: None,
+            note: None,
+            created_by: "t".into(),
+            created_at: chrono::DateTime::default(),
+        };
+        let idx = FundIndex::new([
+            f(1, "3318", "กองทุนขจัดความยากจนอำเภอ"),
+            f(2, "33", "กองทุนแก้จนจังหวัด"),
+            f(3, "3301", "กองทุนแก้จนจังหวัด"),
+        ]);
+        assert_eq!(idx.find("3318", "กองทุน ขจัดความยากจน อำเภอ"), Some(1));
+        assert_eq!(idx.find("3318", "ขจัดความยากจนอำเภอ"), Some(1));
+        // the province's fund for a district that has none by that name
+        assert_eq!(idx.find("3318", "กองทุนแก้จนจังหวัด"), Some(2));
+        // a district's own comes first
+        assert_eq!(idx.find("3301", "กองทุนแก้จนจังหวัด"), Some(3));
+        // another district's fund is not this one's
+        assert_eq!(idx.find("3318", "x"), None);
+        assert_eq!(idx.find("3302", "ขจัดความยากจนอำเภอ"), None);
+        assert_eq!(idx.find("3318", "กองทุน"), None);
+        assert!(idx.keeps_funds("33"));
+        assert!(!idx.keeps_funds("10"));
+    }
 
     #[test]
     fn agencies_match_by_code_abbreviation_and_name_within_the_province() {

@@ -33,7 +33,7 @@ pub(crate) mod write;
 
 use crate::header::Header;
 pub use crate::limits::{ReadLimits, Refusal};
-use crate::reference::{AgencyIndex, AreaIndex, Stored};
+use crate::reference::{AgencyIndex, AreaIndex, FundIndex, Stored};
 use crate::report::IssueCode;
 use crate::report::{ImportReport, ImportStatus, Issue, Severity};
 use crate::rows::{AnalysisIn, EntryIn, HouseholdIn, MemberIn, Parsed, ProblemIn};
@@ -676,6 +676,7 @@ async fn import_in_span(
         .report(Stage::Validating { rows: total as u64 });
     let areas = AreaIndex::load(db).await?;
     let agencies = AgencyIndex::load(db).await?;
+    let funds = FundIndex::load(db).await?;
     let (houses, people) = read.mentioned();
     let subdistricts: Vec<String> = {
         let mut resolver = reference::AreaResolver::new(&areas);
@@ -706,6 +707,7 @@ async fn import_in_span(
             let ctx = validate::Context {
                 areas: &areas,
                 agencies: &agencies,
+                funds: &funds,
                 stored: &stored,
                 scope: scope.as_deref(),
             };

@@ -166,10 +166,13 @@ fn plan_analyses(v: &Validated, stored: &Stored) -> Vec<Action> {
 }
 
 /// The entry columns a comparison leaves out: the agency as written (two spellings of one
-/// agency are one identity, through `entry_key`) and the district's check (an import does not
-/// undo a verification; an entry it changes is written back to recorded).
+/// agency are one identity, through `entry_key`), the district's check (an import does not
+/// undo a verification; an entry it changes is written back to recorded), and the fund its
+/// text was matched to (a fund created after an import does not make every entry naming it
+/// a change, nor a locked month's unchanged file refused; it is linked when the row changes).
 const ENTRY_KEPT: &[logbook_entry::Column] = &[
     logbook_entry::Column::AgencyText,
+    logbook_entry::Column::FundId,
     logbook_entry::Column::Verification,
     logbook_entry::Column::VerificationNote,
     logbook_entry::Column::VerifiedBy,
@@ -262,6 +265,7 @@ mod tests {
             menu: None,
             amount_satang: Some(150_000),
             fund: None,
+            fund_id: None,
             status: ProblemStatus::Solved,
             note: None,
             recorded_by: Some("district 3318".into()),
@@ -294,6 +298,7 @@ mod tests {
             menu: Set(None),
             amount_satang: Set(s.amount_satang),
             fund: Set(None),
+            fund_id: Set(None),
             status: Set(s.status),
             note: Set(None),
             recorded_by: NotSet,

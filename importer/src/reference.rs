@@ -12,7 +12,7 @@ use std::collections::HashMap;
 /// Rows per `IN (…)` list, under SQLite's and PostgreSQL's parameter limits.
 pub const IN_CHUNK: usize = 5000;
 
-pub(crate) use entity::rules::{AgencyIndex, squash};
+pub(crate) use entity::rules::{AgencyIndex, FundIndex, squash};
 
 fn area_key(level: AreaLevel, name: &str) -> String {
     let k = text::match_key(name);

@@ -49,6 +49,9 @@ issue_codes!(
         VillageRenamed = "village_renamed",
         /// An agency not in the province's list (warning).
         UnknownAgency = "unknown_agency",
+        /// A fund not among the funds of the household's district and province (warning;
+        /// only where the province keeps its funds in logbook).
+        UnknownFund = "unknown_fund",
         /// The province name is not in the area tree.
         ProvinceUnknown = "province_unknown",
         /// The district name is not in the province.

@@ -14,6 +14,7 @@ mod m20261206_000009_exports;
 mod m20261206_000010_webhooks;
 mod m20261206_000011_follow_up;
 mod m20261207_000012_field_work;
+mod m20261208_000013_programme;
 
 /// Adds columns to `table`, one statement each (SQLite alters one column per statement).
 async fn add_columns(
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_webhooks::Migration),
             Box::new(m20261206_000011_follow_up::Migration),
             Box::new(m20261207_000012_field_work::Migration),
+            Box::new(m20261208_000013_programme::Migration),
         ]
     }
 }

@@ -443,7 +443,101 @@ fn schema_prints_the_sdl() {
     }
 }
 
+async fn funds_are_kept_and_reported_on_the_command_line(app: TestApp) {
+    app.load_builtin_areas().await;
+    let out = logbook(
+        &app.url,
+        &[
+            "fund",
+            "create",
+            "--area",
+            "3318",
+            "--name",
+            "กองทุนอำเภอ",
+            "--established",
+            "1/10/2564",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let record = |args: &[&str]| {
+        let mut all = vec!["fund", "record", "--fund", id.as_str()];
+        all.extend_from_slice(args);
+        logbook(&app.url, &all)
+    };
+    let out = record(&[
+        "--kind",
+        "capital",
+        "--date",
+        "2021-10-01",
+        "--amount",
+        "50000",
+        "--source",
+        "งบจังหวัด",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // a usage mistake, and a refused movement, exit with 2 and say why
+    let out = record(&["--kind", "gift", "--date", "2021-10-01", "--amount", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--kind"));
+    let out = record(&["--kind", "capital", "--date", "2021-10-01", "--amount", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("source"));
+    let out = logbook(
+        &app.url,
+        &["fund", "list", "--json", "--as-of", "2021-12-31"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = json(&out);
+    assert_eq!(list[0]["name"], "กองทุนอำเภอ");
+    assert_eq!(list[0]["position"]["capital"], 5_000_000);
+    assert_eq!(list[0]["position"]["balance"], 5_000_000);
+    let out = logbook(
+        &app.url,
+        &["fund", "list", "--json", "--as-of", "2021-09-30"],
+    );
+    assert_eq!(json(&out)[0]["position"]["capital"], 0);
+
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("funds.xlsx");
+    let f = file.to_str().expect("path");
+    let out = logbook(&app.url, &["report", "--funds", "--as-of", "30/9/2565", f]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&file).is_ok_and(|m| m.len() > 1000));
+    // --as-of belongs to --funds; a report needs one of --month and --funds
+    assert_eq!(
+        logbook(&app.url, &["report", "--as-of", "2022-01-01", f])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(logbook(&app.url, &["report", f]).status.code(), Some(2));
+    assert_eq!(
+        logbook(&app.url, &["report", "--funds", "--as-of", "ไม่ใช่วันที่", f])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
 on_both_databases!(
+    funds_are_kept_and_reported_on_the_command_line,
     agencies_are_listed_and_managed_on_the_command_line,
     a_key_made_on_the_command_line_opens_the_api_until_revoked,
     import_json_is_one_array_and_the_exit_code_says_whether_all_imported,

@@ -15,6 +15,7 @@ mod follow_up;
 mod hostile;
 mod import;
 mod keys;
+mod programme;
 mod protocol;
 mod schema;
 mod uploads;

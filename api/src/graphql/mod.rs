@@ -14,6 +14,7 @@ mod imports;
 pub mod loaders;
 mod mutation;
 mod paging;
+mod programme;
 mod records;
 mod stats;
 pub mod types;
@@ -26,6 +27,7 @@ pub use follow_up::*;
 pub use imports::*;
 pub use mutation::*;
 pub use paging::*;
+pub use programme::*;
 pub use records::*;
 pub use stats::*;
 pub use webhooks::*;
@@ -132,6 +134,7 @@ pub struct QueryRoot(
     WebhooksQuery,
     FollowUpQuery,
     FieldWorkQuery,
+    ProgrammeQuery,
 );
 
 /// Every mutation: uploads, logbook entries, agencies, exports, webhooks, and follow-up.
@@ -141,4 +144,5 @@ pub struct MutationRoot(
     WebhooksMutation,
     FollowUpMutation,
     FieldWorkMutation,
+    ProgrammeMutation,
 );

@@ -426,9 +426,14 @@ impl LogbookEntry {
     async fn amount(&self) -> Option<f64> {
         self.0.amount_satang.map(|s| s as f64 / 100.0)
     }
-    /// Fund.
+    /// Fund, as written.
     async fn fund(&self) -> Option<&str> {
         self.0.fund.as_deref()
+    }
+    /// The fund (`funds`, `fund(id)`) the text names: one of the household's district or
+    /// province, where it names one.
+    async fn fund_id(&self) -> Option<i32> {
+        self.0.fund_id
     }
     /// Result.
     async fn status(&self) -> ProblemStatus {

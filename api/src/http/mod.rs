@@ -196,6 +196,7 @@ pub fn app(state: AppState) -> Router {
         .route("/template.xlsx", get(template))
         .route("/dashboard.svg", get(dashboard))
         .route("/reports/monthly.xlsx", get(monthly_report))
+        .route("/reports/funds.xlsx", get(fund_report))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/exports/{id}/{file}", get(export_file))
         .route("/evidence/{id}", get(evidence_photo))
@@ -580,6 +581,22 @@ async fn dashboard(
     match web::dashboard_svg(&s.db, &p, english).await {
         Ok(svg) => ([(CONTENT_TYPE, "image/svg+xml; charset=utf-8")], svg).into_response(),
         Err(e) => internal("dashboard", &e),
+    }
+}
+
+/// GET `/reports/funds.xlsx[?asOf=YYYY-MM-DD][&area=CODE]`: the fund report over the funds
+/// the key may see.
+async fn fund_report(
+    State(s): State<Arc<AppState>>,
+    p: Principal,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let as_of = q.get("asOf").map(String::as_str);
+    let area = q.get("area").map(String::as_str);
+    match web::fund_report(&s.db, &p, as_of, area).await {
+        Ok((day, bytes)) => xlsx(&format!("logbook-funds-{day}.xlsx"), bytes),
+        Err(e @ ApiError::BadInput { .. }) => e.into_response(),
+        Err(e) => internal("fund report", &e),
     }
 }
 

@@ -224,6 +224,14 @@ pub async fn record(
             ));
         }
     };
+    // the fund its text names, where one of the district's or province's does (kept as
+    // text either way, as the workbook's column)
+    let fund_id = match &fund {
+        Some(text) => entity::rules::FundIndex::load(&txn)
+            .await?
+            .find(&district, text),
+        None => None,
+    };
     let key = entry_key(&agency_code, &activity);
     let exists = logbook_entry::Entity::find()
         .filter(logbook_entry::Column::ProblemId.eq(problem.id))
@@ -256,6 +264,7 @@ pub async fn record(
         menu: Set(menu),
         amount_satang: Set(amount),
         fund: Set(fund),
+        fund_id: Set(fund_id),
         status: Set(input.status),
         note: Set(note),
         recorded_by: Set(Some(p.label())),

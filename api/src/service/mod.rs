@@ -9,6 +9,7 @@ pub mod changes;
 pub mod evidence;
 pub mod exports;
 pub mod follow_up;
+pub mod funds;
 pub mod households;
 pub mod imports;
 pub mod keys;

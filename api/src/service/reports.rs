@@ -320,23 +320,62 @@ pub async fn monthly(
     })
 }
 
+/// The cell formats every report workbook uses.
+pub(crate) struct Formats {
+    /// A sheet's title line.
+    pub title: Format,
+    /// A column heading.
+    pub head: Format,
+    /// A plain cell.
+    pub cell: Format,
+    /// A total (bold).
+    pub total: Format,
+    /// A date, `d/m/yyyy`.
+    pub date: Format,
+    /// Baht, `#,##0.00`.
+    pub money: Format,
+    /// A total in baht.
+    pub money_total: Format,
+}
+
+impl Formats {
+    /// The formats.
+    pub fn new() -> Self {
+        let thin = |f: Format| f.set_border(FormatBorder::Thin);
+        Formats {
+            title: Format::new().set_bold().set_font_size(14),
+            head: thin(
+                Format::new()
+                    .set_bold()
+                    .set_text_wrap()
+                    .set_background_color(Color::RGB(0xDDEBF7)),
+            ),
+            cell: thin(Format::new()),
+            total: thin(Format::new().set_bold()),
+            date: thin(Format::new().set_num_format("d/m/yyyy")),
+            money: thin(Format::new().set_num_format("#,##0.00")),
+            money_total: thin(Format::new().set_bold().set_num_format("#,##0.00")),
+        }
+    }
+}
+
+/// `30/9/2565`: a day as the reports' titles write it (Buddhist era).
+pub(crate) fn day_th(d: NaiveDate) -> String {
+    format!("{}/{}/{}", d.day(), d.month(), d.year() + 543)
+}
+
 /// Writes the report as a workbook: a summary sheet and an entries sheet, in Thai.
 pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = Workbook::new();
-    let title = Format::new().set_bold().set_font_size(14);
-    let head = Format::new()
-        .set_bold()
-        .set_text_wrap()
-        .set_background_color(Color::RGB(0xDDEBF7))
-        .set_border(FormatBorder::Thin);
-    let cell = Format::new().set_border(FormatBorder::Thin);
-    let total = Format::new().set_bold().set_border(FormatBorder::Thin);
-    let date = Format::new()
-        .set_num_format("d/m/yyyy")
-        .set_border(FormatBorder::Thin);
-    let money = Format::new()
-        .set_num_format("#,##0.00")
-        .set_border(FormatBorder::Thin);
+    let Formats {
+        title,
+        head,
+        cell,
+        total,
+        date,
+        money,
+        ..
+    } = Formats::new();
 
     let ws = wb.add_worksheet();
     ws.set_name("สรุปรายอำเภอ")?;
@@ -344,11 +383,9 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
         0,
         0,
         format!(
-            "รายงานผลการแก้ไขปัญหาความยากจน ประจำเดือน{} ณ วันที่ {}/{}/{}",
+            "รายงานผลการแก้ไขปัญหาความยากจน ประจำเดือน{} ณ วันที่ {}",
             r.month.name_th(),
-            r.month.last_day().day(),
-            r.month.last_day().month(),
-            r.month.last_day().year() + 543
+            day_th(r.month.last_day())
         ),
         &title,
     )?;
@@ -442,10 +479,8 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::X
         0,
         0,
         format!(
-            "การติดตามครัวเรือนเป้าหมาย ณ วันที่ {}/{}/{}",
-            r.month.last_day().day(),
-            r.month.last_day().month(),
-            r.month.last_day().year() + 543
+            "การติดตามครัวเรือนเป้าหมาย ณ วันที่ {}",
+            day_th(r.month.last_day())
         ),
         &title,
     )?;

@@ -26,8 +26,10 @@ pub struct Model {
     pub menu: Option<String>,
     /// Cost in satang.
     pub amount_satang: Option<i64>,
-    /// Fund that paid.
+    /// Fund that paid, as written.
     pub fund: Option<String>,
+    /// The fund the text was matched to (a fund of the household's district or province).
+    pub fund_id: Option<i32>,
     /// Result (never `not_started`).
     pub status: ProblemStatus,
     /// Note.

@@ -23,9 +23,9 @@ pub use error::{UnknownKey, ValueError};
 pub use ids::{AreaCode, AreaLevel, CitizenId, HouseCode, VillageCode, VillageNo};
 pub use values::{
     Baht, BatchStatus, Classification, ClosureReason, Cohort, CohortSource, DeliveryStatus,
-    Dimension, EvidenceState, IndicatorCode, JobStage, ProblemStatus, Sex, Title, Verification,
-    WebhookTopic, parse_latitude, parse_longitude, parse_number, parse_whole, parse_yes_no,
-    raw_text,
+    Dimension, EvidenceState, FundLevel, FundMovementKind, IndicatorCode, JobStage, ProblemStatus,
+    Sex, Title, Verification, WebhookTopic, parse_latitude, parse_longitude, parse_number,
+    parse_whole, parse_yes_no, raw_text,
 };
 
 not_from_u64!(AreaCode, CitizenId, HouseCode, VillageCode, Dimension);

@@ -387,6 +387,68 @@ key_enum!(
 );
 
 key_enum!(
+    /// Who a poverty fund belongs to: the province or one of its districts.
+    FundLevel {
+        /// The provincial fund (กองทุนระดับจังหวัด).
+        Province = "province",
+        /// A district's fund (กองทุนระดับอำเภอ).
+        District = "district",
+    }
+);
+
+impl FundLevel {
+    /// Thai name.
+    pub fn name_th(self) -> &'static str {
+        match self {
+            FundLevel::Province => "จังหวัด",
+            FundLevel::District => "อำเภอ",
+        }
+    }
+}
+
+key_enum!(
+    /// A movement of money in a poverty fund.
+    FundMovementKind {
+        /// Capital paid into the fund (with its source).
+        Capital = "capital",
+        /// A grant to a household (not repaid).
+        Grant = "grant",
+        /// An interest-free loan to a household, repaid on a schedule.
+        Loan = "loan",
+        /// A repayment of a loan.
+        Repayment = "repayment",
+        /// A part of a loan the fund's committee will not collect.
+        WriteOff = "write_off",
+    }
+);
+
+impl FundMovementKind {
+    /// Thai name (as the fund sheet and the reports write it).
+    pub fn name_th(self) -> &'static str {
+        match self {
+            FundMovementKind::Capital => "เงินทุน",
+            FundMovementKind::Grant => "ให้เปล่า",
+            FundMovementKind::Loan => "ให้ยืม",
+            FundMovementKind::Repayment => "ชำระคืน",
+            FundMovementKind::WriteOff => "ตัดหนี้สูญ",
+        }
+    }
+
+    /// Whether it concerns a household (all but capital).
+    pub fn has_household(self) -> bool {
+        self != FundMovementKind::Capital
+    }
+
+    /// Whether it belongs to a loan (repayments and write-offs).
+    pub fn of_loan(self) -> bool {
+        matches!(
+            self,
+            FundMovementKind::Repayment | FundMovementKind::WriteOff
+        )
+    }
+}
+
+key_enum!(
     /// What a webhook subscribes to: a kind of event.
     WebhookTopic {
         /// A problem was recorded for the first time (by an import).

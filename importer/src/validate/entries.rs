@@ -97,6 +97,36 @@ pub(super) fn check(
             ck.reject(p.row);
             continue;
         };
+        // the fund its text names, among the funds of the household's district and province
+        let district = seen
+            .households
+            .get(&house)
+            .map(|(_, d, _)| d.clone())
+            .or_else(|| {
+                ctx.stored
+                    .households
+                    .get(&house)
+                    .map(|h| h.district_code.as_str().to_string())
+            });
+        let fund_id = match (&e.fund, &district) {
+            (Some(text), Some(d)) => {
+                let found = ctx.funds.find(d, text);
+                if found.is_none() && ctx.funds.keeps_funds(province) {
+                    ck.warn(
+                        p.row,
+                        &ck.col(aa::FUND),
+                        Some(text.clone()),
+                        IssueCode::UnknownFund,
+                        format!("ไม่พบกองทุน \"{text}\" ในกองทุนของอำเภอและจังหวัด จึงบันทึกไว้เป็นข้อความ"),
+                        format!(
+                            "\"{text}\" is not a fund of the district or province; kept as text"
+                        ),
+                    );
+                }
+                found
+            }
+            _ => None,
+        };
         let agency_key = agency.map_or_else(|| squash(&e.agency), |a| a.code.clone());
         let key = entry_key(&agency_key, &e.activity);
         let id = (problem.clone(), e.date, key.clone());
@@ -124,6 +154,7 @@ pub(super) fn check(
             menu: Set(e.menu),
             amount_satang: Set(e.amount.map(|a| a.satang())),
             fund: Set(e.fund),
+            fund_id: Set(fund_id),
             status: Set(e.status),
             note: Set(e.note),
             recorded_by: NotSet,
@@ -144,23 +175,13 @@ pub(super) fn check(
             verified_at: Set(None),
         };
         // a month locked after its report takes no new or changed entry; one unchanged is fine
-        if !ctx.stored.locks.is_empty() {
-            let district = seen
-                .households
-                .get(&house)
-                .map(|(_, d, _)| d.clone())
-                .or_else(|| {
-                    ctx.stored
-                        .households
-                        .get(&house)
-                        .map(|h| h.district_code.as_str().to_string())
-                });
-            if let Some(d) = district
-                && ctx.stored.locks.contains(&(d.clone(), month.clone()))
-                && crate::plan::entry_action(&model, &problem, ctx.stored)
-                    != crate::plan::Action::Unchanged
-            {
-                ck.error(
+        if !ctx.stored.locks.is_empty()
+            && let Some(d) = district
+            && ctx.stored.locks.contains(&(d.clone(), month.clone()))
+            && crate::plan::entry_action(&model, &problem, ctx.stored)
+                != crate::plan::Action::Unchanged
+        {
+            ck.error(
                     p.row,
                     &ck.col(aa::DATE),
                     Some(shown_date),
@@ -172,9 +193,8 @@ pub(super) fn check(
                         "Month {month} of district {d} is locked after its report: entries dated in it cannot be added or changed; ask the province centre to unlock it, or record the help in an open month"
                     ),
                 );
-                ck.reject(p.row);
-                continue;
-            }
+            ck.reject(p.row);
+            continue;
         }
         out.entries.push(Row {
             row: p.row,

@@ -13,7 +13,7 @@ mod members;
 mod problems;
 
 use crate::ReadWorkbook;
-use crate::reference::{AgencyIndex, AreaIndex, Stored};
+use crate::reference::{AgencyIndex, AreaIndex, FundIndex, Stored};
 use crate::report::Issue;
 use crate::rows::Parsed;
 use crate::workbook::SheetKind;
@@ -82,6 +82,8 @@ pub struct Context<'a> {
     pub areas: &'a AreaIndex,
     /// Agencies.
     pub agencies: &'a AgencyIndex,
+    /// Every fund, for the entries' fund text.
+    pub funds: &'a FundIndex,
     /// Stored records.
     pub stored: &'a Stored,
     /// The area (a district, or a province: a 2-digit code) the import is limited to.

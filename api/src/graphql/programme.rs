@@ -1,0 +1,428 @@
+//! The provincial programme in the schema: poverty funds (their money, loans and figures on
+//! a day). Thin over [`crate::service::funds`].
+
+use super::*;
+use crate::service::funds::{self, FundInput, MovementInput};
+use chrono::NaiveDate;
+use entity::funds as arithmetic;
+use entity::types::{FundLevel, FundMovementKind};
+
+/// `asOf` as given (`2022-09-30`, `30/9/2565` …, not after today), or today.
+pub(crate) fn as_of(ctx: &Context<'_>, raw: Option<&str>) -> Result<NaiveDate> {
+    let today = types::overdue_rule(ctx).today;
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(today),
+        Some(s) => domain::ThaiDate::parse_str(s, today)
+            .map(|d| d.date())
+            .map_err(|e| ApiError::bad_input("asOf", e.message_en()))
+            .gql(),
+    }
+}
+
+fn baht(satang: i64) -> f64 {
+    satang as f64 / 100.0
+}
+
+/// A poverty fund of a province or district.
+pub struct Fund(pub entity::fund::Model);
+
+#[Object]
+impl Fund {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The province's or a district's.
+    async fn level(&self) -> FundLevel {
+        self.0.level
+    }
+    /// The owning area's code (province or district).
+    async fn area_code(&self) -> &str {
+        &self.0.area_code
+    }
+    /// The owning area.
+    async fn area(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        match AreaCode::parse_str(&self.0.area_code) {
+            Ok(c) => Ok(loaders::of(ctx)?.areas.load_one(c).await?.map(Area)),
+            Err(_) => Ok(None),
+        }
+    }
+    /// When it was set up (`YYYY-MM-DD`).
+    async fn established_on(&self) -> Option<String> {
+        self.0.established_on.map(|d| d.to_string())
+    }
+    /// Note.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Its figures on a day (today unless given): capital, grants, loans, repayments,
+    /// balance, outstanding, arrears.
+    #[graphql(complexity = 20)]
+    async fn position(&self, ctx: &Context<'_>, as_of: Option<String>) -> Result<FundPosition> {
+        let day = self::as_of(ctx, as_of.as_deref())?;
+        let pos = funds::position(db(ctx)?, principal(ctx)?, self.0.id, day)
+            .await
+            .gql()?;
+        Ok(FundPosition(pos, day))
+    }
+    /// Its movements the key may see (capital, and those on households it may see), by
+    /// date.
+    #[graphql(complexity = 50)]
+    async fn movements(&self, ctx: &Context<'_>) -> Result<Vec<FundMovement>> {
+        Ok(funds::movements(db(ctx)?, principal(ctx)?, self.0.id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(FundMovement)
+            .collect())
+    }
+}
+
+/// A fund's figures on a day, in baht.
+pub struct FundPosition(arithmetic::Position, NaiveDate);
+
+#[Object]
+impl FundPosition {
+    /// The day (`YYYY-MM-DD`).
+    async fn as_of(&self) -> String {
+        self.1.to_string()
+    }
+    /// Capital paid in.
+    async fn capital(&self) -> f64 {
+        baht(self.0.capital)
+    }
+    /// Granted.
+    async fn granted(&self) -> f64 {
+        baht(self.0.granted)
+    }
+    /// Grants made.
+    async fn grants(&self) -> i64 {
+        self.0.grants
+    }
+    /// Lent.
+    async fn lent(&self) -> f64 {
+        baht(self.0.lent)
+    }
+    /// Loans made.
+    async fn loans(&self) -> i64 {
+        self.0.loans
+    }
+    /// Repaid.
+    async fn repaid(&self) -> f64 {
+        baht(self.0.repaid)
+    }
+    /// Written off.
+    async fn written_off(&self) -> f64 {
+        baht(self.0.written_off)
+    }
+    /// Money in the fund: capital − granted − lent + repaid.
+    async fn balance(&self) -> f64 {
+        baht(self.0.balance)
+    }
+    /// Loans still owed.
+    async fn outstanding(&self) -> f64 {
+        baht(self.0.outstanding)
+    }
+    /// Instalments due and not paid (arrears).
+    async fn arrears(&self) -> f64 {
+        baht(self.0.arrears)
+    }
+    /// Loans with arrears.
+    async fn loans_in_arrears(&self) -> i64 {
+        self.0.loans_in_arrears
+    }
+}
+
+/// Money in or out of a fund.
+pub struct FundMovement(pub entity::fund_movement::Model);
+
+#[Object]
+impl FundMovement {
+    /// Id (a loan's id is what its repayments name).
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// The fund's id.
+    async fn fund_id(&self) -> i32 {
+        self.0.fund_id
+    }
+    /// What it is.
+    async fn kind(&self) -> FundMovementKind {
+        self.0.kind
+    }
+    /// The day the money moved (`YYYY-MM-DD`).
+    async fn date(&self) -> String {
+        self.0.moved_on.to_string()
+    }
+    /// Baht.
+    async fn amount(&self) -> f64 {
+        baht(self.0.amount_satang)
+    }
+    /// The household (all but capital).
+    async fn house_code(&self) -> Option<&str> {
+        self.0.house_code.as_deref()
+    }
+    /// The problem a grant or loan was for.
+    async fn problem_id(&self) -> Option<i32> {
+        self.0.problem_id
+    }
+    /// The logbook entry it was recorded with.
+    async fn entry_id(&self) -> Option<i32> {
+        self.0.entry_id
+    }
+    /// The loan a repayment or write-off belongs to.
+    async fn loan_id(&self) -> Option<i32> {
+        self.0.loan_id
+    }
+    /// Where capital came from; a grant's or loan's purpose.
+    async fn source(&self) -> Option<&str> {
+        self.0.source.as_deref()
+    }
+    /// A loan's term in months.
+    async fn term_months(&self) -> Option<i32> {
+        self.0.term_months
+    }
+    /// A loan's instalments come every this many months.
+    async fn every_months(&self) -> Option<i32> {
+        self.0.every_months
+    }
+    /// Note.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Who recorded it.
+    async fn recorded_by(&self) -> &str {
+        &self.0.recorded_by
+    }
+    /// A loan's standing on a day (today unless given); none for other kinds.
+    #[graphql(complexity = 10)]
+    async fn loan(&self, ctx: &Context<'_>, as_of: Option<String>) -> Result<Option<Loan>> {
+        if self.0.kind != FundMovementKind::Loan {
+            return Ok(None);
+        }
+        let day = self::as_of(ctx, as_of.as_deref())?;
+        let (_, state, schedule) = funds::loan(db(ctx)?, principal(ctx)?, self.0.id, day)
+            .await
+            .gql()?;
+        Ok(Some(Loan(state, schedule, day)))
+    }
+}
+
+/// Where a loan stands on a day, and its instalments.
+pub struct Loan(
+    arithmetic::LoanState,
+    Vec<arithmetic::Instalment>,
+    NaiveDate,
+);
+
+/// One instalment of a loan.
+#[derive(SimpleObject)]
+pub struct Instalment {
+    /// When it is due (`YYYY-MM-DD`).
+    pub due_on: String,
+    /// Baht.
+    pub amount: f64,
+}
+
+impl From<arithmetic::Instalment> for Instalment {
+    fn from(i: arithmetic::Instalment) -> Self {
+        Instalment {
+            due_on: i.due_on.to_string(),
+            amount: baht(i.amount),
+        }
+    }
+}
+
+#[Object]
+impl Loan {
+    /// The day (`YYYY-MM-DD`).
+    async fn as_of(&self) -> String {
+        self.2.to_string()
+    }
+    /// Lent, baht.
+    async fn amount(&self) -> f64 {
+        baht(self.0.amount)
+    }
+    /// Repaid by the day.
+    async fn repaid(&self) -> f64 {
+        baht(self.0.repaid)
+    }
+    /// Written off by the day.
+    async fn written_off(&self) -> f64 {
+        baht(self.0.written_off)
+    }
+    /// Instalments due by the day.
+    async fn due(&self) -> f64 {
+        baht(self.0.due)
+    }
+    /// Still owed.
+    async fn outstanding(&self) -> f64 {
+        baht(self.0.outstanding)
+    }
+    /// Due and not paid.
+    async fn arrears(&self) -> f64 {
+        baht(self.0.arrears)
+    }
+    /// The next instalment after the day.
+    async fn next_due(&self) -> Option<Instalment> {
+        self.0.next_due.map(Instalment::from)
+    }
+    /// Every instalment.
+    async fn schedule(&self) -> Vec<Instalment> {
+        self.1.iter().copied().map(Instalment::from).collect()
+    }
+}
+
+/// Programme queries.
+#[derive(Default)]
+pub struct ProgrammeQuery;
+
+#[Object]
+impl ProgrammeQuery {
+    /// The poverty funds the key may see (a district its own and its province's; a province
+    /// admin and agencies their province's), in an area (a province's and its districts', or
+    /// a district's) or all.
+    async fn funds(&self, ctx: &Context<'_>, area: Option<String>) -> Result<Vec<Fund>> {
+        Ok(funds::list(db(ctx)?, principal(ctx)?, area.as_deref())
+            .await
+            .gql()?
+            .into_iter()
+            .map(Fund)
+            .collect())
+    }
+
+    /// One fund.
+    async fn fund(&self, ctx: &Context<'_>, id: i32) -> Result<Fund> {
+        Ok(Fund(funds::get(db(ctx)?, principal(ctx)?, id).await.gql()?))
+    }
+
+    /// The grants, loans and repayments of a household the key may see, by date.
+    async fn household_funding(
+        &self,
+        ctx: &Context<'_>,
+        house_code: String,
+    ) -> Result<Vec<FundMovement>> {
+        let house = HouseCode::parse_str(&house_code)
+            .map_err(|e| ApiError::bad_input("houseCode", e.message_en()))
+            .gql()?;
+        Ok(
+            funds::of_household(db(ctx)?, principal(ctx)?, house.as_str())
+                .await
+                .gql()?
+                .into_iter()
+                .map(FundMovement)
+                .collect(),
+        )
+    }
+}
+
+/// A new fund.
+#[derive(InputObject)]
+pub struct CreateFundInput {
+    /// The owning area: a province (2 digits) or a district (4 digits).
+    pub area: String,
+    /// Name, unique in the area (at most 200 characters).
+    pub name: String,
+    /// When it was set up (`2022-01-15`, `15/1/2565` …).
+    pub established: Option<String>,
+    /// Note.
+    pub note: Option<String>,
+}
+
+/// Money in or out of a fund; which fields a kind takes is in `recordFundMovement`.
+#[derive(InputObject)]
+pub struct FundMovementInput {
+    /// The fund.
+    pub fund_id: i32,
+    /// What it is.
+    pub kind: FundMovementKind,
+    /// The day the money moved (not after today).
+    pub date: String,
+    /// Baht, above zero, at most two decimals.
+    pub amount: f64,
+    /// GRANT, LOAN: the household.
+    pub house_code: Option<String>,
+    /// GRANT, LOAN: the problem it is for (of that household).
+    pub problem_id: Option<i32>,
+    /// GRANT, LOAN: the logbook entry it was recorded with.
+    pub entry_id: Option<i32>,
+    /// REPAYMENT, WRITE_OFF: the loan.
+    pub loan_id: Option<i32>,
+    /// CAPITAL: where it came from (required); others: the purpose.
+    pub source: Option<String>,
+    /// LOAN: the term in months (1–120).
+    pub term_months: Option<i32>,
+    /// LOAN: an instalment every this many months (1 unless given; the term for one payment
+    /// at its end).
+    pub every_months: Option<i32>,
+    /// Note.
+    pub note: Option<String>,
+}
+
+/// Programme mutations.
+#[derive(Default)]
+pub struct ProgrammeMutation;
+
+#[Object]
+impl ProgrammeMutation {
+    /// Creates a fund: a province admin for its province or a district of it, a district
+    /// key for its own district.
+    async fn create_fund(&self, ctx: &Context<'_>, input: CreateFundInput) -> Result<Fund> {
+        let f = funds::create(
+            db(ctx)?,
+            principal(ctx)?,
+            FundInput {
+                area: input.area,
+                name: input.name,
+                established: input.established,
+                note: input.note,
+            },
+        )
+        .await
+        .gql()?;
+        Ok(Fund(f))
+    }
+
+    /// Records money in or out of a fund the key keeps. CAPITAL needs a `source`; GRANT and
+    /// LOAN a `houseCode` in the fund's area (and may name the problem and logbook entry),
+    /// not more than the fund holds on that day and after; LOAN a `termMonths`; REPAYMENT
+    /// and WRITE_OFF a `loanId`, not more than is owed. Errors name the field.
+    async fn record_fund_movement(
+        &self,
+        ctx: &Context<'_>,
+        input: FundMovementInput,
+    ) -> Result<FundMovement> {
+        let m = funds::record(
+            db(ctx)?,
+            principal(ctx)?,
+            MovementInput {
+                fund_id: input.fund_id,
+                kind: input.kind,
+                date: input.date,
+                amount: input.amount,
+                house_code: input.house_code,
+                problem_id: input.problem_id,
+                entry_id: input.entry_id,
+                loan_id: input.loan_id,
+                source: input.source,
+                term_months: input.term_months,
+                every_months: input.every_months,
+                note: input.note,
+            },
+        )
+        .await
+        .gql()?;
+        Ok(FundMovement(m))
+    }
+
+    /// Removes a movement recorded by mistake (a loan after its repayments); true when
+    /// removed.
+    async fn remove_fund_movement(&self, ctx: &Context<'_>, id: i32) -> Result<bool> {
+        funds::remove(db(ctx)?, principal(ctx)?, id).await.gql()?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,466 @@
+//! The provincial programme: poverty funds (capital, grants, loans, repayments, arrears on
+//! fixed dates), who may keep and see them, the fund report workbook, and the fund a
+//! logbook entry's text names; on both databases.
+
+use crate::helpers::{TestApp, dataset, error_code as code, gql, render};
+use crate::on_both_databases;
+use api::service::keys::KeyScope;
+use serde_json::{Value, json};
+
+const CREATE: &str = "mutation($a: String!, $n: String!) { createFund(input: {area: $a, name: $n, established: \"1/10/2564\"}) { id name level areaCode establishedOn } }";
+const RECORD: &str = "mutation($i: FundMovementInput!) { recordFundMovement(input: $i) { id kind date amount houseCode problemId loanId termMonths everyMonths recordedBy } }";
+const POSITION: &str = "query($id: Int!, $d: String) { fund(id: $id) { position(asOf: $d) { asOf capital granted grants lent loans repaid writtenOff balance outstanding arrears loansInArrears } } }";
+
+/// A household with a health problem (indicators 1–4) and no education problem (9–12), and
+/// one of its health problems: the health agency sees it, the education agency does not.
+async fn health_household(app: &TestApp) -> (String, i64) {
+    let id = app
+        .count(
+            "SELECT CAST(MIN(p.id) AS BIGINT) FROM problems p WHERE p.indicator_code BETWEEN 1 AND 4 \
+             AND p.house_code NOT IN (SELECT house_code FROM problems WHERE indicator_code BETWEEN 9 AND 12)",
+        )
+        .await;
+    let house = app
+        .count(&format!(
+            "SELECT CAST(house_code AS BIGINT) FROM problems WHERE id = {id}"
+        ))
+        .await;
+    (format!("{house:011}"), id)
+}
+
+fn data<'a>(v: &'a Value, field: &str) -> &'a Value {
+    let d = &v["data"][field];
+    assert!(!d.is_null(), "{v}");
+    d
+}
+
+fn field(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["field"].as_str().unwrap_or("")
+}
+
+async fn funds_keep_capital_grants_loans_and_arrears(app: TestApp) {
+    let ds = dataset(20, 71);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let http = app.http();
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let education = app.key(KeyScope::Agency("33-edu".into())).await;
+    let (house, problem) = health_household(&app).await;
+    let other_problem = app
+        .count(&format!(
+            "SELECT CAST(MIN(id) AS BIGINT) FROM problems WHERE house_code <> '{house}'"
+        ))
+        .await;
+
+    // who may create which fund
+    let v = gql(&http, &health, CREATE, json!({"a": "3318", "n": "x"})).await;
+    assert_eq!(code(&v), "FORBIDDEN", "{v}");
+    let v = gql(&http, &district, CREATE, json!({"a": "33", "n": "x"})).await;
+    assert_eq!(
+        code(&v),
+        "FORBIDDEN",
+        "a district keeps no provincial fund: {v}"
+    );
+    let v = gql(&http, &admin, CREATE, json!({"a": "331801", "n": "x"})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "area"), "{v}");
+    let v = gql(&http, &admin, CREATE, json!({"a": "33", "n": "  "})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "name"), "{v}");
+    let v = gql(
+        &http,
+        &admin,
+        CREATE,
+        json!({"a": "33", "n": "กองทุนแก้ไขปัญหาความยากจนจังหวัดศรีสะเกษ"}),
+    )
+    .await;
+    let provincial = data(&v, "createFund")["id"].as_i64().expect("id");
+    assert_eq!(data(&v, "createFund")["level"], "PROVINCE");
+    assert_eq!(data(&v, "createFund")["establishedOn"], "2021-10-01");
+    let v = gql(
+        &http,
+        &district,
+        CREATE,
+        json!({"a": "3318", "n": "กองทุนขจัดความยากจนอำเภอ"}),
+    )
+    .await;
+    let fund = data(&v, "createFund")["id"].as_i64().expect("id");
+    assert_eq!(data(&v, "createFund")["level"], "DISTRICT");
+    let v = gql(
+        &http,
+        &admin,
+        CREATE,
+        json!({"a": "3318", "n": "กองทุนขจัดความยากจนอำเภอ"}),
+    )
+    .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "name"), "{v}");
+
+    let record = |input: Value| {
+        let http = http.clone();
+        let key = district.clone();
+        async move { gql(&http, &key, RECORD, json!({ "i": input })).await }
+    };
+    // nothing to give before capital comes in
+    let v = record(json!({"fundId": fund, "kind": "GRANT", "date": "2021-11-01", "amount": 3000, "houseCode": house})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "amount"), "{v}");
+    let v =
+        record(json!({"fundId": fund, "kind": "CAPITAL", "date": "2021-10-01", "amount": 100000}))
+            .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "source"), "{v}");
+    let v = record(json!({"fundId": fund, "kind": "CAPITAL", "date": "1/10/2564", "amount": 100000, "source": "งบประมาณจังหวัด", "houseCode": house})).await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "houseCode"),
+        "{v}"
+    );
+    let v = record(json!({"fundId": fund, "kind": "CAPITAL", "date": "1/10/2564", "amount": 100000, "source": "งบประมาณจังหวัด"})).await;
+    assert_eq!(data(&v, "recordFundMovement")["date"], "2021-10-01");
+    for (bad, f) in [(0.0, "amount"), (-5.0, "amount"), (10.001, "amount")] {
+        let v = record(json!({"fundId": fund, "kind": "CAPITAL", "date": "2021-10-02", "amount": bad, "source": "x"})).await;
+        assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", f), "{bad}: {v}");
+    }
+    let v = record(json!({"fundId": fund, "kind": "CAPITAL", "date": "2031-10-02", "amount": 5, "source": "x"})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "date"), "{v}");
+    // the district keeps its fund, not the province's
+    let v = record(json!({"fundId": provincial, "kind": "CAPITAL", "date": "2021-10-01", "amount": 5, "source": "x"})).await;
+    assert_eq!(code(&v), "FORBIDDEN", "{v}");
+
+    // a grant for a problem of that household, and a loan of 12,000 over 12 months
+    let v = record(json!({"fundId": fund, "kind": "GRANT", "date": "2021-11-01", "amount": 3000, "houseCode": house, "problemId": other_problem})).await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "problemId"),
+        "{v}"
+    );
+    let v = record(json!({"fundId": fund, "kind": "GRANT", "date": "2021-11-01", "amount": 3000, "houseCode": "33180199999"})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    let v = record(json!({"fundId": fund, "kind": "GRANT", "date": "2021-11-01", "amount": 3000, "houseCode": house, "problemId": problem})).await;
+    let grant = data(&v, "recordFundMovement");
+    assert_eq!(
+        (
+            grant["kind"].as_str(),
+            grant["amount"].as_f64(),
+            grant["problemId"].as_i64()
+        ),
+        (Some("GRANT"), Some(3000.0), Some(problem))
+    );
+    assert!(
+        grant["recordedBy"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("district:3318"))
+    );
+    let v = record(json!({"fundId": fund, "kind": "LOAN", "date": "2021-11-01", "amount": 12000, "houseCode": house})).await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "termMonths"),
+        "{v}"
+    );
+    let v = record(json!({"fundId": fund, "kind": "LOAN", "date": "2021-11-01", "amount": 12000, "houseCode": house, "termMonths": 12, "everyMonths": 5})).await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "everyMonths"),
+        "{v}"
+    );
+    let v = record(json!({"fundId": fund, "kind": "GRANT", "date": "2021-11-01", "amount": 5, "houseCode": house, "termMonths": 12})).await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "termMonths"),
+        "{v}"
+    );
+    let v = record(json!({"fundId": fund, "kind": "LOAN", "date": "2021-11-01", "amount": 12000, "houseCode": house, "termMonths": 12})).await;
+    let loan = data(&v, "recordFundMovement")["id"].as_i64().expect("id");
+    assert_eq!(data(&v, "recordFundMovement")["everyMonths"], 1);
+
+    // repayments: of the loan, after it, not more than owed
+    let v =
+        record(json!({"fundId": fund, "kind": "REPAYMENT", "date": "2021-12-01", "amount": 1000}))
+            .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "loanId"), "{v}");
+    let v = record(json!({"fundId": fund, "kind": "REPAYMENT", "date": "2021-10-15", "amount": 1000, "loanId": loan})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "date"), "{v}");
+    let v = record(json!({"fundId": fund, "kind": "REPAYMENT", "date": "2021-12-01", "amount": 12000.01, "loanId": loan})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "amount"), "{v}");
+    let v = record(json!({"fundId": fund, "kind": "REPAYMENT", "date": "2021-12-01", "amount": 1000, "loanId": 999999})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    let v = record(json!({"fundId": fund, "kind": "REPAYMENT", "date": "2021-12-01", "amount": 1000, "loanId": loan})).await;
+    let repayment = data(&v, "recordFundMovement");
+    assert_eq!(
+        repayment["houseCode"].as_str(),
+        Some(house.as_str()),
+        "a repayment is the borrower's"
+    );
+    let repayment = repayment["id"].as_i64().expect("id");
+    // 100,000 − 3,000 − 12,000 + 1,000 = 86,000 in the fund: 90,000 is refused
+    let v = record(json!({"fundId": fund, "kind": "GRANT", "date": "2022-01-05", "amount": 90000, "houseCode": house})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "amount"), "{v}");
+
+    // the position on fixed dates
+    let pos = |day: &'static str, key: String| {
+        let http = http.clone();
+        async move {
+            let v = gql(&http, &key, POSITION, json!({"id": fund, "d": day})).await;
+            v["data"]["fund"]["position"].clone()
+        }
+    };
+    let p = pos("2021-09-30", district.clone()).await;
+    assert_eq!(
+        (p["capital"].as_f64(), p["balance"].as_f64()),
+        (Some(0.0), Some(0.0)),
+        "{p}"
+    );
+    let p = pos("2021-12-31", district.clone()).await;
+    assert_eq!(
+        p,
+        json!({"asOf": "2021-12-31", "capital": 100000.0, "granted": 3000.0, "grants": 1, "lent": 12000.0,
+               "loans": 1, "repaid": 1000.0, "writtenOff": 0.0, "balance": 86000.0,
+               "outstanding": 11000.0, "arrears": 0.0, "loansInArrears": 0})
+    );
+    // 1 Jan and 1 Feb 2022 due and not paid
+    let p = pos("1/2/2565", district.clone()).await;
+    assert_eq!(
+        (
+            p["arrears"].as_f64(),
+            p["loansInArrears"].as_i64(),
+            p["outstanding"].as_f64()
+        ),
+        (Some(2000.0), Some(1), Some(11000.0)),
+        "{p}"
+    );
+    let v = gql(
+        &http,
+        &district,
+        POSITION,
+        json!({"id": fund, "d": "31/2/2565"}),
+    )
+    .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "asOf"), "{v}");
+    let loan_q = "query($id: Int!) { fund(id: $id) { movements { id kind loan(asOf: \"2022-02-01\") { due arrears outstanding nextDue { dueOn amount } schedule { dueOn amount } } } } }";
+    let v = gql(&http, &district, loan_q, json!({"id": fund})).await;
+    let ms = data(&v, "fund")["movements"]
+        .as_array()
+        .expect("movements")
+        .clone();
+    assert_eq!(ms.len(), 4, "{v}");
+    let l = ms.iter().find(|m| m["kind"] == "LOAN").expect("the loan")["loan"].clone();
+    assert_eq!(
+        (l["due"].as_f64(), l["arrears"].as_f64()),
+        (Some(3000.0), Some(2000.0)),
+        "{l}"
+    );
+    assert_eq!(
+        l["nextDue"],
+        json!({"dueOn": "2022-03-01", "amount": 1000.0})
+    );
+    assert_eq!(l["schedule"].as_array().map(Vec::len), Some(12));
+    assert!(
+        ms.iter()
+            .filter(|m| m["kind"] != "LOAN")
+            .all(|m| m["loan"].is_null())
+    );
+
+    // agencies see the funds and their figures; grants and loans only on households they see
+    let list = "{ funds { id name level } }";
+    let v = gql(&http, &health, list, json!({})).await;
+    assert_eq!(data(&v, "funds").as_array().map(Vec::len), Some(2), "{v}");
+    let mq = "query($id: Int!) { fund(id: $id) { movements { kind houseCode } } }";
+    let kinds = |v: &Value| -> Vec<String> {
+        v["data"]["fund"]["movements"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|m| m["kind"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&gql(&http, &health, mq, json!({"id": fund})).await),
+        ["CAPITAL", "GRANT", "LOAN", "REPAYMENT"]
+    );
+    assert_eq!(
+        kinds(&gql(&http, &education, mq, json!({"id": fund})).await),
+        ["CAPITAL"],
+        "the education agency does not see the household"
+    );
+    let hf = "query($h: String!) { householdFunding(houseCode: $h) { kind amount } }";
+    let v = gql(&http, &health, hf, json!({"h": house})).await;
+    assert_eq!(
+        data(&v, "householdFunding").as_array().map(Vec::len),
+        Some(3),
+        "{v}"
+    );
+    let v = gql(&http, &education, hf, json!({"h": house})).await;
+    assert_eq!(data(&v, "householdFunding"), &json!([]), "{v}");
+    // the education agency's figures are the fund's (sums, not rows)
+    let p = pos("2021-12-31", education.clone()).await;
+    assert_eq!(p["balance"].as_f64(), Some(86000.0), "{p}");
+
+    // the fund report, as of a day
+    let (status, ct, body) = app
+        .get("/reports/funds.xlsx?asOf=2022-02-01", Some(&admin))
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(ct.contains("spreadsheetml"), "{ct}");
+    let sheet = read_sheet(&body, "กองทุน");
+    let row = sheet
+        .iter()
+        .find(|r| r.get(3).map(String::as_str) == Some("กองทุนขจัดความยากจนอำเภอ"))
+        .unwrap_or_else(|| panic!("{sheet:?}"));
+    // capital, grants, granted, loans, lent, repaid, written off, outstanding, arrears,
+    // loans in arrears, balance
+    assert_eq!(
+        row[4..15],
+        [
+            "100000", "1", "3000", "1", "12000", "1000", "0", "11000", "2000", "1", "86000"
+        ]
+    );
+    assert_eq!(sheet.last().map(|r| r[0].as_str()), Some("รวม 2 กองทุน"));
+    let per_district = read_sheet(&body, "รายอำเภอ");
+    assert!(
+        per_district
+            .iter()
+            .any(|r| r.first().map(String::as_str) == Some("3318") && r[2] == "1"),
+        "{per_district:?}"
+    );
+    let (status, _, body) = app
+        .get("/reports/funds.xlsx?asOf=tomorrow", Some(&admin))
+        .await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let (status, _, _) = app.get("/reports/funds.xlsx", None).await;
+    assert_eq!(status, 401);
+
+    // mistakes are removed, in order, by who keeps the fund
+    let remove = "mutation($id: Int!) { removeFundMovement(id: $id) }";
+    let v = gql(&http, &health, remove, json!({"id": repayment})).await;
+    assert_eq!(code(&v), "FORBIDDEN", "{v}");
+    let v = gql(&http, &district, remove, json!({"id": loan})).await;
+    assert_eq!(
+        code(&v),
+        "BAD_USER_INPUT",
+        "a loan with repayments stays: {v}"
+    );
+    let capital = app
+        .count(&format!(
+            "SELECT CAST(MIN(id) AS BIGINT) FROM fund_movements WHERE fund_id = {fund} AND kind = 'capital'"
+        ))
+        .await;
+    let v = gql(&http, &district, remove, json!({"id": capital})).await;
+    assert_eq!(
+        code(&v),
+        "BAD_USER_INPUT",
+        "the grants were paid from it: {v}"
+    );
+    for id in [repayment, loan] {
+        let v = gql(&http, &district, remove, json!({"id": id})).await;
+        assert_eq!(v["data"]["removeFundMovement"], true, "{v}");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM fund_movements WHERE fund_id = {fund}"
+        ))
+        .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action LIKE 'fund.%'")
+            .await,
+        // two funds, capital, grant, loan, repayment, two removals
+        8
+    );
+}
+
+/// The cells of one sheet of a workbook, as text (numbers without a trailing .0).
+fn read_sheet(bytes: &[u8], name: &str) -> Vec<Vec<String>> {
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("xlsx");
+    let range = wb.worksheet_range(name).expect("sheet");
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    calamine::Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn entries_name_their_fund(app: TestApp) {
+    app.load_builtin_areas().await;
+    let op = api::service::agencies::operator();
+    let create = |area: &str, name: &str| api::service::funds::FundInput {
+        area: area.into(),
+        name: name.into(),
+        established: None,
+        note: None,
+    };
+    // spaces and a missing กองทุน do not matter
+    let fund =
+        api::service::funds::create(&app.db, &op, create("3318", "กองทุน ขจัดความยากจน อำเภอ"))
+            .await
+            .expect("fund");
+    let ds = dataset(20, 72);
+    let bytes = render(&ds, false, false).bytes;
+    let r = app.import("d.xlsx", bytes.clone()).await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    let with_text = app
+        .count("SELECT COUNT(*) FROM logbook_entries WHERE fund IS NOT NULL")
+        .await;
+    assert!(with_text > 0, "the generated entries name a fund");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM logbook_entries WHERE fund_id = {}",
+            fund.id
+        ))
+        .await,
+        with_text
+    );
+    assert!(r.warnings.iter().all(|w| w.code.as_str() != "unknown_fund"));
+
+    // another province keeps no fund here: the text stays, with no warning; in a province
+    // that keeps funds, text naming none of them is a warning on its cell
+    let other = if app.url.starts_with("postgres") {
+        TestApp::postgres().await
+    } else {
+        TestApp::sqlite().await
+    };
+    other.load_builtin_areas().await;
+    let r = other.import("d.xlsx", bytes.clone()).await;
+    assert!(r.warnings.iter().all(|w| w.code.as_str() != "unknown_fund"));
+    assert_eq!(
+        other
+            .count("SELECT COUNT(*) FROM logbook_entries WHERE fund_id IS NOT NULL")
+            .await,
+        0
+    );
+    api::service::funds::create(&other.db, &op, create("33", "กองทุนจังหวัด"))
+        .await
+        .expect("fund");
+    let r = other.import("d.xlsx", bytes).await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    let warned: Vec<_> = r
+        .warnings
+        .iter()
+        .filter(|w| w.code.as_str() == "unknown_fund")
+        .collect();
+    assert_eq!(warned.len() as i64, with_text);
+    assert!(warned.iter().all(|w| w.row.is_some()
+        && w.column.is_some()
+        && w.value.as_deref() == Some("กองทุนขจัดความยากจนอำเภอ")));
+    // nothing changed: an unchanged file stays unchanged whatever funds exist now
+    assert_eq!(
+        other
+            .count("SELECT COUNT(*) FROM logbook_entries WHERE fund_id IS NOT NULL")
+            .await,
+        0
+    );
+}
+
+on_both_databases!(
+    funds_keep_capital_grants_loans_and_arrears,
+    entries_name_their_fund,
+);
