@@ -464,3 +464,343 @@ on_both_databases!(
     funds_keep_capital_grants_loans_and_arrears,
     entries_name_their_fund,
 );
+
+/// One text (or null) a query returns.
+async fn text(app: &TestApp, sql: &str) -> Option<String> {
+    use sea_orm::ConnectionTrait;
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            sql.to_string(),
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    row.try_get_by_index::<Option<String>>(0).expect("text")
+}
+
+const PLAN: &str = "mutation($p: Int!, $a: String, $j: String!, $d: String!, $b: Float) { planAssistance(problemId: $p, agency: $a, project: $j, plannedOn: $d, budget: $b) { id problemId agency project plannedOn budget madeOn done recordedBy } }";
+const PLANNED: &str = "query($d: String) { stats(groupBy: [DIMENSION], asOf: $d) { dimension problems planned plannedDone } }";
+
+fn health_row(v: &Value) -> (i64, i64) {
+    let row = v["data"]["stats"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .find(|r| r["dimension"] == "HEALTH")
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    (
+        row["planned"].as_i64().unwrap_or(-1),
+        row["plannedDone"].as_i64().unwrap_or(-1),
+    )
+}
+
+async fn agencies_plan_problems_and_the_board_sees_them_done(app: TestApp) {
+    let ds = dataset(20, 74);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let http = app.http();
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let education = app.key(KeyScope::Agency("33-edu".into())).await;
+    let (house, problem) = health_household(&app).await;
+    let today = chrono::Local::now().date_naive();
+    let plan = |key: &str, vars: Value| {
+        let http = http.clone();
+        let key = key.to_string();
+        async move { gql(&http, &key, PLAN, vars).await }
+    };
+
+    let v = plan(
+        &health,
+        json!({"p": problem, "j": "โครงการเยี่ยมบ้านผู้ป่วย", "d": "2027-01-15", "b": 500}),
+    )
+    .await;
+    let made = data(&v, "planAssistance");
+    assert_eq!(made["agency"], "33-pho");
+    assert_eq!(made["done"], false);
+    assert_eq!(made["budget"], 500.0);
+    assert_eq!(made["plannedOn"], "2027-01-15");
+    assert_eq!(made["madeOn"], today.to_string());
+    let first = made["id"].as_i64().expect("id");
+    let v = plan(
+        &health,
+        json!({"p": problem, "j": " โครงการเยี่ยมบ้านผู้ป่วย ", "d": "2027-01-15"}),
+    )
+    .await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "project"),
+        "one plan per project: {v}"
+    );
+    let v = plan(
+        &health,
+        json!({"p": problem, "a": "33-edu", "j": "x", "d": "2027-01-15"}),
+    )
+    .await;
+    assert_eq!(code(&v), "FORBIDDEN", "{v}");
+    let v = plan(&health, json!({"p": problem, "j": "x", "d": "2040-01-15"})).await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "plannedOn"),
+        "{v}"
+    );
+    let v = plan(
+        &health,
+        json!({"p": problem, "j": "x", "d": "2027-01-15", "b": -1}),
+    )
+    .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "budget"), "{v}");
+    let v = plan(
+        &education,
+        json!({"p": problem, "j": "x", "d": "2027-01-15"}),
+    )
+    .await;
+    assert_eq!(
+        code(&v),
+        "NOT_FOUND",
+        "the education agency does not see it: {v}"
+    );
+    let v = plan(
+        &district,
+        json!({"p": problem, "j": "x", "d": "2027-01-15"}),
+    )
+    .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "agency"), "{v}");
+    let v = plan(
+        &district,
+        json!({"p": problem, "a": "33-edu", "j": "x", "d": "2027-01-15"}),
+    )
+    .await;
+    assert_eq!(
+        (code(&v), field(&v)),
+        ("BAD_USER_INPUT", "agency"),
+        "not its dimension: {v}"
+    );
+    let v = plan(
+        &district,
+        json!({"p": problem, "a": "33-pho", "j": "โครงการตำบลสุขภาพดี", "d": "30/12/2569"}),
+    )
+    .await;
+    assert_eq!(
+        data(&v, "planAssistance")["recordedBy"]
+            .as_str()
+            .map(|s| s.starts_with("district:3318")),
+        Some(true)
+    );
+
+    let list = "query($a: String, $p: Int) { plans(agency: $a, problemId: $p) { id agency project done } }";
+    let v = gql(&http, &district, list, json!({"a": "33-pho"})).await;
+    assert_eq!(data(&v, "plans").as_array().map(Vec::len), Some(2), "{v}");
+    let v = gql(&http, &education, list, json!({"p": problem})).await;
+    assert_eq!(data(&v, "plans"), &json!([]), "{v}");
+    assert_eq!(
+        health_row(&gql(&http, &district, PLANNED, json!({})).await),
+        (2, 0)
+    );
+
+    // the health agency helps today: both its plans on the problem are done
+    let indicator = app
+        .count(&format!(
+            "SELECT CAST(indicator_code AS BIGINT) FROM problems WHERE id = {problem}"
+        ))
+        .await;
+    let citizen = text(
+        &app,
+        &format!("SELECT citizen_id FROM problems WHERE id = {problem}"),
+    )
+    .await;
+    let input = json!({"houseCode": house, "indicator": indicator, "citizenId": citizen,
+        "date": today.to_string(), "activity": "เยี่ยมบ้านตามแผน", "status": "FOLLOWING_UP"});
+    let v = gql(
+        &http,
+        &health,
+        "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }",
+        json!({ "i": input }),
+    )
+    .await;
+    assert!(v["data"]["recordAssistance"]["id"].is_i64(), "{v}");
+    assert_eq!(
+        health_row(&gql(&http, &district, PLANNED, json!({})).await),
+        (2, 2)
+    );
+    let v = gql(&http, &health, list, json!({"p": problem})).await;
+    assert!(
+        data(&v, "plans")
+            .as_array()
+            .expect("plans")
+            .iter()
+            .all(|p| p["done"] == true),
+        "{v}"
+    );
+    // the day before, no plan had been made
+    let yesterday = (today - chrono::Days::new(1)).to_string();
+    assert_eq!(
+        health_row(&gql(&http, &district, PLANNED, json!({"d": yesterday})).await),
+        (0, 0)
+    );
+
+    let remove = "mutation($id: Int!) { removePlan(id: $id) }";
+    let v = gql(&http, &education, remove, json!({"id": first})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    let v = gql(&http, &health, remove, json!({"id": first})).await;
+    assert_eq!(v["data"]["removePlan"], true, "{v}");
+    assert_eq!(
+        health_row(&gql(&http, &district, PLANNED, json!({})).await),
+        (1, 1)
+    );
+}
+
+/// A problem's status on a day, recomputed from the entries alone: its latest entry on or
+/// before the day (by date, then the order written), or not started.
+async fn stats_as_of_any_day_match_the_history(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    use std::collections::BTreeMap;
+    let ds = dataset(40, 73);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let b = app.db.get_database_backend();
+    let rows = |sql: &str| {
+        let db = app.db.clone();
+        let sql = sql.to_string();
+        async move {
+            db.query_all_raw(sea_orm::Statement::from_string(b, sql))
+                .await
+                .expect("query")
+        }
+    };
+    let problems: Vec<(i32, i32, String)> =
+        rows("SELECT id, indicator_code, house_code FROM problems")
+            .await
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get_by_index(0).expect("id"),
+                    r.try_get_by_index(1).expect("indicator"),
+                    r.try_get_by_index(2).expect("house"),
+                )
+            })
+            .collect();
+    let entries: Vec<(i32, chrono::NaiveDate, i64, i32, String)> =
+        rows("SELECT problem_id, entry_date, written_seq, id, status FROM logbook_entries")
+            .await
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get_by_index(0).expect("problem"),
+                    r.try_get_by_index(1).expect("date"),
+                    r.try_get_by_index(2).expect("seq"),
+                    r.try_get_by_index(3).expect("id"),
+                    r.try_get_by_index(4).expect("status"),
+                )
+            })
+            .collect();
+    let mut days: Vec<chrono::NaiveDate> = entries.iter().map(|e| e.1).collect();
+    days.sort();
+    days.dedup();
+    assert!(days.len() > 5, "{days:?}");
+    let picks = [
+        days[0] - chrono::Days::new(1),
+        days[days.len() / 3],
+        days[2 * days.len() / 3],
+        *days.last().expect("a day"),
+    ];
+    let http = app.http();
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let q = "query($d: String) { stats(groupBy: [DIMENSION, STATUS], asOf: $d) { dimension status problems logbookEntries } total: stats(groupBy: [], asOf: $d) { problems households solvedHouseholds logbookEntries } solved: stats(groupBy: [], asOf: $d, filter: {status: SOLVED}) { problems } }";
+    for day in picks {
+        // the independent recomputation
+        let mut latest: BTreeMap<i32, (chrono::NaiveDate, i64, i32, &str)> = BTreeMap::new();
+        for (pid, d, seq, id, status) in &entries {
+            if *d <= day {
+                let e = latest
+                    .entry(*pid)
+                    .or_insert((*d, *seq, *id, status.as_str()));
+                if (*d, *seq, *id) > (e.0, e.1, e.2) {
+                    *e = (*d, *seq, *id, status.as_str());
+                }
+            }
+        }
+        let status_of = |pid: i32| latest.get(&pid).map_or("not_started", |e| e.3);
+        let mut want: BTreeMap<(String, String), i64> = BTreeMap::new();
+        let mut open_houses: std::collections::HashSet<&str> = Default::default();
+        let mut houses: std::collections::HashSet<&str> = Default::default();
+        for (pid, ind, house) in &problems {
+            let dim = entity::catalog::indicator(u8::try_from(*ind).expect("code"))
+                .expect("indicator")
+                .dimension;
+            let s = status_of(*pid);
+            *want
+                .entry((dim.key().to_uppercase(), s.to_uppercase()))
+                .or_default() += 1;
+            houses.insert(house);
+            if s != "solved" {
+                open_houses.insert(house);
+            }
+        }
+        let v = gql(&http, &admin, q, json!({"d": day.to_string()})).await;
+        let got: BTreeMap<(String, String), i64> = v["data"]["stats"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r["dimension"].as_str().unwrap_or("").to_string(),
+                        r["status"].as_str().unwrap_or("").to_string(),
+                    ),
+                    r["problems"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "as of {day}");
+        let total = &v["data"]["total"][0];
+        let entries_by_then = entries.iter().filter(|e| e.1 <= day).count() as i64;
+        assert_eq!(
+            total["logbookEntries"].as_i64(),
+            Some(entries_by_then),
+            "as of {day}"
+        );
+        assert_eq!(total["problems"].as_i64(), Some(problems.len() as i64));
+        assert_eq!(
+            total["solvedHouseholds"].as_i64(),
+            Some((houses.len() - open_houses.len()) as i64),
+            "as of {day}"
+        );
+        let solved = want
+            .iter()
+            .filter(|((_, s), _)| s == "SOLVED")
+            .map(|(_, n)| n)
+            .sum::<i64>();
+        assert_eq!(
+            v["data"]["solved"][0]["problems"].as_i64(),
+            Some(solved),
+            "as of {day}"
+        );
+    }
+    // as of the last day of help, the statuses are the stored ones
+    let now = gql(
+        &http,
+        &admin,
+        "{ stats(groupBy: [STATUS]) { status problems } }",
+        json!({}),
+    )
+    .await;
+    let then = gql(
+        &http,
+        &admin,
+        "query($d: String) { stats(groupBy: [STATUS], asOf: $d) { status problems } }",
+        json!({"d": picks[3].to_string()}),
+    )
+    .await;
+    assert_eq!(now["data"], then["data"]);
+    let v = gql(&http, &admin, q, json!({"d": "2099-01-01"})).await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "asOf"), "{v}");
+}
+
+on_both_databases!(
+    agencies_plan_problems_and_the_board_sees_them_done,
+    stats_as_of_any_day_match_the_history,
+);

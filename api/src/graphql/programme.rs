@@ -1,8 +1,10 @@
 //! The provincial programme in the schema: poverty funds (their money, loans and figures on
-//! a day). Thin over [`crate::service::funds`].
+//! a day) and agencies' plans. Thin over [`crate::service::funds`] and
+//! [`crate::service::plans`].
 
 use super::*;
 use crate::service::funds::{self, FundInput, MovementInput};
+use crate::service::plans::{self, PlanInput, PlanRow};
 use chrono::NaiveDate;
 use entity::funds as arithmetic;
 use entity::types::{FundLevel, FundMovementKind};
@@ -277,6 +279,49 @@ impl Loan {
     }
 }
 
+/// A problem in an agency's plan.
+pub struct Plan(PlanRow);
+
+#[Object]
+impl Plan {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.plan.id
+    }
+    /// The problem's id.
+    async fn problem_id(&self) -> i32 {
+        self.0.plan.problem_id
+    }
+    /// The agency's code.
+    async fn agency(&self) -> &str {
+        &self.0.agency_code
+    }
+    /// The project.
+    async fn project(&self) -> &str {
+        &self.0.plan.project
+    }
+    /// When the help is planned for (`YYYY-MM-DD`).
+    async fn planned_on(&self) -> String {
+        self.0.plan.planned_on.to_string()
+    }
+    /// Budget, baht.
+    async fn budget(&self) -> Option<f64> {
+        self.0.plan.budget_satang.map(baht)
+    }
+    /// The day the plan was made.
+    async fn made_on(&self) -> String {
+        self.0.plan.made_on.to_string()
+    }
+    /// Done: the agency recorded help on the problem on or after the day the plan was made.
+    async fn done(&self) -> bool {
+        self.0.done
+    }
+    /// Who made it.
+    async fn recorded_by(&self) -> &str {
+        &self.0.plan.recorded_by
+    }
+}
+
 /// Programme queries.
 #[derive(Default)]
 pub struct ProgrammeQuery;
@@ -298,6 +343,31 @@ impl ProgrammeQuery {
     /// One fund.
     async fn fund(&self, ctx: &Context<'_>, id: i32) -> Result<Fund> {
         Ok(Fund(funds::get(db(ctx)?, principal(ctx)?, id).await.gql()?))
+    }
+
+    /// Plans on problems the key may see, newest first: of one agency (its code) and/or one
+    /// problem; at most `first` (100 unless given, 500 at most).
+    #[graphql(complexity = "first.unwrap_or(100).clamp(0, 500) as usize * child_complexity")]
+    async fn plans(
+        &self,
+        ctx: &Context<'_>,
+        agency: Option<String>,
+        problem_id: Option<i32>,
+        first: Option<i32>,
+    ) -> Result<Vec<Plan>> {
+        let first = u64::try_from(first.unwrap_or(100).clamp(1, 500)).unwrap_or(100);
+        Ok(plans::list(
+            db(ctx)?,
+            principal(ctx)?,
+            agency.as_deref(),
+            problem_id,
+            first,
+        )
+        .await
+        .gql()?
+        .into_iter()
+        .map(Plan)
+        .collect())
     }
 
     /// The grants, loans and repayments of a household the key may see, by date.
@@ -417,6 +487,44 @@ impl ProgrammeMutation {
         .await
         .gql()?;
         Ok(FundMovement(m))
+    }
+
+    /// Puts a problem the key may see into an agency's plan: an agency key into its own, a
+    /// district or admin key into a named agency's (`agency`, its code). The agency must own
+    /// the problem's dimension; `plannedOn` may be up to two years ahead. The plan is done
+    /// when the agency records help on the problem on or after today.
+    async fn plan_assistance(
+        &self,
+        ctx: &Context<'_>,
+        problem_id: i32,
+        agency: Option<String>,
+        project: String,
+        planned_on: String,
+        #[graphql(desc = "Baht.")] budget: Option<f64>,
+    ) -> Result<Plan> {
+        let today = types::overdue_rule(ctx).today;
+        let row = plans::make(
+            db(ctx)?,
+            principal(ctx)?,
+            PlanInput {
+                problem_id,
+                agency,
+                project,
+                planned_on,
+                budget,
+            },
+            today,
+        )
+        .await
+        .gql()?;
+        Ok(Plan(row))
+    }
+
+    /// Removes a plan (the agency its own; the district or an admin any they see); true
+    /// when removed.
+    async fn remove_plan(&self, ctx: &Context<'_>, id: i32) -> Result<bool> {
+        plans::remove(db(ctx)?, principal(ctx)?, id).await.gql()?;
+        Ok(true)
     }
 
     /// Removes a movement recorded by mistake (a loan after its repayments); true when

@@ -100,6 +100,15 @@ impl StatsRow {
     async fn logbook_entries(&self) -> u64 {
         self.0.logbook_entries
     }
+    /// Agencies' plans on those problems (`planAssistance`).
+    async fn planned(&self) -> u64 {
+        self.0.planned
+    }
+    /// Those plans done: the agency recorded help on the problem on or after the day the
+    /// plan was made.
+    async fn planned_done(&self) -> u64 {
+        self.0.planned_done
+    }
 }
 
 /// The grouped counts.
@@ -117,6 +126,10 @@ impl StatsQuery {
         ctx: &Context<'_>,
         filter: Option<ProblemFilter>,
         group_by: Vec<StatsKey>,
+        #[graphql(
+            desc = "As things stood at the end of this day (`2022-04-15`, `15/4/2565`; not after today): each problem's status is its latest logbook entry's on or before it, entries and plans are those up to it, households closed by it, overdue on it. A filter on status reads the day's status."
+        )]
+        as_of: Option<String>,
     ) -> Result<Vec<StatsRow>> {
         let p = principal(ctx)?;
         let condition = problem_condition(&filter.unwrap_or_default()).gql()?;
@@ -127,7 +140,11 @@ impl StatsQuery {
             }
         }
         let rule = types::overdue_rule(ctx);
-        let rows = service::stats::grouped(db(ctx)?, p, condition, &keys, rule)
+        let day = match as_of.as_deref() {
+            Some(raw) => Some(super::programme::as_of(ctx, Some(raw))?),
+            None => None,
+        };
+        let rows = service::stats::grouped_as_of(db(ctx)?, p, condition, &keys, rule, day)
             .await
             .gql()?;
         Ok(rows.into_iter().map(StatsRow).collect())

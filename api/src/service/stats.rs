@@ -6,11 +6,17 @@
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::service::follow_up::OverdueRule;
+use chrono::NaiveDate;
 use entity::summary::Summary;
 use entity::types::{AreaCode, Dimension, ProblemStatus};
-use entity::{analysis, household, household_follow_up, indicator, logbook_entry, member, problem};
+use entity::{
+    analysis, household, household_follow_up, indicator, logbook_entry, member, plan, problem,
+};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Iterable, PaginatorTrait,
+    QueryFilter,
+};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -63,6 +69,11 @@ pub struct Row {
     /// Logbook entries on those problems not yet verified by the district (recorded or
     /// returned).
     pub unverified_entries: u64,
+    /// Agencies' plans on those problems.
+    pub planned: u64,
+    /// Those plans done: the agency recorded help on the problem on or after the day the
+    /// plan was made.
+    pub planned_done: u64,
 }
 
 /// The key as a text expression (so every key reads back the same way).
@@ -84,21 +95,78 @@ fn g(i: usize) -> Alias {
     Alias::new(format!("g{i}"))
 }
 
-/// Visible problems joined to their household and indicator, filtered.
-fn base(condition: &Condition) -> SelectStatement {
-    Query::select()
-        .from(problem::Entity)
-        .inner_join(
-            household::Entity,
-            Expr::col((household::Entity, household::Column::HouseCode))
+/// `problems` as they stood at the end of `day`: every stored problem, its status and next
+/// visit those of its latest logbook entry on or before the day (by date, then the order
+/// written), or not started. Aliased `problems`, so every condition and expression over the
+/// table reads the day's values.
+fn problems_as_of(backend: DbBackend, day: NaiveDate) -> SelectStatement {
+    let d = entity::db::date_literal(backend, day);
+    let latest = |col: &str| {
+        format!(
+            r#"(SELECT "le"."{col}" FROM "logbook_entries" "le" WHERE "le"."problem_id" = "problems"."id" AND "le"."entry_date" <= {d} ORDER BY "le"."entry_date" DESC, "le"."written_seq" DESC, "le"."id" DESC LIMIT 1)"#
+        )
+    };
+    let mut q = Query::select();
+    for c in problem::Column::iter()
+        .filter(|c| !matches!(c, problem::Column::Status | problem::Column::NextVisitOn))
+    {
+        q.column((problem::Entity, c));
+    }
+    q.expr_as(
+        Expr::cust(format!("COALESCE({}, 'not_started')", latest("status"))),
+        problem::Column::Status,
+    )
+    .expr_as(
+        Expr::cust(latest("next_visit_on")),
+        problem::Column::NextVisitOn,
+    )
+    .from(problem::Entity)
+    .to_owned()
+}
+
+/// `household_follow_ups` as they stood at the end of `day`: a household closed after it is
+/// open (urgency keeps no history: as it stands now).
+fn follow_ups_as_of(backend: DbBackend, day: NaiveDate) -> SelectStatement {
+    use household_follow_up::Column as F;
+    let d = entity::db::date_literal(backend, day);
+    let mut q = Query::select();
+    for c in F::iter().filter(|c| !matches!(c, F::ClosedReason | F::ClosedOn)) {
+        q.column(c);
+    }
+    q.expr_as(
+        Expr::cust(format!(
+            r#"CASE WHEN "closed_on" <= {d} THEN "closed_reason" END"#
+        )),
+        F::ClosedReason,
+    )
+    .expr_as(
+        Expr::cust(format!(
+            r#"CASE WHEN "closed_on" <= {d} THEN "closed_on" END"#
+        )),
+        F::ClosedOn,
+    )
+    .from(household_follow_up::Entity)
+    .to_owned()
+}
+
+/// Visible problems joined to their household and indicator, filtered; as they stood at the
+/// end of a day when one is given.
+fn base(condition: &Condition, as_of: Option<(DbBackend, NaiveDate)>) -> SelectStatement {
+    let mut q = Query::select();
+    match as_of {
+        Some((b, day)) => q
+            .from_subquery(problems_as_of(b, day), problem::Entity)
+            .join_subquery(
+                JoinType::LeftJoin,
+                follow_ups_as_of(b, day),
+                household_follow_up::Entity,
+                Expr::col((
+                    household_follow_up::Entity,
+                    household_follow_up::Column::HouseCode,
+                ))
                 .equals((problem::Entity, problem::Column::HouseCode)),
-        )
-        .inner_join(
-            indicator::Entity,
-            Expr::col((indicator::Entity, indicator::Column::Code))
-                .equals((problem::Entity, problem::Column::IndicatorCode)),
-        )
-        .join(
+            ),
+        None => q.from(problem::Entity).join(
             JoinType::LeftJoin,
             household_follow_up::Entity,
             Expr::col((
@@ -106,9 +174,20 @@ fn base(condition: &Condition) -> SelectStatement {
                 household_follow_up::Column::HouseCode,
             ))
             .equals((problem::Entity, problem::Column::HouseCode)),
-        )
-        .cond_where(condition.clone())
-        .to_owned()
+        ),
+    };
+    q.inner_join(
+        household::Entity,
+        Expr::col((household::Entity, household::Column::HouseCode))
+            .equals((problem::Entity, problem::Column::HouseCode)),
+    )
+    .inner_join(
+        indicator::Entity,
+        Expr::col((indicator::Entity, indicator::Column::Code))
+            .equals((problem::Entity, problem::Column::IndicatorCode)),
+    )
+    .cond_where(condition.clone())
+    .to_owned()
 }
 
 fn read_keys(r: &sea_orm::QueryResult, n: usize) -> Result<Vec<Option<String>>, sea_orm::DbErr> {
@@ -127,7 +206,28 @@ pub async fn grouped(
     group_by: &[Key],
     rule: OverdueRule,
 ) -> ApiResult<Vec<Row>> {
-    let overdue = rule.overdue_sql(db.get_database_backend());
+    grouped_as_of(db, p, filter, group_by, rule, None).await
+}
+
+/// [`grouped`] as things stood at the end of `as_of` (now when none): every stored problem
+/// with the status of its latest logbook entry on or before the day, the entries up to the
+/// day, households closed by the day, and problems overdue on it (`rule.today` is the day).
+/// Urgency keeps no history: it is counted as it stands.
+pub async fn grouped_as_of(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    filter: Condition,
+    group_by: &[Key],
+    rule: OverdueRule,
+    as_of: Option<NaiveDate>,
+) -> ApiResult<Vec<Row>> {
+    let backend = db.get_database_backend();
+    let rule = match as_of {
+        Some(day) => OverdueRule { today: day, ..rule },
+        None => rule,
+    };
+    let as_of = as_of.map(|d| (backend, d));
+    let overdue = rule.overdue_sql(backend);
     let condition = Condition::all().add(p.problems()).add(filter);
     let n = group_by.len();
 
@@ -145,7 +245,35 @@ pub async fn grouped(
         .from(logbook_entry::Entity)
         .group_by_col(logbook_entry::Column::ProblemId)
         .to_owned();
-    let mut a = base(&condition);
+    let mut per_problem = per_problem;
+    if let Some((_, day)) = as_of {
+        per_problem.and_where(logbook_entry::Column::EntryDate.lte(day));
+    }
+    // plans per problem, and those done: the agency recorded help on the problem on or
+    // after the day the plan was made (both by the day, as of one)
+    let until = match as_of {
+        Some((b, day)) => format!(
+            r#" AND "le"."entry_date" <= {}"#,
+            entity::db::date_literal(b, day)
+        ),
+        None => String::new(),
+    };
+    let mut per_plan = Query::select()
+        .column(plan::Column::ProblemId)
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .expr_as(
+            Expr::cust(format!(
+                r#"SUM(CASE WHEN EXISTS (SELECT 1 FROM "logbook_entries" "le" WHERE "le"."problem_id" = "plans"."problem_id" AND "le"."agency_id" = "plans"."agency_id" AND "le"."entry_date" >= "plans"."made_on"{until}) THEN 1 ELSE 0 END)"#
+            )),
+            Alias::new("d"),
+        )
+        .from(plan::Entity)
+        .group_by_col(plan::Column::ProblemId)
+        .to_owned();
+    if let Some((_, day)) = as_of {
+        per_plan.and_where(plan::Column::MadeOn.lte(day));
+    }
+    let mut a = base(&condition, as_of);
     for (i, k) in group_by.iter().enumerate() {
         a.expr_as(key_expr(*k), g(i)).add_group_by([key_expr(*k)]);
     }
@@ -164,16 +292,31 @@ pub async fn grouped(
             Expr::cust(r#"CAST(COALESCE(SUM("e"."u"), 0) AS BIGINT)"#),
             Alias::new("unverified"),
         )
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM("pl"."n"), 0) AS BIGINT)"#),
+            Alias::new("planned"),
+        )
+        .expr_as(
+            Expr::cust(r#"CAST(COALESCE(SUM("pl"."d"), 0) AS BIGINT)"#),
+            Alias::new("planned_done"),
+        )
         .join_subquery(
             JoinType::LeftJoin,
             per_problem,
             Alias::new("e"),
             Expr::col((Alias::new("e"), logbook_entry::Column::ProblemId))
                 .equals((problem::Entity, problem::Column::Id)),
+        )
+        .join_subquery(
+            JoinType::LeftJoin,
+            per_plan,
+            Alias::new("pl"),
+            Expr::col((Alias::new("pl"), plan::Column::ProblemId))
+                .equals((problem::Entity, problem::Column::Id)),
         );
 
     // households, solved households and people per group
-    let mut inner = base(&condition);
+    let mut inner = base(&condition, as_of);
     for (i, k) in group_by.iter().enumerate() {
         inner
             .expr_as(key_expr(*k), g(i))
@@ -252,6 +395,8 @@ pub async fn grouped(
         row.logbook_entries = u64::try_from(r.try_get_by_index::<i64>(n + 1)?).unwrap_or(0);
         row.overdue_problems = u64::try_from(r.try_get_by_index::<i64>(n + 2)?).unwrap_or(0);
         row.unverified_entries = u64::try_from(r.try_get_by_index::<i64>(n + 3)?).unwrap_or(0);
+        row.planned = u64::try_from(r.try_get_by_index::<i64>(n + 4)?).unwrap_or(0);
+        row.planned_done = u64::try_from(r.try_get_by_index::<i64>(n + 5)?).unwrap_or(0);
     }
     for r in db.query_all(&b).await? {
         let keys = read_keys(&r, n)?;
