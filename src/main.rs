@@ -89,8 +89,9 @@ enum Command {
     },
     /// Write a report workbook: the monthly district-to-province report (`--month`, due on
     /// the 10th: problems per district × dimension × status as of the month's last day, and
-    /// the month's logbook entries), or the fund report (`--funds`: every fund's capital,
-    /// grants, loans, repayments, arrears and balance on a day, per fund and per district).
+    /// the month's logbook entries), the quarterly or fiscal-year report (`--quarter`,
+    /// `--fiscal-year`), or the fund report (`--funds`: every fund's capital, grants, loans,
+    /// repayments, arrears and balance on a day, per fund and per district).
     #[command(group = clap::ArgGroup::new("which").required(true))]
     Report {
         /// The month, `YYYY-MM` (Christian era, e.g. 2026-10).
@@ -99,6 +100,15 @@ enum Command {
         /// The fund report.
         #[arg(long, group = "which")]
         funds: bool,
+        /// A quarter of the fiscal year, `2566Q1` (Q1 = October–December): problems per
+        /// district × dimension × status at its end, what changed in it, money by fund, and
+        /// the per-agency results.
+        #[arg(long, group = "which", value_name = "FYQn")]
+        quarter: Option<String>,
+        /// A fiscal year (October to September, by its Buddhist-era year), `2566`: as
+        /// --quarter, over the year.
+        #[arg(long, group = "which", value_name = "YEAR")]
+        fiscal_year: Option<String>,
         /// With --funds: the day (`2022-09-30`, `30/9/2565`; today unless given).
         #[arg(long, requires = "funds", value_name = "DATE")]
         as_of: Option<String>,
@@ -656,6 +666,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     ..
                 } => report(&db, &month, district.as_deref(), &out).await,
                 Command::Report {
+                    quarter,
+                    fiscal_year,
+                    district,
+                    out,
+                    funds: false,
+                    ..
+                } => {
+                    period_report(
+                        &db,
+                        quarter.as_deref(),
+                        fiscal_year.as_deref(),
+                        district.as_deref(),
+                        &out,
+                    )
+                    .await
+                }
+                Command::Report {
                     as_of,
                     district,
                     out,
@@ -1114,6 +1141,28 @@ async fn report(
         r.entries.len(),
         out.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn period_report(
+    db: &sea_orm::DatabaseConnection,
+    quarter: Option<&str>,
+    fiscal_year: Option<&str>,
+    district: Option<&str>,
+    out: &std::path::Path,
+) -> Result<ExitCode> {
+    let who = match district_arg(district)? {
+        Some(d) => api::access::Principal::Operator {
+            district: Some(d.as_str().to_string()),
+        },
+        None => api::service::agencies::operator(),
+    };
+    let (key, bytes) = match api::web::period_report(db, &who, quarter, fiscal_year).await {
+        Err(e @ api::error::ApiError::BadInput { .. }) => return Err(usage(e.to_string())),
+        other => other?,
+    };
+    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("รายงาน {key} / report for {key} → {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -258,6 +258,30 @@ pub async fn fund_report(
     Ok((day, bytes))
 }
 
+/// The quarterly (`quarter`, `2566Q1`) or fiscal-year (`fiscal_year`, `2566`) report
+/// workbook over what `p` may see, and the period's key. Exactly one of the two.
+pub async fn period_report(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    quarter: Option<&str>,
+    fiscal_year: Option<&str>,
+) -> ApiResult<(String, Vec<u8>)> {
+    use crate::service::periods::{self, Period};
+    let period = match (quarter, fiscal_year) {
+        (Some(q), None) => Period::parse_quarter(q)?,
+        (None, Some(y)) => Period::parse_fiscal_year(y)?,
+        _ => {
+            return Err(ApiError::bad_input(
+                "quarter",
+                "give either quarter (2566Q1) or fiscalYear (2566)",
+            ));
+        }
+    };
+    let report = periods::period(db, p, period).await?;
+    let bytes = periods::period_workbook(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((period.key(), bytes))
+}
+
 /// Most households one map answer carries.
 pub const MAP_MAX_POINTS: usize = 50_000;
 

@@ -520,6 +520,27 @@ async fn funds_are_kept_and_reported_on_the_command_line(app: TestApp) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(std::fs::metadata(&file).is_ok_and(|m| m.len() > 1000));
+    // the quarterly and fiscal-year reports
+    for which in [["--quarter", "2566Q1"], ["--fiscal-year", "2566"]] {
+        let out = logbook(&app.url, &["report", which[0], which[1], f]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = logbook(&app.url, &["report", "--quarter", "2566Q7", f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quarter"));
+    assert_eq!(
+        logbook(
+            &app.url,
+            &["report", "--quarter", "2566Q1", "--fiscal-year", "2566", f]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
     // --as-of belongs to --funds; a report needs one of --month and --funds
     assert_eq!(
         logbook(&app.url, &["report", "--as-of", "2022-01-01", f])

@@ -653,14 +653,22 @@ async fn agencies_plan_problems_and_the_board_sees_them_done(app: TestApp) {
     );
 }
 
-/// A problem's status on a day, recomputed from the entries alone: its latest entry on or
-/// before the day (by date, then the order written), or not started.
-async fn stats_as_of_any_day_match_the_history(app: TestApp) {
+/// A problem: id, indicator, house code.
+type ProblemRow = (i32, i32, String);
+/// An entry: problem, date, write order, id, status, agency id, amount in satang.
+type EntryRow = (
+    i32,
+    chrono::NaiveDate,
+    i64,
+    i32,
+    String,
+    Option<i32>,
+    Option<i64>,
+);
+
+/// Every problem and logbook entry, read with plain SQL.
+async fn history(app: &TestApp) -> (Vec<ProblemRow>, Vec<EntryRow>) {
     use sea_orm::ConnectionTrait;
-    use std::collections::BTreeMap;
-    let ds = dataset(40, 73);
-    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
-    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
     let b = app.db.get_database_backend();
     let rows = |sql: &str| {
         let db = app.db.clone();
@@ -671,32 +679,66 @@ async fn stats_as_of_any_day_match_the_history(app: TestApp) {
                 .expect("query")
         }
     };
-    let problems: Vec<(i32, i32, String)> =
-        rows("SELECT id, indicator_code, house_code FROM problems")
-            .await
-            .iter()
-            .map(|r| {
-                (
-                    r.try_get_by_index(0).expect("id"),
-                    r.try_get_by_index(1).expect("indicator"),
-                    r.try_get_by_index(2).expect("house"),
-                )
-            })
-            .collect();
-    let entries: Vec<(i32, chrono::NaiveDate, i64, i32, String)> =
-        rows("SELECT problem_id, entry_date, written_seq, id, status FROM logbook_entries")
-            .await
-            .iter()
-            .map(|r| {
-                (
-                    r.try_get_by_index(0).expect("problem"),
-                    r.try_get_by_index(1).expect("date"),
-                    r.try_get_by_index(2).expect("seq"),
-                    r.try_get_by_index(3).expect("id"),
-                    r.try_get_by_index(4).expect("status"),
-                )
-            })
-            .collect();
+    let problems = rows("SELECT id, indicator_code, house_code FROM problems")
+        .await
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).expect("id"),
+                r.try_get_by_index(1).expect("indicator"),
+                r.try_get_by_index(2).expect("house"),
+            )
+        })
+        .collect();
+    let entries = rows(
+        "SELECT problem_id, entry_date, written_seq, id, status, agency_id, amount_satang FROM logbook_entries",
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r.try_get_by_index(0).expect("problem"),
+            r.try_get_by_index(1).expect("date"),
+            r.try_get_by_index(2).expect("seq"),
+            r.try_get_by_index(3).expect("id"),
+            r.try_get_by_index(4).expect("status"),
+            r.try_get_by_index(5).expect("agency"),
+            r.try_get_by_index(6).expect("amount"),
+        )
+    })
+    .collect();
+    (problems, entries)
+}
+
+/// Each problem's status at the end of `day`, from the entries alone: its latest entry on
+/// or before the day (by date, then the order written); absent when not started.
+fn statuses_at(
+    entries: &[EntryRow],
+    day: chrono::NaiveDate,
+) -> std::collections::HashMap<i32, String> {
+    let mut latest: std::collections::HashMap<i32, (chrono::NaiveDate, i64, i32, String)> =
+        Default::default();
+    for (pid, d, seq, id, status, ..) in entries {
+        if *d <= day {
+            let e = latest
+                .entry(*pid)
+                .or_insert((*d, *seq, *id, status.clone()));
+            if (*d, *seq, *id) > (e.0, e.1, e.2) {
+                *e = (*d, *seq, *id, status.clone());
+            }
+        }
+    }
+    latest.into_iter().map(|(k, v)| (k, v.3)).collect()
+}
+
+/// A problem's status on a day, recomputed from the entries alone: its latest entry on or
+/// before the day (by date, then the order written), or not started.
+async fn stats_as_of_any_day_match_the_history(app: TestApp) {
+    use std::collections::BTreeMap;
+    let ds = dataset(40, 73);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let (problems, entries) = history(&app).await;
     let mut days: Vec<chrono::NaiveDate> = entries.iter().map(|e| e.1).collect();
     days.sort();
     days.dedup();
@@ -712,18 +754,8 @@ async fn stats_as_of_any_day_match_the_history(app: TestApp) {
     let q = "query($d: String) { stats(groupBy: [DIMENSION, STATUS], asOf: $d) { dimension status problems logbookEntries } total: stats(groupBy: [], asOf: $d) { problems households solvedHouseholds logbookEntries } solved: stats(groupBy: [], asOf: $d, filter: {status: SOLVED}) { problems } }";
     for day in picks {
         // the independent recomputation
-        let mut latest: BTreeMap<i32, (chrono::NaiveDate, i64, i32, &str)> = BTreeMap::new();
-        for (pid, d, seq, id, status) in &entries {
-            if *d <= day {
-                let e = latest
-                    .entry(*pid)
-                    .or_insert((*d, *seq, *id, status.as_str()));
-                if (*d, *seq, *id) > (e.0, e.1, e.2) {
-                    *e = (*d, *seq, *id, status.as_str());
-                }
-            }
-        }
-        let status_of = |pid: i32| latest.get(&pid).map_or("not_started", |e| e.3);
+        let latest = statuses_at(&entries, day);
+        let status_of = |pid: i32| latest.get(&pid).map_or("not_started", String::as_str);
         let mut want: BTreeMap<(String, String), i64> = BTreeMap::new();
         let mut open_houses: std::collections::HashSet<&str> = Default::default();
         let mut houses: std::collections::HashSet<&str> = Default::default();
@@ -800,7 +832,196 @@ async fn stats_as_of_any_day_match_the_history(app: TestApp) {
     assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "asOf"), "{v}");
 }
 
+/// The quarter (`2566Q1`) a day falls in.
+fn quarter_of(day: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let fy = day.year() + 543 + i32::from(day.month() >= 10);
+    let q = match day.month() {
+        10..=12 => 1,
+        1..=3 => 2,
+        4..=6 => 3,
+        _ => 4,
+    };
+    format!("{fy}Q{q}")
+}
+
+/// The total row (last) of a period report's district sheet: the five statuses at the end,
+/// all problems, recorded, solved in the period, entries, amount.
+fn period_totals(body: &[u8]) -> Vec<f64> {
+    let sheet = read_sheet(body, "สรุปรายอำเภอ");
+    let last = sheet.last().expect("a total row");
+    assert_eq!(last[0], "รวมทั้งหมด", "{sheet:?}");
+    last[3..13]
+        .iter()
+        .map(|c| {
+            c.parse::<f64>()
+                .unwrap_or_else(|_| panic!("{c} in {last:?}"))
+        })
+        .collect()
+}
+
+async fn quarters_fiscal_years_and_agency_results_come_from_the_history(app: TestApp) {
+    let ds = dataset(40, 75);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let (problems, entries) = history(&app).await;
+    let mut days: Vec<chrono::NaiveDate> = entries.iter().map(|e| e.1).collect();
+    days.sort();
+    let middle = days[days.len() / 2];
+    let quarter = quarter_of(middle);
+    let fy: i32 = quarter[..4].parse().expect("year");
+    let ce = fy - 543;
+    let q: u32 = quarter[5..].parse().expect("q");
+    let (first, last) = {
+        let first = match q {
+            1 => chrono::NaiveDate::from_ymd_opt(ce - 1, 10, 1),
+            n => chrono::NaiveDate::from_ymd_opt(ce, 1 + 3 * (n - 2), 1),
+        }
+        .expect("first");
+        let last = first
+            .checked_add_months(chrono::Months::new(3))
+            .and_then(|d| d.pred_opt())
+            .expect("last");
+        (first, last)
+    };
+    let get = |path: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move { app.get(&path, Some(&admin)).await }
+    };
+    let (status, ct, body) = get(format!("/reports/period.xlsx?quarter={quarter}")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(ct.contains("spreadsheetml"));
+    let t = period_totals(&body);
+    // the independent recomputation
+    let end = statuses_at(&entries, last);
+    let before = statuses_at(&entries, first - chrono::Days::new(1));
+    let mut by_status = [0f64; 5];
+    let order = [
+        "not_started",
+        "solved",
+        "awaiting_follow_up",
+        "following_up",
+        "not_solvable_yet",
+    ];
+    let mut solved = 0f64;
+    for (id, ..) in &problems {
+        let s = end.get(id).map_or("not_started", String::as_str);
+        by_status[order.iter().position(|o| *o == s).expect("status")] += 1.0;
+        if s == "solved" && before.get(id).map(String::as_str) != Some("solved") {
+            solved += 1.0;
+        }
+    }
+    let in_period: Vec<_> = entries
+        .iter()
+        .filter(|e| (first..=last).contains(&e.1))
+        .collect();
+    assert!(!in_period.is_empty());
+    assert_eq!(t[..5], by_status, "{quarter}");
+    assert_eq!(t[5], problems.len() as f64);
+    assert_eq!(t[7], solved, "{quarter}: solved in the period");
+    assert_eq!(
+        t[8],
+        in_period.len() as f64,
+        "{quarter}: entries in the period"
+    );
+    let amount: i64 = in_period.iter().filter_map(|e| e.6).sum();
+    assert!(
+        (t[9] - amount as f64 / 100.0).abs() < 0.005,
+        "{} vs {amount}",
+        t[9]
+    );
+
+    // the four quarters add up to their fiscal year
+    let (status, _, body) = get(format!("/reports/period.xlsx?fiscalYear={fy}")).await;
+    assert_eq!(status, 200);
+    let year = period_totals(&body);
+    let mut sums = [0f64; 3];
+    for n in 1..=4 {
+        let (status, _, body) = get(format!("/reports/period.xlsx?quarter={fy}Q{n}")).await;
+        assert_eq!(status, 200);
+        let t = period_totals(&body);
+        sums[0] += t[6];
+        sums[1] += t[8];
+        sums[2] += t[9];
+    }
+    assert_eq!(
+        (sums[0], sums[1]),
+        (year[6], year[8]),
+        "recorded and entries"
+    );
+    assert!((sums[2] - year[9]).abs() < 0.005);
+    for bad in [
+        format!("/reports/period.xlsx?quarter={fy}Q5"),
+        format!("/reports/period.xlsx?quarter={fy}Q1&fiscalYear={fy}"),
+        "/reports/period.xlsx".to_string(),
+        "/reports/period.xlsx?fiscalYear=2023".to_string(),
+    ] {
+        let (status, _, body) = get(bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {}", String::from_utf8_lossy(&body));
+    }
+
+    // per-agency results against the entries: the health agency's health problems
+    let pho = app
+        .count("SELECT CAST(id AS BIGINT) FROM agencies WHERE code = '33-pho'")
+        .await as i32;
+    let day = middle;
+    let now = statuses_at(&entries, day);
+    let health: Vec<i32> = problems
+        .iter()
+        .filter(|p| (1..=4).contains(&p.1))
+        .map(|p| p.0)
+        .collect();
+    let solved = health
+        .iter()
+        .filter(|id| now.get(id).map(String::as_str) == Some("solved"))
+        .count() as i64;
+    let theirs: Vec<_> = entries
+        .iter()
+        .filter(|e| e.1 <= day && e.5 == Some(pho) && health.contains(&e.0))
+        .collect();
+    let q = "query($d: String) { agencyResults(asOf: $d) { agency dimension problems solved followingUp notSolvableYet notStarted entries money } }";
+    let http = app.http();
+    let v = gql(&http, &admin, q, json!({"d": day.to_string()})).await;
+    let rows = data(&v, "agencyResults").as_array().expect("rows").clone();
+    let row = rows
+        .iter()
+        .find(|r| r["agency"] == "33-pho" && r["dimension"] == "HEALTH")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(row["problems"].as_i64(), Some(health.len() as i64));
+    assert_eq!(row["solved"].as_i64(), Some(solved), "{row}");
+    assert_eq!(
+        ["solved", "followingUp", "notSolvableYet", "notStarted"]
+            .iter()
+            .map(|k| row[*k].as_i64().unwrap_or(-1))
+            .sum::<i64>(),
+        health.len() as i64
+    );
+    assert_eq!(row["entries"].as_i64(), Some(theirs.len() as i64), "{row}");
+    let money: i64 = theirs.iter().filter_map(|e| e.6).sum();
+    assert!((row["money"].as_f64().unwrap_or(-1.0) - money as f64 / 100.0).abs() < 0.005);
+    // every agency of the province, each dimension it owns
+    assert!(
+        rows.iter()
+            .any(|r| r["agency"] == "33-edu" && r["dimension"] == "EDUCATION")
+    );
+    // an agency key sees its own results only
+    let health_key = app.key(KeyScope::Agency("33-pho".into())).await;
+    let v = gql(&http, &health_key, q, json!({})).await;
+    let own = data(&v, "agencyResults").as_array().expect("rows");
+    assert!(
+        !own.is_empty() && own.iter().all(|r| r["agency"] == "33-pho"),
+        "{v}"
+    );
+}
+
 on_both_databases!(
+    quarters_fiscal_years_and_agency_results_come_from_the_history,
     agencies_plan_problems_and_the_board_sees_them_done,
     stats_as_of_any_day_match_the_history,
 );

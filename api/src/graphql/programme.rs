@@ -7,7 +7,7 @@ use crate::service::funds::{self, FundInput, MovementInput};
 use crate::service::plans::{self, PlanInput, PlanRow};
 use chrono::NaiveDate;
 use entity::funds as arithmetic;
-use entity::types::{FundLevel, FundMovementKind};
+use entity::types::{Dimension, FundLevel, FundMovementKind};
 
 /// `asOf` as given (`2022-09-30`, `30/9/2565` …, not after today), or today.
 pub(crate) fn as_of(ctx: &Context<'_>, raw: Option<&str>) -> Result<NaiveDate> {
@@ -322,6 +322,61 @@ impl Plan {
     }
 }
 
+/// One agency's results in one dimension it owns.
+pub struct AgencyResult(crate::service::periods::AgencyRow);
+
+#[Object]
+impl AgencyResult {
+    /// Agency code.
+    async fn agency(&self) -> &str {
+        &self.0.agency_code
+    }
+    /// Agency name.
+    async fn agency_name(&self) -> &str {
+        &self.0.agency_name
+    }
+    /// The dimension.
+    async fn dimension(&self) -> Option<Dimension> {
+        self.0.dimension
+    }
+    /// Problems of the dimension in the agency's province.
+    async fn problems(&self) -> u64 {
+        self.0.problems
+    }
+    /// Of those, solved.
+    async fn solved(&self) -> u64 {
+        self.0.solved
+    }
+    /// Awaiting or under follow-up.
+    async fn following_up(&self) -> u64 {
+        self.0.following_up
+    }
+    /// Not yet solvable.
+    async fn not_solvable_yet(&self) -> u64 {
+        self.0.not_solvable_yet
+    }
+    /// Not started.
+    async fn not_started(&self) -> u64 {
+        self.0.not_started
+    }
+    /// Logbook entries the agency recorded on them.
+    async fn entries(&self) -> u64 {
+        self.0.entries
+    }
+    /// Money it gave on them, baht.
+    async fn money(&self) -> f64 {
+        baht(self.0.money)
+    }
+    /// Its plans on them.
+    async fn planned(&self) -> u64 {
+        self.0.planned
+    }
+    /// Of those, done.
+    async fn planned_done(&self) -> u64 {
+        self.0.planned_done
+    }
+}
+
 /// Programme queries.
 #[derive(Default)]
 pub struct ProgrammeQuery;
@@ -368,6 +423,26 @@ impl ProgrammeQuery {
         .into_iter()
         .map(Plan)
         .collect())
+    }
+
+    /// Per agency and dimension it owns, as the agencies present their results to the board:
+    /// problems, solved, under follow-up, not yet solvable, the agency's entries and money,
+    /// its plans — as things stood at the end of `asOf` (today). An agency key sees its own.
+    #[graphql(complexity = 2_000)]
+    async fn agency_results(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<String>,
+    ) -> Result<Vec<AgencyResult>> {
+        let day = self::as_of(ctx, as_of.as_deref())?;
+        Ok(
+            crate::service::periods::agency_results(db(ctx)?, principal(ctx)?, day)
+                .await
+                .gql()?
+                .into_iter()
+                .map(AgencyResult)
+                .collect(),
+        )
     }
 
     /// The grants, loans and repayments of a household the key may see, by date.

@@ -197,6 +197,7 @@ pub fn app(state: AppState) -> Router {
         .route("/dashboard.svg", get(dashboard))
         .route("/reports/monthly.xlsx", get(monthly_report))
         .route("/reports/funds.xlsx", get(fund_report))
+        .route("/reports/period.xlsx", get(period_report))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/exports/{id}/{file}", get(export_file))
         .route("/evidence/{id}", get(evidence_photo))
@@ -581,6 +582,22 @@ async fn dashboard(
     match web::dashboard_svg(&s.db, &p, english).await {
         Ok(svg) => ([(CONTENT_TYPE, "image/svg+xml; charset=utf-8")], svg).into_response(),
         Err(e) => internal("dashboard", &e),
+    }
+}
+
+/// GET `/reports/period.xlsx?quarter=2566Q1` or `?fiscalYear=2566`: the quarterly or
+/// fiscal-year report over what the key may see.
+async fn period_report(
+    State(s): State<Arc<AppState>>,
+    p: Principal,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let quarter = q.get("quarter").map(String::as_str);
+    let year = q.get("fiscalYear").map(String::as_str);
+    match web::period_report(&s.db, &p, quarter, year).await {
+        Ok((key, bytes)) => xlsx(&format!("logbook-report-{key}.xlsx"), bytes),
+        Err(e @ ApiError::BadInput { .. }) => e.into_response(),
+        Err(e) => internal("period report", &e),
     }
 }
 

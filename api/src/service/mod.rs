@@ -14,6 +14,7 @@ pub mod households;
 pub mod imports;
 pub mod keys;
 pub mod logbook;
+pub mod periods;
 pub mod plans;
 pub mod problems;
 pub mod reports;
