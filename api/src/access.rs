@@ -6,7 +6,7 @@ use entity::catalog::INDICATORS;
 use entity::types::Dimension;
 use entity::{
     agency, analysis, audit_event, fund, fund_movement, household, import_batch, logbook_entry,
-    member, plan, problem,
+    member, plan, problem, target,
 };
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition};
@@ -311,6 +311,29 @@ impl Principal {
             _ => Err(ApiError::Forbidden(format!(
                 "area {area} is in another province"
             ))),
+        }
+    }
+
+    /// Targets it may see: a national admin all; everyone else its province's.
+    pub fn targets(&self) -> Condition {
+        match self.province() {
+            None => Condition::all(),
+            Some(p) => Condition::all().add(target::Column::ProvinceCode.eq(p)),
+        }
+    }
+
+    /// Whether it may set (or remove) the targets of `province`: a national admin and the
+    /// command line any, a province admin its own; districts and agencies none.
+    pub fn may_set_targets(&self, province: &str) -> ApiResult<()> {
+        match (self, self.reach()) {
+            (_, Reach::All) => Ok(()),
+            (Principal::Admin { .. }, Reach::Province(own)) if own == province => Ok(()),
+            (Principal::Admin { .. }, _) => Err(ApiError::Forbidden(format!(
+                "this key is for another province, not {province}"
+            ))),
+            _ => Err(ApiError::Forbidden(
+                "targets are set by the province centre (an admin key)".into(),
+            )),
         }
     }
 

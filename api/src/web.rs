@@ -121,9 +121,15 @@ pub async fn dashboard_svg(
         d.dedup();
         d
     };
+    // the province's targets, each as a bar of its problems solved, on top
+    let targets = crate::service::targets::list(db, p).await?;
+    let today = chrono::Local::now().date_naive();
+    let progress = crate::service::targets::progress_of(db, p, &targets, today).await?;
     let (label_w, bar_w, row_h, gap) = (230.0, 560.0, 20.0, 14.0);
+    let target_h = 46.0;
     let width = label_w + bar_w + 80.0;
     let height = 70.0
+        + targets.len() as f64 * target_h
         + districts.len() as f64 * (5.0 * row_h + 22.0 + gap)
         + if districts.is_empty() { 30.0 } else { 0.0 };
     let mut s = String::new();
@@ -150,6 +156,55 @@ pub async fn dashboard_svg(
         x += 18.0 + label.chars().count() as f64 * 7.5 + 18.0;
     }
     let mut y = 40.0;
+    for (t, rows) in targets.iter().zip(&progress) {
+        let Some(w) = rows.first() else { continue };
+        let share = if w.total == 0 {
+            1.0
+        } else {
+            w.done as f64 / w.total as f64
+        };
+        let line = if english {
+            format!(
+                "{}: {} of {} solved, {} left, {} days to {}; needs {:.1}/week, last 4 weeks {:.1}/week",
+                t.name,
+                w.done,
+                w.total,
+                w.remaining,
+                w.days_left,
+                t.due_on,
+                w.needed_per_week,
+                w.last_four_weeks_per_week
+            )
+        } else {
+            format!(
+                "{}: แก้ไขแล้ว {} จาก {} เหลือ {} อีก {} วัน (ถึง {}) ต้องแก้ {:.1} ต่อสัปดาห์ 4 สัปดาห์ล่าสุด {:.1} ต่อสัปดาห์",
+                t.name,
+                w.done,
+                w.total,
+                w.remaining,
+                w.days_left,
+                entity::types::ThaiDate::from_stored(t.due_on).to_thai(),
+                w.needed_per_week,
+                w.last_four_weeks_per_week
+            )
+        };
+        let _ = write!(
+            s,
+            r##"<g data-target="{}" data-done="{}" data-total="{}" data-on-track="{}"><text x="0" y="{}">{}</text><rect x="0" y="{}" width="{}" height="14" fill="#e0e0e0"/><rect x="0" y="{}" width="{:.1}" height="14" fill="{}"/></g>"##,
+            t.id,
+            w.done,
+            w.total,
+            w.on_track(),
+            y + 14.0,
+            esc(&line),
+            y + 20.0,
+            label_w + bar_w,
+            y + 20.0,
+            (label_w + bar_w) * share,
+            if w.on_track() { "#2e7d32" } else { "#ef6c00" }
+        );
+        y += target_h;
+    }
     if districts.is_empty() {
         let _ = write!(
             s,

@@ -1,10 +1,10 @@
 //! The provincial programme: poverty funds and their movements (capital, grants, loans,
-//! repayments, write-offs), agencies' plans on problems, and the fund a logbook entry's
-//! `fund` text was matched to.
+//! repayments, write-offs), agencies' plans on problems, the province's targets, and the
+//! fund a logbook entry's `fund` text was matched to.
 
 use sea_orm_migration::prelude::*;
 
-/// Adds `funds`, `fund_movements`, `plans`, and `logbook_entries.fund_id`.
+/// Adds `funds`, `fund_movements`, `plans`, `targets`, and `logbook_entries.fund_id`.
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -152,6 +152,24 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("targets"))
+                    .col(id())
+                    .col(col("province_code").string().not_null())
+                    .col(col("name").string().not_null())
+                    .col(col("cohort_id").integer().null())
+                    .col(col("dimension").string().null())
+                    .col(col("due_on").date().not_null())
+                    .col(col("created_by").string().not_null())
+                    .col(col("created_at").timestamp_with_time_zone().not_null())
+                    .foreign_key(&mut fk("targets", "province_code", "areas", "code"))
+                    .foreign_key(&mut fk("targets", "cohort_id", "cohorts", "id"))
+                    .foreign_key(&mut fk("targets", "dimension", "dimensions", "key"))
+                    .to_owned(),
+            )
+            .await?;
         // not keyed: SQLite cannot add a constraint to a table without rebuilding it (see
         // m20261203_000006); the importer and the API write only ids of funds they read
         crate::add_columns(
@@ -163,7 +181,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["plans", "fund_movements", "funds"] {
+        for t in ["targets", "plans", "fund_movements", "funds"] {
             manager
                 .drop_table(Table::drop().table(Alias::new(t)).to_owned())
                 .await?;

@@ -1020,7 +1020,222 @@ async fn quarters_fiscal_years_and_agency_results_come_from_the_history(app: Tes
     );
 }
 
+async fn targets_show_progress_and_the_rate_needed(app: TestApp) {
+    let ds = dataset(40, 76);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let http = app.http();
+    let admin = app
+        .key(KeyScope::Admin {
+            province: Some("33".into()),
+        })
+        .await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let label = text(
+        &app,
+        "SELECT label FROM cohorts WHERE id = (SELECT MIN(cohort_id) FROM problems)",
+    )
+    .await
+    .expect("a cohort");
+    let cohort_id = app
+        .count("SELECT CAST(MIN(cohort_id) AS BIGINT) FROM problems")
+        .await as i32;
+    let set = "mutation($p: String!, $n: String!, $c: String, $d: Dimension, $due: String!) { setTarget(province: $p, name: $n, cohort: $c, dimension: $d, dueOn: $due) { id name dueOn dimension cohort { label } } }";
+    let v = gql(
+        &http,
+        &district,
+        set,
+        json!({"p": "33", "n": "x", "due": "2027-09-30"}),
+    )
+    .await;
+    assert_eq!(code(&v), "FORBIDDEN", "{v}");
+    let v = gql(
+        &http,
+        &admin,
+        set,
+        json!({"p": "10", "n": "x", "due": "2027-09-30"}),
+    )
+    .await;
+    assert_eq!(code(&v), "FORBIDDEN", "another province: {v}");
+    let v = gql(
+        &http,
+        &admin,
+        set,
+        json!({"p": "33", "n": "x", "c": "TPMAP 1999", "due": "2027-09-30"}),
+    )
+    .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "cohort"), "{v}");
+    let v = gql(
+        &http,
+        &admin,
+        set,
+        json!({"p": "33", "n": "x", "due": "2099-09-30"}),
+    )
+    .await;
+    assert_eq!((code(&v), field(&v)), ("BAD_USER_INPUT", "dueOn"), "{v}");
+    let v = gql(
+        &http,
+        &admin,
+        set,
+        json!({"p": "33", "n": "แก้ไขปัญหาด้านสุขภาพให้ครบ", "c": label, "d": "HEALTH", "due": "30/9/2570"}),
+    )
+    .await;
+    let t = data(&v, "setTarget");
+    assert_eq!(
+        (t["dueOn"].as_str(), t["dimension"].as_str()),
+        (Some("2027-09-30"), Some("HEALTH"))
+    );
+    assert_eq!(t["cohort"]["label"].as_str(), Some(label.as_str()));
+
+    // progress on a fixed day, against the entries
+    let (problems, entries) = history(&app).await;
+    let mut days: Vec<chrono::NaiveDate> = entries.iter().map(|e| e.1).collect();
+    days.sort();
+    let day = days[days.len() * 3 / 4];
+    let cohort_of: std::collections::HashMap<i32, i32> = {
+        let rows = {
+            use sea_orm::ConnectionTrait;
+            app.db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    app.db.get_database_backend(),
+                    "SELECT id, cohort_id FROM problems".to_string(),
+                ))
+                .await
+                .expect("query")
+        };
+        rows.iter()
+            .map(|r| {
+                (
+                    r.try_get_by_index(0).expect("id"),
+                    r.try_get_by_index(1).expect("cohort"),
+                )
+            })
+            .collect()
+    };
+    let covered: Vec<i32> = problems
+        .iter()
+        .filter(|p| (1..=4).contains(&p.1) && cohort_of.get(&p.0) == Some(&cohort_id))
+        .map(|p| p.0)
+        .collect();
+    let now = statuses_at(&entries, day);
+    let then = statuses_at(&entries, day - chrono::Days::new(28));
+    let solved = |m: &std::collections::HashMap<i32, String>, id: &i32| {
+        m.get(id).map(String::as_str) == Some("solved")
+    };
+    let done = covered.iter().filter(|id| solved(&now, id)).count() as i64;
+    let newly = covered
+        .iter()
+        .filter(|id| solved(&now, id) && !solved(&then, id))
+        .count() as f64;
+    let due = chrono::NaiveDate::from_ymd_opt(2027, 9, 30).expect("due");
+    let days_left = (due - day).num_days();
+    let q = "query($d: String) { targets { name progress(asOf: $d) { districtCode dimension total done remaining daysLeft neededPerWeek lastFourWeeksPerWeek onTrack } } }";
+    let v = gql(&http, &district, q, json!({"d": day.to_string()})).await;
+    let targets = data(&v, "targets").as_array().expect("targets").clone();
+    assert_eq!(
+        targets.len(),
+        1,
+        "a district sees its province's targets: {v}"
+    );
+    let progress = targets[0]["progress"].as_array().expect("progress");
+    let whole = &progress[0];
+    assert!(whole["districtCode"].is_null() && whole["dimension"].is_null());
+    assert_eq!(whole["total"].as_i64(), Some(covered.len() as i64));
+    assert_eq!(whole["done"].as_i64(), Some(done));
+    assert_eq!(
+        whole["remaining"].as_i64(),
+        Some(covered.len() as i64 - done)
+    );
+    assert_eq!(whole["daysLeft"].as_i64(), Some(days_left));
+    let needed = (covered.len() as i64 - done) as f64 * 7.0 / days_left as f64;
+    assert!(
+        (whole["neededPerWeek"].as_f64().unwrap_or(-1.0) - needed).abs() < 1e-9,
+        "{whole}"
+    );
+    assert_eq!(
+        whole["lastFourWeeksPerWeek"].as_f64(),
+        Some(newly / 4.0),
+        "{whole}"
+    );
+    assert_eq!(whole["onTrack"].as_bool(), Some(newly / 4.0 >= needed));
+    // per district and dimension: the one district, health only
+    assert_eq!(progress.len(), 2, "{v}");
+    assert_eq!(
+        (
+            progress[1]["districtCode"].as_str(),
+            progress[1]["dimension"].as_str()
+        ),
+        (Some("3318"), Some("HEALTH"))
+    );
+    assert_eq!(progress[1]["total"], whole["total"]);
+    // the dashboard draws the target: its problems solved today, of all it covers
+    let today = chrono::Local::now().date_naive();
+    let done_today = covered
+        .iter()
+        .filter(|id| solved(&statuses_at(&entries, today), id))
+        .count();
+    let (status, _, svg) = app.get("/dashboard.svg", Some(&district)).await;
+    assert_eq!(status, 200);
+    let svg = String::from_utf8_lossy(&svg);
+    let id = t["id"].as_i64().expect("id");
+    assert!(
+        svg.contains(&format!(
+            r#"data-target="{id}" data-done="{done_today}" data-total="{}""#,
+            covered.len()
+        )),
+        "{svg}"
+    );
+    assert!(svg.contains("แก้ไขปัญหาด้านสุขภาพให้ครบ"));
+    // after the deadline, everything remaining is due at once
+    let v = gql(
+        &http,
+        &admin,
+        set,
+        json!({"p": "33", "n": "ทุกปัญหา", "due": day.to_string()}),
+    )
+    .await;
+    let late = data(&v, "setTarget")["id"].as_i64().expect("id");
+    let later = (day + chrono::Days::new(10)).to_string();
+    let v = gql(&http, &admin, q, json!({"d": later})).await;
+    let all = data(&v, "targets")
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["name"] == "ทุกปัญหา")
+        .unwrap_or_else(|| panic!("{v}"))["progress"][0]
+        .clone();
+    assert_eq!(all["daysLeft"].as_i64(), Some(-10), "{all}");
+    assert_eq!(all["total"].as_i64(), Some(problems.len() as i64));
+    assert_eq!(
+        all["neededPerWeek"].as_f64(),
+        all["remaining"].as_i64().map(|r| r as f64)
+    );
+    assert_eq!(all["onTrack"].as_bool(), Some(all["remaining"] == 0));
+    let remove_late = "mutation($id: Int!) { removeTarget(id: $id) }";
+    assert_eq!(
+        gql(&http, &admin, remove_late, json!({"id": late})).await["data"]["removeTarget"],
+        true
+    );
+    let remove = "mutation($id: Int!) { removeTarget(id: $id) }";
+    assert_eq!(
+        code(&gql(&http, &district, remove, json!({"id": id})).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        gql(&http, &admin, remove, json!({"id": id})).await["data"]["removeTarget"],
+        true
+    );
+    assert_eq!(
+        data(
+            &gql(&http, &admin, "{ targets { id } }", json!({})).await,
+            "targets"
+        ),
+        &json!([])
+    );
+}
+
 on_both_databases!(
+    targets_show_progress_and_the_rate_needed,
     quarters_fiscal_years_and_agency_results_come_from_the_history,
     agencies_plan_problems_and_the_board_sees_them_done,
     stats_as_of_any_day_match_the_history,

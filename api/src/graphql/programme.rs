@@ -1,10 +1,11 @@
 //! The provincial programme in the schema: poverty funds (their money, loans and figures on
-//! a day) and agencies' plans. Thin over [`crate::service::funds`] and
+//! a day), agencies' plans, targets and per-agency results. Thin over [`crate::service::funds`] and
 //! [`crate::service::plans`].
 
 use super::*;
 use crate::service::funds::{self, FundInput, MovementInput};
 use crate::service::plans::{self, PlanInput, PlanRow};
+use crate::service::targets::{self, TargetInput};
 use chrono::NaiveDate;
 use entity::funds as arithmetic;
 use entity::types::{Dimension, FundLevel, FundMovementKind};
@@ -377,6 +378,107 @@ impl AgencyResult {
     }
 }
 
+/// A target of the province: the problems of a cohort (and dimension) solved by a day.
+pub struct Target(pub entity::target::Model);
+
+#[Object]
+impl Target {
+    /// Id.
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The province.
+    async fn province_code(&self) -> &str {
+        &self.0.province_code
+    }
+    /// Only this cohort's problems (all when none).
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Option<types::Cohort>> {
+        match self.0.cohort_id {
+            Some(id) => Ok(loaders::of(ctx)?
+                .cohorts
+                .load_one(id)
+                .await?
+                .map(types::Cohort)),
+            None => Ok(None),
+        }
+    }
+    /// Only this dimension's (all when none).
+    async fn dimension(&self) -> Option<Dimension> {
+        self.0.dimension
+    }
+    /// The deadline (`YYYY-MM-DD`).
+    async fn due_on(&self) -> String {
+        self.0.due_on.to_string()
+    }
+    /// Progress on a day (today unless given): the whole target first (district and
+    /// dimension null), then per district and dimension.
+    #[graphql(complexity = 2_000)]
+    async fn progress(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<String>,
+    ) -> Result<Vec<TargetProgress>> {
+        let day = self::as_of(ctx, as_of.as_deref())?;
+        Ok(targets::progress(db(ctx)?, principal(ctx)?, &self.0, day)
+            .await
+            .gql()?
+            .into_iter()
+            .map(TargetProgress)
+            .collect())
+    }
+}
+
+/// A target's progress in one district and dimension (or the whole target).
+pub struct TargetProgress(targets::Progress);
+
+#[Object]
+impl TargetProgress {
+    /// District code (null: the whole target).
+    async fn district_code(&self) -> Option<&str> {
+        self.0.district_code.as_deref()
+    }
+    /// District name.
+    async fn district_name(&self) -> Option<&str> {
+        self.0.district_name.as_deref()
+    }
+    /// Dimension (null: the whole target).
+    async fn dimension(&self) -> Option<Dimension> {
+        self.0.dimension
+    }
+    /// Problems the target covers.
+    async fn total(&self) -> u64 {
+        self.0.total
+    }
+    /// Solved.
+    async fn done(&self) -> u64 {
+        self.0.done
+    }
+    /// Not solved yet.
+    async fn remaining(&self) -> u64 {
+        self.0.remaining
+    }
+    /// Days to the deadline (negative when past).
+    async fn days_left(&self) -> i64 {
+        self.0.days_left
+    }
+    /// Problems to solve per week to finish on time.
+    async fn needed_per_week(&self) -> f64 {
+        self.0.needed_per_week
+    }
+    /// Problems solved per week over the last four weeks.
+    async fn last_four_weeks_per_week(&self) -> f64 {
+        self.0.last_four_weeks_per_week
+    }
+    /// The last four weeks' rate finishes on time (or nothing remains).
+    async fn on_track(&self) -> bool {
+        self.0.on_track()
+    }
+}
+
 /// Programme queries.
 #[derive(Default)]
 pub struct ProgrammeQuery;
@@ -443,6 +545,16 @@ impl ProgrammeQuery {
                 .map(AgencyResult)
                 .collect(),
         )
+    }
+
+    /// The targets of the key's province (all for a national admin), soonest first.
+    async fn targets(&self, ctx: &Context<'_>) -> Result<Vec<Target>> {
+        Ok(targets::list(db(ctx)?, principal(ctx)?)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Target)
+            .collect())
     }
 
     /// The grants, loans and repayments of a household the key may see, by date.
@@ -599,6 +711,41 @@ impl ProgrammeMutation {
     /// when removed.
     async fn remove_plan(&self, ctx: &Context<'_>, id: i32) -> Result<bool> {
         plans::remove(db(ctx)?, principal(ctx)?, id).await.gql()?;
+        Ok(true)
+    }
+
+    /// Sets a target for a province (its admin): the problems of `cohort` (e.g. `TPMAP
+    /// 2565`; all when none), of `dimension` (all when none), solved by `dueOn`.
+    async fn set_target(
+        &self,
+        ctx: &Context<'_>,
+        province: String,
+        name: String,
+        cohort: Option<String>,
+        dimension: Option<Dimension>,
+        due_on: String,
+    ) -> Result<Target> {
+        let today = types::overdue_rule(ctx).today;
+        let t = targets::set(
+            db(ctx)?,
+            principal(ctx)?,
+            TargetInput {
+                province,
+                name,
+                cohort,
+                dimension,
+                due_on,
+            },
+            today,
+        )
+        .await
+        .gql()?;
+        Ok(Target(t))
+    }
+
+    /// Removes a target (its province's admin); true when removed.
+    async fn remove_target(&self, ctx: &Context<'_>, id: i32) -> Result<bool> {
+        targets::remove(db(ctx)?, principal(ctx)?, id).await.gql()?;
         Ok(true)
     }
 

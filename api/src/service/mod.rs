@@ -19,6 +19,7 @@ pub mod plans;
 pub mod problems;
 pub mod reports;
 pub mod stats;
+pub mod targets;
 pub mod verification;
 pub mod webhooks;
 

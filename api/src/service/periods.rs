@@ -137,23 +137,28 @@ impl Period {
     }
 }
 
-/// A problem as the history needs it: id, indicator, house, district, when recorded.
-type ProblemRow = (
+/// A problem as the history needs it: id, indicator, house, district, when recorded, cohort.
+pub(crate) type ProblemRow = (
     i32,
     i32,
     String,
     String,
     Option<chrono::DateTime<chrono::Utc>>,
+    i32,
 );
 
 /// What `p` may see of the logbook up to a day: its problems and their entries in order.
-struct History {
-    problems: Vec<ProblemRow>,
-    entries: Vec<logbook_entry::Model>,
+pub(crate) struct History {
+    pub(crate) problems: Vec<ProblemRow>,
+    pub(crate) entries: Vec<logbook_entry::Model>,
 }
 
 impl History {
-    async fn load(db: &impl ConnectionTrait, p: &Principal, until: NaiveDate) -> ApiResult<Self> {
+    pub(crate) async fn load(
+        db: &impl ConnectionTrait,
+        p: &Principal,
+        until: NaiveDate,
+    ) -> ApiResult<Self> {
         let problems: Vec<ProblemRow> = problem::Entity::find()
             .select_only()
             .column(problem::Column::Id)
@@ -161,6 +166,7 @@ impl History {
             .column(problem::Column::HouseCode)
             .column(household::Column::DistrictCode)
             .column(problem::Column::CreatedAt)
+            .column(problem::Column::CohortId)
             .join(JoinType::InnerJoin, problem::Relation::Household.def())
             .filter(p.problems())
             .into_tuple()
@@ -178,7 +184,7 @@ impl History {
     }
 
     /// Each problem's status at the end of `day` (not started when absent).
-    fn statuses_at(&self, day: NaiveDate) -> HashMap<i32, ProblemStatus> {
+    pub(crate) fn statuses_at(&self, day: NaiveDate) -> HashMap<i32, ProblemStatus> {
         let mut s = HashMap::new();
         for e in self.entries.iter().take_while(|e| e.entry_date <= day) {
             s.insert(e.problem_id, e.status);
@@ -187,7 +193,7 @@ impl History {
     }
 }
 
-fn dimension_of(indicator_code: i32) -> Option<Dimension> {
+pub(crate) fn dimension_of(indicator_code: i32) -> Option<Dimension> {
     u8::try_from(indicator_code)
         .ok()
         .and_then(indicator)
@@ -289,7 +295,7 @@ pub async fn period(
     let names = district_names(db).await?;
     let mut rows: BTreeMap<(String, Dimension), PeriodRow> = BTreeMap::new();
     let mut where_is: HashMap<i32, (&str, Dimension)> = HashMap::new();
-    for (id, ind, _, district, created) in &h.problems {
+    for (id, ind, _, district, created, _) in &h.problems {
         let Some(dim) = dimension_of(*ind) else {
             continue;
         };
@@ -381,7 +387,9 @@ pub async fn period(
     })
 }
 
-async fn district_names(db: &impl ConnectionTrait) -> ApiResult<HashMap<String, String>> {
+pub(crate) async fn district_names(
+    db: &impl ConnectionTrait,
+) -> ApiResult<HashMap<String, String>> {
     Ok(super::catalog::areas(db, "district", None)
         .await?
         .into_iter()
@@ -423,7 +431,7 @@ async fn agency_rows(
         .await?;
     // problems per (province, dimension)
     let mut by_dim: HashMap<(&str, Dimension), Vec<i32>> = HashMap::new();
-    for (id, ind, _, district, _) in &h.problems {
+    for (id, ind, _, district, _, _) in &h.problems {
         if let Some(d) = dimension_of(*ind) {
             by_dim
                 .entry((district.get(..2).unwrap_or(""), d))

@@ -23,6 +23,7 @@ pub mod member;
 pub mod month_lock;
 pub mod plan;
 pub mod problem;
+pub mod target;
 pub mod trusted_document;
 pub mod visibility_change;
 pub mod webhook;
