@@ -10,6 +10,30 @@ use std::collections::HashMap;
 /// Longest loan term, in months (ten years).
 pub const MAX_TERM_MONTHS: i32 = 120;
 
+/// A movement not yet stored (id 0, no household or provenance): what a new grant or loan is
+/// checked as before it is written.
+pub fn draft(fund_id: i32, kind: Kind, moved_on: NaiveDate, amount_satang: i64) -> Movement {
+    Movement {
+        id: 0,
+        fund_id,
+        kind,
+        moved_on,
+        amount_satang,
+        house_code: None,
+        problem_id: None,
+        entry_id: None,
+        loan_id: None,
+        source: None,
+        term_months: None,
+        every_months: None,
+        note: None,
+        recorded_by: String::new(),
+        created_at: chrono::DateTime::default(),
+        batch_id: None,
+        source_row: None,
+    }
+}
+
 /// One instalment of a loan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Instalment {
@@ -253,22 +277,7 @@ mod tests {
     fn mv(id: i32, kind: Kind, on: NaiveDate, baht: i64) -> Movement {
         Movement {
             id,
-            fund_id: 1,
-            kind,
-            moved_on: on,
-            amount_satang: baht * 100,
-            house_code: None,
-            problem_id: None,
-            entry_id: None,
-            loan_id: None,
-            source: None,
-            term_months: None,
-            every_months: None,
-            note: None,
-            recorded_by: "test".into(),
-            created_at: chrono::DateTime::default(),
-            batch_id: None,
-            source_row: None,
+            ..draft(1, kind, on, baht * 100)
         }
     }
 

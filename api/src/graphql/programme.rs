@@ -577,49 +577,6 @@ impl ProgrammeQuery {
     }
 }
 
-/// A new fund.
-#[derive(InputObject)]
-pub struct CreateFundInput {
-    /// The owning area: a province (2 digits) or a district (4 digits).
-    pub area: String,
-    /// Name, unique in the area (at most 200 characters).
-    pub name: String,
-    /// When it was set up (`2022-01-15`, `15/1/2565` …).
-    pub established: Option<String>,
-    /// Note.
-    pub note: Option<String>,
-}
-
-/// Money in or out of a fund; which fields a kind takes is in `recordFundMovement`.
-#[derive(InputObject)]
-pub struct FundMovementInput {
-    /// The fund.
-    pub fund_id: i32,
-    /// What it is.
-    pub kind: FundMovementKind,
-    /// The day the money moved (not after today).
-    pub date: String,
-    /// Baht, above zero, at most two decimals.
-    pub amount: f64,
-    /// GRANT, LOAN: the household.
-    pub house_code: Option<String>,
-    /// GRANT, LOAN: the problem it is for (of that household).
-    pub problem_id: Option<i32>,
-    /// GRANT, LOAN: the logbook entry it was recorded with.
-    pub entry_id: Option<i32>,
-    /// REPAYMENT, WRITE_OFF: the loan.
-    pub loan_id: Option<i32>,
-    /// CAPITAL: where it came from (required); others: the purpose.
-    pub source: Option<String>,
-    /// LOAN: the term in months (1–120).
-    pub term_months: Option<i32>,
-    /// LOAN: an instalment every this many months (1 unless given; the term for one payment
-    /// at its end).
-    pub every_months: Option<i32>,
-    /// Note.
-    pub note: Option<String>,
-}
-
 /// Programme mutations.
 #[derive(Default)]
 pub struct ProgrammeMutation;
@@ -628,19 +585,10 @@ pub struct ProgrammeMutation;
 impl ProgrammeMutation {
     /// Creates a fund: a province admin for its province or a district of it, a district
     /// key for its own district.
-    async fn create_fund(&self, ctx: &Context<'_>, input: CreateFundInput) -> Result<Fund> {
-        let f = funds::create(
-            db(ctx)?,
-            principal(ctx)?,
-            FundInput {
-                area: input.area,
-                name: input.name,
-                established: input.established,
-                note: input.note,
-            },
-        )
-        .await
-        .gql()?;
+    async fn create_fund(&self, ctx: &Context<'_>, input: FundInput) -> Result<Fund> {
+        let f = funds::create(db(ctx)?, principal(ctx)?, input)
+            .await
+            .gql()?;
         Ok(Fund(f))
     }
 
@@ -651,28 +599,11 @@ impl ProgrammeMutation {
     async fn record_fund_movement(
         &self,
         ctx: &Context<'_>,
-        input: FundMovementInput,
+        input: MovementInput,
     ) -> Result<FundMovement> {
-        let m = funds::record(
-            db(ctx)?,
-            principal(ctx)?,
-            MovementInput {
-                fund_id: input.fund_id,
-                kind: input.kind,
-                date: input.date,
-                amount: input.amount,
-                house_code: input.house_code,
-                problem_id: input.problem_id,
-                entry_id: input.entry_id,
-                loan_id: input.loan_id,
-                source: input.source,
-                term_months: input.term_months,
-                every_months: input.every_months,
-                note: input.note,
-            },
-        )
-        .await
-        .gql()?;
+        let m = funds::record(db(ctx)?, principal(ctx)?, input)
+            .await
+            .gql()?;
         Ok(FundMovement(m))
     }
 

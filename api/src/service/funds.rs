@@ -21,43 +21,47 @@ const MAX_NAME: usize = 200;
 /// Most characters of a source or note.
 const MAX_TEXT: usize = 500;
 
-/// A new fund, as raw values.
-#[derive(Debug, Clone)]
+// the GraphQL inputs `CreateFundInput` and `FundMovementInput` are these, not mirrors of them
+/// A new fund.
+#[derive(Debug, Clone, async_graphql::InputObject)]
+#[graphql(name = "CreateFundInput")]
 pub struct FundInput {
-    /// The owning area: a province (2 digits) or district (4 digits) code.
+    /// The owning area: a province (2 digits) or a district (4 digits).
     pub area: String,
-    /// Name.
+    /// Name, unique in the area (at most 200 characters).
     pub name: String,
-    /// When it was set up (`2022-01-15`, `15/1/2565`…).
+    /// When it was set up (`2022-01-15`, `15/1/2565` …).
     pub established: Option<String>,
     /// Note.
     pub note: Option<String>,
 }
 
-/// A movement, as raw values; which are needed depends on the kind.
-#[derive(Debug, Clone)]
+/// Money in or out of a fund; which fields a kind takes is in `recordFundMovement`.
+#[derive(Debug, Clone, async_graphql::InputObject)]
+#[graphql(name = "FundMovementInput")]
 pub struct MovementInput {
     /// The fund.
     pub fund_id: i32,
     /// What it is.
     pub kind: Kind,
-    /// The day the money moved.
+    /// The day the money moved (not after today).
     pub date: String,
-    /// Baht, above zero.
+    /// Baht, above zero, at most two decimals.
     pub amount: f64,
-    /// The household (grants and loans).
+    /// GRANT, LOAN: the household.
     pub house_code: Option<String>,
-    /// The problem a grant or loan is for (of that household).
+    /// GRANT, LOAN: the problem it is for (of that household).
     pub problem_id: Option<i32>,
-    /// The logbook entry a grant or loan was recorded with (on that household).
+    /// GRANT, LOAN: the logbook entry it was recorded with.
     pub entry_id: Option<i32>,
-    /// The loan a repayment or write-off belongs to.
+    /// REPAYMENT, WRITE_OFF: the loan.
     pub loan_id: Option<i32>,
-    /// Where capital came from; a grant's or loan's purpose.
+    /// CAPITAL: where it came from (required); others: the purpose.
     pub source: Option<String>,
-    /// A loan's term in months.
+    /// LOAN: the term in months (1–120).
     pub term_months: Option<i32>,
-    /// A loan's instalments every this many months (1 unless given).
+    /// LOAN: an instalment every this many months (1 unless given; the term for one payment
+    /// at its end).
     pub every_months: Option<i32>,
     /// Note.
     pub note: Option<String>,
@@ -453,25 +457,7 @@ pub async fn record(
     };
     if matches!(kind, Kind::Grant | Kind::Loan) {
         let mut with = existing.clone();
-        with.push(fund_movement::Model {
-            id: 0,
-            fund_id: f.id,
-            kind,
-            moved_on,
-            amount_satang: amount,
-            house_code: None,
-            problem_id: None,
-            entry_id: None,
-            loan_id: None,
-            source: None,
-            term_months: None,
-            every_months: None,
-            note: None,
-            recorded_by: String::new(),
-            created_at: Utc::now(),
-            batch_id: None,
-            source_row: None,
-        });
+        with.push(funds::draft(f.id, kind, moved_on, amount));
         let lowest = funds::lowest_balance_from(&with, moved_on);
         if lowest < 0 {
             return Err(ApiError::bad_input(
@@ -486,10 +472,23 @@ pub async fn record(
         }
     }
     let m = row.insert(&txn).await?;
+    audit_movement(&txn, p, "fund.movement", &f, &m).await?;
+    txn.commit().await?;
+    Ok(m)
+}
+
+/// Audits a movement recorded or removed.
+async fn audit_movement(
+    txn: &impl ConnectionTrait,
+    p: &Principal,
+    action: &str,
+    f: &fund::Model,
+    m: &fund_movement::Model,
+) -> ApiResult<()> {
     super::audit::record(
-        &txn,
+        txn,
         p,
-        "fund.movement",
+        action,
         Some(&f.province_code),
         &format!("fund:{}", f.id),
         serde_json::json!({
@@ -499,9 +498,7 @@ pub async fn record(
             "house": m.house_code,
         }),
     )
-    .await?;
-    txn.commit().await?;
-    Ok(m)
+    .await
 }
 
 /// Removes a movement recorded by mistake (a loan only once its repayments are removed),
@@ -542,20 +539,7 @@ pub async fn remove(db: &DatabaseConnection, p: &Principal, id: i32) -> ApiResul
         }
     }
     fund_movement::Entity::delete_by_id(m.id).exec(&txn).await?;
-    super::audit::record(
-        &txn,
-        p,
-        "fund.movement.remove",
-        Some(&f.province_code),
-        &format!("fund:{}", f.id),
-        serde_json::json!({
-            "movement": m.id,
-            "kind": m.kind.key(),
-            "amount": Baht::from_satang(m.amount_satang).to_string(),
-            "house": m.house_code,
-        }),
-    )
-    .await?;
+    audit_movement(&txn, p, "fund.movement.remove", &f, &m).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -12,12 +12,9 @@ use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
 use entity::catalog::indicator;
 use entity::types::{Dimension, MONTHS_FULL, ProblemStatus};
-use entity::{household, household_follow_up, logbook_entry, problem};
+use entity::{household, household_follow_up};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
-use sea_orm::sea_query::JoinType;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::{BTreeMap, HashMap};
 
 /// A month, parsed from `YYYY-MM` (CE).
@@ -161,33 +158,8 @@ pub async fn monthly(
         today: last,
         days: overdue_days,
     };
-    #[allow(clippy::type_complexity)]
-    let problems: Vec<(
-        i32,
-        i32,
-        String,
-        String,
-        Option<chrono::DateTime<chrono::Utc>>,
-    )> = problem::Entity::find()
-        .select_only()
-        .column(problem::Column::Id)
-        .column(problem::Column::IndicatorCode)
-        .column(problem::Column::HouseCode)
-        .column(household::Column::DistrictCode)
-        .column(problem::Column::CreatedAt)
-        .join(JoinType::InnerJoin, problem::Relation::Household.def())
-        .filter(p.problems())
-        .into_tuple()
-        .all(db)
-        .await?;
-    let entries = logbook_entry::Entity::find()
-        .filter(p.entries())
-        .filter(logbook_entry::Column::EntryDate.lte(last))
-        .order_by_asc(logbook_entry::Column::EntryDate)
-        .order_by_asc(logbook_entry::Column::WrittenSeq)
-        .order_by_asc(logbook_entry::Column::Id)
-        .all(db)
-        .await?;
+    let super::periods::History { problems, entries } =
+        super::periods::History::load(db, p, last).await?;
     let names: HashMap<String, String> = super::catalog::areas(db, "district", None)
         .await?
         .into_iter()
@@ -227,7 +199,7 @@ pub async fn monthly(
     let mut follow: BTreeMap<String, (std::collections::HashSet<&str>, u64)> = BTreeMap::new();
     let mut summary: BTreeMap<(String, Dimension), [u64; 5]> = BTreeMap::new();
     let mut where_is: HashMap<i32, (&str, &str, i32)> = HashMap::new();
-    for (id, ind, house, district, created) in &problems {
+    for (id, ind, house, district, created, _) in &problems {
         let Some(dimension) = u8::try_from(*ind)
             .ok()
             .and_then(indicator)
