@@ -1123,12 +1123,7 @@ async fn report(
 ) -> Result<ExitCode> {
     use api::service::reports;
     let month = reports::Month::parse(month).map_err(|e| usage(format!("--month: {e}")))?;
-    let who = match district_arg(district)? {
-        Some(d) => api::access::Principal::Operator {
-            district: Some(d.as_str().to_string()),
-        },
-        None => api::service::agencies::operator(),
-    };
+    let who = operator_in(district)?;
     let days = api::service::follow_up::OverdueRule::default().days;
     let r = reports::monthly(db, &who, month, days).await?;
     let bytes = reports::monthly_workbook(&r)?;
@@ -1144,6 +1139,16 @@ async fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The command line as the operator, narrowed to `--district` when given.
+fn operator_in(district: Option<&str>) -> Result<api::access::Principal> {
+    Ok(match district_arg(district)? {
+        Some(d) => api::access::Principal::Operator {
+            district: Some(d.as_str().to_string()),
+        },
+        None => api::service::agencies::operator(),
+    })
+}
+
 async fn period_report(
     db: &sea_orm::DatabaseConnection,
     quarter: Option<&str>,
@@ -1151,12 +1156,7 @@ async fn period_report(
     district: Option<&str>,
     out: &std::path::Path,
 ) -> Result<ExitCode> {
-    let who = match district_arg(district)? {
-        Some(d) => api::access::Principal::Operator {
-            district: Some(d.as_str().to_string()),
-        },
-        None => api::service::agencies::operator(),
-    };
+    let who = operator_in(district)?;
     let (key, bytes) = match api::web::period_report(db, &who, quarter, fiscal_year).await {
         Err(e @ api::error::ApiError::BadInput { .. }) => return Err(usage(e.to_string())),
         other => other?,
@@ -1199,19 +1199,12 @@ async fn fund(db: &sea_orm::DatabaseConnection, command: FundCommand) -> Result<
     };
     match command {
         FundCommand::List { area, as_of, json } => {
-            let (day, rows) = {
-                let today = chrono::Local::now().date_naive();
-                let day = match as_of.as_deref() {
-                    None => today,
-                    Some(s) => entity::types::ThaiDate::parse_str(s, today)
-                        .map_err(|e| usage(format!("--as-of: {}", e.message_en())))?
-                        .date(),
-                };
-                let rows = funds::report(db, &op, area.as_deref(), day)
-                    .await
-                    .map_err(usage_or)?;
-                (day, rows)
-            };
+            let today = chrono::Local::now().date_naive();
+            let day =
+                api::service::day_or_today("--as-of", as_of.as_deref(), today).map_err(usage_or)?;
+            let rows = funds::report(db, &op, area.as_deref(), day)
+                .await
+                .map_err(usage_or)?;
             if json {
                 let list: Vec<serde_json::Value> = rows
                     .iter()

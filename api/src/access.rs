@@ -245,16 +245,18 @@ impl Principal {
     pub fn entries(&self) -> Condition {
         match self.reach() {
             Reach::All => Condition::all(),
-            _ => Condition::all().add(
-                logbook_entry::Column::ProblemId.in_subquery(
-                    Query::select()
-                        .column(problem::Column::Id)
-                        .from(problem::Entity)
-                        .cond_where(self.problems())
-                        .to_owned(),
-                ),
-            ),
+            _ => Condition::all()
+                .add(logbook_entry::Column::ProblemId.in_subquery(self.problem_ids())),
         }
+    }
+
+    /// The ids of the problems it may see, as a subquery.
+    fn problem_ids(&self) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .column(problem::Column::Id)
+            .from(problem::Entity)
+            .cond_where(self.problems())
+            .to_owned()
     }
 
     /// Funds it may see: a national admin all; a province admin and an agency those of its
@@ -341,29 +343,21 @@ impl Principal {
     pub fn plans(&self) -> Condition {
         match self.reach() {
             Reach::All => Condition::all(),
-            _ => Condition::all().add(
-                plan::Column::ProblemId.in_subquery(
-                    Query::select()
-                        .column(problem::Column::Id)
-                        .from(problem::Entity)
-                        .cond_where(self.problems())
-                        .to_owned(),
-                ),
-            ),
+            _ => Condition::all().add(plan::Column::ProblemId.in_subquery(self.problem_ids())),
         }
     }
 
-    /// The agency a plan it makes is for: an agency key its own (naming another is
-    /// refused); a district or admin key must name one (`given`, an agency of the
+    /// The agency a plan it makes (or removes) is for: an agency key its own (naming
+    /// another is refused); a district or admin key must name one (`given`, an agency of the
     /// problem's province, checked by the caller).
-    pub fn plan_agency(&self, given: Option<i32>) -> ApiResult<Option<i32>> {
+    pub fn plan_agency(&self, given: Option<i32>) -> ApiResult<i32> {
         match (self, given) {
-            (Principal::Agency { agency_id, .. }, None) => Ok(Some(*agency_id)),
-            (Principal::Agency { agency_id, .. }, Some(g)) if g == *agency_id => Ok(Some(g)),
+            (Principal::Agency { agency_id, .. }, None) => Ok(*agency_id),
+            (Principal::Agency { agency_id, .. }, Some(g)) if g == *agency_id => Ok(g),
             (Principal::Agency { .. }, Some(_)) => Err(ApiError::Forbidden(
                 "an agency key plans for its own agency".into(),
             )),
-            (_, Some(g)) => Ok(Some(g)),
+            (_, Some(g)) => Ok(g),
             (_, None) => Err(ApiError::bad_input(
                 "agency",
                 "name the agency whose plan it is (its code, e.g. 33-pho)",
@@ -374,20 +368,12 @@ impl Principal {
     /// Agencies whose rows it may see in per-agency figures: an agency itself; others those
     /// of their province (all for a national admin).
     pub fn agencies(&self) -> Condition {
-        match (self, self.reach()) {
+        match (self, self.province()) {
             (Principal::Agency { agency_id, .. }, _) => {
                 Condition::all().add(agency::Column::Id.eq(*agency_id))
             }
-            (_, Reach::All) => Condition::all(),
-            (_, r) => match r {
-                Reach::Province(p) | Reach::Agency { province: p, .. } => {
-                    Condition::all().add(agency::Column::ProvinceCode.eq(p))
-                }
-                Reach::District(d) => {
-                    Condition::all().add(agency::Column::ProvinceCode.eq(d.get(..2).unwrap_or(d)))
-                }
-                Reach::All => Condition::all(),
-            },
+            (_, None) => Condition::all(),
+            (_, Some(p)) => Condition::all().add(agency::Column::ProvinceCode.eq(p)),
         }
     }
 

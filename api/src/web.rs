@@ -299,13 +299,7 @@ pub async fn fund_report(
     as_of: Option<&str>,
     area: Option<&str>,
 ) -> ApiResult<(chrono::NaiveDate, Vec<u8>)> {
-    let today = chrono::Local::now().date_naive();
-    let day = match as_of.map(str::trim).filter(|s| !s.is_empty()) {
-        None => today,
-        Some(s) => entity::types::ThaiDate::parse_str(s, today)
-            .map_err(|e| ApiError::bad_input("asOf", e.message_en()))?
-            .date(),
-    };
+    let day = crate::service::day_or_today("asOf", as_of, chrono::Local::now().date_naive())?;
     let area = area.map(str::trim).filter(|s| !s.is_empty());
     let rows = crate::service::funds::report(db, p, area, day).await?;
     let bytes = crate::service::funds::report_workbook(&rows, day)

@@ -257,6 +257,14 @@ pub fn indicator(code: u8) -> Option<&'static IndicatorDef> {
     INDICATORS.get(usize::from(code).wrapping_sub(1))
 }
 
+/// The dimension of a stored indicator code (none for a code outside 1–17).
+pub fn dimension_of(code: i32) -> Option<crate::types::Dimension> {
+    u8::try_from(code)
+        .ok()
+        .and_then(indicator)
+        .map(|i| i.dimension)
+}
+
 /// A default agency that loading a province creates.
 #[derive(Debug, Clone, Copy)]
 pub struct AgencyTemplate {

@@ -12,14 +12,7 @@ use entity::types::{Dimension, FundLevel, FundMovementKind};
 
 /// `asOf` as given (`2022-09-30`, `30/9/2565` …, not after today), or today.
 pub(crate) fn as_of(ctx: &Context<'_>, raw: Option<&str>) -> Result<NaiveDate> {
-    let today = types::overdue_rule(ctx).today;
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(today),
-        Some(s) => domain::ThaiDate::parse_str(s, today)
-            .map(|d| d.date())
-            .map_err(|e| ApiError::bad_input("asOf", e.message_en()))
-            .gql(),
-    }
+    service::day_or_today("asOf", raw, types::overdue_rule(ctx).today).gql()
 }
 
 fn baht(satang: i64) -> f64 {

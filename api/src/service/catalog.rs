@@ -71,3 +71,14 @@ pub async fn areas(
     }
     Ok(q.all(db).await?)
 }
+
+/// Every district's Thai name by its code (the reports' district columns).
+pub async fn district_names(
+    db: &impl ConnectionTrait,
+) -> ApiResult<std::collections::HashMap<String, String>> {
+    Ok(areas(db, "district", None)
+        .await?
+        .into_iter()
+        .map(|a| (a.code.as_str().to_string(), a.name_th))
+        .collect())
+}

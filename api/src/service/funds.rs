@@ -316,36 +316,33 @@ pub async fn record(
         refuse("termMonths", input.term_months.is_some())?;
         refuse("everyMonths", input.every_months.is_some())?;
     }
-    if kind.of_loan() {
-        refuse("houseCode", input.house_code.is_some())?;
-        refuse("problemId", input.problem_id.is_some())?;
-        refuse("entryId", input.entry_id.is_some())?;
-    } else {
+    if !kind.of_loan() {
         refuse("loanId", input.loan_id.is_some())?;
     }
-    if kind == Kind::Capital {
+    // capital has no household; a repayment's is its loan's
+    if !kind.pays_out() {
         refuse("houseCode", input.house_code.is_some())?;
         refuse("problemId", input.problem_id.is_some())?;
         refuse("entryId", input.entry_id.is_some())?;
-        if source.is_none() {
-            return Err(ApiError::bad_input(
-                "source",
-                "say where the capital came from (e.g. งบประมาณจังหวัด, เงินบริจาค)",
-            ));
-        }
     }
-    let house = match (kind, input.house_code.as_deref()) {
-        (Kind::Grant | Kind::Loan, Some(h)) => Some(
+    if kind == Kind::Capital && source.is_none() {
+        return Err(ApiError::bad_input(
+            "source",
+            "say where the capital came from (e.g. งบประมาณจังหวัด, เงินบริจาค)",
+        ));
+    }
+    let house = match (kind.pays_out(), input.house_code.as_deref()) {
+        (true, Some(h)) => Some(
             HouseCode::parse_str(h)
                 .map_err(|e| ApiError::bad_input("houseCode", e.message_en()))?,
         ),
-        (Kind::Grant | Kind::Loan, None) => {
+        (true, None) => {
             return Err(ApiError::bad_input(
                 "houseCode",
                 format!("a {} goes to a household: give its house code", kind.key()),
             ));
         }
-        _ => None,
+        (false, _) => None,
     };
 
     let txn = super::begin_write(db).await?;
@@ -455,7 +452,7 @@ pub async fn record(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    if matches!(kind, Kind::Grant | Kind::Loan) {
+    if kind.pays_out() {
         let mut with = existing.clone();
         with.push(funds::draft(f.id, kind, moved_on, amount));
         let lowest = funds::lowest_balance_from(&with, moved_on);

@@ -60,5 +60,20 @@ pub(crate) fn free_text(
         .map_err(|e| crate::error::ApiError::bad_input(field, e.message_en()))
 }
 
+/// The day a caller names for figures "as of" (`2022-09-30`, `30/9/2565` …; not after
+/// `today`), or `today` when it names none; `BAD_USER_INPUT` naming `field` otherwise.
+pub fn day_or_today(
+    field: &str,
+    raw: Option<&str>,
+    today: chrono::NaiveDate,
+) -> crate::error::ApiResult<chrono::NaiveDate> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(today),
+        Some(s) => entity::types::ThaiDate::parse_str(s, today)
+            .map(|d| d.date())
+            .map_err(|e| crate::error::ApiError::bad_input(field, e.message_en())),
+    }
+}
+
 /// Begins a transaction that will write (the backends differ: [`entity::db::begin_write`]).
 pub(crate) use entity::db::begin_write;

@@ -7,7 +7,7 @@
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
-use entity::catalog::indicator;
+use entity::catalog::dimension_of;
 use entity::types::{Dimension, FundMovementKind, MONTHS_ABBR_DOTTED, ProblemStatus};
 use entity::{
     agency, agency_dimension, fund, fund_movement, household, logbook_entry, plan, problem,
@@ -193,13 +193,6 @@ impl History {
     }
 }
 
-pub(crate) fn dimension_of(indicator_code: i32) -> Option<Dimension> {
-    u8::try_from(indicator_code)
-        .ok()
-        .and_then(indicator)
-        .map(|i| i.dimension)
-}
-
 /// One district and dimension of a period.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PeriodRow {
@@ -292,7 +285,7 @@ pub async fn period(
     let h = History::load(db, p, last).await?;
     let before = h.statuses_at(first.pred_opt().unwrap_or(first));
     let after = h.statuses_at(last);
-    let names = district_names(db).await?;
+    let names = super::catalog::district_names(db).await?;
     let mut rows: BTreeMap<(String, Dimension), PeriodRow> = BTreeMap::new();
     let mut where_is: HashMap<i32, (&str, Dimension)> = HashMap::new();
     for (id, ind, _, district, created, _) in &h.problems {
@@ -385,16 +378,6 @@ pub async fn period(
             .collect(),
         agencies,
     })
-}
-
-pub(crate) async fn district_names(
-    db: &impl ConnectionTrait,
-) -> ApiResult<HashMap<String, String>> {
-    Ok(super::catalog::areas(db, "district", None)
-        .await?
-        .into_iter()
-        .map(|a| (a.code.as_str().to_string(), a.name_th))
-        .collect())
 }
 
 /// The per-agency results over what `p` may see, at the end of `as_of`.

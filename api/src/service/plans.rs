@@ -6,7 +6,7 @@
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{NaiveDate, Utc};
-use entity::catalog::indicator;
+use entity::catalog::dimension_of;
 use entity::types::ThaiDate;
 use entity::{agency, agency_dimension, household, logbook_entry, plan, problem};
 use sea_orm::{
@@ -96,15 +96,12 @@ pub async fn make(
         ),
         None => None,
     };
-    let agency_id = p.plan_agency(given)?.unwrap_or_default();
+    let agency_id = p.plan_agency(given)?;
     let a = agency::Entity::find_by_id(agency_id)
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("agency {agency_id}")))?;
-    let dimension = u8::try_from(pr.indicator_code)
-        .ok()
-        .and_then(indicator)
-        .map(|i| i.dimension)
+    let dimension = dimension_of(pr.indicator_code)
         .ok_or_else(|| ApiError::Internal(format!("indicator {}", pr.indicator_code)))?;
     let owns = agency_dimension::Entity::find()
         .filter(agency_dimension::Column::AgencyId.eq(a.id))

@@ -10,7 +10,7 @@
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
-use entity::catalog::indicator;
+use entity::catalog::dimension_of;
 use entity::types::{Dimension, MONTHS_FULL, ProblemStatus};
 use entity::{household, household_follow_up};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
@@ -160,11 +160,7 @@ pub async fn monthly(
     };
     let super::periods::History { problems, entries } =
         super::periods::History::load(db, p, last).await?;
-    let names: HashMap<String, String> = super::catalog::areas(db, "district", None)
-        .await?
-        .into_iter()
-        .map(|a| (a.code.as_str().to_string(), a.name_th))
-        .collect();
+    let names = super::catalog::district_names(db).await?;
 
     // the latest result (and next visit) on or before the last day, per problem (entries
     // come in order)
@@ -200,11 +196,7 @@ pub async fn monthly(
     let mut summary: BTreeMap<(String, Dimension), [u64; 5]> = BTreeMap::new();
     let mut where_is: HashMap<i32, (&str, &str, i32)> = HashMap::new();
     for (id, ind, house, district, created, _) in &problems {
-        let Some(dimension) = u8::try_from(*ind)
-            .ok()
-            .and_then(indicator)
-            .map(|i| i.dimension)
-        else {
+        let Some(dimension) = dimension_of(*ind) else {
             continue;
         };
         let status = latest.get(id).copied().unwrap_or(ProblemStatus::NotStarted);

@@ -3,10 +3,11 @@
 //! remaining, days left, the rate needed per week against the rate of the last four weeks.
 //! Who sets them comes from [`crate::access`]; the history from [`super::periods`].
 
-use super::periods::{History, dimension_of};
+use super::periods::History;
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{NaiveDate, Utc};
+use entity::catalog::dimension_of;
 use entity::types::{AreaCode, AreaLevel, Cohort, Dimension, ProblemStatus, ThaiDate};
 use entity::{cohort, target};
 use sea_orm::{
@@ -186,7 +187,7 @@ pub async fn progress_of(
     let h = History::load(db, p, day).await?;
     let now = h.statuses_at(day);
     let before = h.statuses_at(day - chrono::Days::new(28));
-    let names = super::periods::district_names(db).await?;
+    let names = super::catalog::district_names(db).await?;
     Ok(targets
         .iter()
         .map(|t| one(t, &h, &now, &before, &names, day))

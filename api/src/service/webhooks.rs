@@ -8,7 +8,7 @@ use crate::delivery::{Policy, Sender};
 use crate::error::{ApiError, ApiResult};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use entity::catalog::indicator;
+use entity::catalog::dimension_of;
 use entity::outbox::{self, Subscribed};
 use entity::types::{AreaCode, DeliveryStatus, Dimension, ProblemStatus, WebhookTopic};
 use entity::{
@@ -76,11 +76,7 @@ impl Subscription {
     /// Whether an event passes its topic, dimension and area filters (the key's rule is
     /// checked apart). A batch has no dimension: a dimension filter lets it through.
     pub fn matches(&self, e: &webhook_event::Model) -> bool {
-        let dimension = e
-            .indicator_code
-            .and_then(|c| u8::try_from(c).ok())
-            .and_then(indicator)
-            .map(|i| i.dimension);
+        let dimension = e.indicator_code.and_then(dimension_of);
         self.topics.contains(&e.topic)
             && (self.dimensions.is_empty()
                 || dimension.is_none_or(|d| self.dimensions.contains(&d)))
@@ -568,11 +564,7 @@ pub async fn body(
     p: &Principal,
     e: &webhook_event::Model,
 ) -> ApiResult<Option<serde_json::Value>> {
-    let dimension = |code: Option<i32>| {
-        code.and_then(|c| u8::try_from(c).ok())
-            .and_then(indicator)
-            .map(|i| i.dimension.key())
-    };
+    let dimension = |code: Option<i32>| code.and_then(dimension_of).map(|d| d.key());
     let status = |s: Option<ProblemStatus>| s.map(|s| s.key());
     let data = match e.topic {
         WebhookTopic::ProblemCreated | WebhookTopic::ProblemStatusChanged => {

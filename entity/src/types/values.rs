@@ -434,9 +434,10 @@ impl FundMovementKind {
         }
     }
 
-    /// Whether it concerns a household (all but capital).
-    pub fn has_household(self) -> bool {
-        self != FundMovementKind::Capital
+    /// Whether it pays money out of the fund to a household the caller names (a grant or
+    /// a loan): what the fund's balance must cover.
+    pub fn pays_out(self) -> bool {
+        matches!(self, FundMovementKind::Grant | FundMovementKind::Loan)
     }
 
     /// Whether it belongs to a loan (repayments and write-offs).
