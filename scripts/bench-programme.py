@@ -11,6 +11,13 @@ time (9 runs each, alternating, medians):
   /reports/monthly.xlsx, /reports/period.xlsx (a quarter, the fiscal year)
 
     python3 scripts/bench-programme.py [--runs 9] [--pg postgres://postgres@127.0.0.1:5432]
+
+With --baseline REV it compares instead: REV is built in a git worktree (its own target
+folder under bench-out/), the workbook is imported into a database for each binary, both are
+served at once, and the requests both know (stats grouped by district × dimension × status,
+the monthly report) alternate between them: before/after in the same run, with ratios.
+
+    python3 scripts/bench-programme.py --baseline f0d1a14
 """
 
 import argparse
@@ -45,6 +52,7 @@ def main():
     ap.add_argument("--households", type=int, default=22387)
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    ap.add_argument("--baseline", help="a git revision to compare with")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=ROOT, check=True)
     logbook = os.path.join(ROOT, "target", "release", "logbook")
@@ -65,6 +73,8 @@ def main():
         subprocess.run(["psql", f"{args.pg}/postgres", "-qc", "CREATE DATABASE logbook_programme_bench"], check=True)
         return f"{args.pg}/logbook_programme_bench"
 
+    if args.baseline:
+        return compare(args, logbook, xlsx)
     results = []
     for name, make in [("SQLite", sqlite_url), ("PostgreSQL", pg_url)]:
         url = make()
@@ -117,6 +127,80 @@ def main():
     print("|---|---|---:|---:|")
     for db, label, med, lo, hi in results:
         print(f"| {db} | {label} | {med:.1f} | {lo:.1f}–{hi:.1f} |")
+
+
+def serve(logbook, url, xlsx, port):
+    """Imports the workbook into `url` with `logbook`, serves it; the server, its base URL and an admin token."""
+    env = dict(os.environ, DATABASE_URL=url)
+    subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([logbook, "import", "--json", xlsx], env=env, check=True, stdout=subprocess.DEVNULL)
+    token = subprocess.run([logbook, "key", "create", "--admin"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    server = subprocess.Popen([logbook, "serve", "--bind", f"127.0.0.1:{port}"], env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(base + "/readyz", timeout=1)
+            break
+        except Exception:
+            time.sleep(0.1)
+    return server, base, token
+
+
+def compare(args, logbook, xlsx):
+    tree = os.path.join(OUT, "baseline-tree")
+    subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT, stderr=subprocess.DEVNULL)
+    subprocess.run(["git", "worktree", "add", "--detach", tree, args.baseline], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    target = os.path.join(OUT, "baseline-target")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=tree, check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=target))
+    old = os.path.join(target, "release", "logbook")
+    month = (datetime.date.today() - datetime.timedelta(days=365)).isoformat()[:7]
+    stats = "{ stats(groupBy: [DISTRICT, DIMENSION, STATUS]) { dimension status problems households solvedHouseholds logbookEntries } }"
+    rows = []
+    for name in ("SQLite", "PostgreSQL"):
+        urls = []
+        for which in ("before", "after"):
+            if name == "SQLite":
+                path = os.path.join(OUT, f"programme-{which}.db")
+                for s in ("", "-wal", "-shm"):
+                    if os.path.exists(path + s):
+                        os.remove(path + s)
+                urls.append(f"sqlite://{path}?mode=rwc")
+            else:
+                db = f"logbook_programme_{which}"
+                subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True)
+                subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"CREATE DATABASE {db}"], check=True)
+                urls.append(f"{args.pg}/{db}")
+        servers = [serve(old, urls[0], xlsx, 18183), serve(logbook, urls[1], xlsx, 18184)]
+        try:
+            cases = {
+                "stats by district × dimension × status": lambda s: request(s[1] + "/graphql", s[2], {"query": stats}),
+                f"monthly report {month}": lambda s: request(s[1] + f"/reports/monthly.xlsx?month={month}", s[2]),
+            }
+            for label, run in cases.items():
+                answers = [run(s)[1] for s in servers]
+                if label.startswith("stats") and json.loads(answers[0])["data"] != json.loads(answers[1])["data"]:
+                    sys.exit(f"{name}: the two binaries answer {label} differently")
+            times = {(label, i): [] for label in cases for i in (0, 1)}
+            for _ in range(args.runs):
+                for label, run in cases.items():
+                    for i, s in enumerate(servers):
+                        times[(label, i)].append(run(s)[0])
+            for label in cases:
+                before = statistics.median(times[(label, 0)]) * 1000
+                after = statistics.median(times[(label, 1)]) * 1000
+                rows.append((name, label, before, after))
+                print(rows[-1], flush=True)
+        finally:
+            for server, _, _ in servers:
+                server.terminate()
+                server.wait()
+    subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT)
+    print(f"\n{args.households} households; before = {args.baseline}, after = the working tree; {args.runs} alternating runs, medians\n")
+    print("| database | request | before ms | after ms | after / before |")
+    print("|---|---|---:|---:|---:|")
+    for db, label, before, after in rows:
+        print(f"| {db} | {label} | {before:.1f} | {after:.1f} | {after / before:.2f} |")
 
 
 if __name__ == "__main__":
