@@ -65,7 +65,7 @@ enum Command {
         #[command(subcommand)]
         command: AreasCommand,
     },
-    /// Write a blank district workbook: five sheets, canonical headers, drop-down lists.
+    /// Write a blank district workbook: six sheets (the funds sheet optional), canonical headers, drop-down lists.
     Template {
         /// Output file (.xlsx).
         out: PathBuf,
@@ -544,6 +544,21 @@ struct GenerateArgs {
     /// English sheet names and headers.
     #[arg(long)]
     english: bool,
+    /// Add a funds sheet: grants, loans and repayments from the fund of this name (it must
+    /// exist in the district or province, with --fund-capital baht by --fund-since).
+    #[arg(long, value_name = "NAME")]
+    fund: Option<String>,
+    /// Most the funds sheet pays out, in baht.
+    #[arg(
+        long,
+        value_name = "BAHT",
+        default_value_t = 500_000,
+        requires = "fund"
+    )]
+    fund_capital: u32,
+    /// First day of the funds sheet's rows (YYYY-MM-DD; default a year before today).
+    #[arg(long, value_name = "DATE", requires = "fund")]
+    fund_since: Option<chrono::NaiveDate>,
 }
 
 fn main() -> ExitCode {
@@ -732,7 +747,16 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
         as_of: chrono::Local::now().date_naive(),
         areas,
     };
-    let ds = synthesize(&opts);
+    let mut ds = synthesize(&opts);
+    if let Some(fund) = &args.fund {
+        let since = args
+            .fund_since
+            .unwrap_or(opts.as_of - chrono::Days::new(365));
+        if since > opts.as_of {
+            return Err(usage("--fund-since is after today"));
+        }
+        ds.add_fund_rows(fund, args.fund_capital, since, opts.as_of, args.seed);
+    }
     let written = write_workbook(
         &ds,
         &Style {
@@ -745,13 +769,14 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
     std::fs::write(&args.out, &written.bytes)
         .with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
-        "{}: {} households, {} members, {} problems, {} analyses, {} logbook entries",
+        "{}: {} households, {} members, {} problems, {} analyses, {} logbook entries, {} fund rows",
         args.out.display(),
         ds.households.len(),
         ds.members.len(),
         ds.problems.len(),
         ds.analyses.len(),
-        ds.entries.len()
+        ds.entries.len(),
+        ds.fund_rows.len()
     );
     Ok(ExitCode::SUCCESS)
 }

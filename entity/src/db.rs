@@ -270,15 +270,17 @@ impl WriteTx {
         }
     }
 
+    /// The database it writes to.
+    pub fn backend(&self) -> DbBackend {
+        match self.0 {
+            Tx::Pg(_) => DbBackend::Postgres,
+            Tx::Lite(_) => DbBackend::Sqlite,
+        }
+    }
+
     /// The `n`th parameter's placeholder (from 1).
     pub fn placeholder(&self, n: usize) -> String {
-        placeholder(
-            match self.0 {
-                Tx::Pg(_) => DbBackend::Postgres,
-                Tx::Lite(_) => DbBackend::Sqlite,
-            },
-            n,
-        )
+        placeholder(self.backend(), n)
     }
 
     /// Takes the next change number inside this transaction (see [`Stamp`]).

@@ -225,10 +225,9 @@ pub fn position(movements: &[Movement], as_of: NaiveDate) -> Position {
     p
 }
 
-/// The lowest balance the fund has at the end of any day from `from` on (a day's inflows and
-/// outflows net out). A new grant or loan dated `from` is checked with itself among the
-/// movements: the fund must not go below 0 that day or any later one.
-pub fn lowest_balance_from(movements: &[Movement], from: NaiveDate) -> i64 {
+/// The fund's balance at the end of each day it moved, in day order (a day's inflows and
+/// outflows net out).
+fn daily_balances(movements: &[Movement]) -> Vec<(NaiveDate, i64)> {
     let mut by_day: std::collections::BTreeMap<NaiveDate, i64> = Default::default();
     for m in movements {
         let signed = match m.kind {
@@ -239,15 +238,34 @@ pub fn lowest_balance_from(movements: &[Movement], from: NaiveDate) -> i64 {
         *by_day.entry(m.moved_on).or_default() += signed;
     }
     let mut running = 0i64;
-    let mut lowest: Option<i64> = None;
-    for (day, delta) in by_day {
-        running += delta;
-        if day >= from {
-            lowest = Some(lowest.map_or(running, |l: i64| l.min(running)));
-        }
-    }
-    // no movement on or after `from`: the balance then is the running total
-    lowest.unwrap_or(running)
+    by_day
+        .into_iter()
+        .map(|(day, delta)| {
+            running += delta;
+            (day, running)
+        })
+        .collect()
+}
+
+/// The lowest balance the fund has at the end of any day from `from` on. A new grant or
+/// loan dated `from` is checked with itself among the movements: the fund must not go below
+/// 0 that day or any later one.
+pub fn lowest_balance_from(movements: &[Movement], from: NaiveDate) -> i64 {
+    let days = daily_balances(movements);
+    days.iter()
+        .filter(|(day, _)| *day >= from)
+        .map(|(_, b)| *b)
+        .min()
+        // no movement on or after `from`: the balance then is the running total
+        .unwrap_or_else(|| days.last().map_or(0, |(_, b)| *b))
+}
+
+/// The first day on or after `from` whose closing balance is below 0, with that balance:
+/// where a set of new grants and loans (an import's) spends money the fund does not have.
+pub fn first_overdrawn(movements: &[Movement], from: NaiveDate) -> Option<(NaiveDate, i64)> {
+    daily_balances(movements)
+        .into_iter()
+        .find(|(day, b)| *day >= from && *b < 0)
 }
 
 /// What is still owed on each loan among `movements` (repayments and write-offs of every
@@ -410,6 +428,30 @@ mod tests {
         // before the capital came in, nothing
         assert_eq!(lowest_balance_from(&ms, d(2021, 12, 1)), 200_000);
         assert_eq!(lowest_balance_from(&[], d(2021, 12, 1)), 0);
+    }
+
+    #[test]
+    fn the_first_overdrawn_day_is_where_the_money_ran_out() {
+        let mut ms = vec![
+            mv(1, Kind::Capital, d(2022, 1, 1), 10_000),
+            mv(2, Kind::Grant, d(2022, 2, 1), 6_000),
+            mv(3, Kind::Grant, d(2022, 3, 1), 6_000),
+            mv(4, Kind::Capital, d(2022, 4, 1), 5_000),
+        ];
+        assert_eq!(
+            first_overdrawn(&ms, d(2022, 1, 1)),
+            Some((d(2022, 3, 1), -200_000))
+        );
+        // a day's inflow and outflow net out: capital the same day covers the grant
+        ms.push(mv(5, Kind::Capital, d(2022, 3, 1), 2_000));
+        assert_eq!(first_overdrawn(&ms, d(2022, 1, 1)), None);
+        ms.push(mv(6, Kind::Loan, d(2022, 5, 1), 5_001));
+        assert_eq!(
+            first_overdrawn(&ms, d(2022, 1, 1)),
+            Some((d(2022, 5, 1), -100))
+        );
+        // only from the day asked
+        assert_eq!(first_overdrawn(&ms, d(2022, 6, 1)), None);
     }
 
     #[test]

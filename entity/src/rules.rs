@@ -119,6 +119,8 @@ impl AgencyIndex {
 pub struct FundIndex {
     by_key: HashMap<(String, String), i32>,
     provinces: std::collections::HashSet<String>,
+    /// id → (area code, name)
+    funds: HashMap<i32, (String, String)>,
 }
 
 /// A fund's name as matching compares it.
@@ -136,6 +138,8 @@ impl FundIndex {
         let mut idx = FundIndex::default();
         for f in funds {
             idx.provinces.insert(f.province_code.clone());
+            idx.funds
+                .insert(f.id, (f.area_code.clone(), f.name.clone()));
             idx.by_key
                 .entry((f.area_code.clone(), fund_key(&f.name)))
                 .or_insert(f.id);
@@ -162,6 +166,25 @@ impl FundIndex {
                     .get(&(district.get(..2).unwrap_or(district).to_string(), k))
             })
             .copied()
+    }
+
+    /// Every fund whatever its area that `written` could name (to load their movements
+    /// before the households' districts are known).
+    pub fn ids_named(&self, written: &str) -> Vec<i32> {
+        let k = fund_key(written);
+        let mut ids: Vec<i32> = self
+            .by_key
+            .iter()
+            .filter(|((_, key), _)| *key == k)
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// A fund's area code (a province's 2 digits or a district's 4) and name.
+    pub fn fund(&self, id: i32) -> Option<(&str, &str)> {
+        self.funds.get(&id).map(|(a, n)| (a.as_str(), n.as_str()))
     }
 
     /// Whether the province keeps any fund here (text naming none is then worth a warning).

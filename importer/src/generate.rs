@@ -10,7 +10,9 @@ use crate::workbook::SheetKind;
 use chrono::{Datelike, Days, NaiveDate};
 use entity::catalog::{INDICATORS, Unit};
 use entity::summary::Summary;
-use entity::types::{AreaLevel, CitizenId, Cohort, CohortSource, Dimension, ProblemStatus};
+use entity::types::{
+    AreaLevel, CitizenId, Cohort, CohortSource, Dimension, FundMovementKind, ProblemStatus,
+};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 use std::collections::{HashMap, HashSet};
 
@@ -191,6 +193,27 @@ impl GEntry {
     }
 }
 
+/// A row of the funds sheet.
+#[derive(Debug, Clone)]
+pub struct GFundRow {
+    /// Household.
+    pub house_code: String,
+    /// The fund's name as written.
+    pub fund: String,
+    /// Grant, loan or repayment.
+    pub kind: FundMovementKind,
+    /// Day.
+    pub date: NaiveDate,
+    /// Amount in baht.
+    pub amount: u32,
+    /// A loan's term in months.
+    pub term_months: Option<i32>,
+    /// A loan's instalment interval in months.
+    pub every_months: Option<i32>,
+    /// A repayment's loan day.
+    pub loan_date: Option<NaiveDate>,
+}
+
 /// A generated district workbook's content.
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
@@ -208,6 +231,9 @@ pub struct Dataset {
     pub analyses: Vec<GAnalysis>,
     /// Logbook entries, in the order written.
     pub entries: Vec<GEntry>,
+    /// Funds-sheet rows (none unless [`Dataset::add_fund_rows`]); without them the workbook
+    /// has no funds sheet.
+    pub fund_rows: Vec<GFundRow>,
     /// Raw text that replaces a rendered cell: (sheet, data row index, column key) → text.
     pub overrides: HashMap<(SheetKind, usize, &'static str), String>,
 }
@@ -670,6 +696,82 @@ impl Dataset {
         s
     }
 
+    /// Adds funds-sheet rows from the fund named `fund`: a grant (500–3,000 baht) or an
+    /// interest-free loan (6,000–24,000 baht over 12 months, paid monthly or quarterly) to
+    /// about one household in eight, dated from `from` to `as_of`, never more than `capital`
+    /// baht paid out in all; and on about half the loans every instalment due by `as_of`,
+    /// repaid on its day. The same seed gives the same rows. The fund must hold `capital`
+    /// on `from` for the rows to import.
+    pub fn add_fund_rows(
+        &mut self,
+        fund: &str,
+        capital: u32,
+        from: NaiveDate,
+        as_of: NaiveDate,
+        seed: u64,
+    ) {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let days = (as_of - from).num_days().max(0) as u64;
+        let mut left = u64::from(capital);
+        let houses: Vec<String> = self
+            .households
+            .iter()
+            .map(|h| h.house_code.clone())
+            .collect();
+        for house in houses {
+            if rng.u8(..8) != 0 {
+                continue;
+            }
+            let date = from + Days::new(rng.u64(..=days));
+            let row = |kind, date, amount| GFundRow {
+                house_code: house.clone(),
+                fund: fund.to_string(),
+                kind,
+                date,
+                amount,
+                term_months: None,
+                every_months: None,
+                loan_date: None,
+            };
+            if rng.bool() {
+                let amount = rng.u32(5..=30) * 100;
+                if u64::from(amount) > left {
+                    break;
+                }
+                left -= u64::from(amount);
+                self.fund_rows
+                    .push(row(FundMovementKind::Grant, date, amount));
+                continue;
+            }
+            let every = if rng.bool() { 1 } else { 3 };
+            // whole baht in equal parts
+            let amount = rng.u32(5..=20) * 1_200;
+            if u64::from(amount) > left {
+                break;
+            }
+            left -= u64::from(amount);
+            self.fund_rows.push(GFundRow {
+                term_months: Some(12),
+                every_months: Some(every),
+                ..row(FundMovementKind::Loan, date, amount)
+            });
+            if rng.bool() {
+                let due = entity::funds::schedule(date, i64::from(amount) * 100, 12, every)
+                    .unwrap_or_default();
+                for part in due.iter().filter(|i| i.due_on <= as_of) {
+                    self.fund_rows.push(GFundRow {
+                        loan_date: Some(date),
+                        ..row(
+                            FundMovementKind::Repayment,
+                            part.due_on,
+                            (part.amount / 100) as u32,
+                        )
+                    });
+                }
+            }
+        }
+    }
+
     /// Replaces the rendered text of one cell (for injecting mistakes).
     pub fn set_raw(
         &mut self,
@@ -881,6 +983,9 @@ pub fn write_workbook(ds: &Dataset, style: &Style) -> Result<Written, ImportErro
         }
     };
     for kind in SheetKind::ALL {
+        if kind == SheetKind::Funds && ds.fund_rows.is_empty() {
+            continue;
+        }
         let ws = wb.add_worksheet();
         ws.set_name(if style.english {
             kind.key()
@@ -920,6 +1025,7 @@ pub fn write_workbook(ds: &Dataset, style: &Style) -> Result<Written, ImportErro
             SheetKind::Problems => ds.problems.len(),
             SheetKind::Analysis => ds.analyses.len(),
             SheetKind::Assistance => ds.entries.len(),
+            SheetKind::Funds => ds.fund_rows.len(),
         };
         for i in 0..n {
             if style.messy && m.rng.u16(..200) == 0 {
@@ -1147,6 +1253,42 @@ pub fn write_workbook(ds: &Dataset, style: &Style) -> Result<Written, ImportErro
                         }
                     }
                 }
+                SheetKind::Funds => {
+                    let f = &ds.fund_rows[i];
+                    set("house_code", V::S(f.house_code.clone()));
+                    set("fund", V::S(f.fund.clone()));
+                    set(
+                        "kind",
+                        V::S(
+                            if style.english {
+                                f.kind.key()
+                            } else {
+                                f.kind.name_th()
+                            }
+                            .to_string(),
+                        ),
+                    );
+                    let d = m.date(f.date);
+                    set("date", d);
+                    set(
+                        "amount",
+                        if style.messy && m.rng.bool() {
+                            V::S(format!("{} บาท", group(f.amount)))
+                        } else {
+                            V::N(f64::from(f.amount))
+                        },
+                    );
+                    if let Some(t) = f.term_months {
+                        set("term_months", V::N(f64::from(t)));
+                    }
+                    if let Some(e) = f.every_months {
+                        set("every_months", V::N(f64::from(e)));
+                    }
+                    if let Some(l) = f.loan_date {
+                        let d = m.date(l);
+                        set("loan_date", d);
+                    }
+                }
             }
             ws.write_number(r, 0, (i + 1) as f64)?;
             for (c, v) in vals.iter().enumerate() {
@@ -1214,6 +1356,39 @@ mod tests {
             seed: 7,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
             areas: DistrictAreas::builtin(),
+        }
+    }
+
+    #[test]
+    fn fund_rows_stay_within_the_capital_and_repay_their_loans() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
+        let from = NaiveDate::from_ymd_opt(2025, 11, 1).unwrap_or_default();
+        for seed in 1..20u64 {
+            let mut ds = synthesize(&opts(80));
+            ds.add_fund_rows("กองทุน", 150_000, from, as_of, seed);
+            let out: u32 = ds
+                .fund_rows
+                .iter()
+                .filter(|r| r.kind.pays_out())
+                .map(|r| r.amount)
+                .sum();
+            assert!(out <= 150_000);
+            for r in ds
+                .fund_rows
+                .iter()
+                .filter(|r| r.kind == FundMovementKind::Repayment)
+            {
+                let lent = r.loan_date.expect("a loan's day");
+                assert!(lent <= r.date && r.date <= as_of);
+                assert!(ds.fund_rows.iter().any(|l| l.kind == FundMovementKind::Loan
+                    && l.date == lent
+                    && l.house_code == r.house_code));
+            }
+            assert!(
+                ds.fund_rows
+                    .iter()
+                    .all(|r| from <= r.date && r.date <= as_of && r.amount > 0)
+            );
         }
     }
 

@@ -112,6 +112,20 @@ pub mod aa {
     pub const LONGITUDE: usize = 14;
 }
 
+/// Column indexes of the funds sheet.
+pub mod ff {
+    #![allow(missing_docs)]
+    pub const HOUSE_CODE: usize = 0;
+    pub const FUND: usize = 1;
+    pub const KIND: usize = 2;
+    pub const DATE: usize = 3;
+    pub const AMOUNT: usize = 4;
+    pub const TERM_MONTHS: usize = 5;
+    pub const EVERY_MONTHS: usize = 6;
+    pub const LOAN_DATE: usize = 7;
+    pub const NOTE: usize = 8;
+}
+
 const HOUSEHOLDS: &[ColumnSpec] = &[
     c("house_code", true, &["รหัสบ้าน", "house_code", "รหัสประจำบ้าน"]),
     c("house_no", false, &["บ้านเลขที่", "house_no"]),
@@ -233,6 +247,34 @@ const ASSISTANCE: &[ColumnSpec] = &[
     ),
 ];
 
+const FUNDS: &[ColumnSpec] = &[
+    c("house_code", true, &["รหัสบ้าน", "house_code"]),
+    c("fund", true, &["กองทุน", "fund", "ชื่อกองทุน"]),
+    c("kind", true, &["รายการ", "kind", "ประเภทรายการ", "ประเภท"]),
+    c("date", true, &["วันที่", "date", "วันที่จ่าย", "วันที่รับ"]),
+    c(
+        "amount",
+        true,
+        &["จำนวนเงิน (บาท)", "amount", "จำนวนเงิน", "เงิน"],
+    ),
+    c(
+        "term_months",
+        false,
+        &["ระยะผ่อน (เดือน)", "term_months", "ระยะเวลาผ่อน", "จำนวนเดือน"],
+    ),
+    c(
+        "every_months",
+        false,
+        &["ชำระทุก (เดือน)", "every_months", "งวดทุก"],
+    ),
+    c(
+        "loan_date",
+        false,
+        &["วันที่ยืม", "loan_date", "วันที่ให้ยืม", "วันที่กู้"],
+    ),
+    c("note", false, &["หมายเหตุ", "note"]),
+];
+
 /// The columns of a sheet, in index order.
 pub fn columns(kind: SheetKind) -> &'static [ColumnSpec] {
     match kind {
@@ -241,6 +283,7 @@ pub fn columns(kind: SheetKind) -> &'static [ColumnSpec] {
         SheetKind::Problems => PROBLEMS,
         SheetKind::Analysis => ANALYSIS,
         SheetKind::Assistance => ASSISTANCE,
+        SheetKind::Funds => FUNDS,
     }
 }
 

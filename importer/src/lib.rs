@@ -36,7 +36,7 @@ pub use crate::limits::{ReadLimits, Refusal};
 use crate::reference::{AgencyIndex, AreaIndex, FundIndex, Stored};
 use crate::report::IssueCode;
 use crate::report::{ImportReport, ImportStatus, Issue, Severity};
-use crate::rows::{AnalysisIn, EntryIn, HouseholdIn, MemberIn, Parsed, ProblemIn};
+use crate::rows::{AnalysisIn, EntryIn, FundRowIn, HouseholdIn, MemberIn, Parsed, ProblemIn};
 use crate::workbook::{SheetKind, Workbook};
 use chrono::NaiveDate;
 pub use error::ImportError;
@@ -73,6 +73,8 @@ pub struct ReadWorkbook {
     pub analyses: Vec<Parsed<AnalysisIn>>,
     /// Logbook rows.
     pub entries: Vec<Parsed<EntryIn>>,
+    /// Funds rows (grants, loans, repayments, write-offs).
+    pub fund_rows: Vec<Parsed<FundRowIn>>,
     /// Errors and warnings.
     pub issues: Vec<Issue>,
 }
@@ -86,6 +88,28 @@ impl ReadWorkbook {
     /// Data rows read per sheet.
     pub fn read_counts(&self) -> BTreeMap<SheetKind, u32> {
         self.sheets.iter().map(|(k, s)| (*k, s.read)).collect()
+    }
+
+    /// Data rows parsed, over every sheet.
+    pub fn rows(&self) -> usize {
+        self.households.len()
+            + self.members.len()
+            + self.problems.len()
+            + self.analyses.len()
+            + self.entries.len()
+            + self.fund_rows.len()
+    }
+
+    /// The fund names the funds sheet's rows give (each once).
+    pub fn fund_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .fund_rows
+            .iter()
+            .filter_map(|p| p.value.as_ref().map(|f| f.fund.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Every house code and citizen ID the rows mention, for loading what is stored.
@@ -105,6 +129,7 @@ impl ReadWorkbook {
         self.problems.iter().for_each(|p| add(&p.ident));
         self.analyses.iter().for_each(|p| add(&p.ident));
         self.entries.iter().for_each(|p| add(&p.ident));
+        self.fund_rows.iter().for_each(|p| add(&p.ident));
         let mut houses: Vec<String> = houses.into_iter().collect();
         let mut people: Vec<String> = people.into_iter().collect();
         houses.sort();
@@ -139,6 +164,7 @@ enum ParsedRows {
     Problems(Vec<Parsed<ProblemIn>>),
     Analyses(Vec<Parsed<AnalysisIn>>),
     Entries(Vec<Parsed<EntryIn>>),
+    Funds(Vec<Parsed<FundRowIn>>),
 }
 
 /// Header → typed rows, for one sheet whose cells were streamed into a [`SheetBuilder`].
@@ -262,6 +288,7 @@ fn parse_sheet(
             SheetKind::Assistance => {
                 ParsedRows::Entries(rows::parse_entries(&sr, today, &mut issues))
             }
+            SheetKind::Funds => ParsedRows::Funds(rows::parse_fund_rows(&sr, today, &mut issues)),
         }
     };
     SheetOutcome {
@@ -455,6 +482,7 @@ fn read_in_two(
             ParsedRows::Problems(v) => out.problems = v,
             ParsedRows::Analyses(v) => out.analyses = v,
             ParsedRows::Entries(v) => out.entries = v,
+            ParsedRows::Funds(v) => out.fund_rows = v,
         }
     }
     if out.sheets.is_empty() {
@@ -463,8 +491,8 @@ fn read_in_two(
             None,
             None,
             IssueCode::NoKnownSheets,
-            "ไม่พบแผ่นงานที่นำเข้าได้ (ครัวเรือน, สมาชิก, ปัญหา, วิเคราะห์, การช่วยเหลือ)".into(),
-            "No sheet the importer knows (households, members, problems, analysis, assistance)"
+            "ไม่พบแผ่นงานที่นำเข้าได้ (ครัวเรือน, สมาชิก, ปัญหา, วิเคราะห์, การช่วยเหลือ, กองทุน)".into(),
+            "No sheet the importer knows (households, members, problems, analysis, assistance, funds)"
                 .into(),
         ));
     } else if out.sheets.values().all(|s| s.read == 0) {
@@ -477,14 +505,7 @@ fn read_in_two(
             "No sheet has any data row (only headers); fill in rows below the header row and send the file again".into(),
         ));
     }
-    info!(
-        import.rows = out.households.len()
-            + out.members.len()
-            + out.problems.len()
-            + out.analyses.len()
-            + out.entries.len(),
-        "read"
-    );
+    info!(import.rows = out.rows(), "read");
     Ok(out)
 }
 
@@ -667,11 +688,7 @@ async fn import_in_span(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
         "read done"
     );
-    let total: usize = read.households.len()
-        + read.members.len()
-        + read.problems.len()
-        + read.analyses.len()
-        + read.entries.len();
+    let total = read.rows();
     opts.progress
         .report(Stage::Validating { rows: total as u64 });
     let areas = AreaIndex::load(db).await?;
@@ -696,7 +713,15 @@ async fn import_in_span(
         s.dedup();
         s
     };
-    let stored = Stored::load(db, &houses, &people, &subdistricts).await?;
+    let mut stored = Stored::load(db, &houses, &people, &subdistricts).await?;
+    let named: Vec<i32> = read
+        .fund_names()
+        .iter()
+        .flat_map(|n| funds.ids_named(n))
+        .collect::<std::collections::BTreeSet<i32>>()
+        .into_iter()
+        .collect();
+    stored.load_fund_movements(db, &named).await?;
     info!(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
         "reference loaded"

@@ -33,6 +33,8 @@ pub struct Plan {
     pub analyses: Vec<Action>,
     /// Per logbook entry.
     pub entries: Vec<Action>,
+    /// Per fund movement (insert or unchanged: `validate` refuses a changed one).
+    pub fund_movements: Vec<Action>,
 }
 
 /// Whether every column the new record sets equals the stored one's. Columns left `NotSet`
@@ -110,6 +112,11 @@ pub fn plan(v: &Validated, stored: &Stored) -> Plan {
             .map(|p| act(&p.model, stored_problem(stored, &p.link)))
             .collect();
         let entries = plan_entries(v, stored);
+        let fund_movements = v
+            .fund_movements
+            .iter()
+            .map(|m| movement_action(&m.model, stored))
+            .collect();
         let (members, analyses) = people
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -119,8 +126,47 @@ pub fn plan(v: &Validated, stored: &Stored) -> Plan {
             problems,
             analyses,
             entries,
+            fund_movements,
         }
     })
+}
+
+/// What writing one fund movement would do: unchanged when a stored movement of its fund,
+/// kind, household and day (and loan, for a repayment or write-off) has every value it sets;
+/// an update (which `validate` refuses) when such movements exist and none has; else an
+/// insert. A repayment of a loan written in the same file (`loan_id` not set) is new.
+pub fn movement_action(model: &entity::fund_movement::ActiveModel, stored: &Stored) -> Action {
+    let (Some(fund), Some(kind), Some(day), Some(house)) = (
+        model.fund_id.try_as_ref(),
+        model.kind.try_as_ref(),
+        model.moved_on.try_as_ref(),
+        model.house_code.try_as_ref(),
+    ) else {
+        return Action::Insert;
+    };
+    let loan = model.loan_id.try_as_ref();
+    let twins: Vec<&entity::fund_movement::Model> = stored
+        .fund_movements
+        .get(fund)
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m.kind == *kind
+                && m.moved_on == *day
+                && m.house_code == *house
+                && match loan {
+                    Some(l) => m.loan_id == *l,
+                    None => !kind.of_loan(),
+                }
+        })
+        .collect();
+    if twins.is_empty() {
+        Action::Insert
+    } else if twins.iter().any(|m| same_values(model, *m, &[])) {
+        Action::Unchanged
+    } else {
+        Action::Update
+    }
 }
 
 fn plan_households(v: &Validated, stored: &Stored) -> Vec<Action> {
@@ -209,6 +255,7 @@ impl Plan {
             &self.problems,
             &self.analyses,
             &self.entries,
+            &self.fund_movements,
         ]
         .iter()
         .map(|actions| actions.iter().filter(|a| **a != Action::Unchanged).count())
@@ -229,6 +276,7 @@ impl Plan {
                 SheetKind::Problems => &self.problems,
                 SheetKind::Analysis => &self.analyses,
                 SheetKind::Assistance => &self.entries,
+                SheetKind::Funds => &self.fund_movements,
             };
             let n = |a| actions.iter().filter(|x| **x == a).count() as u32;
             out.insert(

@@ -227,6 +227,8 @@ pub struct Stored {
     pub follow_ups: HashMap<String, entity::household_follow_up::Model>,
     /// Locked months: (district code, `YYYY-MM`).
     pub locks: std::collections::HashSet<(String, String)>,
+    /// Every movement of the funds the funds sheet may name, by fund id.
+    pub fund_movements: HashMap<i32, Vec<entity::fund_movement::Model>>,
 }
 
 impl Stored {
@@ -330,6 +332,26 @@ impl Stored {
             .map(|l| (l.district_code, l.month))
             .collect();
         Ok(s)
+    }
+
+    /// Loads every movement of these funds (a fund's balance on any day is checked against
+    /// all of them).
+    pub async fn load_fund_movements(
+        &mut self,
+        db: &impl ConnectionTrait,
+        fund_ids: &[i32],
+    ) -> Result<(), DbErr> {
+        use entity::fund_movement as fm;
+        for chunk in fund_ids.chunks(IN_CHUNK) {
+            for m in fm::Entity::find()
+                .filter(fm::Column::FundId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?
+            {
+                self.fund_movements.entry(m.fund_id).or_default().push(m);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -52,6 +52,22 @@ issue_codes!(
         /// A fund not among the funds of the household's district and province (warning;
         /// only where the province keeps its funds in logbook).
         UnknownFund = "unknown_fund",
+        /// A funds row names a fund that is not the district's (error on the funds sheet).
+        FundUnknown = "fund_unknown",
+        /// A funds row of a fund the importing centre does not keep (a district importing
+        /// the provincial fund's grants).
+        FundNotKept = "fund_not_kept",
+        /// A repayment or write-off whose loan (household, fund and day) is not found.
+        LoanUnknown = "loan_unknown",
+        /// A repayment or write-off whose day of loan matches two loans of the household.
+        LoanAmbiguous = "loan_ambiguous",
+        /// A funds row that differs from the movement stored for its fund, kind, household
+        /// and day: movements are removed and recorded again, never changed.
+        FundMovementChanged = "fund_movement_changed",
+        /// Grants and loans that spend more than the fund holds on some day.
+        FundOverdrawn = "fund_overdrawn",
+        /// Repayments and write-offs over what is owed on the loan.
+        OverRepaid = "over_repaid",
         /// The province name is not in the area tree.
         ProvinceUnknown = "province_unknown",
         /// The district name is not in the province.

@@ -2,16 +2,16 @@
 //! typed values through the domain types. Pure: no database, no clock (today is given).
 
 use crate::cells::Cell;
-use crate::header::{self, Header, aa, an, columns, hh, mm, pp};
+use crate::header::{self, Header, aa, an, columns, ff, hh, mm, pp};
 use crate::limits::Refusal;
 use crate::report::IssueCode;
 use crate::report::{Issue, Severity};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
 use entity::types::{
-    Baht, CitizenId, Classification, ClosureReason, Cohort, Dimension, HouseCode, IndicatorCode,
-    ProblemStatus, Raw, Sex, ThaiDate, Title, ValueError, VillageCode, VillageNo, parse_latitude,
-    parse_longitude, parse_whole, parse_yes_no, raw_text,
+    Baht, CitizenId, Classification, ClosureReason, Cohort, Dimension, FundMovementKind, HouseCode,
+    IndicatorCode, ProblemStatus, Raw, Sex, ThaiDate, Title, ValueError, VillageCode, VillageNo,
+    parse_latitude, parse_longitude, parse_whole, parse_yes_no, raw_text,
 };
 use std::collections::BTreeMap;
 
@@ -429,6 +429,30 @@ pub struct EntryIn {
     pub latitude: Option<f64>,
     /// ลองจิจูด (optional)
     pub longitude: Option<f64>,
+}
+
+/// A funds row: money a district's poverty fund gave, lent, was repaid or wrote off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FundRowIn {
+    /// รหัสบ้าน
+    pub house_code: HouseCode,
+    /// กองทุน as written (matched to a fund of the household's district or province)
+    pub fund: String,
+    /// รายการ: grant, loan, repayment or write-off
+    pub kind: FundMovementKind,
+    /// วันที่ the money moved
+    pub date: NaiveDate,
+    /// จำนวนเงิน, above zero
+    pub amount: Baht,
+    /// ระยะผ่อน (loans only, required there): 1–120 months
+    pub term_months: Option<i32>,
+    /// ชำระทุก (loans only): a divisor of the term; 1 when blank
+    pub every_months: Option<i32>,
+    /// วันที่ยืม (repayments and write-offs only, required there): the day of the loan
+    /// repaid, on or before the row's day
+    pub loan_date: Option<NaiveDate>,
+    /// หมายเหตุ
+    pub note: Option<String>,
 }
 
 /// The most characters a stored text field holds (docs/workbook-format.md): free-text
@@ -937,6 +961,111 @@ pub fn parse_entries(
             next_visit_on,
             latitude,
             longitude,
+        })
+    })
+}
+
+/// Funds rows. `today` bounds dates.
+pub fn parse_fund_rows(
+    sheet: &SheetRows,
+    today: NaiveDate,
+    issues: &mut Vec<Issue>,
+) -> Vec<Parsed<FundRowIn>> {
+    parse_rows(sheet, issues, |c, ident| {
+        let house_code = c.req(ff::HOUSE_CODE, HouseCode::parse);
+        ident.house_code = house_code.clone();
+        let fund = c.req_text(ff::FUND);
+        let kind = c.req(ff::KIND, FundMovementKind::parse_sheet);
+        let date = c
+            .req(ff::DATE, |r| ThaiDate::parse(r, today))
+            .map(ThaiDate::date);
+        let amount = c.req(ff::AMOUNT, |r| match Baht::parse(r)? {
+            Some(b) if b.satang() > 0 => Ok(b),
+            Some(_) => Err(ValueError::AmountZero),
+            None => Err(ValueError::Required),
+        });
+        let months = |r: &Raw<'_>| {
+            parse_whole(r, 1, i64::from(entity::funds::MAX_TERM_MONTHS))
+                .map(|n| n.map(|n| n as i32))
+        };
+        let mut term_months = c.opt(ff::TERM_MONTHS, months);
+        let mut every_months = c.opt(ff::EVERY_MONTHS, months);
+        let mut loan_date = c.opt(ff::LOAN_DATE, |r| {
+            if r.is_empty() {
+                Ok(None)
+            } else {
+                ThaiDate::parse(r, today).map(|d| Some(d.date()))
+            }
+        });
+        let note = c.text(ff::NOTE);
+        // what each kind takes: a loan its terms, a repayment or write-off its loan's day
+        let loans = ValueError::NotApplicable { only: "loans" };
+        let of_loans = ValueError::NotApplicable {
+            only: "repayments and write-offs",
+        };
+        let given = |c: &RowCtx<'_>, col: usize| !c.raw(col).is_empty();
+        match kind {
+            Some(FundMovementKind::Loan) => {
+                match term_months {
+                    None if !given(c, ff::TERM_MONTHS) => {
+                        c.fail(ff::TERM_MONTHS, &ValueError::Required)
+                    }
+                    Some(term) => {
+                        let every = *every_months.get_or_insert(1);
+                        if entity::funds::check_terms(term, every).is_err() {
+                            c.fail(ff::EVERY_MONTHS, &ValueError::EveryNotDivisor { term });
+                        }
+                    }
+                    None => {}
+                }
+                if given(c, ff::LOAN_DATE) {
+                    c.fail(ff::LOAN_DATE, &of_loans);
+                    loan_date = None;
+                }
+            }
+            Some(k) if k.of_loan() => {
+                if loan_date.is_none() && !given(c, ff::LOAN_DATE) {
+                    c.fail(ff::LOAN_DATE, &ValueError::Required);
+                }
+                if let (Some(lent), Some(d)) = (loan_date, date)
+                    && d < lent
+                {
+                    c.fail(
+                        ff::DATE,
+                        &ValueError::DateBefore {
+                            what: "date of the loan",
+                        },
+                    );
+                }
+                for col in [ff::TERM_MONTHS, ff::EVERY_MONTHS] {
+                    if given(c, col) {
+                        c.fail(col, &loans);
+                    }
+                }
+                (term_months, every_months) = (None, None);
+            }
+            _ => {
+                for col in [ff::TERM_MONTHS, ff::EVERY_MONTHS] {
+                    if given(c, col) {
+                        c.fail(col, &loans);
+                    }
+                }
+                if given(c, ff::LOAN_DATE) {
+                    c.fail(ff::LOAN_DATE, &of_loans);
+                }
+                (term_months, every_months, loan_date) = (None, None, None);
+            }
+        }
+        Some(FundRowIn {
+            house_code: house_code?,
+            fund: fund?,
+            kind: kind?,
+            date: date?,
+            amount: amount?,
+            term_months,
+            every_months,
+            loan_date,
+            note,
         })
     })
 }

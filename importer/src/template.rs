@@ -1,10 +1,10 @@
-//! The blank district workbook: the five sheets with canonical headers (Thai, with the
+//! The blank district workbook: the six sheets (the funds sheet optional) with canonical headers (Thai, with the
 //! English key as a note), required columns marked, drop-down lists for fixed values.
 
 use crate::error::ImportError;
 use crate::header::columns;
 use crate::workbook::SheetKind;
-use entity::types::{Classification, Dimension, ProblemStatus};
+use entity::types::{Classification, Dimension, FundMovementKind, ProblemStatus};
 use rust_xlsxwriter::{Color, DataValidation, Format, Workbook};
 
 /// Rows the drop-down lists cover.
@@ -26,6 +26,15 @@ fn list_for(kind: SheetKind, key: &str) -> Option<Vec<String>> {
             .iter()
             .map(|d| d.name_th().trim_start_matches("ด้าน").to_string())
             .collect(),
+        (SheetKind::Funds, "kind") => [
+            FundMovementKind::Grant,
+            FundMovementKind::Loan,
+            FundMovementKind::Repayment,
+            FundMovementKind::WriteOff,
+        ]
+        .iter()
+        .map(|k| k.name_th().to_string())
+        .collect(),
         (_, "indicator") => (1..=17).map(|i| i.to_string()).collect(),
         _ => return None,
     };

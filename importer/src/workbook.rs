@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::io::Cursor;
 use std::sync::Arc;
 
-/// The five sheets the importer knows, in dependency order.
+/// The six sheets the importer knows, in dependency order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SheetKind {
@@ -25,16 +25,19 @@ pub enum SheetKind {
     Analysis,
     /// การช่วยเหลือ
     Assistance,
+    /// กองทุน (optional): grants, loans and repayments of the district's poverty funds
+    Funds,
 }
 
 impl SheetKind {
     /// All, in dependency order.
-    pub const ALL: [SheetKind; 5] = [
+    pub const ALL: [SheetKind; 6] = [
         SheetKind::Households,
         SheetKind::Members,
         SheetKind::Problems,
         SheetKind::Analysis,
         SheetKind::Assistance,
+        SheetKind::Funds,
     ];
 
     /// Canonical English name (report keys).
@@ -45,6 +48,7 @@ impl SheetKind {
             SheetKind::Problems => "problems",
             SheetKind::Analysis => "analysis",
             SheetKind::Assistance => "assistance",
+            SheetKind::Funds => "funds",
         }
     }
 
@@ -61,6 +65,7 @@ impl SheetKind {
             SheetKind::Problems => &["ปัญหา", "problems", "ปัญหาตามตัวชี้วัด", "ตัวชี้วัดที่ไม่ผ่าน"],
             SheetKind::Analysis => &["วิเคราะห์", "analysis", "วิเคราะห์ 4ท", "ศจพ.3"],
             SheetKind::Assistance => &["การช่วยเหลือ", "assistance", "logbook", "ผลการช่วยเหลือ"],
+            SheetKind::Funds => &["กองทุน", "funds", "fund", "เงินกองทุน", "กองทุนแก้จน"],
         }
     }
 

@@ -621,6 +621,9 @@ async fn write_in_span(
         lap("webhook events");
     }
 
+    write_fund_movements(&mut tx, info, v, plan, stored, batch, stamp).await?;
+    lap("fund movements");
+
     insert_issues(&mut tx, batch, report.warnings.iter()).await?;
     tx.commit().await?;
     lap("committed");
@@ -632,6 +635,138 @@ async fn write_in_span(
         lap("analyzed");
     }
     Ok(batch)
+}
+
+/// Writes the funds sheet's new movements: grants and loans first, then the repayments and
+/// write-offs, whose loans written here are found by this batch, fund, household and day.
+///
+/// The funds are locked first (PostgreSQL; SQLite's write transaction is the lock) and their
+/// movements read again: money spent by the API since the file was checked refuses the
+/// import (nothing is written) rather than leaving a fund below zero or a loan over-repaid.
+async fn write_fund_movements(
+    tx: &mut WriteTx,
+    info: &BatchInfo,
+    v: &Validated,
+    plan: &Plan,
+    stored: &Stored,
+    batch: i32,
+    stamp: Stamp,
+) -> Result<(), DbErr> {
+    use entity::fund_movement as fm;
+    use entity::types::FundMovementKind as Kind;
+    let (new, changed) = split(&v.fund_movements, &plan.fund_movements);
+    if !changed.is_empty() {
+        return Err(DbErr::Custom(
+            "a changed fund movement passed validation".into(),
+        ));
+    }
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut funds: Vec<i32> = new
+        .iter()
+        .filter_map(|m| m.model.fund_id.try_as_ref().copied())
+        .collect();
+    funds.sort_unstable();
+    funds.dedup();
+    let ids = funds
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tx.backend() == sea_orm::DbBackend::Postgres {
+        tx.execute(
+            &format!("SELECT id FROM funds WHERE id IN ({ids}) ORDER BY id FOR UPDATE"),
+            &[],
+        )
+        .await?;
+    }
+    // the funds' movements now, against those the file was checked with (a movement is
+    // never changed, only recorded or removed: the same ids are the same movements)
+    let now: Vec<(i32,)> = tx
+        .fetch_all(
+            &format!("SELECT id FROM fund_movements WHERE fund_id IN ({ids}) ORDER BY id"),
+            &[],
+        )
+        .await?;
+    let mut then: Vec<i32> = funds
+        .iter()
+        .flat_map(|f| stored.fund_movements.get(f).into_iter().flatten())
+        .map(|m| m.id)
+        .collect();
+    then.sort_unstable();
+    if now.into_iter().map(|(id,)| id).ne(then) {
+        return Err(DbErr::Custom(format!(
+            "the funds {ids} changed while this file was being checked; send the file again"
+        )));
+    }
+    let table = Table::of::<fm::Entity>(&["id"], &[]);
+    let cols = written_columns::<fm::Entity>();
+    let by = info.principal.clone().unwrap_or_else(|| "import".into());
+    let provenance = |row: u32| {
+        Some(Provenance {
+            batch,
+            sheet: SheetKind::Funds,
+            row,
+            stamp,
+        })
+    };
+    let loans: HashMap<crate::validate::LoanKey, i32>;
+    let (first, then): (Vec<_>, Vec<_>) = new.into_iter().partition(|m| m.link.is_none());
+    {
+        let vals = |m: &Row<fm::ActiveModel, Option<crate::validate::LoanKey>>| {
+            values(&m.model, &cols, provenance(m.row), |c| match c {
+                fm::Column::ProblemId | fm::Column::EntryId => Some(Value::Int(None)),
+                fm::Column::Source => Some(Value::String(None)),
+                fm::Column::RecordedBy => Some(text(&by)),
+                fm::Column::CreatedAt => Some(Value::from(stamp.at)),
+                _ => None,
+            })
+        };
+        tx.write_rows(&table, &first, vals, false).await?;
+        let written: Vec<(i32, i32, String, NaiveDate)> = tx
+            .fetch_all(
+                &format!(
+                    "SELECT id, fund_id, house_code, moved_on FROM fund_movements WHERE batch_id = {} AND kind = {}",
+                    tx.placeholder(1),
+                    tx.placeholder(2)
+                ),
+                &[Value::from(batch), Value::from(Kind::Loan)],
+            )
+            .await?;
+        loans = written
+            .into_iter()
+            .map(|(id, fund_id, house_code, lent_on)| {
+                (
+                    crate::validate::LoanKey {
+                        fund_id,
+                        house_code,
+                        lent_on,
+                    },
+                    id,
+                )
+            })
+            .collect();
+    }
+    let vals = |m: &Row<fm::ActiveModel, Option<crate::validate::LoanKey>>| {
+        let loan = m
+            .link
+            .as_ref()
+            .and_then(|k| loans.get(k))
+            .copied()
+            .ok_or_else(|| {
+                DbErr::Custom(format!("the loan of funds row {} was not written", m.row))
+            })?;
+        values(&m.model, &cols, provenance(m.row), |c| match c {
+            fm::Column::ProblemId | fm::Column::EntryId => Some(Value::Int(None)),
+            fm::Column::Source => Some(Value::String(None)),
+            fm::Column::RecordedBy => Some(text(&by)),
+            fm::Column::CreatedAt => Some(Value::from(stamp.at)),
+            fm::Column::LoanId => Some(Value::from(loan)),
+            _ => None,
+        })
+    };
+    tx.write_rows(&table, &then, vals, false).await
 }
 
 /// Rows an import writes before the database's statistics are refreshed.

@@ -126,6 +126,7 @@ async fn import_json_is_one_array_and_the_exit_code_says_whether_all_imported(ap
         "problems",
         "analysis",
         "assistance",
+        "funds",
     ] {
         for key in ["read", "inserted", "updated", "unchanged", "rejected"] {
             assert!(reports[0]["sheets"][sheet][key].is_u64(), "{sheet}.{key}");
@@ -185,7 +186,7 @@ async fn import_json_is_one_array_and_the_exit_code_says_whether_all_imported(ap
     );
 }
 
-async fn the_blank_template_has_the_five_sheets_and_is_refused_as_empty(app: TestApp) {
+async fn the_blank_template_has_the_six_sheets_and_is_refused_as_empty(app: TestApp) {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("blank.xlsx");
     let out = logbook(&app.url, &["template", path.to_str().expect("path")]);
@@ -194,7 +195,7 @@ async fn the_blank_template_has_the_five_sheets_and_is_refused_as_empty(app: Tes
     use calamine::Reader;
     assert_eq!(
         wb.sheet_names(),
-        vec!["ครัวเรือน", "สมาชิก", "ปัญหา", "วิเคราะห์", "การช่วยเหลือ"]
+        vec!["ครัวเรือน", "สมาชิก", "ปัญหา", "วิเคราะห์", "การช่วยเหลือ", "กองทุน"]
     );
     let out = logbook(
         &app.url,
@@ -562,7 +563,7 @@ on_both_databases!(
     agencies_are_listed_and_managed_on_the_command_line,
     a_key_made_on_the_command_line_opens_the_api_until_revoked,
     import_json_is_one_array_and_the_exit_code_says_whether_all_imported,
-    the_blank_template_has_the_five_sheets_and_is_refused_as_empty,
+    the_blank_template_has_the_six_sheets_and_is_refused_as_empty,
     hostile_files_get_reports_and_the_other_files_still_run,
 );
 

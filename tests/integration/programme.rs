@@ -460,9 +460,316 @@ async fn entries_name_their_fund(app: TestApp) {
     );
 }
 
+/// A fund with `baht` of capital on 1 January 2568 (2025), through the service.
+async fn fund_with_capital(app: &TestApp, area: &str, name: &str, baht: f64) -> i32 {
+    use api::service::funds::{self, FundInput, MovementInput};
+    let op = api::service::agencies::operator();
+    let fund = funds::create(
+        &app.db,
+        &op,
+        FundInput {
+            area: area.into(),
+            name: name.into(),
+            established: None,
+            note: None,
+        },
+    )
+    .await
+    .expect("fund");
+    funds::record(
+        &app.db,
+        &op,
+        MovementInput {
+            fund_id: fund.id,
+            kind: entity::types::FundMovementKind::Capital,
+            date: "1/1/2568".into(),
+            amount: baht,
+            house_code: None,
+            problem_id: None,
+            entry_id: None,
+            loan_id: None,
+            source: Some("งบจังหวัด".into()),
+            term_months: None,
+            every_months: None,
+            note: None,
+        },
+    )
+    .await
+    .expect("capital");
+    fund.id
+}
+
+/// Sum of a fund's movements of one kind, in satang.
+async fn moved(app: &TestApp, fund: i32, kind: &str) -> i64 {
+    app.count(&format!(
+        "SELECT CAST(COALESCE(SUM(amount_satang), 0) AS BIGINT) FROM fund_movements WHERE fund_id = {fund} AND kind = '{kind}'"
+    ))
+    .await
+}
+
+async fn the_funds_sheet_records_grants_loans_and_repayments(app: TestApp) {
+    use importer::generate::{GFundRow, Style, write_workbook};
+    use importer::workbook::SheetKind::Funds;
+    app.load_builtin_areas().await;
+    let fund = fund_with_capital(&app, "3318", "กองทุนแก้จนอำเภอ", 200_000.0).await;
+    let province = fund_with_capital(&app, "33", "กองทุนจังหวัด", 50_000.0).await;
+    let today = crate::helpers::today();
+    let mut ds = dataset(80, 73);
+    // the name as staff type it: spaces, no กองทุน
+    ds.add_fund_rows(
+        "แก้จน อำเภอ",
+        150_000,
+        today - chrono::Days::new(365),
+        today,
+        8,
+    );
+    let n = ds.fund_rows.len();
+    let of =
+        |k: entity::types::FundMovementKind| ds.fund_rows.iter().filter(|r| r.kind == k).count();
+    use entity::types::FundMovementKind as K;
+    assert!(
+        of(K::Grant) > 0 && of(K::Loan) > 0 && of(K::Repayment) > 0,
+        "the seed gives every kind"
+    );
+    let sum = |k: K| -> i64 {
+        ds.fund_rows
+            .iter()
+            .filter(|r| r.kind == k)
+            .map(|r| i64::from(r.amount) * 100)
+            .sum()
+    };
+    // headers as a district typed them (not the importer's canonical ones)
+    let style = Style {
+        messy: true,
+        english: false,
+        seed: 3,
+        headers: vec![
+            (Funds, "kind", "ประเภทรายการ"),
+            (Funds, "amount", "จำนวนเงิน"),
+            (Funds, "term_months", "ระยะเวลาผ่อน (เดือน)"),
+            (Funds, "every_months", "งวดทุก"),
+            (Funds, "loan_date", "วันที่กู้"),
+        ],
+    };
+    let written = write_workbook(&ds, &style).expect("workbook");
+    let r = app.import("d.xlsx", written.bytes.clone()).await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    let counts = &r.sheets[&Funds];
+    assert_eq!(
+        (counts.read, counts.inserted, counts.rejected),
+        (n as u32, n as u32, 0)
+    );
+    assert_eq!(moved(&app, fund, "grant").await, sum(K::Grant));
+    assert_eq!(moved(&app, fund, "loan").await, sum(K::Loan));
+    assert_eq!(moved(&app, fund, "repayment").await, sum(K::Repayment));
+    // every repayment is of a loan of its own household and fund, on or before its day
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM fund_movements r JOIN fund_movements l ON l.id = r.loan_id              WHERE r.kind = 'repayment' AND l.kind = 'loan' AND l.house_code = r.house_code              AND l.fund_id = r.fund_id AND l.moved_on <= r.moved_on AND r.fund_id = {fund}"
+        ))
+        .await,
+        of(K::Repayment) as i64
+    );
+    // provenance: the batch and the row
+    let batch = r.batch_id.expect("batch");
+    let (i, first) = (0, &ds.fund_rows[0]);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM fund_movements WHERE batch_id = {batch} AND source_row = {} AND house_code = '{}' AND recorded_by = 'test'",
+            written.row(Funds, i),
+            first.house_code
+        ))
+        .await,
+        1
+    );
+    // the fund's figures now
+    let pos =
+        api::service::funds::position(&app.db, &api::service::agencies::operator(), fund, today)
+            .await
+            .expect("position");
+    assert_eq!(
+        pos.balance,
+        20_000_000 - sum(K::Grant) - sum(K::Loan) + sum(K::Repayment)
+    );
+
+    // the same file again: nothing new
+    let again = app.import("d.xlsx", written.bytes).await;
+    assert_eq!(again.status.as_str(), "imported", "{:?}", again.errors);
+    assert_eq!(
+        (
+            again.sheets[&Funds].unchanged,
+            again.sheets[&Funds].inserted
+        ),
+        (n as u32, 0)
+    );
+    let stored = app.count("SELECT COUNT(*) FROM fund_movements").await;
+    assert_eq!(stored, n as i64 + 2);
+
+    // bad rows: each refused with its code on its cell, and nothing written
+    let loan = ds
+        .fund_rows
+        .iter()
+        .position(|r| r.kind == K::Loan)
+        .expect("a loan");
+    let lent = ds.fund_rows[loan].clone();
+    let grant = ds
+        .fund_rows
+        .iter()
+        .position(|r| r.kind == K::Grant)
+        .expect("a grant");
+    let base = ds.fund_rows.len();
+    let extra = |kind: K, amount: u32| GFundRow {
+        house_code: lent.house_code.clone(),
+        fund: "กองทุนแก้จนอำเภอ".into(),
+        kind,
+        date: today - chrono::Days::new(3),
+        amount,
+        term_months: None,
+        every_months: None,
+        loan_date: None,
+    };
+    let mut bad = ds.clone();
+    let cases: Vec<(GFundRow, &str, &str)> = vec![
+        // 0: not a kind a district records
+        (extra(K::Grant, 100), "ประเภทรายการ", "kind_invalid"),
+        // 1: zero
+        (extra(K::Grant, 100), "จำนวนเงิน", "amount_zero"),
+        // 2: a loan without its term
+        (extra(K::Loan, 1_200), "ระยะเวลาผ่อน (เดือน)", "required"),
+        // 3: instalments every 5 months of 12
+        (
+            GFundRow {
+                term_months: Some(12),
+                every_months: Some(5),
+                ..extra(K::Loan, 1_200)
+            },
+            "งวดทุก",
+            "every_months_invalid",
+        ),
+        // 4: a grant with a loan's day
+        (
+            GFundRow {
+                loan_date: Some(lent.date),
+                ..extra(K::Grant, 100)
+            },
+            "วันที่กู้",
+            "not_applicable",
+        ),
+        // 5: a repayment of a loan that is not there
+        (
+            GFundRow {
+                loan_date: Some(lent.date - chrono::Days::new(1)),
+                ..extra(K::Repayment, 100)
+            },
+            "วันที่กู้",
+            "loan_unknown",
+        ),
+        // 6: more than is owed
+        (
+            GFundRow {
+                date: today - chrono::Days::new(4),
+                loan_date: Some(lent.date),
+                ..extra(K::Repayment, lent.amount + 1)
+            },
+            "จำนวนเงิน",
+            "over_repaid",
+        ),
+        // 7: a fund the district does not have
+        (
+            GFundRow {
+                fund: "กองทุนหมู่บ้าน".into(),
+                ..extra(K::Grant, 100)
+            },
+            "กองทุน",
+            "fund_unknown",
+        ),
+        // 8: more than the fund holds
+        (extra(K::Grant, 9_000_000), "จำนวนเงิน", "fund_overdrawn"),
+        // 9: a repayment before its loan
+        (
+            GFundRow {
+                date: lent.date - chrono::Days::new(1),
+                loan_date: Some(lent.date),
+                ..extra(K::Repayment, 100)
+            },
+            "วันที่",
+            "date_before",
+        ),
+    ];
+    for (row, _, _) in &cases {
+        bad.fund_rows.push(row.clone());
+    }
+    bad.set_raw(Funds, base, "kind", "เงินทุน");
+    bad.set_raw(Funds, base + 1, "amount", "0");
+    // 10: an imported grant whose amount was changed in Excel
+    bad.set_raw(Funds, grant, "amount", "99");
+    let written = write_workbook(&bad, &style).expect("workbook");
+    let r = app.import("bad.xlsx", written.bytes.clone()).await;
+    assert_eq!(r.status.as_str(), "rejected");
+    let on = |i: usize| -> Vec<(String, String)> {
+        let row = written.row(Funds, i);
+        r.errors
+            .iter()
+            .filter(|e| e.sheet == Some(Funds) && e.row == Some(row))
+            .map(|e| {
+                (
+                    e.column.clone().unwrap_or_default(),
+                    e.code.as_str().to_string(),
+                )
+            })
+            .collect()
+    };
+    for (k, (_, column, code)) in cases.iter().enumerate() {
+        assert_eq!(
+            on(base + k),
+            vec![(column.to_string(), code.to_string())],
+            "case {k}: {:?}",
+            r.errors
+        );
+    }
+    assert_eq!(
+        on(grant),
+        vec![("จำนวนเงิน".to_string(), "fund_movement_changed".to_string())]
+    );
+    assert!(
+        r.errors.iter().all(|e| e.sheet == Some(Funds)
+            && !e.message_th.is_empty()
+            && !e.message_en.is_empty()),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM fund_movements").await,
+        stored
+    );
+
+    // the provincial fund is the province's to record: a district's import is refused
+    let mut prov = ds.clone();
+    prov.fund_rows = vec![GFundRow {
+        fund: "กองทุนจังหวัด".into(),
+        ..extra(K::Grant, 500)
+    }];
+    let written = write_workbook(&prov, &style).expect("workbook");
+    let r = app
+        .import_with("p.xlsx", written.bytes.clone(), false, Some("3318"))
+        .await;
+    assert_eq!(r.status.as_str(), "rejected");
+    assert_eq!(
+        r.errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(),
+        vec!["fund_not_kept"]
+    );
+    // the province's own import records it
+    let r = app
+        .import_with("p.xlsx", written.bytes, false, Some("33"))
+        .await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    assert_eq!(moved(&app, province, "grant").await, 50_000);
+}
+
 on_both_databases!(
     funds_keep_capital_grants_loans_and_arrears,
     entries_name_their_fund,
+    the_funds_sheet_records_grants_loans_and_repayments,
 );
 
 /// One text (or null) a query returns.

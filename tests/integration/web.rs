@@ -74,7 +74,7 @@ async fn the_page_and_the_blank_template_are_served(app: TestApp) {
     let wb = open_workbook_auto_from_rs(Cursor::new(body)).expect("an xlsx");
     assert_eq!(
         wb.sheet_names(),
-        vec!["ครัวเรือน", "สมาชิก", "ปัญหา", "วิเคราะห์", "การช่วยเหลือ"]
+        vec!["ครัวเรือน", "สมาชิก", "ปัญหา", "วิเคราะห์", "การช่วยเหลือ", "กองทุน"]
     );
 }
 

@@ -781,24 +781,19 @@ impl ImportBatch {
     async fn sheets(&self) -> Vec<SheetCounts> {
         let v: serde_json::Value = serde_json::from_str(&self.0.counts).unwrap_or_default();
         let n = |c: &serde_json::Value, k: &str| c[k].as_i64().unwrap_or(0);
-        [
-            "households",
-            "members",
-            "problems",
-            "analysis",
-            "assistance",
-        ]
-        .iter()
-        .filter_map(|s| v.get(*s).map(|c| (s, c)))
-        .map(|(s, c)| SheetCounts {
-            sheet: s.to_string(),
-            read: n(c, "read"),
-            inserted: n(c, "inserted"),
-            updated: n(c, "updated"),
-            unchanged: n(c, "unchanged"),
-            rejected: n(c, "rejected"),
-        })
-        .collect()
+        importer::workbook::SheetKind::ALL
+            .iter()
+            .map(|k| k.key())
+            .filter_map(|s| v.get(s).map(|c| (s, c)))
+            .map(|(s, c)| SheetCounts {
+                sheet: s.to_string(),
+                read: n(c, "read"),
+                inserted: n(c, "inserted"),
+                updated: n(c, "updated"),
+                unchanged: n(c, "unchanged"),
+                rejected: n(c, "rejected"),
+            })
+            .collect()
     }
     /// Number of errors.
     async fn error_count(&self) -> i32 {

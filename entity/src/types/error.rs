@@ -126,6 +126,21 @@ pub enum ValueError {
     /// A cell whose stored value cannot be read (a shared-string index outside the table).
     #[error("the cell's value cannot be read (the file is damaged here); retype the cell")]
     CellUnreadable,
+    /// An amount of money that must be above zero (a fund's grant, loan or repayment).
+    #[error("the amount must be above 0")]
+    AmountZero,
+    /// A value given where the row's kind takes none (a term on a grant).
+    #[error("leave this cell empty: it is only for {only}")]
+    NotApplicable {
+        /// the kinds of row the column is for (`loans`, …)
+        only: &'static str,
+    },
+    /// A loan's instalment interval that does not divide its term.
+    #[error("must divide the term of {term} months (1, or the term itself for one payment)")]
+    EveryNotDivisor {
+        /// the loan's term in months
+        term: i32,
+    },
 }
 
 impl ValueError {
@@ -156,6 +171,9 @@ impl ValueError {
             ValueError::FormulaWithoutValue => "formula_without_value".into(),
             ValueError::MergedCell => "merged_cell".into(),
             ValueError::CellUnreadable => "cell_unreadable".into(),
+            ValueError::AmountZero => "amount_zero".into(),
+            ValueError::NotApplicable { .. } => "not_applicable".into(),
+            ValueError::EveryNotDivisor { .. } => "every_months_invalid".into(),
         }
     }
 
@@ -214,6 +232,13 @@ impl ValueError {
             ValueError::FormulaWithoutValue => "เซลล์เป็นสูตรที่ไม่มีค่าที่คำนวณไว้ เปิดแฟ้มใน Excel แล้วบันทึกใหม่".into(),
             ValueError::MergedCell => "เซลล์ว่างเพราะอยู่ในช่วงเซลล์ที่ผสานไว้ ให้ยกเลิกการผสานเซลล์แล้วกรอกข้อมูลให้ครบทุกแถว".into(),
             ValueError::CellUnreadable => "อ่านค่าในเซลล์นี้ไม่ได้ (แฟ้มเสียหายตรงนี้) ให้พิมพ์เซลล์นี้ใหม่แล้วบันทึก".into(),
+            ValueError::AmountZero => "จำนวนเงินต้องมากกว่า 0".into(),
+            ValueError::NotApplicable { only } => {
+                format!("ให้เว้นว่างช่องนี้ ใช้เฉพาะ{}", thai_name(only))
+            }
+            ValueError::EveryNotDivisor { term } => format!(
+                "ต้องหารระยะผ่อน {term} เดือนได้ลงตัว (เช่น 1 คือผ่อนทุกเดือน หรือ {term} คือชำระครั้งเดียวเมื่อครบกำหนด)"
+            ),
         }
     }
 }
@@ -232,6 +257,10 @@ fn thai_name(what: &str) -> &'static str {
         "dimension" => "มิติ",
         "disabled" => "ความพิการ",
         "date of the help" => "วันที่ให้ความช่วยเหลือ",
+        "date of the loan" => "วันที่ให้ยืม",
+        "kind" => "รายการ",
+        "loans" => "รายการให้ยืม",
+        "repayments and write-offs" => "รายการชำระคืนและตัดหนี้สูญ",
         _ => "ค่า",
     }
 }

@@ -434,6 +434,32 @@ impl FundMovementKind {
         }
     }
 
+    /// Parses the kind of a row of the workbook's funds sheet: a grant, loan, repayment or
+    /// write-off (Thai names, common spellings, or the English keys). Capital is not
+    /// recorded in a district's workbook and is refused like any other text.
+    pub fn parse_sheet(raw: &Raw<'_>) -> Result<Self, ValueError> {
+        let s = raw_text(raw)?.ok_or(ValueError::Required)?;
+        let key = text::match_key(&s).replace(' ', "");
+        match key.as_str() {
+            "grant" | "ให้เปล่า" | "เงินให้เปล่า" | "ทุนให้เปล่า" | "ช่วยเหลือให้เปล่า" => {
+                Ok(FundMovementKind::Grant)
+            }
+            "loan" | "ให้ยืม" | "เงินยืม" | "ให้กู้" | "กู้ยืม" | "ยืม" => {
+                Ok(FundMovementKind::Loan)
+            }
+            "repayment" | "ชำระคืน" | "คืนเงิน" | "ชำระหนี้" | "ส่งคืน" => {
+                Ok(FundMovementKind::Repayment)
+            }
+            "write_off" | "writeoff" | "ตัดหนี้สูญ" | "หนี้สูญ" | "ตัดหนี้" => {
+                Ok(FundMovementKind::WriteOff)
+            }
+            _ => Err(ValueError::NotInList {
+                what: "kind",
+                allowed: "ให้เปล่า, ให้ยืม, ชำระคืน, ตัดหนี้สูญ",
+            }),
+        }
+    }
+
     /// Whether it pays money out of the fund to a household the caller names (a grant or
     /// a loan): what the fund's balance must cover.
     pub fn pays_out(self) -> bool {

@@ -3,11 +3,12 @@
 //! agencies matched within the household's province. Produces rows ready to plan and write.
 //!
 //! One module per sheet, in the order the sheets refer to each other — households, members,
-//! problems, analyses, logbook entries; each leaves in [`Seen`] what the later ones look up.
+//! problems, analyses, logbook entries, fund movements; each leaves in [`Seen`] what the later ones look up.
 
 mod analyses;
 mod check;
 mod entries;
+mod funds;
 mod households;
 mod members;
 mod problems;
@@ -53,6 +54,17 @@ pub struct ProblemIdent {
     pub cohort: Cohort,
 }
 
+/// A loan as a funds row names it: its fund, household and day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LoanKey {
+    /// The fund.
+    pub fund_id: i32,
+    /// The household it was lent to.
+    pub house_code: String,
+    /// The day it was lent.
+    pub lent_on: chrono::NaiveDate,
+}
+
 /// Rows that passed validation, and the rejected row count per sheet.
 #[derive(Debug, Default)]
 pub struct Validated {
@@ -66,6 +78,9 @@ pub struct Validated {
     pub analyses: Vec<Row<analysis::ActiveModel>>,
     /// Logbook entries, with the problem they are on.
     pub entries: Vec<Row<logbook_entry::ActiveModel, ProblemIdent>>,
+    /// Fund movements, with the loan of this same sheet a repayment or write-off is of
+    /// (its `loan_id` is then filled when the loan is written).
+    pub fund_movements: Vec<Row<entity::fund_movement::ActiveModel, Option<LoanKey>>>,
     /// Follow-up states (urgency, closure) the households sheet sets, where it has those
     /// columns and they differ from what is stored.
     pub follow_ups: Vec<Row<entity::household_follow_up::ActiveModel>>,
@@ -146,7 +161,7 @@ impl Seen {
 /// into its record (nothing is copied), so a workbook is never held twice; `read` keeps its
 /// sheets, headers and issues.
 pub fn validate(read: &mut ReadWorkbook, ctx: &Context<'_>) -> Validated {
-    use SheetKind::{Analysis, Assistance, Households, Members, Problems};
+    use SheetKind::{Analysis, Assistance, Funds, Households, Members, Problems};
     use std::mem::take;
     let mut out = Validated::default();
     let mut seen = Seen::default();
@@ -170,6 +185,10 @@ pub fn validate(read: &mut ReadWorkbook, ctx: &Context<'_>) -> Validated {
     let rows = take(&mut read.entries);
     sheet(read, &mut out, Assistance, rows, |c, r, o| {
         entries::check(c, r, ctx, &seen, o)
+    });
+    let rows = take(&mut read.fund_rows);
+    sheet(read, &mut out, Funds, rows, |c, r, o| {
+        funds::check(c, r, ctx, &seen, o)
     });
     out
 }
