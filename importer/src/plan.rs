@@ -145,19 +145,12 @@ pub fn movement_action(model: &entity::fund_movement::ActiveModel, stored: &Stor
         return Action::Insert;
     };
     let loan = model.loan_id.try_as_ref();
+    let house = house.as_deref().unwrap_or_default();
     let twins: Vec<&entity::fund_movement::Model> = stored
-        .fund_movements
-        .get(fund)
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m.kind == *kind
-                && m.moved_on == *day
-                && m.house_code == *house
-                && match loan {
-                    Some(l) => m.loan_id == *l,
-                    None => !kind.of_loan(),
-                }
+        .movements_like(*fund, *kind, house, *day)
+        .filter(|m| match loan {
+            Some(l) => m.loan_id == *l,
+            None => !kind.of_loan(),
         })
         .collect();
     if twins.is_empty() {

@@ -229,7 +229,17 @@ pub struct Stored {
     pub locks: std::collections::HashSet<(String, String)>,
     /// Every movement of the funds the funds sheet may name, by fund id.
     pub fund_movements: HashMap<i32, Vec<entity::fund_movement::Model>>,
+    /// Those movements by fund, kind, household and day: indexes into `fund_movements`.
+    movements_by_identity: HashMap<MovementIdentity, Vec<usize>>,
 }
+
+/// What a funds row is found by among stored movements: fund, kind, household, day.
+type MovementIdentity = (
+    i32,
+    entity::types::FundMovementKind,
+    String,
+    chrono::NaiveDate,
+);
 
 impl Stored {
     /// Loads everything stored about these households and citizens, plus the cohorts and
@@ -351,7 +361,33 @@ impl Stored {
                 self.fund_movements.entry(m.fund_id).or_default().push(m);
             }
         }
+        for (fund, ms) in &self.fund_movements {
+            for (i, m) in ms.iter().enumerate() {
+                if let Some(h) = &m.house_code {
+                    self.movements_by_identity
+                        .entry((*fund, m.kind, h.clone(), m.moved_on))
+                        .or_default()
+                        .push(i);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The stored movements of a fund of this kind, to this household, on this day.
+    pub fn movements_like(
+        &self,
+        fund_id: i32,
+        kind: entity::types::FundMovementKind,
+        house: &str,
+        day: chrono::NaiveDate,
+    ) -> impl Iterator<Item = &entity::fund_movement::Model> {
+        let all = self.fund_movements.get(&fund_id);
+        self.movements_by_identity
+            .get(&(fund_id, kind, house.to_string(), day))
+            .into_iter()
+            .flatten()
+            .filter_map(move |i| all.and_then(|ms| ms.get(*i)))
     }
 }
 

@@ -157,15 +157,7 @@ pub(super) fn check(
         };
         let stored: Vec<&fund_movement::Model> = ctx
             .stored
-            .fund_movements
-            .get(&c.fund_id)
-            .into_iter()
-            .flatten()
-            .filter(|m| {
-                m.kind == Kind::Loan
-                    && m.moved_on == lent_on
-                    && m.house_code.as_deref() == Some(c.house.as_str())
-            })
+            .movements_like(c.fund_id, Kind::Loan, &c.house, lent_on)
             .collect();
         match stored.as_slice() {
             [one] => c.model.loan_id = Set(Some(one.id)),
@@ -256,12 +248,16 @@ pub(super) fn check(
 
     overdrawn(ck, ctx, &checked, &new_rows, &mut keep);
     // a repayment of a loan of this file that was refused cannot be written either
+    let index_of: HashMap<u32, usize> = checked
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.row, i))
+        .collect();
     for i in 0..checked.len() {
         let Some(k) = &links[i] else { continue };
         if keep[i]
             && let Some(&on) = in_file.get(k)
-            && let Some(j) = checked.iter().position(|c| c.row == on)
-            && !keep[j]
+            && index_of.get(&on).is_some_and(|&j| !keep[j])
         {
             let c = &checked[i];
             ck.depends(
@@ -383,6 +379,7 @@ fn over_repaid(
             c.amount,
         );
     }
+    let mut stored_owed: HashMap<i32, HashMap<i32, i64>> = HashMap::new();
     let mut repaid: Vec<(LoanRef, usize)> = Vec::new();
     for &i in new_rows {
         let c = &checked[i];
@@ -397,11 +394,15 @@ fn over_repaid(
         if let LoanRef::Stored(id) = &loan
             && !owed.contains_key(&loan)
         {
-            let stored = ctx.stored.fund_movements.get(&c.fund_id);
-            let left = stored
-                .map(|ms| entity::funds::owed(ms).get(id).copied().unwrap_or(0))
-                .unwrap_or(0);
-            owed.insert(loan.clone(), left);
+            // what is owed on every stored loan of the fund, worked out once per fund
+            let of_fund = stored_owed.entry(c.fund_id).or_insert_with(|| {
+                ctx.stored
+                    .fund_movements
+                    .get(&c.fund_id)
+                    .map(|ms| entity::funds::owed(ms))
+                    .unwrap_or_default()
+            });
+            owed.insert(loan.clone(), of_fund.get(id).copied().unwrap_or(0));
         }
         repaid.push((loan, i));
     }
