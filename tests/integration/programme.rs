@@ -743,6 +743,44 @@ async fn the_funds_sheet_records_grants_loans_and_repayments(app: TestApp) {
         stored
     );
 
+    // two loans recorded in logbook on one day: a repayment in Excel cannot say which
+    for _ in 0..2 {
+        api::service::funds::record(
+            &app.db,
+            &api::service::agencies::operator(),
+            api::service::funds::MovementInput {
+                fund_id: fund,
+                kind: K::Loan,
+                date: "5/1/2569".into(),
+                amount: 1_000.0,
+                house_code: Some(lent.house_code.clone()),
+                problem_id: None,
+                entry_id: None,
+                loan_id: None,
+                source: None,
+                term_months: Some(10),
+                every_months: None,
+                note: None,
+            },
+        )
+        .await
+        .expect("loan");
+    }
+    let mut twice = ds.clone();
+    twice.fund_rows.push(GFundRow {
+        loan_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 5),
+        ..extra(K::Repayment, 100)
+    });
+    let written = write_workbook(&twice, &style).expect("workbook");
+    let r = app.import("twice.xlsx", written.bytes.clone()).await;
+    assert_eq!(
+        r.errors
+            .iter()
+            .map(|e| (e.row, e.code.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(Some(written.row(Funds, base)), "loan_ambiguous")]
+    );
+
     // the provincial fund is the province's to record: a district's import is refused
     let mut prov = ds.clone();
     prov.fund_rows = vec![GFundRow {

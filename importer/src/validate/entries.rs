@@ -98,16 +98,7 @@ pub(super) fn check(
             continue;
         };
         // the fund its text names, among the funds of the household's district and province
-        let district = seen
-            .households
-            .get(&house)
-            .map(|(_, d, _)| d.clone())
-            .or_else(|| {
-                ctx.stored
-                    .households
-                    .get(&house)
-                    .map(|h| h.district_code.as_str().to_string())
-            });
+        let district = seen.district(&house, ctx);
         let fund_id = match (&e.fund, &district) {
             (Some(text), Some(d)) => {
                 let found = ctx.funds.find(d, text);

@@ -53,17 +53,7 @@ pub(super) fn check(
             ck.reject(p.row);
             continue;
         }
-        let district = seen
-            .households
-            .get(&house)
-            .map(|(_, d, _)| d.clone())
-            .or_else(|| {
-                ctx.stored
-                    .households
-                    .get(&house)
-                    .map(|h| h.district_code.as_str().to_string())
-            })
-            .unwrap_or_default();
+        let district = seen.district(&house, ctx).unwrap_or_default();
         let Some(fund_id) = ctx.funds.find(&district, &f.fund) else {
             ck.error(
                 p.row,

@@ -143,6 +143,19 @@ impl Seen {
         }
     }
 
+    /// The district code of a household on the sheet, else stored.
+    fn district(&self, code: &str, ctx: &Context<'_>) -> Option<String> {
+        self.households
+            .get(code)
+            .map(|(_, d, _)| d.clone())
+            .or_else(|| {
+                ctx.stored
+                    .households
+                    .get(code)
+                    .map(|h| h.district_code.as_str().to_string())
+            })
+    }
+
     /// Whether `cid` is a member of `house`, on the sheet or stored.
     fn is_member(&self, house: &str, cid: &str, ctx: &Context<'_>) -> bool {
         match self.members.get(cid) {
