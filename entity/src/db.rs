@@ -270,12 +270,30 @@ impl WriteTx {
         }
     }
 
-    /// The database it writes to.
-    pub fn backend(&self) -> DbBackend {
+    fn backend(&self) -> DbBackend {
         match self.0 {
             Tx::Pg(_) => DbBackend::Postgres,
             Tx::Lite(_) => DbBackend::Sqlite,
         }
+    }
+
+    /// Locks rows of `table` by id until the commit, in id order (PostgreSQL `FOR UPDATE`;
+    /// SQLite's write transaction already holds the whole database).
+    pub async fn lock_rows(&mut self, table: &str, ids: &[i32]) -> Result<(), DbErr> {
+        if self.backend() != DbBackend::Postgres || ids.is_empty() {
+            return Ok(());
+        }
+        let list = ids
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.execute(
+            &format!("SELECT id FROM {table} WHERE id IN ({list}) ORDER BY id FOR UPDATE"),
+            &[],
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The `n`th parameter's placeholder (from 1).
@@ -458,6 +476,78 @@ impl WriteTx {
         }
         Ok(())
     }
+}
+
+/// Rows a bulk write must have written into a table before its planner statistics are
+/// refreshed at all.
+const STATS_MIN_ROWS: u64 = 500;
+
+/// Refreshes the planner statistics of the tables a bulk write changed materially, given the
+/// rows it wrote per table: a table is analysed when it has no statistics yet, or the rows
+/// written are at least a tenth of the rows its statistics counted — so a province loaded
+/// into a fresh database is planned with its real sizes at once, while the eleventh district
+/// of a national database costs no `ANALYZE` (PostgreSQL's autovacuum analyses a table after
+/// the same share of changes; SQLite keeps what it has, which still describes the table).
+/// Returns the tables analysed.
+pub async fn refresh_statistics(
+    db: &DatabaseConnection,
+    written: &[(&str, u64)],
+) -> Result<Vec<String>, DbErr> {
+    let wanted: Vec<(&str, u64)> = written
+        .iter()
+        .copied()
+        .filter(|(_, n)| *n >= STATS_MIN_ROWS)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names = wanted
+        .iter()
+        .map(|(t, _)| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let b = db.get_database_backend();
+    // rows each table's statistics counted (none: never analysed)
+    let sql = match b {
+        DbBackend::Postgres => format!(
+            "SELECT relname AS tbl, CAST(reltuples AS BIGINT) AS n FROM pg_class \
+             WHERE relname IN ({names}) AND relkind = 'r' AND pg_table_is_visible(oid) AND reltuples >= 0"
+        ),
+        _ => {
+            let has_stats = db
+                .query_one_raw(Statement::from_string(
+                    b,
+                    "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'",
+                ))
+                .await?
+                .is_some();
+            if has_stats {
+                format!(
+                    "SELECT tbl, MAX(CAST(stat AS INTEGER)) AS n FROM sqlite_stat1 \
+                     WHERE tbl IN ({names}) GROUP BY tbl"
+                )
+            } else {
+                "SELECT '' AS tbl, 0 AS n WHERE 0 = 1".into()
+            }
+        }
+    };
+    let mut counted = std::collections::HashMap::new();
+    for row in db.query_all_raw(Statement::from_string(b, sql)).await? {
+        let t: String = row.try_get("", "tbl")?;
+        let n: i64 = row.try_get("", "n")?;
+        counted.insert(t, n.max(0) as u64);
+    }
+    let mut analysed = Vec::new();
+    for (table, n) in wanted {
+        let stale = counted
+            .get(table)
+            .is_none_or(|c| n.saturating_mul(10) >= *c);
+        if stale {
+            db.execute_unprepared(&format!("ANALYZE {table}")).await?;
+            analysed.push(table.to_string());
+        }
+    }
+    Ok(analysed)
 }
 
 /// A queued import claimed by this process: its batch id, how many times it has been

@@ -16,8 +16,8 @@ use entity::types::{BatchStatus, Cohort, ProblemStatus, WebhookTopic};
 use entity::{analysis, area, household, import_issue, logbook_entry, member, problem};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseConnection, DbErr, EntityName,
-    EntityTrait, IdenStatic, Value,
+    ActiveModelTrait, ActiveValue, DatabaseConnection, DbErr, EntityName, EntityTrait, IdenStatic,
+    Value,
 };
 use std::collections::HashMap;
 use tracing::{Instrument, debug, info_span};
@@ -627,11 +627,25 @@ async fn write_in_span(
     insert_issues(&mut tx, batch, report.warnings.iter()).await?;
     tx.commit().await?;
     lap("committed");
-    let written = plan.changed_rows();
-    if written >= ANALYZE_AFTER_ROWS {
-        // fresh planner statistics after a bulk load (PostgreSQL plans a province's pages
-        // 100× faster with them); SQLite's `ANALYZE` fills sqlite_stat1 the same way
-        db.execute_unprepared("ANALYZE").await?;
+    // fresh planner statistics where this import changed a table materially (PostgreSQL
+    // plans a province's pages 100× faster with them; SQLite's `ANALYZE` fills sqlite_stat1
+    // the same way)
+    let n = |actions: &[Action]| actions.iter().filter(|a| **a != Action::Unchanged).count() as u64;
+    let analysed = entity::db::refresh_statistics(
+        db,
+        &[
+            ("households", n(&plan.households)),
+            ("members", n(&plan.members)),
+            ("problems", n(&plan.problems)),
+            ("analyses", n(&plan.analyses)),
+            ("logbook_entries", n(&plan.entries)),
+            ("fund_movements", n(&plan.fund_movements)),
+            ("household_follow_ups", v.follow_ups.len() as u64),
+        ],
+    )
+    .await?;
+    if !analysed.is_empty() {
+        debug!(import.analysed = ?analysed, "statistics refreshed");
         lap("analyzed");
     }
     Ok(batch)
@@ -674,13 +688,7 @@ async fn write_fund_movements(
         .map(i32::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    if tx.backend() == sea_orm::DbBackend::Postgres {
-        tx.execute(
-            &format!("SELECT id FROM funds WHERE id IN ({ids}) ORDER BY id FOR UPDATE"),
-            &[],
-        )
-        .await?;
-    }
+    tx.lock_rows("funds", &funds).await?;
     // the funds' movements now, against those the file was checked with (a movement is
     // never changed, only recorded or removed: the same ids are the same movements)
     let now: Vec<(i32,)> = tx
@@ -768,9 +776,6 @@ async fn write_fund_movements(
     };
     tx.write_rows(&table, &then, vals, false).await
 }
-
-/// Rows an import writes before the database's statistics are refreshed.
-const ANALYZE_AFTER_ROWS: usize = 5_000;
 
 #[cfg(test)]
 mod tests {

@@ -698,3 +698,41 @@ async fn a_messy_bangkok_workbook_imports_with_khet_and_khwaeng(app: TestApp) {
 }
 
 on_both_databases!(a_messy_bangkok_workbook_imports_with_khet_and_khwaeng);
+
+/// An import refreshes the planner statistics of the tables it changed materially, and only
+/// those: a table whose statistics count ten times the rows written is left as it is.
+async fn statistics_are_refreshed_only_where_an_import_changed_a_table_materially(app: TestApp) {
+    app.load_builtin_areas().await;
+    let r = app
+        .import("d.xlsx", render(&dataset(1_600, 5), false, false).bytes)
+        .await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    let members = app.count("SELECT COUNT(*) FROM members").await as u64;
+    assert!(
+        members > 5_020,
+        "{members} members: enough for the boundary"
+    );
+    let refresh = |n: u64| {
+        let db = app.db.clone();
+        async move { entity::db::refresh_statistics(&db, &[("members", n)]).await }
+    };
+    // the import analysed the members: a tenth of them, less one, is not material
+    assert_eq!(
+        refresh(members / 10 - 1).await.expect("refresh"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        refresh(members / 10 + 1).await.expect("refresh"),
+        vec!["members".to_string()]
+    );
+    // a few rows never are; a table never analysed always is
+    assert!(refresh(499).await.expect("refresh").is_empty());
+    assert_eq!(
+        entity::db::refresh_statistics(&app.db, &[("fund_movements", 500)])
+            .await
+            .expect("refresh"),
+        vec!["fund_movements".to_string()]
+    );
+}
+
+on_both_databases!(statistics_are_refreshed_only_where_an_import_changed_a_table_materially);
