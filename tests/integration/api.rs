@@ -95,6 +95,25 @@ async fn without_a_valid_key_every_operation_is_unauthenticated(app: TestApp) {
         .graphql(Some(&token), "{ me { kind } }", json!({}))
         .await;
     assert_eq!((status, code(&v)), (401, Some("UNAUTHENTICATED")));
+    // revoked behind this server's back (another process): the key it remembers is asked
+    // for again within a second
+    let other = app.key(KeyScope::District("3318".into())).await;
+    let (status, _) = app
+        .graphql(Some(&other), "{ me { kind } }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared(
+            "UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL",
+        )
+        .await
+        .expect("revoke in SQL");
+    let after = app.refused_after(&other).await;
+    assert!(
+        after.is_some_and(|t| t <= api::service::keys::KEY_SEEN_FOR * 2),
+        "refused after {after:?}"
+    );
 }
 
 async fn each_principal_sees_exactly_its_households_problems_and_people(app: TestApp) {

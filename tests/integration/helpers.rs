@@ -177,6 +177,34 @@ impl TestApp {
         })
     }
 
+    /// How long after a key was changed elsewhere (another process) a request was first
+    /// refused with 401: [`TestApp::answered_after`].
+    pub async fn refused_after(&self, token: &str) -> Option<std::time::Duration> {
+        self.answered_after(token, "{ me { kind } }", 401).await
+    }
+
+    /// How long until `query` with `token` is first answered with `status`: polled every
+    /// 50 ms for up to three times the time a server may remember a key (a key changed by
+    /// another process is seen changed within that time); none when it never was.
+    pub async fn answered_after(
+        &self,
+        token: &str,
+        query: &str,
+        status: u16,
+    ) -> Option<std::time::Duration> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < api::service::keys::KEY_SEEN_FOR * 3 {
+            let (got, _) = self
+                .graphql(Some(token), query, serde_json::json!({}))
+                .await;
+            if got == status {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// POSTs a GraphQL query (with an optional bearer token); returns the status and body.
     pub async fn graphql(
         &self,

@@ -167,6 +167,7 @@ pub async fn assign(
         .await?;
     }
     tx.commit().await?;
+    super::keys::forget_keys();
     one(db, p, code).await
 }
 
@@ -209,6 +210,7 @@ pub async fn unassign(
         .await?;
     }
     tx.commit().await?;
+    super::keys::forget_keys();
     one(db, p, code).await
 }
 

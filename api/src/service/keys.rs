@@ -217,6 +217,7 @@ pub async fn revoke(db: &DatabaseConnection, id: i32) -> ApiResult<bool> {
     )
     .await?;
     tx.commit().await?;
+    forget_keys();
     Ok(true)
 }
 
@@ -297,6 +298,7 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
+    forget_keys();
     Ok((new_id, token))
 }
 
@@ -382,6 +384,7 @@ pub async fn set_budget(
     )
     .await?;
     tx.commit().await?;
+    forget_keys();
     Ok(())
 }
 
@@ -453,6 +456,7 @@ pub async fn add_document(
     )
     .await?;
     tx.commit().await?;
+    forget_keys();
     Ok(sha)
 }
 
@@ -490,22 +494,114 @@ pub async fn principal(db: &impl ConnectionTrait, token: &str) -> ApiResult<Opti
     Ok(lookup(db, token).await?.map(|k| k.principal))
 }
 
-/// [`principal`], with the key's budget.
+/// [`principal`], with the key's budget. A working key looked up within the last
+/// [`KEY_SEEN_FOR`] is answered from memory, with no round trip to the database; an unknown,
+/// revoked or expired token is always looked up.
 pub async fn lookup(db: &impl ConnectionTrait, token: &str) -> ApiResult<Option<KeyAuth>> {
-    working(db, api_key::Column::TokenHash.eq(hash(token))).await
+    let token_hash = hash(token);
+    let now = std::time::Instant::now();
+    let memo = || {
+        seen()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(k) = memo().get(&token_hash, now, Utc::now()) {
+        return Ok(Some(k));
+    }
+    let found = working(db, api_key::Column::TokenHash.eq(&token_hash)).await?;
+    if let Some((k, expires)) = &found {
+        memo().put(token_hash, now, *expires, k.clone());
+    }
+    Ok(found.map(|(k, _)| k))
+}
+
+/// How long a working key looked up stays known without asking the database again: a key
+/// revoked, rotated, re-budgeted or locked to documents, or an agency whose dimensions
+/// change, by another process (the command line, another server) is refused or seen
+/// changed within this time; by this process at once ([`forget_keys`]).
+pub const KEY_SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Working keys looked up within [`KEY_SEEN_FOR`], by token hash: when, until when the key
+/// works (its expiry), and what it stands for. Holds at most `max` keys.
+#[derive(Debug)]
+struct KeyMemo {
+    keys: std::collections::HashMap<
+        String,
+        (std::time::Instant, Option<chrono::DateTime<Utc>>, KeyAuth),
+    >,
+    max: usize,
+}
+
+impl KeyMemo {
+    /// The key, when it was looked up less than [`KEY_SEEN_FOR`] before `now` and has not
+    /// expired by `wall`.
+    fn get(
+        &self,
+        token_hash: &str,
+        now: std::time::Instant,
+        wall: chrono::DateTime<Utc>,
+    ) -> Option<KeyAuth> {
+        self.keys
+            .get(token_hash)
+            .filter(|(at, expires, _)| {
+                now.saturating_duration_since(*at) < KEY_SEEN_FOR
+                    && expires.is_none_or(|e| e > wall)
+            })
+            .map(|(_, _, k)| k.clone())
+    }
+
+    /// Remembers a key looked up at `now`; when full, the stale keys go first, then all.
+    fn put(
+        &mut self,
+        token_hash: String,
+        now: std::time::Instant,
+        expires: Option<chrono::DateTime<Utc>>,
+        k: KeyAuth,
+    ) {
+        if self.keys.len() >= self.max {
+            self.keys
+                .retain(|_, (at, _, _)| now.saturating_duration_since(*at) < KEY_SEEN_FOR);
+            if self.keys.len() >= self.max {
+                self.keys.clear();
+            }
+        }
+        self.keys.insert(token_hash, (now, expires, k));
+    }
+}
+
+fn seen() -> &'static std::sync::Mutex<KeyMemo> {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<KeyMemo>> = std::sync::OnceLock::new();
+    SEEN.get_or_init(|| {
+        std::sync::Mutex::new(KeyMemo {
+            keys: Default::default(),
+            max: 10_000,
+        })
+    })
+}
+
+/// Forgets every key looked up: after a change to keys or to what an agency may see, the
+/// next request of every key asks the database again.
+pub fn forget_keys() {
+    seen()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .keys
+        .clear();
 }
 
 /// Key `id`, if it still works (not revoked, not expired): for work done later on its
 /// behalf (an export), checked when the work runs.
 pub async fn by_id(db: &impl ConnectionTrait, id: i32) -> ApiResult<Option<KeyAuth>> {
-    working(db, api_key::Column::Id.eq(id)).await
+    Ok(working(db, api_key::Column::Id.eq(id))
+        .await?
+        .map(|(k, _)| k))
 }
 
-/// The working key matching `which`, as a [`KeyAuth`].
+/// The working key matching `which`, as a [`KeyAuth`], with when it expires.
 async fn working(
     db: &impl ConnectionTrait,
     which: sea_orm::sea_query::SimpleExpr,
-) -> ApiResult<Option<KeyAuth>> {
+) -> ApiResult<Option<(KeyAuth, Option<chrono::DateTime<Utc>>)>> {
     let Some(k) = api_key::Entity::find()
         .filter(which)
         .filter(api_key::Column::RevokedAt.is_null())
@@ -520,6 +616,7 @@ async fn working(
         return Ok(None);
     };
     let (id, budget_per_minute, trusted_only) = (k.id, k.budget_per_minute, k.trusted_only);
+    let expires = k.expires_at;
     let token_hash = k.token_hash.clone();
     let principal = match k.kind.as_str() {
         "admin" => Some(Principal::Admin {
@@ -541,11 +638,91 @@ async fn working(
         }
         _ => None,
     };
-    Ok(principal.map(|principal| KeyAuth {
-        id,
-        token_hash,
-        principal,
-        budget_per_minute,
-        trusted_only,
+    Ok(principal.map(|principal| {
+        (
+            KeyAuth {
+                id,
+                token_hash,
+                principal,
+                budget_per_minute,
+                trusted_only,
+            },
+            expires,
+        )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn key(id: i32) -> KeyAuth {
+        KeyAuth {
+            id,
+            token_hash: format!("h{id}"),
+            principal: Principal::District {
+                key_id: id,
+                district: "3318".into(),
+            },
+            budget_per_minute: None,
+            trusted_only: false,
+        }
+    }
+
+    #[test]
+    fn a_key_is_known_for_a_second_and_never_past_its_expiry() {
+        let mut m = KeyMemo {
+            keys: Default::default(),
+            max: 3,
+        };
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        m.put("a".into(), t0, None, key(1));
+        assert_eq!(
+            m.get("a", t0 + Duration::from_millis(999), wall)
+                .map(|k| k.id),
+            Some(1)
+        );
+        assert!(
+            m.get("a", t0 + KEY_SEEN_FOR, wall).is_none(),
+            "asked again after a second"
+        );
+        assert!(m.get("b", t0, wall).is_none());
+        // a key expiring within the second is not answered past its expiry
+        m.put(
+            "e".into(),
+            t0,
+            Some(wall + chrono::Duration::milliseconds(100)),
+            key(2),
+        );
+        assert!(m.get("e", t0, wall).is_some());
+        assert!(
+            m.get("e", t0, wall + chrono::Duration::milliseconds(100))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_memo_stays_bounded() {
+        let mut m = KeyMemo {
+            keys: Default::default(),
+            max: 3,
+        };
+        let t0 = Instant::now();
+        for i in 0..3 {
+            m.put(format!("old{i}"), t0, None, key(i));
+        }
+        // full: the stale ones make room
+        let later = t0 + KEY_SEEN_FOR;
+        m.put("new".into(), later, None, key(9));
+        assert_eq!(m.keys.len(), 1);
+        // full of fresh ones: all go
+        for i in 0..2 {
+            m.put(format!("n{i}"), later, None, key(i));
+        }
+        m.put("last".into(), later, None, key(8));
+        assert_eq!(m.keys.len(), 1);
+        assert!(m.get("last", later, Utc::now()).is_some());
+    }
 }
