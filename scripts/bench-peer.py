@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""logbook against PostGraphile 4 on the same PostgreSQL data (not a test).
+
+Imports the province workbook of scripts/bench-import.py (22,387 households) into a fresh
+PostgreSQL database, serves it with `logbook serve` (and, with --baseline, an older logbook
+binary beside it) and with PostGraphile 4.14.1 + connection-filter 2.3.0 (installed from npm
+into bench-out/peer on first use; the relations come from the schema's foreign keys), checks
+both answer each question with the same data, then loads each server with wrk (Debian
+package, installed if missing), alternating servers within every case, at 1 and 32
+connections:
+
+  (a) one district's households with a health problem, first 50, members, problems, logbook
+  (b) problems by district x dimension x status (PostGraphile has no group-by: one aliased
+      totalCount per group, the groups read from the database first)
+  (c) one household by house code with members and problem statuses
+
+logbook is measured with an admin key and with an agency key (whose access rule is the
+expensive one); PostGraphile has no principals (it answers as the database owner).
+
+    python3 scripts/bench-peer.py [--seconds 10] [--baseline OLD/logbook] [--cases a,b,c]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "bench-out")
+PEER = os.path.join(OUT, "peer")
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+%s
+wrk.body = %s
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT rps=%%.1f p50_ms=%%.2f p99_ms=%%.2f errors=%%d requests=%%d\\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests))
+end
+"""
+
+
+def lua_string(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def post(url, body, token=None):
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    r = json.loads(urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode(), headers=h), timeout=120).read())
+    if r.get("errors"):
+        sys.exit(f"{url}: {r['errors'][:2]}")
+    return r["data"]
+
+
+def wait_up(url):
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except Exception:
+            time.sleep(0.1)
+    sys.exit(f"{url} did not come up")
+
+
+def questions(pg_url, district, house):
+    """The three pairs: (logbook body, PostGraphile body)."""
+    a_lb = {"query": "query($f: HouseholdFilter) { households(first: 50, filter: $f) { totalCount nodes { houseCode "
+            "members { citizenId firstName lastName } problems { indicator { code } status logbook { date agency status } } } } }",
+            "variables": {"f": {"districtCode": district, "problem": {"dimension": "HEALTH"}}}}
+    a_pg = {"query": "query($d: String!) { allHouseholds(first: 50, orderBy: HOUSE_CODE_ASC, filter: {districtCode: {equalTo: $d}, "
+            "problemsByHouseCode: {some: {indicatorByIndicatorCode: {dimension: {equalTo: \"health\"}}}}}) { totalCount nodes { houseCode "
+            "membersByHouseCode(orderBy: [SOURCE_ROW_ASC, CITIZEN_ID_ASC]) { nodes { citizenId firstName lastName } } "
+            "problemsByHouseCode(orderBy: [INDICATOR_CODE_ASC, ID_ASC]) { nodes { indicatorByIndicatorCode { code } status "
+            "logbookEntriesByProblemId(orderBy: [ENTRY_DATE_ASC, WRITTEN_SEQ_ASC, ID_ASC]) { nodes { entryDate agencyByAgencyId { code } status } } } } } } }",
+            "variables": {"d": district}}
+    b_lb = {"query": "{ stats(groupBy: [DISTRICT, DIMENSION, STATUS]) { area { code } dimension status problems } }", "variables": {}}
+    groups = subprocess.run(["psql", pg_url, "-AtF", "|", "-c",
+                             "select distinct h.district_code, i.dimension, p.status from problems p join households h using (house_code) "
+                             "join indicators i on i.code = p.indicator_code order by 1,2,3"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    parts = []
+    for n, g in enumerate(groups):
+        d, dim, st = g.split("|")
+        parts.append(f'g{n}: allProblems(filter: {{householdByHouseCode: {{districtCode: {{equalTo: "{d}"}}}}, '
+                     f'indicatorByIndicatorCode: {{dimension: {{equalTo: "{dim}"}}}}, status: {{equalTo: "{st}"}}}}) {{ totalCount }}')
+    b_pg = {"query": "{ " + " ".join(parts) + " }", "variables": {}}
+    c_lb = {"query": "query($c: String!) { household(houseCode: $c) { houseCode members { firstName } problems { status } } }",
+            "variables": {"c": house}}
+    c_pg = {"query": "query($c: String!) { householdByHouseCode(houseCode: $c) { houseCode membersByHouseCode(orderBy: [SOURCE_ROW_ASC, CITIZEN_ID_ASC]) "
+            "{ nodes { firstName } } problemsByHouseCode(orderBy: [INDICATOR_CODE_ASC, ID_ASC]) { nodes { status } } } }",
+            "variables": {"c": house}}
+    return {"a": (a_lb, a_pg), "b": (b_lb, b_pg, groups), "c": (c_lb, c_pg)}
+
+
+def check_same(case, lb, pg, groups=None):
+    """Both servers' answers reduced to the same shape; exits when they differ."""
+    if case == "a":
+        L, P = lb["households"], pg["allHouseholds"]
+        left = (L["totalCount"], [(n["houseCode"], [m["citizenId"] for m in n["members"]],
+                                   [(p["indicator"]["code"], len(p["logbook"])) for p in n["problems"]]) for n in L["nodes"]])
+        right = (P["totalCount"], [(n["houseCode"], [m["citizenId"] for m in n["membersByHouseCode"]["nodes"]],
+                                    [(p["indicatorByIndicatorCode"]["code"], len(p["logbookEntriesByProblemId"]["nodes"]))
+                                     for p in n["problemsByHouseCode"]["nodes"]]) for n in P["nodes"]])
+    elif case == "b":
+        left = sorted(((r["area"]["code"], r["dimension"].lower(), r["status"].lower()), r["problems"]) for r in lb["stats"])
+        right = sorted((tuple(g.split("|")), pg[f"g{i}"]["totalCount"]) for i, g in enumerate(groups) if pg[f"g{i}"]["totalCount"])
+    else:
+        a, b = lb["household"], pg["householdByHouseCode"]
+        left = (a["houseCode"], [m["firstName"] for m in a["members"]], sorted(p["status"].lower() for p in a["problems"]))
+        right = (b["houseCode"], [m["firstName"] for m in b["membersByHouseCode"]["nodes"]],
+                 sorted(p["status"].lower() for p in b["problemsByHouseCode"]["nodes"]))
+    if left != right:
+        sys.exit(f"({case}) the servers differ:\n{json.dumps(left, ensure_ascii=False)[:600]}\n{json.dumps(right, ensure_ascii=False)[:600]}")
+
+
+def wrk(url, body, token, conns, seconds):
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA % (auth, lua_string(json.dumps(body))))
+        script = f.name
+    out = subprocess.run(["wrk", "-t", "2" if conns > 1 else "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "60s",
+                          "--latency", "-s", script, url], check=True, capture_output=True, text=True).stdout
+    os.unlink(script)
+    m = re.search(r"RESULT rps=([\d.]+) p50_ms=([\d.]+) p99_ms=([\d.]+) errors=(\d+) requests=(\d+)", out)
+    return {"rps": float(m[1]), "p50": float(m[2]), "p99": float(m[3]), "errors": int(m[4])}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--households", type=int, default=22387)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--cases", default="a,b,c")
+    ap.add_argument("--baseline", help="an older logbook binary, served beside")
+    ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=ROOT, check=True)
+    logbook = os.path.join(ROOT, "target", "release", "logbook")
+    os.makedirs(PEER, exist_ok=True)
+    if not os.path.isdir(os.path.join(PEER, "node_modules", "postgraphile")):
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "postgraphile@4.14.1",
+                        "postgraphile-plugin-connection-filter@2.3.0"], cwd=PEER, check=True)
+    shutil.copy(os.path.join(ROOT, "scripts", "peer", "postgraphile-server.js"), PEER)
+    xlsx = os.path.join(OUT, f"province-{args.households}.xlsx")
+    if not os.path.exists(xlsx):
+        subprocess.run([logbook, "generate", xlsx, "--households", str(args.households), "--seed", "42", "--messy"], check=True)
+    db = "logbook_peer_bench"
+    subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True)
+    subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"CREATE DATABASE {db}"], check=True)
+    pg_url = f"{args.pg}/{db}"
+    env = dict(os.environ, DATABASE_URL=pg_url)
+    subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([logbook, "import", "--json", xlsx], env=env, check=True, stdout=subprocess.DEVNULL)
+    key = lambda *a: subprocess.run([logbook, "key", "create", *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    admin, agency = key("--admin"), key("--agency", "33-pho")
+
+    servers = {"logbook": subprocess.Popen([logbook, "serve", "--bind", "127.0.0.1:18181"], env=env, stderr=subprocess.DEVNULL)}
+    endpoints = {"logbook": "http://127.0.0.1:18181/graphql"}
+    if args.baseline:
+        servers["baseline"] = subprocess.Popen([args.baseline, "serve", "--bind", "127.0.0.1:18182"], env=env, stderr=subprocess.DEVNULL)
+        endpoints["baseline"] = "http://127.0.0.1:18182/graphql"
+    servers["postgraphile"] = subprocess.Popen(["node", "postgraphile-server.js", pg_url, "5055"], cwd=PEER,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoints["postgraphile"] = "http://127.0.0.1:5055/graphql"
+    rows = []
+    try:
+        for name, url in endpoints.items():
+            wait_up(url.replace("/graphql", "/readyz") if name != "postgraphile" else url)
+        first = post(endpoints["logbook"], {"query": "{ households(first: 1, filter: {districtCode: \"3318\"}) { nodes { houseCode } } }"}, admin)
+        house = first["households"]["nodes"][0]["houseCode"]
+        qs = questions(pg_url, "3318", house)
+        for case in args.cases.split(","):
+            lb_body, pg_body = qs[case][0], qs[case][1]
+            groups = qs[case][2] if case == "b" else None
+            pg_answer = post(endpoints["postgraphile"], pg_body)
+            runs = [("postgraphile", endpoints["postgraphile"], pg_body, None)]
+            for name in [n for n in endpoints if n != "postgraphile"]:
+                for who, token in (("admin", admin), ("agency", agency)):
+                    if who == "admin":
+                        check_same(case, post(endpoints[name], lb_body, token), pg_answer, groups)
+                    runs.append((f"{name} ({who})", endpoints[name], lb_body, token))
+            print(f"({case}) same data from both servers", flush=True)
+            for conns in (1, 32):
+                # alternating: each server in turn, twice, in opposite orders
+                results = {label: [] for label, *_ in runs}
+                for order in (runs, list(reversed(runs))):
+                    for label, url, body, token in order:
+                        results[label].append(wrk(url, body, token, conns, args.seconds))
+                for label, rs in results.items():
+                    best = {"rps": sum(r["rps"] for r in rs) / len(rs), "p50": sum(r["p50"] for r in rs) / len(rs),
+                            "p99": max(r["p99"] for r in rs), "errors": sum(r["errors"] for r in rs)}
+                    rows.append((case, conns, label, best))
+                    print(rows[-1], flush=True)
+    finally:
+        for p in servers.values():
+            p.terminate()
+            p.wait()
+
+    print(f"\n{args.households} households on PostgreSQL; wrk {args.seconds} s × 2 per server and case, alternating; "
+          "requests/s and p50 are the mean of the two runs, p99 the larger; servers and wrk on one 2-core machine\n")
+    print("| case | conns | server | requests/s | × PostGraphile | p50 ms | p99 ms | errors |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    peer = {(c, n): r["rps"] for c, n, label, r in rows if label == "postgraphile"}
+    for case, conns, label, r in rows:
+        print(f"| {case} | {conns} | {label} | {r['rps']:,.0f} | {r['rps'] / peer[(case, conns)]:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |")
+
+
+if __name__ == "__main__":
+    main()
