@@ -187,6 +187,16 @@ impl Principal {
         }
     }
 
+    /// Follow-up states (urgency, closure) it may see: those of households it may see.
+    pub fn follow_ups(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            _ => Condition::all().add(
+                entity::household_follow_up::Column::HouseCode.in_subquery(self.house_codes()),
+            ),
+        }
+    }
+
     /// The house codes of the households it may see, as a subquery.
     fn house_codes(&self) -> sea_orm::sea_query::SelectStatement {
         Query::select()

@@ -7,8 +7,7 @@ use crate::error::ApiError;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Error, ErrorExtensions};
 use entity::types::{AreaCode, HouseCode};
-use entity::{agency, analysis, area, cohort, household, logbook_entry, member, problem};
-use sea_orm::sea_query::Query;
+use entity::{agency, analysis, area, cohort, logbook_entry, member, problem};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 
@@ -69,15 +68,6 @@ fn internal(e: sea_orm::DbErr) -> Error {
     ApiError::Db(e).extend()
 }
 
-/// Houses the principal may see, as a subquery.
-fn visible_houses(p: &Principal) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(household::Column::HouseCode)
-        .from(household::Entity)
-        .cond_where(p.households())
-        .to_owned()
-}
-
 /// Households' follow-up states by house code, of households the principal may see.
 pub struct FollowUpLoader(pub DatabaseConnection, pub Principal);
 
@@ -103,7 +93,7 @@ impl Loader<String> for FollowUpLoader {
         use entity::household_follow_up as f;
         let rows = f::Entity::find()
             .filter(f::Column::HouseCode.is_in(keys.to_vec()))
-            .filter(f::Column::HouseCode.in_subquery(visible_houses(&self.1)))
+            .filter(self.1.follow_ups())
             .all(&self.0)
             .await
             .map_err(internal)?;
@@ -176,7 +166,7 @@ impl Loader<HouseCode> for MembersLoader {
     ) -> Result<HashMap<HouseCode, Self::Value>, Self::Error> {
         let rows = member::Entity::find()
             .filter(member::Column::HouseCode.is_in(keys.to_vec()))
-            .filter(member::Column::HouseCode.in_subquery(visible_houses(&self.1)))
+            .filter(self.1.members())
             .order_by_asc(member::Column::SourceRow)
             .order_by_asc(member::Column::CitizenId)
             .all(&self.0)
@@ -260,7 +250,7 @@ impl Loader<HouseCode> for AnalysisLoader {
     ) -> Result<HashMap<HouseCode, Self::Value>, Self::Error> {
         let rows = analysis::Entity::find()
             .filter(analysis::Column::HouseCode.is_in(keys.to_vec()))
-            .filter(analysis::Column::HouseCode.in_subquery(visible_houses(&self.1)))
+            .filter(self.1.analyses())
             .all(&self.0)
             .await
             .map_err(internal)?;
