@@ -5,7 +5,7 @@
 use crate::plan::{Action, Plan, stored_problem_id};
 use crate::reference::{IN_CHUNK, Stored};
 use crate::report::{ImportReport, Issue};
-use crate::validate::{ProblemIdent, Row, Validated};
+use crate::validate::{LoanKey, ProblemIdent, Row, Validated};
 use crate::workbook::SheetKind;
 use crate::{Progress, Stage};
 use chrono::{NaiveDate, Utc};
@@ -719,63 +719,55 @@ async fn write_fund_movements(
             stamp,
         })
     };
-    let loans: HashMap<crate::validate::LoanKey, i32>;
-    let (first, then): (Vec<_>, Vec<_>) = new.into_iter().partition(|m| m.link.is_none());
-    {
-        let vals = |m: &Row<fm::ActiveModel, Option<crate::validate::LoanKey>>| {
-            values(&m.model, &cols, provenance(m.row), |c| match c {
-                fm::Column::ProblemId | fm::Column::EntryId => Some(Value::Int(None)),
-                fm::Column::Source => Some(Value::String(None)),
-                fm::Column::RecordedBy => Some(text(&by)),
-                fm::Column::CreatedAt => Some(Value::from(stamp.at)),
-                _ => None,
-            })
-        };
-        tx.write_rows(&table, &first, vals, false).await?;
-        let written: Vec<(i32, i32, String, NaiveDate)> = tx
-            .fetch_all(
-                &format!(
-                    "SELECT id, fund_id, house_code, moved_on FROM fund_movements WHERE batch_id = {} AND kind = {}",
-                    tx.placeholder(1),
-                    tx.placeholder(2)
-                ),
-                &[Value::from(batch), Value::from(Kind::Loan)],
-            )
-            .await?;
-        loans = written
-            .into_iter()
-            .map(|(id, fund_id, house_code, lent_on)| {
-                (
-                    crate::validate::LoanKey {
-                        fund_id,
-                        house_code,
-                        lent_on,
-                    },
-                    id,
-                )
-            })
-            .collect();
-    }
-    let vals = |m: &Row<fm::ActiveModel, Option<crate::validate::LoanKey>>| {
-        let loan = m
-            .link
-            .as_ref()
-            .and_then(|k| loans.get(k))
-            .copied()
-            .ok_or_else(|| {
+    // a row's values; a repayment of a loan written here takes the loan's id from `loans`
+    let vals = |m: &MovementRow, loans: &HashMap<LoanKey, i32>| {
+        let loan = match &m.link {
+            None => None,
+            Some(k) => Some(loans.get(k).copied().ok_or_else(|| {
                 DbErr::Custom(format!("the loan of funds row {} was not written", m.row))
-            })?;
+            })?),
+        };
         values(&m.model, &cols, provenance(m.row), |c| match c {
             fm::Column::ProblemId | fm::Column::EntryId => Some(Value::Int(None)),
             fm::Column::Source => Some(Value::String(None)),
             fm::Column::RecordedBy => Some(text(&by)),
             fm::Column::CreatedAt => Some(Value::from(stamp.at)),
-            fm::Column::LoanId => Some(Value::from(loan)),
+            fm::Column::LoanId => loan.map(Value::from),
             _ => None,
         })
     };
-    tx.write_rows(&table, &then, vals, false).await
+    let (first, then): (Vec<_>, Vec<_>) = new.into_iter().partition(|m| m.link.is_none());
+    tx.write_rows(&table, &first, |m| vals(m, &HashMap::new()), false)
+        .await?;
+    let written: Vec<(i32, i32, String, NaiveDate)> = tx
+        .fetch_all(
+            &format!(
+                "SELECT id, fund_id, house_code, moved_on FROM fund_movements WHERE batch_id = {} AND kind = {}",
+                tx.placeholder(1),
+                tx.placeholder(2)
+            ),
+            &[Value::from(batch), Value::from(Kind::Loan)],
+        )
+        .await?;
+    let loans: HashMap<LoanKey, i32> = written
+        .into_iter()
+        .map(|(id, fund_id, house_code, lent_on)| {
+            (
+                LoanKey {
+                    fund_id,
+                    house_code,
+                    lent_on,
+                },
+                id,
+            )
+        })
+        .collect();
+    tx.write_rows(&table, &then, |m| vals(m, &loans), false)
+        .await
 }
+
+/// A funds-sheet row as written: the movement and the loan of this sheet it repays.
+type MovementRow = Row<entity::fund_movement::ActiveModel, Option<LoanKey>>;
 
 #[cfg(test)]
 mod tests {
