@@ -836,6 +836,10 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
             ..ImportOptions::today()
         };
         let report = importer::import_workbook(db, &name, bytes, &opts).await?;
+        if report.status == ImportStatus::Imported {
+            // `stats` counts the import's villages again before the next file
+            api::service::stats::count_waiting(db).await?;
+        }
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }

@@ -6,7 +6,7 @@ use entity::catalog::INDICATORS;
 use entity::types::Dimension;
 use entity::{
     agency, analysis, audit_event, fund, fund_movement, household, import_batch, logbook_entry,
-    member, plan, problem, target,
+    member, plan, problem, stats_cell, stats_dirty, target,
 };
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition};
@@ -142,6 +142,44 @@ impl Principal {
             Reach::Province(p) => Some(p),
             Reach::District(d) => d.get(..2),
             Reach::Agency { province, .. } => Some(province),
+        }
+    }
+
+    /// The `stats` cells that count what it may see, when `by_dimension` (the cells of one
+    /// dimension each) or not; none where no cells do: an agency sees some dimensions only,
+    /// so a household counted once over every dimension may be one it does not see.
+    pub fn stats_cells(&self, by_dimension: bool) -> Option<Condition> {
+        let cells = Condition::all().add(if by_dimension {
+            stats_cell::Column::Dimension.is_not_null()
+        } else {
+            stats_cell::Column::Dimension.is_null()
+        });
+        match self.reach() {
+            Reach::All => Some(cells),
+            Reach::Province(p) => Some(cells.add(stats_cell::Column::ProvinceCode.eq(p))),
+            Reach::District(d) => Some(cells.add(stats_cell::Column::DistrictCode.eq(d))),
+            Reach::Agency {
+                province,
+                dimensions,
+            } => by_dimension.then(|| {
+                cells
+                    .add(stats_cell::Column::ProvinceCode.eq(province))
+                    .add(
+                        stats_cell::Column::Dimension
+                            .is_in(dimensions.iter().map(|d| d.key()).collect::<Vec<_>>()),
+                    )
+            }),
+        }
+    }
+
+    /// The villages waiting to be counted again that its `stats` cells would include.
+    pub fn stats_dirty(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            Reach::Province(p) | Reach::Agency { province: p, .. } => {
+                Condition::all().add(stats_dirty::Column::ProvinceCode.eq(p))
+            }
+            Reach::District(d) => Condition::all().add(stats_dirty::Column::DistrictCode.eq(d)),
         }
     }
 

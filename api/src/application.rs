@@ -120,6 +120,11 @@ impl Application {
                 stopped.clone(),
             ))
         });
+        // `stats` cells left waiting by an import or another process are counted
+        let counter = tokio::spawn(crate::service::stats::upkeep(
+            self.db.clone(),
+            stopped.clone(),
+        ));
         let mut on_stop = stopped.clone();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
@@ -137,6 +142,7 @@ impl Application {
                 worker.abort();
                 hooks.abort();
                 upkeep.abort();
+                counter.abort();
                 if let Some(s) = &sweeper {
                     s.abort();
                 }
@@ -153,6 +159,7 @@ impl Application {
         })
         .await;
         upkeep.abort();
+        counter.abort();
         if let Some(s) = &sweeper {
             s.abort();
         }

@@ -315,6 +315,10 @@ impl Jobs {
                     status = report.status.as_str(),
                     "import job finished"
                 );
+                // what `stats` counts changed in the import's villages: counted at once
+                if let Err(e) = crate::service::stats::count_waiting(&self.db).await {
+                    tracing::warn!(batch = id, error = %e, "stats cells left waiting");
+                }
                 Ok(())
             }
             Err(e) => {

@@ -270,7 +270,8 @@ impl WriteTx {
         }
     }
 
-    fn backend(&self) -> DbBackend {
+    /// The database it writes to.
+    pub fn backend(&self) -> DbBackend {
         match self.0 {
             Tx::Pg(_) => DbBackend::Postgres,
             Tx::Lite(_) => DbBackend::Sqlite,

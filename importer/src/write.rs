@@ -13,7 +13,9 @@ use entity::db::{Stamp, Table, WriteTx, written_columns};
 use entity::outbox::{self, Subscribed};
 use entity::rules;
 use entity::types::{BatchStatus, Cohort, ProblemStatus, WebhookTopic};
-use entity::{analysis, area, household, import_issue, logbook_entry, member, problem};
+use entity::{
+    analysis, area, household, import_issue, logbook_entry, member, problem, stats_dirty,
+};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, DatabaseConnection, DbErr, EntityName, EntityTrait, IdenStatic,
@@ -329,6 +331,10 @@ async fn write_in_span(
     } else {
         0
     };
+    // the villages whose `stats` counts this import changes, where they stand before it
+    // (a member or household moved away) and after it, marked for counting again
+    let houses = touched_houses(v, plan, stored);
+    mark_villages(&mut tx, &houses).await?;
     let mut done = 0u64;
     let from = |sheet: SheetKind, row: u32| {
         Some(Provenance {
@@ -625,6 +631,7 @@ async fn write_in_span(
     lap("fund movements");
 
     insert_issues(&mut tx, batch, report.warnings.iter()).await?;
+    mark_villages(&mut tx, &houses).await?;
     tx.commit().await?;
     lap("committed");
     // fresh planner statistics where this import changed a table materially (PostgreSQL
@@ -654,6 +661,60 @@ async fn write_in_span(
 /// Writes the funds sheet's new movements: grants and loans first, then the repayments and
 /// write-offs, whose loans written here are found by this batch, fund, household and day.
 ///
+/// The house codes of every row this import inserts or changes, and the households members
+/// it moves belonged to: what `stats` counts changes in their villages only.
+fn touched_houses(v: &Validated, plan: &Plan, stored: &Stored) -> Vec<String> {
+    let changed = |a: &Action| !matches!(a, Action::Unchanged);
+    let mut houses: Vec<String> = Vec::new();
+    for (h, a) in v.households.iter().zip(&plan.households) {
+        if let (true, Some(code)) = (changed(a), h.model.house_code.try_as_ref()) {
+            houses.push(code.as_str().to_string());
+        }
+    }
+    for (m, a) in v.members.iter().zip(&plan.members) {
+        if !changed(a) {
+            continue;
+        }
+        if let Some(code) = m.model.house_code.try_as_ref() {
+            houses.push(code.as_str().to_string());
+        }
+        if let Some(was) = m
+            .model
+            .citizen_id
+            .try_as_ref()
+            .and_then(|c| stored.members.get(c.as_str()))
+        {
+            houses.push(was.house_code.as_str().to_string());
+        }
+    }
+    for (p, a) in v.problems.iter().zip(&plan.problems) {
+        if changed(a) {
+            houses.push(p.link.house_code.clone());
+        }
+    }
+    for (e, a) in v.entries.iter().zip(&plan.entries) {
+        if changed(a) {
+            houses.push(e.link.house_code.clone());
+        }
+    }
+    houses.extend(
+        v.follow_ups
+            .iter()
+            .filter_map(|f| f.model.house_code.try_as_ref().cloned()),
+    );
+    houses.sort();
+    houses.dedup();
+    houses
+}
+
+/// Marks the villages `houses` are in now for `stats` to count again.
+async fn mark_villages(tx: &mut WriteTx, houses: &[String]) -> Result<(), DbErr> {
+    for (sql, value) in stats_dirty::mark_statements(tx.backend(), houses) {
+        tx.execute(&sql, &[value]).await?;
+    }
+    Ok(())
+}
+
 /// The funds are locked first (PostgreSQL; SQLite's write transaction is the lock) and their
 /// movements read again: money spent by the API since the file was checked refuses the
 /// import (nothing is written) rather than leaving a fund below zero or a loan over-repaid.

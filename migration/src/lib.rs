@@ -15,6 +15,7 @@ mod m20261206_000010_webhooks;
 mod m20261206_000011_follow_up;
 mod m20261207_000012_field_work;
 mod m20261208_000013_programme;
+mod m20261209_000014_stats_cells;
 
 /// Adds columns to `table`, one statement each (SQLite alters one column per statement).
 async fn add_columns(
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_follow_up::Migration),
             Box::new(m20261207_000012_field_work::Migration),
             Box::new(m20261208_000013_programme::Migration),
+            Box::new(m20261209_000014_stats_cells::Migration),
         ]
     }
 }

@@ -1139,8 +1139,12 @@ async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed
     let statements = Arc::new(AtomicUsize::new(0));
     let mut db = migration::connect(&app.url).await.expect("connect");
     let counter = statements.clone();
-    db.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
+    // the key's lookup is left out: a key seen in the last second is not looked up again,
+    // so whether it is depends on how long the request before took
+    db.set_metric_callback(move |info| {
+        if !info.statement.sql.contains("api_keys") {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
     });
     let schema = api::build_schema(db.clone(), api::Limits::default());
     let http = api::app(api::AppState {
@@ -1190,13 +1194,13 @@ async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed
         assert_eq!(v["data"]["households"]["totalCount"], ds.households.len());
         counts.push(statements.load(Ordering::SeqCst));
     }
-    // key, page, count, then one each: members, analyses, problems, entries, cohorts, areas
+    // page, count, then one each: members, analyses, problems, entries, cohorts, areas
     assert_eq!(
         counts[0], counts[1],
         "statements grow with the page: {counts:?}"
     );
     assert!(
-        counts[1] <= 9,
+        counts[1] <= 8,
         "{} statements for one page of 100 households",
         counts[1]
     );

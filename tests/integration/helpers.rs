@@ -112,9 +112,14 @@ impl TestApp {
             batch: None,
             limits: importer::ReadLimits::default(),
         };
-        importer::import_workbook(&self.db, name, bytes, &opts)
+        let report = importer::import_workbook(&self.db, name, bytes, &opts)
             .await
-            .expect("import ran")
+            .expect("import ran");
+        // as the command line and the import worker do: `stats` counts the villages again
+        api::service::stats::count_waiting(&self.db)
+            .await
+            .expect("stats cells counted");
+        report
     }
 
     /// The provincial figures.

@@ -18,6 +18,7 @@ mod keys;
 mod programme;
 mod protocol;
 mod schema;
+mod stats_cells;
 mod uploads;
 mod values;
 mod web;

@@ -286,7 +286,7 @@ pub async fn record(
     // announced in the same transaction: a webhook hears of it only if it is committed
     super::webhooks::announce_assistance(&txn, entry.id, problem.id, problem.status, stamp.at)
         .await?;
-    txn.commit().await?;
+    super::stats::commit_counted(txn, &[problem.house_code.as_str().to_string()]).await?;
     tracing::info!(principal = %p.label(), problem = problem.id, entry = entry.id, "assistance recorded");
     Ok((entry, agency_code))
 }

@@ -199,7 +199,7 @@ pub async fn set_urgent(
         json!({"urgent": urgent, "reason": reason}),
     )
     .await?;
-    tx.commit().await?;
+    super::stats::commit_counted(tx, &[code.as_str().to_string()]).await?;
     Ok(saved)
 }
 
@@ -294,7 +294,7 @@ pub async fn close(
         detail,
     )
     .await?;
-    tx.commit().await?;
+    super::stats::commit_counted(tx, &[code.as_str().to_string()]).await?;
     Ok(saved)
 }
 
@@ -330,7 +330,7 @@ pub async fn reopen(
         json!({}),
     )
     .await?;
-    tx.commit().await?;
+    super::stats::commit_counted(tx, &[code.as_str().to_string()]).await?;
     Ok(saved)
 }
 

@@ -156,7 +156,7 @@ pub async fn make(
         serde_json::json!({ "problem": row.problem_id, "agency": a.code, "project": row.project }),
     )
     .await?;
-    txn.commit().await?;
+    super::stats::commit_counted(txn, &[pr.house_code.as_str().to_string()]).await?;
     let done = done_of(db, std::slice::from_ref(&row)).await?;
     Ok(PlanRow {
         done: done.contains(&row.id),
@@ -257,6 +257,12 @@ pub async fn remove(db: &DatabaseConnection, p: &Principal, id: i32) -> ApiResul
         serde_json::json!({ "problem": pl.problem_id, "project": pl.project }),
     )
     .await?;
-    txn.commit().await?;
+    let houses: Vec<String> = problem::Entity::find_by_id(pl.problem_id)
+        .select_only()
+        .column(problem::Column::HouseCode)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    super::stats::commit_counted(txn, &houses).await?;
     Ok(())
 }

@@ -8,9 +8,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::follow_up::OverdueRule;
 use chrono::NaiveDate;
 use entity::summary::Summary;
-use entity::types::{AreaCode, Dimension, ProblemStatus};
+use entity::types::{AreaCode, Classification, Dimension, ProblemStatus, VillageCode};
 use entity::{
     analysis, household, household_follow_up, indicator, logbook_entry, member, plan, problem,
+    stats_cell, stats_dirty,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, SelectStatement};
 use sea_orm::{
@@ -249,6 +250,21 @@ pub async fn grouped_as_of(
     rule: OverdueRule,
     as_of: Option<NaiveDate>,
 ) -> ApiResult<Vec<Row>> {
+    grouped_within(db, p, filter, group_by, rule, as_of, None).await
+}
+
+/// [`grouped_as_of`], the filter matching only households of `houses` (a subquery of house
+/// codes) when one is given: then entries, plans and members are grouped for those
+/// households only, not over the whole tables (a few villages' counts in milliseconds).
+async fn grouped_within(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    filter: Condition,
+    group_by: &[Key],
+    rule: OverdueRule,
+    as_of: Option<NaiveDate>,
+    houses: Option<SelectStatement>,
+) -> ApiResult<Vec<Row>> {
     let backend = db.get_database_backend();
     let rule = match as_of {
         Some(day) => OverdueRule { today: day, ..rule },
@@ -274,6 +290,16 @@ pub async fn grouped_as_of(
         .group_by_col(logbook_entry::Column::ProblemId)
         .to_owned();
     let mut per_problem = per_problem;
+    let problems_of = |houses: &SelectStatement| {
+        Query::select()
+            .column(problem::Column::Id)
+            .from(problem::Entity)
+            .and_where(problem::Column::HouseCode.in_subquery(houses.clone()))
+            .to_owned()
+    };
+    if let Some(h) = &houses {
+        per_problem.and_where(logbook_entry::Column::ProblemId.in_subquery(problems_of(h)));
+    }
     if let Some((_, day)) = as_of {
         per_problem.and_where(logbook_entry::Column::EntryDate.lte(day));
     }
@@ -300,6 +326,9 @@ pub async fn grouped_as_of(
         .to_owned();
     if let Some((_, day)) = as_of {
         per_plan.and_where(plan::Column::MadeOn.lte(day));
+    }
+    if let Some(h) = &houses {
+        per_plan.and_where(plan::Column::ProblemId.in_subquery(problems_of(h)));
     }
     let mut a = base(&condition, as_of);
     for (i, k) in group_by.iter().enumerate() {
@@ -379,6 +408,10 @@ pub async fn grouped_as_of(
         .from(member::Entity)
         .group_by_col(member::Column::HouseCode)
         .to_owned();
+    let mut people = people;
+    if let Some(h) = &houses {
+        people.and_where(member::Column::HouseCode.in_subquery(h.clone()));
+    }
     let mut b = Query::select();
     for i in 0..n {
         b.expr_as(Expr::col((Alias::new("t"), g(i))), g(i))
@@ -516,4 +549,300 @@ pub async fn summary(
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The cell column a key reads, where `stats` cells keep it.
+fn cell_column(k: Key) -> Option<stats_cell::Column> {
+    match k {
+        Key::Province => Some(stats_cell::Column::ProvinceCode),
+        Key::District => Some(stats_cell::Column::DistrictCode),
+        Key::Subdistrict => Some(stats_cell::Column::SubdistrictCode),
+        Key::Village => Some(stats_cell::Column::VillageCode),
+        Key::Classification => Some(stats_cell::Column::Classification),
+        Key::Dimension => Some(stats_cell::Column::Dimension),
+        Key::Status => Some(stats_cell::Column::Status),
+        Key::Indicator | Key::Cohort => None,
+    }
+}
+
+/// The measures cells keep, in [`Row`]'s order (every one but the overdue problems, which
+/// depend on the day).
+const CELL_MEASURES: [stats_cell::Column; 10] = [
+    stats_cell::Column::Problems,
+    stats_cell::Column::Households,
+    stats_cell::Column::People,
+    stats_cell::Column::SolvedHouseholds,
+    stats_cell::Column::LogbookEntries,
+    stats_cell::Column::ClosedHouseholds,
+    stats_cell::Column::UrgentHouseholds,
+    stats_cell::Column::UnverifiedEntries,
+    stats_cell::Column::Planned,
+    stats_cell::Column::PlannedDone,
+];
+
+/// [`grouped`] with no filter, read from the `stats` cells kept ahead (a few hundred rows a
+/// district instead of every problem, entry and member): the same rows, but
+/// `overdue_problems`, which cells do not keep, is 0. `None` where cells cannot answer: a
+/// key they do not keep (indicator, cohort), an agency not grouping by dimension, or a
+/// village of the principal's reach waiting to be counted again.
+pub async fn grouped_from_cells(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    group_by: &[Key],
+) -> ApiResult<Option<Vec<Row>>> {
+    let Some(columns) = group_by
+        .iter()
+        .map(|k| cell_column(*k))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(None);
+    };
+    let Some(scope) = p.stats_cells(group_by.contains(&Key::Dimension)) else {
+        return Ok(None);
+    };
+    let waiting = stats_dirty::Entity::find()
+        .filter(p.stats_dirty())
+        .one(db)
+        .await?;
+    if waiting.is_some() {
+        return Ok(None);
+    }
+    let mut q = Query::select();
+    for (i, c) in columns.iter().enumerate() {
+        q.expr_as(Expr::col((stats_cell::Entity, *c)), g(i))
+            .add_group_by([Expr::col((stats_cell::Entity, *c))]);
+    }
+    for m in CELL_MEASURES {
+        use sea_orm::IdenStatic;
+        q.expr_as(
+            Expr::cust(format!(
+                r#"CAST(COALESCE(SUM("stats_cells"."{}"), 0) AS BIGINT)"#,
+                m.as_str()
+            )),
+            Alias::new(m.as_str()),
+        );
+    }
+    q.from(stats_cell::Entity)
+        .cond_where(scope)
+        .and_where(if group_by.contains(&Key::Status) {
+            stats_cell::Column::Status.is_not_null()
+        } else {
+            stats_cell::Column::Status.is_null()
+        });
+    let n = group_by.len();
+    let mut rows = Vec::new();
+    for r in db.query_all(&q).await? {
+        let keys = read_keys(&r, n)?;
+        let m = |i: usize| -> Result<u64, sea_orm::DbErr> {
+            Ok(u64::try_from(r.try_get_by_index::<i64>(n + i)?).unwrap_or(0))
+        };
+        let row = Row {
+            keys: group_by.iter().copied().zip(keys.clone()).collect(),
+            problems: m(0)?,
+            households: m(1)?,
+            people: m(2)?,
+            solved_households: m(3)?,
+            logbook_entries: m(4)?,
+            overdue_problems: 0,
+            closed_households: m(5)?,
+            urgent_households: m(6)?,
+            unverified_entries: m(7)?,
+            planned: m(8)?,
+            planned_done: m(9)?,
+        };
+        if row.problems > 0 || group_by.is_empty() {
+            rows.push((keys, row));
+        }
+    }
+    if rows.is_empty() && group_by.is_empty() {
+        rows.push((Vec::new(), Row::default()));
+    }
+    // in [`grouped`]'s order: by the keys' values, in the order the keys were asked
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Some(rows.into_iter().map(|(_, r)| r).collect()))
+}
+
+/// The groupings cells are kept for: every village, classification, and each of dimension
+/// and status or all of them at once.
+const CELL_LEVELS: [&[Key]; 4] = [
+    &[Key::Dimension, Key::Status],
+    &[Key::Dimension],
+    &[Key::Status],
+    &[],
+];
+
+/// At most this many villages waiting are counted by a writer's own transaction; more (a
+/// whole province after an import by another process) are left to [`count_waiting`].
+pub const COUNTED_BY_A_WRITE: u64 = 50;
+
+/// Marks the villages of `houses` in `txn` for `stats` to count again, counts them in the same
+/// transaction (so no reader ever sees the write without its counts, nor the counts without
+/// the write), and commits. When more than [`COUNTED_BY_A_WRITE`] villages are waiting they
+/// are left to the server's background count (`stats` counts from the whole tables there
+/// meanwhile).
+pub async fn commit_counted(txn: sea_orm::DatabaseTransaction, houses: &[String]) -> ApiResult<()> {
+    stats_dirty::mark_houses(&txn, houses).await?;
+    let waiting = stats_dirty::Entity::find().count(&txn).await?;
+    if waiting <= COUNTED_BY_A_WRITE {
+        count_in(&txn).await?;
+    }
+    txn.commit().await?;
+    if waiting > COUNTED_BY_A_WRITE {
+        tracing::debug!(waiting, "stats cells left to the background count");
+    }
+    Ok(())
+}
+
+/// Counts again the cells of every village waiting for it, with [`grouped`] itself (so the
+/// cells hold what `stats` counts from the whole tables), and clears the villages, in one
+/// writing transaction that holds the change counter's lock (so no mark is made meanwhile).
+/// Returns how many villages were counted. The command line and the import worker call it
+/// after each import; the API server also runs it every [`COUNT_EVERY`].
+pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
+    if stats_dirty::Entity::find().one(db).await?.is_none() {
+        return Ok(0);
+    }
+    let txn = entity::db::begin_write(db).await?;
+    let villages = count_in(&txn).await?;
+    txn.commit().await?;
+    Ok(villages)
+}
+
+/// [`count_waiting`] inside a writing transaction `txn` (taking the change counter's lock on
+/// PostgreSQL).
+async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
+    use sea_orm::ActiveValue::NotSet;
+    let started = std::time::Instant::now();
+    stats_dirty::lock(txn).await?;
+    let villages = stats_dirty::Entity::find().count(txn).await?;
+    if villages == 0 {
+        return Ok(0);
+    }
+    let waiting = || {
+        Query::select()
+            .column(stats_dirty::Column::VillageCode)
+            .from(stats_dirty::Entity)
+            .to_owned()
+    };
+    let everyone = Principal::Operator { district: None };
+    let houses = Query::select()
+        .column(household::Column::HouseCode)
+        .from(household::Entity)
+        .and_where(household::Column::VillageCode.in_subquery(waiting()))
+        .to_owned();
+    let mut cells = Vec::new();
+    for level in CELL_LEVELS {
+        let mut keys = vec![
+            Key::Village,
+            Key::Subdistrict,
+            Key::District,
+            Key::Province,
+            Key::Classification,
+        ];
+        keys.extend_from_slice(level);
+        let in_waiting = Condition::all().add(
+            Expr::col((household::Entity, household::Column::VillageCode)).in_subquery(waiting()),
+        );
+        let rows = grouped_within(
+            txn,
+            &everyone,
+            in_waiting,
+            &keys,
+            OverdueRule::default(),
+            None,
+            Some(houses.clone()),
+        )
+        .await?;
+        for r in rows {
+            cells.push(cell_of(&r)?);
+        }
+    }
+    stats_cell::Entity::delete_many()
+        .filter(stats_cell::Column::VillageCode.in_subquery(waiting()))
+        .exec(txn)
+        .await?;
+    let written = cells.len();
+    // 17 parameters a row: well under both databases' limits
+    for chunk in cells.chunks(1_000) {
+        stats_cell::Entity::insert_many(chunk.iter().cloned().map(|c| {
+            let mut a: stats_cell::ActiveModel = c.into();
+            a.id = NotSet;
+            a
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    stats_dirty::Entity::delete_many().exec(txn).await?;
+    tracing::debug!(
+        stats.villages = villages,
+        stats.cells = written,
+        stats.ms = started.elapsed().as_millis() as u64,
+        "stats cells counted"
+    );
+    Ok(villages)
+}
+
+/// A cell from a row of [`grouped`] by village, subdistrict, district, province,
+/// classification and the level's keys.
+fn cell_of(r: &Row) -> ApiResult<stats_cell::Model> {
+    let key = |k: Key| r.keys.get(&k).cloned().flatten();
+    let stored = |what: &str, e: String| ApiError::Internal(format!("stored {what}: {e}"));
+    let area = |k: Key| {
+        AreaCode::parse_str(&key(k).unwrap_or_default())
+            .map_err(|e| stored("area code", e.to_string()))
+    };
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(stats_cell::Model {
+        id: 0,
+        village_code: VillageCode::parse_str(&key(Key::Village).unwrap_or_default())
+            .map_err(|e| stored("village code", e.to_string()))?,
+        subdistrict_code: area(Key::Subdistrict)?,
+        district_code: area(Key::District)?,
+        province_code: area(Key::Province)?,
+        classification: match key(Key::Classification) {
+            Some(c) => {
+                Some(Classification::from_str(&c).map_err(|e| stored("class", e.to_string()))?)
+            }
+            None => None,
+        },
+        dimension: match key(Key::Dimension) {
+            Some(d) => {
+                Some(Dimension::from_str(&d).map_err(|e| stored("dimension", e.to_string()))?)
+            }
+            None => None,
+        },
+        status: match key(Key::Status) {
+            Some(s) => {
+                Some(ProblemStatus::from_str(&s).map_err(|e| stored("status", e.to_string()))?)
+            }
+            None => None,
+        },
+        problems: int(r.problems),
+        households: int(r.households),
+        people: int(r.people),
+        solved_households: int(r.solved_households),
+        logbook_entries: int(r.logbook_entries),
+        closed_households: int(r.closed_households),
+        urgent_households: int(r.urgent_households),
+        unverified_entries: int(r.unverified_entries),
+        planned: int(r.planned),
+        planned_done: int(r.planned_done),
+    })
+}
+
+/// How often the server looks for villages left waiting (by an import, or a write whose
+/// own count failed) and counts them.
+pub const COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Counts waiting villages every [`COUNT_EVERY`] until `stop`.
+pub async fn upkeep(db: sea_orm::DatabaseConnection, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = count_waiting(&db).await {
+            tracing::warn!(error = %e, "stats cells: counting waiting villages");
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(COUNT_EVERY) => {}
+        }
+    }
 }

@@ -88,6 +88,13 @@ async fn set(
         found.push(e);
     }
     let stamp = entity::db::stamp(&txn).await?;
+    let houses: Vec<String> = problem::Entity::find()
+        .select_only()
+        .column(problem::Column::HouseCode)
+        .filter(problem::Column::Id.is_in(found.iter().map(|e| e.problem_id)))
+        .into_tuple()
+        .all(&txn)
+        .await?;
     let mut out = Vec::with_capacity(found.len());
     for e in found {
         let mut m: logbook_entry::ActiveModel = e.into();
@@ -113,7 +120,7 @@ async fn set(
         serde_json::json!({ "ids": ids, "note": note }),
     )
     .await?;
-    txn.commit().await?;
+    super::stats::commit_counted(txn, &houses).await?;
     Ok(out)
 }
 

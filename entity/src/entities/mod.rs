@@ -23,6 +23,8 @@ pub mod member;
 pub mod month_lock;
 pub mod plan;
 pub mod problem;
+pub mod stats_cell;
+pub mod stats_dirty;
 pub mod target;
 pub mod trusted_document;
 pub mod visibility_change;

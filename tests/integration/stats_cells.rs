@@ -1,0 +1,389 @@
+//! `stats` cells kept ahead: after an import, every kind of API write, a re-import that moves
+//! a household and a member to other villages, and an agency's dimensions changing, the
+//! cells answer exactly what a count from the whole tables answers, for every principal
+//! kind and grouping they keep; a village left waiting sends `stats` back to the whole
+//! tables. On both databases.
+
+use crate::helpers::{TestApp, dataset, gql, render};
+use crate::on_both_databases;
+use api::access::Principal;
+use api::service::follow_up::OverdueRule;
+use api::service::keys::KeyScope;
+use api::service::stats::{Key, Row, grouped, grouped_from_cells};
+use entity::types::Dimension;
+use sea_orm::{Condition, ConnectionTrait};
+use serde_json::{Value, json};
+
+/// Groupings the cells keep (and one they do not: indicator).
+const GROUPINGS: &[&[Key]] = &[
+    &[],
+    &[Key::District],
+    &[Key::District, Key::Dimension, Key::Status],
+    &[Key::Status, Key::Dimension],
+    &[Key::Village, Key::Classification],
+    &[Key::Subdistrict, Key::Status],
+    &[Key::Province, Key::Dimension],
+    &[Key::Classification, Key::Dimension, Key::Village],
+];
+
+fn principals() -> Vec<Principal> {
+    let agency = |code: &str, dimensions: Vec<Dimension>| Principal::Agency {
+        key_id: 0,
+        agency_id: 0,
+        agency_code: code.into(),
+        province: "33".into(),
+        dimensions,
+    };
+    vec![
+        Principal::Operator { district: None },
+        Principal::Admin {
+            key_id: 0,
+            province: Some("33".into()),
+        },
+        Principal::District {
+            key_id: 0,
+            district: "3318".into(),
+        },
+        Principal::District {
+            key_id: 0,
+            district: "3301".into(),
+        },
+        agency("33-pho", vec![Dimension::Health]),
+        agency("33-x", vec![Dimension::Education, Dimension::Income]),
+        agency("33-y", Dimension::ALL.to_vec()),
+    ]
+}
+
+/// The rows of a count from the whole tables, without the overdue count (cells keep none).
+async fn whole(app: &TestApp, p: &Principal, keys: &[Key]) -> Vec<Row> {
+    let mut rows = grouped(&app.db, p, Condition::all(), keys, OverdueRule::default())
+        .await
+        .expect("whole count");
+    for r in &mut rows {
+        r.overdue_problems = 0;
+    }
+    rows
+}
+
+/// Every principal and grouping: the cells answer, and answer what the whole tables do.
+async fn cells_agree(app: &TestApp, when: &str) {
+    let waiting = app.count("SELECT COUNT(*) FROM stats_dirty").await;
+    assert_eq!(waiting, 0, "{when}: villages left waiting");
+    let mut answered = 0;
+    for p in principals() {
+        for keys in GROUPINGS {
+            let cells = grouped_from_cells(&app.db, &p, keys)
+                .await
+                .expect("cells read");
+            let agency = matches!(p, Principal::Agency { .. });
+            if agency && !keys.contains(&Key::Dimension) {
+                assert!(cells.is_none(), "{when}: {p:?} by {keys:?} from cells");
+                continue;
+            }
+            let cells = cells.unwrap_or_else(|| panic!("{when}: {p:?} by {keys:?} not answered"));
+            assert_eq!(
+                cells,
+                whole(app, &p, keys).await,
+                "{when}: {p:?} by {keys:?}"
+            );
+            answered += 1;
+        }
+        assert!(
+            grouped_from_cells(&app.db, &p, &[Key::Indicator])
+                .await
+                .expect("cells read")
+                .is_none(),
+            "cells keep no indicator"
+        );
+    }
+    assert!(answered > 30, "{answered}");
+    // the whole tables have something to count: the comparison is not of empty sets
+    let all = whole(app, &Principal::Operator { district: None }, &[]).await;
+    assert!(
+        all[0].problems > 0 && all[0].logbook_entries > 0 && all[0].people > 0,
+        "{all:?}"
+    );
+}
+
+/// `stats` through GraphQL with no filter (cells) and with an empty filter (the whole
+/// tables): the same rows, for a key.
+async fn graphql_agrees(http: &axum::Router, key: &str, when: &str) {
+    let q = "query($f: ProblemFilter) { stats(filter: $f, groupBy: [DISTRICT, DIMENSION, STATUS]) { area { code } dimension status problems households people solvedHouseholds logbookEntries closedHouseholds urgentHouseholds unverifiedEntries planned plannedDone } }";
+    let cells = gql(http, key, q, json!({})).await;
+    let tables = gql(http, key, q, json!({"f": {}})).await;
+    assert!(cells["errors"].is_null(), "{cells}");
+    assert!(
+        cells["data"]["stats"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{when}: {cells}"
+    );
+    assert_eq!(cells["data"], tables["data"], "{when}");
+}
+
+async fn stats_cells_equal_a_count_from_the_whole_tables_after_every_write(app: TestApp) {
+    let ds = dataset(60, 14);
+    let r = app
+        .import("seed.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let cells = app.count("SELECT COUNT(*) FROM stats_cells").await;
+    assert!(cells > 0, "the import's villages were counted");
+    cells_agree(&app, "after the import").await;
+
+    let http = app.http();
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    for k in [&admin, &district, &health] {
+        graphql_agrees(&http, k, "after the import").await;
+    }
+
+    // help recorded: a problem solved
+    let p = ds
+        .problems
+        .iter()
+        .find(|p| p.citizen_id.is_none())
+        .expect("a household problem");
+    let today = chrono::Local::now().date_naive().to_string();
+    let v = gql(
+        &http,
+        &district,
+        "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }",
+        json!({"i": {"houseCode": p.house_code, "indicator": p.indicator, "date": today,
+            "agency": "33-pho", "activity": "ซ่อมบ้าน", "status": "SOLVED"}}),
+    )
+    .await;
+    let entry = v["data"]["recordAssistance"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+    cells_agree(&app, "after recordAssistance").await;
+
+    // verified
+    let v = gql(
+        &http,
+        &district,
+        "mutation($ids: [Int!]!) { verifyEntries(ids: $ids) { id } }",
+        json!({"ids": [entry]}),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    cells_agree(&app, "after verifyEntries").await;
+
+    // urgent, then closed
+    let other = &ds.households[1].house_code;
+    let v = gql(
+        &http,
+        &district,
+        "mutation($h: String!) { setUrgent(houseCode: $h, urgent: true, reason: \"ไฟไหม้\") { urgent } }",
+        json!({"h": other}),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    cells_agree(&app, "after setUrgent").await;
+    let v = gql(
+        &http,
+        &district,
+        "mutation($i: CloseHouseholdInput!) { closeHousehold(input: $i) { closedReason } }",
+        json!({"i": {"houseCode": ds.households[2].house_code, "reason": "MOVED_AWAY", "on": today}}),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    cells_agree(&app, "after closeHousehold").await;
+
+    // a plan on a health problem, then its removal
+    let sick = ds
+        .problems
+        .iter()
+        .find(|p| {
+            entity::catalog::indicator(p.indicator)
+                .is_some_and(|i| i.dimension == Dimension::Health)
+        })
+        .expect("a health problem");
+    let problem: i64 = app
+        .count(&format!(
+            "SELECT CAST(MIN(id) AS BIGINT) FROM problems WHERE house_code = '{}' AND indicator_code = {}",
+            sick.house_code, sick.indicator
+        ))
+        .await;
+    let v = gql(
+        &http,
+        &health,
+        "mutation($p: Int!, $j: String!, $d: String!) { planAssistance(problemId: $p, project: $j, plannedOn: $d) { id } }",
+        json!({"p": problem, "j": "ตรวจสุขภาพ", "d": today}),
+    )
+    .await;
+    let plan = v["data"]["planAssistance"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+    cells_agree(&app, "after planAssistance").await;
+    let v = gql(
+        &http,
+        &admin,
+        "mutation($id: Int!) { removePlan(id: $id) }",
+        json!({"id": plan}),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    cells_agree(&app, "after removePlan").await;
+
+    // a re-import moving a household to another village and a member to another household
+    // in another village, and changing a classification
+    let mut moved = ds.clone();
+    let from = moved.households[5].clone();
+    let to = moved
+        .households
+        .iter()
+        .find(|h| h.subdistrict_code == from.subdistrict_code && h.village_no != from.village_no)
+        .cloned()
+        .expect("a second village in the subdistrict");
+    moved.households[5].village_no = to.village_no;
+    moved.households[5].village_name = to.village_name.clone();
+    let heads: Vec<String> = moved
+        .households
+        .iter()
+        .map(|h| h.head_citizen_id.clone())
+        .collect();
+    let person = moved
+        .members
+        .iter()
+        .position(|m| {
+            m.house_code != to.house_code
+                && !heads.contains(&m.citizen_id)
+                && moved
+                    .problems
+                    .iter()
+                    .all(|p| p.citizen_id.as_deref() != Some(m.citizen_id.as_str()))
+                && moved
+                    .households
+                    .iter()
+                    .find(|h| h.house_code == m.house_code)
+                    .is_some_and(|h| h.village_no != to.village_no)
+        })
+        .expect("a member to move");
+    moved.members[person].house_code = to.house_code.clone();
+    let last = moved.households.len() - 1;
+    moved.households[last].classification = if moved.households[last].classification == "พัฒนาได้"
+    {
+        "สงเคราะห์".into()
+    } else {
+        "พัฒนาได้".into()
+    };
+    let r = app
+        .import("moved.xlsx", render(&moved, false, false).bytes)
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let updated: u32 = r.sheets.values().map(|c| c.updated).sum();
+    assert!(updated >= 2, "{:?}", r.sheets);
+    cells_agree(&app, "after the re-import that moved things").await;
+    for k in [&admin, &district, &health] {
+        graphql_agrees(&http, k, "after the re-import").await;
+    }
+
+    // an agency's dimensions change: its key counts the new ones at once
+    let v = gql(
+        &http,
+        &admin,
+        "mutation { assignDimension(agency: \"33-pho\", dimension: EDUCATION) { code } }",
+        json!({}),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    graphql_agrees(&http, &health, "after assignDimension").await;
+    let q = "{ stats(groupBy: [DIMENSION]) { dimension } }";
+    let v = gql(&http, &health, q, json!({})).await;
+    let dims: Vec<&str> = v["data"]["stats"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["dimension"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(dims, vec!["EDUCATION", "HEALTH"], "{v}");
+
+    // a village left waiting (a writer that could not count): the whole tables answer, for
+    // the principals whose reach has it, and the cells for the others
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO stats_dirty (village_code, district_code, province_code) VALUES ('{}', '3318', '33')",
+            &from.house_code[..8]
+        ))
+        .await
+        .expect("mark");
+    let national = Principal::Operator { district: None };
+    assert!(
+        grouped_from_cells(&app.db, &national, &[Key::District])
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let elsewhere = Principal::District {
+        key_id: 0,
+        district: "3301".into(),
+    };
+    assert!(
+        grouped_from_cells(&app.db, &elsewhere, &[Key::District])
+            .await
+            .expect("read")
+            .is_some()
+    );
+    graphql_agrees(&http, &admin, "with a village waiting").await;
+    let counted = api::service::stats::count_waiting(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(counted, 1);
+    cells_agree(&app, "after counting the waiting village").await;
+}
+
+/// The cells cannot answer a filter, a day in the past or the overdue count: those requests
+/// are counted from the whole tables and still agree with the cells where both answer.
+async fn stats_with_a_filter_a_day_or_overdue_count_from_the_whole_tables(app: TestApp) {
+    let ds = dataset(30, 15);
+    let r = app
+        .import("seed.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let http = app.http();
+    let today = chrono::Local::now().date_naive().to_string();
+    let q = "query($d: String) { stats(groupBy: [], asOf: $d) { problems households overdueProblems } }";
+    let plain = gql(&http, &admin, q, json!({})).await;
+    let as_of = gql(&http, &admin, q, json!({"d": today})).await;
+    assert!(plain["errors"].is_null(), "{plain}");
+    // asked for overdue: counted from the whole tables, the same as of today
+    assert_eq!(plain["data"], as_of["data"]);
+    let health = gql(
+        &http,
+        &admin,
+        "{ stats(filter: {dimension: HEALTH}, groupBy: []) { problems } }",
+        json!({}),
+    )
+    .await;
+    let by_dim = gql(
+        &http,
+        &admin,
+        "{ stats(groupBy: [DIMENSION]) { dimension problems } }",
+        json!({}),
+    )
+    .await;
+    let from_cells = by_dim["data"]["stats"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["dimension"] == "HEALTH"))
+        .map(|r| r["problems"].clone());
+    assert_eq!(
+        Some(health["data"]["stats"][0]["problems"].clone()),
+        from_cells,
+        "{health} {by_dim}"
+    );
+    let expected = ds
+        .problems
+        .iter()
+        .filter(|p| {
+            entity::catalog::indicator(p.indicator)
+                .is_some_and(|i| i.dimension == Dimension::Health)
+        })
+        .count();
+    assert_eq!(from_cells, Some(Value::from(expected)));
+}
+
+on_both_databases!(
+    stats_cells_equal_a_count_from_the_whole_tables_after_every_write,
+    stats_with_a_filter_a_day_or_overdue_count_from_the_whole_tables,
+);
