@@ -23,56 +23,13 @@ expensive one); PostGraphile has no principals (it answers as the database owner
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "bench-out")
+from benchlib import OUT, ROOT, build_logbook, ensure_wrk, mean_of, post, province_workbook, wait_up, wrk
+
 PEER = os.path.join(OUT, "peer")
-
-LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-%s
-wrk.body = %s
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%%.1f p50_ms=%%.2f p99_ms=%%.2f errors=%%d requests=%%d\\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.requests))
-end
-"""
-
-
-def lua_string(s):
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def post(url, body, token=None):
-    h = {"Content-Type": "application/json"}
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    r = json.loads(urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode(), headers=h), timeout=120).read())
-    if r.get("errors"):
-        sys.exit(f"{url}: {r['errors'][:2]}")
-    return r["data"]
-
-
-def wait_up(url):
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except Exception:
-            time.sleep(0.1)
-    sys.exit(f"{url} did not come up")
 
 
 def questions(pg_url, district, house):
@@ -126,18 +83,6 @@ def check_same(case, lb, pg, groups=None):
         sys.exit(f"({case}) the servers differ:\n{json.dumps(left, ensure_ascii=False)[:600]}\n{json.dumps(right, ensure_ascii=False)[:600]}")
 
 
-def wrk(url, body, token, conns, seconds):
-    auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA % (auth, lua_string(json.dumps(body))))
-        script = f.name
-    out = subprocess.run(["wrk", "-t", "2" if conns > 1 else "1", "-c", str(conns), "-d", f"{seconds}s", "--timeout", "60s",
-                          "--latency", "-s", script, url], check=True, capture_output=True, text=True).stdout
-    os.unlink(script)
-    m = re.search(r"RESULT rps=([\d.]+) p50_ms=([\d.]+) p99_ms=([\d.]+) errors=(\d+) requests=(\d+)", out)
-    return {"rps": float(m[1]), "p50": float(m[2]), "p99": float(m[3]), "errors": int(m[4])}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--households", type=int, default=22387)
@@ -146,18 +91,14 @@ def main():
     ap.add_argument("--baseline", help="an older logbook binary, served beside")
     ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     args = ap.parse_args()
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=ROOT, check=True)
-    logbook = os.path.join(ROOT, "target", "release", "logbook")
+    ensure_wrk()
+    logbook = build_logbook()
     os.makedirs(PEER, exist_ok=True)
     if not os.path.isdir(os.path.join(PEER, "node_modules", "postgraphile")):
         subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "postgraphile@4.14.1",
                         "postgraphile-plugin-connection-filter@2.3.0"], cwd=PEER, check=True)
     shutil.copy(os.path.join(ROOT, "scripts", "peer", "postgraphile-server.js"), PEER)
-    xlsx = os.path.join(OUT, f"province-{args.households}.xlsx")
-    if not os.path.exists(xlsx):
-        subprocess.run([logbook, "generate", xlsx, "--households", str(args.households), "--seed", "42", "--messy"], check=True)
+    xlsx = province_workbook(logbook, args.households)
     db = "logbook_peer_bench"
     subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True)
     subprocess.run(["psql", f"{args.pg}/postgres", "-qc", f"CREATE DATABASE {db}"], check=True)
@@ -205,9 +146,7 @@ def main():
                     for label, url, body, token in order:
                         results[label].append(wrk(url, body, token, conns, args.seconds))
                 for label, rs in results.items():
-                    best = {"rps": sum(r["rps"] for r in rs) / len(rs), "p50": sum(r["p50"] for r in rs) / len(rs),
-                            "p99": max(r["p99"] for r in rs), "errors": sum(r["errors"] for r in rs)}
-                    rows.append((case, conns, label, best))
+                    rows.append((case, conns, label, mean_of(rs)))
                     print(rows[-1], flush=True)
     finally:
         for p in servers.values():

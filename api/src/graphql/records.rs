@@ -60,7 +60,7 @@ impl RecordsQuery {
             service::households::page(db(ctx)?, condition.clone(), &order, after.as_deref(), first)
                 .await
                 .gql()?;
-        prefetch(ctx, &rows).await?;
+        prefetch(ctx, PAGE_ROOTS, &rows).await?;
         let mut conn = Connection::with_additional_fields(
             after.is_some(),
             has_next,
@@ -82,7 +82,10 @@ impl RecordsQuery {
             .await
             .gql()?
         {
-            Some(h) => Ok(Some(Household(h))),
+            Some(h) => {
+                prefetch(ctx, &[&[]], std::slice::from_ref(&h)).await?;
+                Ok(Some(Household(h)))
+            }
             None => Err(ApiError::NotFound(format!("household {code}")).extend()),
         }
     }
@@ -229,63 +232,86 @@ impl RecordsQuery {
     }
 }
 
-/// Loads, once for the whole page, every relation the query asks of its households, into the
-/// request's loader caches: a page costs a fixed number of statements whatever its size.
-async fn prefetch(ctx: &Context<'_>, rows: &[entity::household::Model]) -> Result<()> {
+/// Where a page's households are in its selection: `nodes`, or `edges { node }`.
+const PAGE_ROOTS: &[&[&str]] = &[&["nodes"], &["edges", "node"]];
+
+/// Loads, once for all `rows`, every relation the query asks of them (under one of `roots`
+/// of the current field's selection), into the request's loader caches: a page costs a fixed
+/// number of statements whatever its size, and one household's relations are fetched at once
+/// instead of after the loaders' batching delay. Relations that do not depend on each other
+/// (members, analyses, problems with their entries, areas) are fetched concurrently.
+async fn prefetch(
+    ctx: &Context<'_>,
+    roots: &[&[&str]],
+    rows: &[entity::household::Model],
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let asks = |path: &[&str]| {
-        let (mut a, mut b) = (
-            ctx.look_ahead().field("nodes"),
-            ctx.look_ahead().field("edges").field("node"),
-        );
-        for f in path {
-            a = a.field(f);
-            b = b.field(f);
-        }
-        a.exists() || b.exists()
+        roots.iter().any(|root| {
+            let mut a = ctx.look_ahead();
+            for f in root.iter().chain(path) {
+                a = a.field(f);
+            }
+            a.exists()
+        })
     };
     let l = loaders::of(ctx)?;
     let houses: Vec<HouseCode> = rows.iter().map(|h| h.house_code.clone()).collect();
-    if asks(&["members"]) || asks(&["problems", "member"]) {
-        loaders::prime(&l.members, houses.clone()).await?;
-    }
-    if asks(&["analysis"]) {
-        loaders::prime(&l.analyses, houses.clone()).await?;
-    }
-    let mut cohorts: Vec<i32> = rows.iter().map(|h| h.cohort_id).collect();
-    if asks(&["problems"]) {
-        let problems = loaders::prime(&l.problems, houses.clone()).await?;
-        let all: Vec<&entity::problem::Model> = problems.values().flatten().collect();
-        cohorts.extend(all.iter().map(|p| p.cohort_id));
-        if asks(&["problems", "logbook"]) {
-            let ids: Vec<i32> = all.iter().map(|p| p.id).collect();
-            loaders::prime(&l.entries, ids).await?;
+    let members = async {
+        if asks(&["members"]) || asks(&["problems", "member"]) {
+            loaders::prime(&l.members, houses.clone()).await?;
         }
-    }
+        Ok::<_, async_graphql::Error>(())
+    };
+    let analyses = async {
+        if asks(&["analysis"]) {
+            loaders::prime(&l.analyses, houses.clone()).await?;
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    let problems = async {
+        let mut cohorts: Vec<i32> = Vec::new();
+        if asks(&["problems"]) {
+            let problems = loaders::prime(&l.problems, houses.clone()).await?;
+            let all: Vec<&entity::problem::Model> = problems.values().flatten().collect();
+            cohorts.extend(all.iter().map(|p| p.cohort_id));
+            if asks(&["problems", "logbook"]) {
+                let ids: Vec<i32> = all.iter().map(|p| p.id).collect();
+                loaders::prime(&l.entries, ids).await?;
+            }
+        }
+        Ok::<_, async_graphql::Error>(cohorts)
+    };
+    let areas = async {
+        let mut areas: Vec<AreaCode> = Vec::new();
+        for (field, pick) in [
+            (
+                "village",
+                (|h: &entity::household::Model| h.village_code.clone().into())
+                    as fn(&entity::household::Model) -> AreaCode,
+            ),
+            ("subdistrict", |h| h.subdistrict_code.clone()),
+            ("district", |h| h.district_code.clone()),
+            ("province", |h| h.province_code.clone()),
+        ] {
+            if asks(&[field]) {
+                areas.extend(rows.iter().map(pick));
+            }
+        }
+        areas.sort();
+        areas.dedup();
+        loaders::prime(&l.areas, areas).await?;
+        Ok::<_, async_graphql::Error>(())
+    };
+    let ((), (), of_problems, ()) = futures::try_join!(members, analyses, problems, areas)?;
     if asks(&["cohort"]) || asks(&["problems", "cohort"]) {
+        let mut cohorts: Vec<i32> = rows.iter().map(|h| h.cohort_id).collect();
+        cohorts.extend(of_problems);
         cohorts.sort_unstable();
         cohorts.dedup();
         loaders::prime(&l.cohorts, cohorts).await?;
     }
-    let mut areas: Vec<AreaCode> = Vec::new();
-    for (field, pick) in [
-        (
-            "village",
-            (|h: &entity::household::Model| h.village_code.clone().into())
-                as fn(&entity::household::Model) -> AreaCode,
-        ),
-        ("subdistrict", |h| h.subdistrict_code.clone()),
-        ("district", |h| h.district_code.clone()),
-        ("province", |h| h.province_code.clone()),
-    ] {
-        if asks(&[field]) {
-            areas.extend(rows.iter().map(pick));
-        }
-    }
-    areas.sort();
-    areas.dedup();
-    loaders::prime(&l.areas, areas).await?;
     Ok(())
 }

@@ -219,6 +219,95 @@ fn base(condition: &Condition, as_of: Option<(DbBackend, NaiveDate)>) -> SelectS
     .to_owned()
 }
 
+/// The ids of the problems of `houses` (a subquery of house codes).
+fn problems_of(houses: &SelectStatement) -> SelectStatement {
+    Query::select()
+        .column(problem::Column::Id)
+        .from(problem::Entity)
+        .and_where(problem::Column::HouseCode.in_subquery(houses.clone()))
+        .to_owned()
+}
+
+/// Logbook entries per problem (`n`) and those not verified (`u`), up to the day when one is
+/// given, of the problems of `houses` only when given.
+fn entries_per_problem(
+    as_of: Option<(DbBackend, NaiveDate)>,
+    houses: Option<&SelectStatement>,
+) -> SelectStatement {
+    let mut q = Query::select()
+        .column(logbook_entry::Column::ProblemId)
+        .expr_as(
+            Func::count(Expr::col(logbook_entry::Column::Id)),
+            Alias::new("n"),
+        )
+        .expr_as(
+            Expr::cust(r#"SUM(CASE WHEN "verification" <> 'verified' THEN 1 ELSE 0 END)"#),
+            Alias::new("u"),
+        )
+        .from(logbook_entry::Entity)
+        .group_by_col(logbook_entry::Column::ProblemId)
+        .to_owned();
+    if let Some(h) = houses {
+        q.and_where(logbook_entry::Column::ProblemId.in_subquery(problems_of(h)));
+    }
+    if let Some((_, day)) = as_of {
+        q.and_where(logbook_entry::Column::EntryDate.lte(day));
+    }
+    q
+}
+
+/// Plans per problem (`n`), and those done (`d`): the agency recorded help on the problem on
+/// or after the day the plan was made (both by the day, as of one); of the problems of
+/// `houses` only when given.
+fn plans_per_problem(
+    as_of: Option<(DbBackend, NaiveDate)>,
+    houses: Option<&SelectStatement>,
+) -> SelectStatement {
+    let until = match as_of {
+        Some((b, day)) => format!(
+            r#" AND "le"."entry_date" <= {}"#,
+            entity::db::date_literal(b, day)
+        ),
+        None => String::new(),
+    };
+    let mut q = Query::select()
+        .column(plan::Column::ProblemId)
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .expr_as(
+            Expr::cust(format!(
+                r#"SUM(CASE WHEN EXISTS (SELECT 1 FROM "logbook_entries" "le" WHERE "le"."problem_id" = "plans"."problem_id" AND "le"."agency_id" = "plans"."agency_id" AND "le"."entry_date" >= "plans"."made_on"{until}) THEN 1 ELSE 0 END)"#
+            )),
+            Alias::new("d"),
+        )
+        .from(plan::Entity)
+        .group_by_col(plan::Column::ProblemId)
+        .to_owned();
+    if let Some((_, day)) = as_of {
+        q.and_where(plan::Column::MadeOn.lte(day));
+    }
+    if let Some(h) = houses {
+        q.and_where(plan::Column::ProblemId.in_subquery(problems_of(h)));
+    }
+    q
+}
+
+/// Members per household (`n`), of `houses` only when given.
+fn people_per_house(houses: Option<&SelectStatement>) -> SelectStatement {
+    let mut q = Query::select()
+        .column(member::Column::HouseCode)
+        .expr_as(
+            Func::count(Expr::col(member::Column::CitizenId)),
+            Alias::new("n"),
+        )
+        .from(member::Entity)
+        .group_by_col(member::Column::HouseCode)
+        .to_owned();
+    if let Some(h) = houses {
+        q.and_where(member::Column::HouseCode.in_subquery(h.clone()));
+    }
+    q
+}
+
 fn read_keys(r: &sea_orm::QueryResult, n: usize) -> Result<Vec<Option<String>>, sea_orm::DbErr> {
     (0..n)
         .map(|i| r.try_get_by_index::<Option<String>>(i))
@@ -250,21 +339,6 @@ pub async fn grouped_as_of(
     rule: OverdueRule,
     as_of: Option<NaiveDate>,
 ) -> ApiResult<Vec<Row>> {
-    grouped_within(db, p, filter, group_by, rule, as_of, None).await
-}
-
-/// [`grouped_as_of`], the filter matching only households of `houses` (a subquery of house
-/// codes) when one is given: then entries, plans and members are grouped for those
-/// households only, not over the whole tables (a few villages' counts in milliseconds).
-async fn grouped_within(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    filter: Condition,
-    group_by: &[Key],
-    rule: OverdueRule,
-    as_of: Option<NaiveDate>,
-    houses: Option<SelectStatement>,
-) -> ApiResult<Vec<Row>> {
     let backend = db.get_database_backend();
     let rule = match as_of {
         Some(day) => OverdueRule { today: day, ..rule },
@@ -275,61 +349,8 @@ async fn grouped_within(
     let condition = Condition::all().add(p.problems()).add(filter);
     let n = group_by.len();
 
-    // problems and logbook entries per group
-    let per_problem = Query::select()
-        .column(logbook_entry::Column::ProblemId)
-        .expr_as(
-            Func::count(Expr::col(logbook_entry::Column::Id)),
-            Alias::new("n"),
-        )
-        .expr_as(
-            Expr::cust(r#"SUM(CASE WHEN "verification" <> 'verified' THEN 1 ELSE 0 END)"#),
-            Alias::new("u"),
-        )
-        .from(logbook_entry::Entity)
-        .group_by_col(logbook_entry::Column::ProblemId)
-        .to_owned();
-    let mut per_problem = per_problem;
-    let problems_of = |houses: &SelectStatement| {
-        Query::select()
-            .column(problem::Column::Id)
-            .from(problem::Entity)
-            .and_where(problem::Column::HouseCode.in_subquery(houses.clone()))
-            .to_owned()
-    };
-    if let Some(h) = &houses {
-        per_problem.and_where(logbook_entry::Column::ProblemId.in_subquery(problems_of(h)));
-    }
-    if let Some((_, day)) = as_of {
-        per_problem.and_where(logbook_entry::Column::EntryDate.lte(day));
-    }
-    // plans per problem, and those done: the agency recorded help on the problem on or
-    // after the day the plan was made (both by the day, as of one)
-    let until = match as_of {
-        Some((b, day)) => format!(
-            r#" AND "le"."entry_date" <= {}"#,
-            entity::db::date_literal(b, day)
-        ),
-        None => String::new(),
-    };
-    let mut per_plan = Query::select()
-        .column(plan::Column::ProblemId)
-        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-        .expr_as(
-            Expr::cust(format!(
-                r#"SUM(CASE WHEN EXISTS (SELECT 1 FROM "logbook_entries" "le" WHERE "le"."problem_id" = "plans"."problem_id" AND "le"."agency_id" = "plans"."agency_id" AND "le"."entry_date" >= "plans"."made_on"{until}) THEN 1 ELSE 0 END)"#
-            )),
-            Alias::new("d"),
-        )
-        .from(plan::Entity)
-        .group_by_col(plan::Column::ProblemId)
-        .to_owned();
-    if let Some((_, day)) = as_of {
-        per_plan.and_where(plan::Column::MadeOn.lte(day));
-    }
-    if let Some(h) = &houses {
-        per_plan.and_where(plan::Column::ProblemId.in_subquery(problems_of(h)));
-    }
+    let per_problem = entries_per_problem(as_of, None);
+    let per_plan = plans_per_problem(as_of, None);
     let mut a = base(&condition, as_of);
     for (i, k) in group_by.iter().enumerate() {
         a.expr_as(key_expr(*k), g(i)).add_group_by([key_expr(*k)]);
@@ -399,19 +420,7 @@ async fn grouped_within(
             Alias::new("urgent"),
         )
         .add_group_by([Expr::col((problem::Entity, problem::Column::HouseCode))]);
-    let people = Query::select()
-        .column(member::Column::HouseCode)
-        .expr_as(
-            Func::count(Expr::col(member::Column::CitizenId)),
-            Alias::new("n"),
-        )
-        .from(member::Entity)
-        .group_by_col(member::Column::HouseCode)
-        .to_owned();
-    let mut people = people;
-    if let Some(h) = &houses {
-        people.and_where(member::Column::HouseCode.in_subquery(h.clone()));
-    }
+    let people = people_per_house(None);
     let mut b = Query::select();
     for i in 0..n {
         b.expr_as(Expr::col((Alias::new("t"), g(i))), g(i))
@@ -712,75 +721,249 @@ pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
 /// PostgreSQL).
 async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
     use sea_orm::ActiveValue::NotSet;
+    use sea_orm::QuerySelect;
     let started = std::time::Instant::now();
     stats_dirty::lock(txn).await?;
-    let villages = stats_dirty::Entity::find().count(txn).await?;
-    if villages == 0 {
+    let villages: Vec<String> = stats_dirty::Entity::find()
+        .select_only()
+        .column(stats_dirty::Column::VillageCode)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if villages.is_empty() {
         return Ok(0);
     }
-    let waiting = || {
-        Query::select()
-            .column(stats_dirty::Column::VillageCode)
-            .from(stats_dirty::Entity)
-            .to_owned()
-    };
-    let everyone = Principal::Operator { district: None };
-    let houses = Query::select()
-        .column(household::Column::HouseCode)
-        .from(household::Entity)
-        .and_where(household::Column::VillageCode.in_subquery(waiting()))
-        .to_owned();
-    let mut cells = Vec::new();
-    for level in CELL_LEVELS {
-        let mut keys = vec![
-            Key::Village,
-            Key::Subdistrict,
-            Key::District,
-            Key::Province,
-            Key::Classification,
-        ];
-        keys.extend_from_slice(level);
-        let in_waiting = Condition::all().add(
-            Expr::col((household::Entity, household::Column::VillageCode)).in_subquery(waiting()),
-        );
-        let rows = grouped_within(
-            txn,
-            &everyone,
-            in_waiting,
-            &keys,
-            OverdueRule::default(),
-            None,
-            Some(houses.clone()),
-        )
-        .await?;
-        for r in rows {
-            cells.push(cell_of(&r)?);
+    let mut written = 0;
+    // the villages named (not a subquery of the marks, whose size neither planner knows):
+    // each statement starts from those villages' households by index; a few thousand a
+    // batch keeps every statement well under both databases' parameter limits
+    for batch in villages.chunks(VILLAGES_A_BATCH) {
+        let houses = Query::select()
+            .column(household::Column::HouseCode)
+            .from(household::Entity)
+            .and_where(household::Column::VillageCode.is_in(batch.iter().cloned()))
+            .to_owned();
+        let cells = cells_of(txn, &houses).await?;
+        stats_cell::Entity::delete_many()
+            .filter(stats_cell::Column::VillageCode.is_in(batch.iter().cloned()))
+            .exec(txn)
+            .await?;
+        written += cells.len();
+        // 17 parameters a row: well under both databases' limits
+        for chunk in cells.chunks(1_000) {
+            stats_cell::Entity::insert_many(chunk.iter().cloned().map(|c| {
+                let mut a: stats_cell::ActiveModel = c.into();
+                a.id = NotSet;
+                a
+            }))
+            .exec_without_returning(txn)
+            .await?;
         }
     }
-    stats_cell::Entity::delete_many()
-        .filter(stats_cell::Column::VillageCode.in_subquery(waiting()))
-        .exec(txn)
-        .await?;
-    let written = cells.len();
-    // 17 parameters a row: well under both databases' limits
-    for chunk in cells.chunks(1_000) {
-        stats_cell::Entity::insert_many(chunk.iter().cloned().map(|c| {
-            let mut a: stats_cell::ActiveModel = c.into();
-            a.id = NotSet;
-            a
-        }))
-        .exec_without_returning(txn)
-        .await?;
-    }
+    // under the lock no mark was made meanwhile: every mark is counted
     stats_dirty::Entity::delete_many().exec(txn).await?;
     tracing::debug!(
-        stats.villages = villages,
+        stats.villages = villages.len(),
         stats.cells = written,
         stats.ms = started.elapsed().as_millis() as u64,
         "stats cells counted"
     );
-    Ok(villages)
+    Ok(villages.len() as u64)
 }
+
+/// One household's problems of one dimension and status, with what [`grouped`] sums over
+/// them and the household's own figures; text interned (indexes into [`Names`]).
+struct Part {
+    place: usize,
+    house: usize,
+    dimension: usize,
+    status: usize,
+    problems: u64,
+    entries: u64,
+    unverified: u64,
+    planned: u64,
+    planned_done: u64,
+    closed: bool,
+    urgent: bool,
+}
+
+/// Each distinct text once: a cell's place (village, subdistrict, district, province,
+/// classification), house codes, dimensions and statuses.
+#[derive(Default)]
+struct Names {
+    places: Vec<[Option<String>; 5]>,
+    place_at: std::collections::HashMap<[Option<String>; 5], usize>,
+    texts: Vec<String>,
+    text_at: std::collections::HashMap<String, usize>,
+}
+
+impl Names {
+    fn place(&mut self, p: [Option<String>; 5]) -> usize {
+        if let Some(i) = self.place_at.get(&p) {
+            return *i;
+        }
+        self.places.push(p.clone());
+        self.place_at.insert(p, self.places.len() - 1);
+        self.places.len() - 1
+    }
+
+    fn text(&mut self, t: String) -> usize {
+        if let Some(i) = self.text_at.get(&t) {
+            return *i;
+        }
+        self.texts.push(t.clone());
+        self.text_at.insert(t, self.texts.len() - 1);
+        self.texts.len() - 1
+    }
+}
+
+/// A cell at one level: its place, and its dimension and status where the level has them.
+type CellKey = (usize, Option<usize>, Option<usize>);
+
+/// The cells of the households `houses` (a subquery of house codes), at every level of
+/// [`CELL_LEVELS`]: one statement reads each household's problems per dimension and status
+/// with their entries and plans (the same subqueries [`grouped`] joins), one its members;
+/// the levels are summed here, a household counted once per cell as [`grouped`] counts it.
+async fn cells_of(
+    db: &impl ConnectionTrait,
+    houses: &SelectStatement,
+) -> ApiResult<Vec<stats_cell::Model>> {
+    let condition = Condition::all()
+        .add(Expr::col((problem::Entity, problem::Column::HouseCode)).in_subquery(houses.clone()));
+    let mut q = base(&condition, None);
+    let cols = [
+        Expr::col((household::Entity, household::Column::VillageCode)),
+        Expr::col((household::Entity, household::Column::SubdistrictCode)),
+        Expr::col((household::Entity, household::Column::DistrictCode)),
+        Expr::col((household::Entity, household::Column::ProvinceCode)),
+        Expr::col((household::Entity, household::Column::Classification)),
+        Expr::col((problem::Entity, problem::Column::HouseCode)),
+        Expr::col((indicator::Entity, indicator::Column::Dimension)),
+        Expr::col((problem::Entity, problem::Column::Status)),
+    ];
+    for (i, c) in cols.iter().enumerate() {
+        q.expr_as(c.clone(), g(i)).add_group_by([c.clone()]);
+    }
+    for (name, sum) in [
+        ("problems", "COUNT(*)"),
+        ("entries", r#"SUM("e"."n")"#),
+        ("unverified", r#"SUM("e"."u")"#),
+        ("planned", r#"SUM("pl"."n")"#),
+        ("planned_done", r#"SUM("pl"."d")"#),
+        (
+            "closed",
+            r#"MAX(CASE WHEN "household_follow_ups"."closed_reason" IS NOT NULL THEN 1 ELSE 0 END)"#,
+        ),
+        (
+            "urgent",
+            r#"MAX(CASE WHEN "household_follow_ups"."urgent" THEN 1 ELSE 0 END)"#,
+        ),
+    ] {
+        q.expr_as(
+            Expr::cust(format!("CAST(COALESCE({sum}, 0) AS BIGINT)")),
+            Alias::new(name),
+        );
+    }
+    q.join_subquery(
+        JoinType::LeftJoin,
+        entries_per_problem(None, Some(houses)),
+        Alias::new("e"),
+        Expr::col((Alias::new("e"), logbook_entry::Column::ProblemId))
+            .equals((problem::Entity, problem::Column::Id)),
+    )
+    .join_subquery(
+        JoinType::LeftJoin,
+        plans_per_problem(None, Some(houses)),
+        Alias::new("pl"),
+        Expr::col((Alias::new("pl"), plan::Column::ProblemId))
+            .equals((problem::Entity, problem::Column::Id)),
+    );
+    let mut names = Names::default();
+    let mut parts = Vec::new();
+    for r in db.query_all(&q).await? {
+        let text = |i: usize| r.try_get_by_index::<Option<String>>(i);
+        let n = |i: usize| -> Result<u64, sea_orm::DbErr> {
+            Ok(u64::try_from(r.try_get_by_index::<i64>(i)?).unwrap_or(0))
+        };
+        parts.push(Part {
+            place: names.place([text(0)?, text(1)?, text(2)?, text(3)?, text(4)?]),
+            house: names.text(text(5)?.unwrap_or_default()),
+            dimension: names.text(text(6)?.unwrap_or_default()),
+            status: names.text(text(7)?.unwrap_or_default()),
+            problems: n(8)?,
+            entries: n(9)?,
+            unverified: n(10)?,
+            planned: n(11)?,
+            planned_done: n(12)?,
+            closed: n(13)? > 0,
+            urgent: n(14)? > 0,
+        });
+    }
+    let mut people: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    for r in db.query_all(&people_per_house(Some(houses))).await? {
+        let house = names.text(r.try_get_by_index(0)?);
+        let n = u64::try_from(r.try_get_by_index::<i64>(1)?).unwrap_or(0);
+        people.insert(house, n);
+    }
+    let solved = names.text(ProblemStatus::Solved.key().to_string());
+    let mut cells = Vec::new();
+    for level in CELL_LEVELS {
+        let (by_dimension, by_status) = (
+            level.contains(&Key::Dimension),
+            level.contains(&Key::Status),
+        );
+        let mut rows: std::collections::HashMap<CellKey, Row> = std::collections::HashMap::new();
+        // (cell, household) → (every problem solved so far, closed, urgent)
+        let mut seen: std::collections::HashMap<(CellKey, usize), (bool, bool, bool)> =
+            std::collections::HashMap::new();
+        for part in &parts {
+            let key = (
+                part.place,
+                by_dimension.then_some(part.dimension),
+                by_status.then_some(part.status),
+            );
+            let row = rows.entry(key).or_default();
+            row.problems += part.problems;
+            row.logbook_entries += part.entries;
+            row.unverified_entries += part.unverified;
+            row.planned += part.planned;
+            row.planned_done += part.planned_done;
+            let all_solved = part.status == solved;
+            seen.entry((key, part.house))
+                .and_modify(|h| h.0 &= all_solved)
+                .or_insert((all_solved, part.closed, part.urgent));
+        }
+        for ((key, house), (all_solved, closed, urgent)) in seen {
+            if let Some(row) = rows.get_mut(&key) {
+                row.households += 1;
+                row.people += people.get(&house).copied().unwrap_or(0);
+                row.solved_households += u64::from(all_solved);
+                row.closed_households += u64::from(closed);
+                row.urgent_households += u64::from(urgent);
+            }
+        }
+        for ((place, dimension, status), mut row) in rows {
+            let mut keys = names.places[place].to_vec();
+            keys.push(dimension.map(|d| names.texts[d].clone()));
+            keys.push(status.map(|s| names.texts[s].clone()));
+            let order = [
+                Key::Village,
+                Key::Subdistrict,
+                Key::District,
+                Key::Province,
+                Key::Classification,
+                Key::Dimension,
+                Key::Status,
+            ];
+            row.keys = order.into_iter().zip(keys).collect();
+            cells.push(cell_of(&row)?);
+        }
+    }
+    Ok(cells)
+}
+
+/// Villages counted by one batch of statements (each names them up to three times).
+const VILLAGES_A_BATCH: usize = 5_000;
 
 /// A cell from a row of [`grouped`] by village, subdistrict, district, province,
 /// classification and the level's keys.
