@@ -1,7 +1,9 @@
 //! The one stats engine. Grouped counts over the problems a principal may see: problems,
 //! households with at least one of them, people in those households, households whose
 //! counted problems are all solved, and logbook entries on them — grouped by the database,
-//! two queries per call; and the summary figures of an area built on them.
+//! two queries per call; and the summary figures of an area built on them. Beside it, the
+//! cells kept ahead (`stats_cells`): counted for the villages writes mark, in the writers'
+//! own transactions, and read instead of the whole tables when they can answer.
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
