@@ -17,16 +17,12 @@ Prints requests per second and p50/p99 latency per case.
 import argparse
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "bench-out")
+from benchlib import OUT, build_logbook, ensure_wrk, wrk
 
 QUERIES = {
     "a: district households with a health problem, first 50, with members, problems, logbook": (
@@ -44,24 +40,6 @@ QUERIES = {
     ),
 }
 
-LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %s"
-wrk.body = %s
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%%.1f p50_ms=%%.2f p99_ms=%%.2f errors=%%d requests=%%d\\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.requests))
-end
-"""
-
-
-def lua_string(s):
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def post(url, token, query, variables):
     body = json.dumps({"query": query, "variables": variables}).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
@@ -74,10 +52,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     args = ap.parse_args()
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "logbook"], cwd=ROOT, check=True)
-    logbook = os.path.join(ROOT, "target", "release", "logbook")
+    ensure_wrk()
+    logbook = build_logbook()
     os.makedirs(OUT, exist_ok=True)
     xlsx = os.path.join(OUT, f"province-{args.households}.xlsx")
     if not os.path.exists(xlsx):
@@ -102,7 +78,8 @@ def main():
         subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run([logbook, "import", "--json", xlsx], env=env, check=True, stdout=subprocess.DEVNULL)
         token = subprocess.run([logbook, "key", "create", "--admin"], env=env, check=True, capture_output=True, text=True).stdout.strip()
-        server = subprocess.Popen([logbook, "serve", "--bind", "127.0.0.1:18181"], env=env, stderr=subprocess.DEVNULL)
+        # no cost budget: wrk asks thousands of times a minute
+        server = subprocess.Popen([logbook, "serve", "--bind", "127.0.0.1:18181", "--cost-budget-per-minute", "0"], env=env, stderr=subprocess.DEVNULL)
         try:
             endpoint = "http://127.0.0.1:18181/graphql"
             for _ in range(100):
@@ -119,16 +96,8 @@ def main():
                 if check.get("errors"):
                     sys.exit(f"{label}: {check['errors']}")
                 for conns in (1, 32):
-                    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-                        f.write(LUA % (token, lua_string(json.dumps({"query": query, "variables": variables}))))
-                        script = f.name
-                    out = subprocess.run(
-                        ["wrk", "-t", "2" if conns > 1 else "1", "-c", str(conns), "-d", f"{args.seconds}s", "--timeout", "60s", "--latency", "-s", script, endpoint],
-                        check=True, capture_output=True, text=True,
-                    ).stdout
-                    os.unlink(script)
-                    m = re.search(r"RESULT rps=([\d.]+) p50_ms=([\d.]+) p99_ms=([\d.]+) errors=(\d+) requests=(\d+)", out)
-                    rows.append((name, label, conns, *m.groups()))
+                    r = wrk(endpoint, {"query": query, "variables": variables}, token, conns, args.seconds)
+                    rows.append((name, label, conns, r["rps"], r["p50"], r["p99"], r["errors"], r["requests"]))
                     print(rows[-1], flush=True)
         finally:
             server.terminate()
@@ -138,7 +107,7 @@ def main():
     print("| database | query | connections | requests/s | p50 ms | p99 ms | errors |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for db, label, conns, rps, p50, p99, errors, _ in rows:
-        print(f"| {db} | {label} | {conns} | {float(rps):,.0f} | {p50} | {p99} | {errors} |")
+        print(f"| {db} | {label} | {conns} | {float(rps):,.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
 
 
 if __name__ == "__main__":

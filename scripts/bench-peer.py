@@ -18,6 +18,10 @@ logbook is measured with an admin key and with an agency key (whose access rule 
 expensive one); PostGraphile has no principals (it answers as the database owner).
 
     python3 scripts/bench-peer.py [--seconds 10] [--baseline OLD/logbook] [--cases a,b,c]
+
+Both logbook binaries serve the one database: a baseline older than one of this checkout's
+migrations refuses it (it does not come up), so compare across a migration with the ratios
+to PostGraphile of separate runs.
 """
 
 import argparse
@@ -109,10 +113,10 @@ def main():
     key = lambda *a: subprocess.run([logbook, "key", "create", *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
     admin, agency = key("--admin"), key("--agency", "33-pho")
 
-    servers = {"logbook": subprocess.Popen([logbook, "serve", "--bind", "127.0.0.1:18181"], env=env, stderr=subprocess.DEVNULL)}
+    servers = {"logbook": subprocess.Popen([logbook, "serve", "--bind", "127.0.0.1:18181", "--cost-budget-per-minute", "0"], env=env, stderr=subprocess.DEVNULL)}
     endpoints = {"logbook": "http://127.0.0.1:18181/graphql"}
     if args.baseline:
-        servers["baseline"] = subprocess.Popen([args.baseline, "serve", "--bind", "127.0.0.1:18182"], env=env, stderr=subprocess.DEVNULL)
+        servers["baseline"] = subprocess.Popen([args.baseline, "serve", "--bind", "127.0.0.1:18182", "--cost-budget-per-minute", "0"], env=env, stderr=subprocess.DEVNULL)
         endpoints["baseline"] = "http://127.0.0.1:18182/graphql"
     servers["postgraphile"] = subprocess.Popen(["node", "postgraphile-server.js", pg_url, "5055"], cwd=PEER,
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
