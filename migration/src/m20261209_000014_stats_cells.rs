@@ -1,5 +1,6 @@
-//! `stats` kept ahead: grouped counts per village, classification, dimension and status
-//! (`stats_cells`), and the villages whose cells are waiting to be counted again
+//! `stats` kept ahead: grouped counts per village (and per district, its villages' summed),
+//! classification, dimension and status (`stats_cells`), and the villages whose cells are
+//! waiting to be counted again
 //! (`stats_dirty`). Every village with households starts waiting, so the first count is
 //! made from the data already stored.
 
@@ -42,8 +43,9 @@ impl MigrationTrait for Migration {
                     .auto_increment()
                     .primary_key(),
             )
-            .col(col("village_code").string().not_null())
-            .col(col("subdistrict_code").string().not_null())
+            // null in a district's cells: its villages' summed
+            .col(col("village_code").string().null())
+            .col(col("subdistrict_code").string().null())
             .col(col("district_code").string().not_null())
             .col(col("province_code").string().not_null())
             .col(col("classification").string().null())

@@ -633,8 +633,15 @@ pub async fn grouped_from_cells(
             Alias::new(m.as_str()),
         );
     }
+    // a district's cells (its villages' summed) unless the grouping is finer
+    let by_village = group_by.contains(&Key::Village) || group_by.contains(&Key::Subdistrict);
     q.from(stats_cell::Entity)
         .cond_where(scope)
+        .and_where(if by_village {
+            stats_cell::Column::VillageCode.is_not_null()
+        } else {
+            stats_cell::Column::VillageCode.is_null()
+        })
         .and_where(if group_by.contains(&Key::Status) {
             stats_cell::Column::Status.is_not_null()
         } else {
@@ -726,15 +733,20 @@ async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
     use sea_orm::QuerySelect;
     let started = std::time::Instant::now();
     stats_dirty::lock(txn).await?;
-    let villages: Vec<String> = stats_dirty::Entity::find()
+    let marked: Vec<(String, String)> = stats_dirty::Entity::find()
         .select_only()
         .column(stats_dirty::Column::VillageCode)
+        .column(stats_dirty::Column::DistrictCode)
         .into_tuple()
         .all(txn)
         .await?;
-    if villages.is_empty() {
+    if marked.is_empty() {
         return Ok(0);
     }
+    let villages: Vec<String> = marked.iter().map(|(v, _)| v.clone()).collect();
+    let mut districts: Vec<String> = marked.into_iter().map(|(_, d)| d).collect();
+    districts.sort();
+    districts.dedup();
     let mut written = 0;
     // the villages named (not a subquery of the marks, whose size neither planner knows):
     // each statement starts from those villages' households by index; a few thousand a
@@ -761,6 +773,11 @@ async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
             .exec_without_returning(txn)
             .await?;
         }
+    }
+    // each district's cells: its villages' summed (a household is in one village, so every
+    // measure adds up)
+    for batch in districts.chunks(VILLAGES_A_BATCH) {
+        sum_districts(txn, batch).await?;
     }
     // under the lock no mark was made meanwhile: every mark is counted
     stats_dirty::Entity::delete_many().exec(txn).await?;
@@ -964,6 +981,44 @@ async fn cells_of(
     Ok(cells)
 }
 
+/// Replaces the district cells of `districts` by the sums of their village cells.
+async fn sum_districts(txn: &sea_orm::DatabaseTransaction, districts: &[String]) -> ApiResult<()> {
+    use stats_cell::Column as C;
+    stats_cell::Entity::delete_many()
+        .filter(C::VillageCode.is_null())
+        .filter(C::DistrictCode.is_in(districts.iter().cloned()))
+        .exec(txn)
+        .await?;
+    let grouped = [C::DistrictCode, C::Classification, C::Dimension, C::Status];
+    let mut sums = Query::select();
+    sums.columns(grouped)
+        .expr(Expr::cust(r#"MIN("province_code")"#));
+    for m in CELL_MEASURES {
+        use sea_orm::IdenStatic;
+        sums.expr(Expr::cust(format!(r#"SUM("{}")"#, m.as_str())));
+    }
+    sums.from(stats_cell::Entity)
+        .and_where(C::VillageCode.is_not_null())
+        .and_where(C::DistrictCode.is_in(districts.iter().cloned()))
+        .group_by_columns(grouped);
+    let mut into = vec![
+        C::DistrictCode,
+        C::Classification,
+        C::Dimension,
+        C::Status,
+        C::ProvinceCode,
+    ];
+    into.extend(CELL_MEASURES);
+    let insert = Query::insert()
+        .into_table(stats_cell::Entity)
+        .columns(into)
+        .select_from(sums)
+        .map_err(|e| ApiError::Internal(format!("summing district cells: {e}")))?
+        .to_owned();
+    txn.execute(&insert).await?;
+    Ok(())
+}
+
 /// Villages counted by one batch of statements (each names them up to three times).
 const VILLAGES_A_BATCH: usize = 5_000;
 
@@ -979,9 +1034,11 @@ fn cell_of(r: &Row) -> ApiResult<stats_cell::Model> {
     let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     Ok(stats_cell::Model {
         id: 0,
-        village_code: VillageCode::parse_str(&key(Key::Village).unwrap_or_default())
-            .map_err(|e| stored("village code", e.to_string()))?,
-        subdistrict_code: area(Key::Subdistrict)?,
+        village_code: Some(
+            VillageCode::parse_str(&key(Key::Village).unwrap_or_default())
+                .map_err(|e| stored("village code", e.to_string()))?,
+        ),
+        subdistrict_code: Some(area(Key::Subdistrict)?),
         district_code: area(Key::District)?,
         province_code: area(Key::Province)?,
         classification: match key(Key::Classification) {

@@ -1,5 +1,6 @@
-//! `stats` kept ahead: the grouped counts of one village, classification, dimension and
-//! status, as `stats` would count them from the whole tables. A cell whose dimension (or
+//! `stats` kept ahead: the grouped counts of one village (or one district: its villages'
+//! summed, for groupings by district or coarser), classification, dimension and status, as
+//! `stats` would count them from the whole tables. A cell whose dimension (or
 //! status) is none counts every dimension (or status) at once: a household is counted once
 //! there however many of its problems match. Written only by the API's stats service, in
 //! the transaction that clears the village from [`super::stats_dirty`].
@@ -14,10 +15,10 @@ pub struct Model {
     /// Row id.
     #[sea_orm(primary_key)]
     pub id: i32,
-    /// The village.
-    pub village_code: VillageCode,
-    /// Its subdistrict.
-    pub subdistrict_code: AreaCode,
+    /// The village; none in a district's cell (the sum of its villages' cells).
+    pub village_code: Option<VillageCode>,
+    /// Its subdistrict; none in a district's cell.
+    pub subdistrict_code: Option<AreaCode>,
     /// Its district.
     pub district_code: AreaCode,
     /// Its province.
