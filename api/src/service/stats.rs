@@ -703,16 +703,15 @@ pub async fn commit_counted(txn: sea_orm::DatabaseTransaction, houses: &[String]
     let waiting = stats_dirty::Entity::find().count(&txn).await?;
     if waiting <= COUNTED_BY_A_WRITE {
         count_in(&txn).await?;
-    }
-    txn.commit().await?;
-    if waiting > COUNTED_BY_A_WRITE {
+    } else {
         tracing::debug!(waiting, "stats cells left to the background count");
     }
+    txn.commit().await?;
     Ok(())
 }
 
-/// Counts again the cells of every village waiting for it, with [`grouped`] itself (so the
-/// cells hold what `stats` counts from the whole tables), and clears the villages, in one
+/// Counts again the cells of every village waiting for it (with [`cells_of`], over the same
+/// joins and subqueries as [`grouped`]) and of their districts, and clears the villages, in one
 /// writing transaction that holds the change counter's lock (so no mark is made meanwhile).
 /// Returns how many villages were counted. The command line and the import worker call it
 /// after each import; the API server also runs it every [`COUNT_EVERY`].
@@ -791,7 +790,7 @@ async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
 }
 
 /// One household's problems of one dimension and status, with what [`grouped`] sums over
-/// them and the household's own figures; text interned (indexes into [`Names`]).
+/// them and the household's own figures; text interned (indexes into [`Interned`]).
 struct Part {
     place: usize,
     house: usize,
@@ -806,33 +805,29 @@ struct Part {
     urgent: bool,
 }
 
-/// Each distinct text once: a cell's place (village, subdistrict, district, province,
-/// classification), house codes, dimensions and statuses.
-#[derive(Default)]
-struct Names {
-    places: Vec<[Option<String>; 5]>,
-    place_at: std::collections::HashMap<[Option<String>; 5], usize>,
-    texts: Vec<String>,
-    text_at: std::collections::HashMap<String, usize>,
+/// Each distinct value once, by its index: a cell's places (village, subdistrict, district,
+/// province, classification), and the house codes, dimensions and statuses.
+struct Interned<T> {
+    values: Vec<T>,
+    index: std::collections::HashMap<T, usize>,
 }
 
-impl Names {
-    fn place(&mut self, p: [Option<String>; 5]) -> usize {
-        if let Some(i) = self.place_at.get(&p) {
-            return *i;
+impl<T: Clone + Eq + std::hash::Hash> Interned<T> {
+    fn new() -> Self {
+        Interned {
+            values: Vec::new(),
+            index: std::collections::HashMap::new(),
         }
-        self.places.push(p.clone());
-        self.place_at.insert(p, self.places.len() - 1);
-        self.places.len() - 1
     }
 
-    fn text(&mut self, t: String) -> usize {
-        if let Some(i) = self.text_at.get(&t) {
+    /// The value's index, added when first seen.
+    fn id(&mut self, v: T) -> usize {
+        if let Some(i) = self.index.get(&v) {
             return *i;
         }
-        self.texts.push(t.clone());
-        self.text_at.insert(t, self.texts.len() - 1);
-        self.texts.len() - 1
+        self.values.push(v.clone());
+        self.index.insert(v, self.values.len() - 1);
+        self.values.len() - 1
     }
 }
 
@@ -897,7 +892,8 @@ async fn cells_of(
         Expr::col((Alias::new("pl"), plan::Column::ProblemId))
             .equals((problem::Entity, problem::Column::Id)),
     );
-    let mut names = Names::default();
+    let mut places: Interned<[Option<String>; 5]> = Interned::new();
+    let mut names: Interned<String> = Interned::new();
     let mut parts = Vec::new();
     for r in db.query_all(&q).await? {
         let text = |i: usize| r.try_get_by_index::<Option<String>>(i);
@@ -905,10 +901,10 @@ async fn cells_of(
             Ok(u64::try_from(r.try_get_by_index::<i64>(i)?).unwrap_or(0))
         };
         parts.push(Part {
-            place: names.place([text(0)?, text(1)?, text(2)?, text(3)?, text(4)?]),
-            house: names.text(text(5)?.unwrap_or_default()),
-            dimension: names.text(text(6)?.unwrap_or_default()),
-            status: names.text(text(7)?.unwrap_or_default()),
+            place: places.id([text(0)?, text(1)?, text(2)?, text(3)?, text(4)?]),
+            house: names.id(text(5)?.unwrap_or_default()),
+            dimension: names.id(text(6)?.unwrap_or_default()),
+            status: names.id(text(7)?.unwrap_or_default()),
             problems: n(8)?,
             entries: n(9)?,
             unverified: n(10)?,
@@ -920,11 +916,11 @@ async fn cells_of(
     }
     let mut people: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
     for r in db.query_all(&people_per_house(Some(houses))).await? {
-        let house = names.text(r.try_get_by_index(0)?);
+        let house = names.id(r.try_get_by_index(0)?);
         let n = u64::try_from(r.try_get_by_index::<i64>(1)?).unwrap_or(0);
         people.insert(house, n);
     }
-    let solved = names.text(ProblemStatus::Solved.key().to_string());
+    let solved = names.id(ProblemStatus::Solved.key().to_string());
     let mut cells = Vec::new();
     for level in CELL_LEVELS {
         let (by_dimension, by_status) = (
@@ -962,9 +958,9 @@ async fn cells_of(
             }
         }
         for ((place, dimension, status), mut row) in rows {
-            let mut keys = names.places[place].to_vec();
-            keys.push(dimension.map(|d| names.texts[d].clone()));
-            keys.push(status.map(|s| names.texts[s].clone()));
+            let mut keys = places.values[place].to_vec();
+            keys.push(dimension.map(|d| names.values[d].clone()));
+            keys.push(status.map(|s| names.values[s].clone()));
             let order = [
                 Key::Village,
                 Key::Subdistrict,
@@ -1022,8 +1018,8 @@ async fn sum_districts(txn: &sea_orm::DatabaseTransaction, districts: &[String])
 /// Villages counted by one batch of statements (each names them up to three times).
 const VILLAGES_A_BATCH: usize = 5_000;
 
-/// A cell from a row of [`grouped`] by village, subdistrict, district, province,
-/// classification and the level's keys.
+/// A village's cell from a row summed by [`cells_of`], keyed by village, subdistrict,
+/// district, province, classification and the level's keys.
 fn cell_of(r: &Row) -> ApiResult<stats_cell::Model> {
     let key = |k: Key| r.keys.get(&k).cloned().flatten();
     let stored = |what: &str, e: String| ApiError::Internal(format!("stored {what}: {e}"));
@@ -1072,8 +1068,8 @@ fn cell_of(r: &Row) -> ApiResult<stats_cell::Model> {
     })
 }
 
-/// How often the server looks for villages left waiting (by an import, or a write whose
-/// own count failed) and counts them.
+/// How often the server looks for villages left waiting (by an import in another process, or
+/// a write that found more than [`COUNTED_BY_A_WRITE`] waiting) and counts them.
 pub const COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Counts waiting villages every [`COUNT_EVERY`] until `stop`.
