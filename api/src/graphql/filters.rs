@@ -92,7 +92,34 @@ pub(crate) fn area_codes(
     Ok(out)
 }
 
-pub(crate) fn household_condition(
+/// The households `p` may see that match `f`. A problem filter at the top is folded into
+/// the visibility ([`Principal::households_having`]): one semi-join instead of the
+/// visibility's and the filter's.
+pub(crate) fn visible_households(
+    f: &HouseholdFilter,
+    p: &Principal,
+) -> Result<Condition, ApiError> {
+    let seen = match &f.problem {
+        Some(pf) => p.households_having(problem_condition(pf)?),
+        None => p.households(),
+    };
+    Ok(seen.add(household_condition_but_problem(f, p)?))
+}
+
+/// Households matching `f`, among the problems `p` may see.
+fn household_condition(f: &HouseholdFilter, p: &Principal) -> Result<Condition, ApiError> {
+    let mut c = household_condition_but_problem(f, p)?;
+    if let Some(pf) = &f.problem {
+        c = c.add(service::households::having_problem(
+            problem_condition(pf)?,
+            p,
+        ));
+    }
+    Ok(c)
+}
+
+/// Households matching every part of `f` but its own `problem`.
+fn household_condition_but_problem(
     f: &HouseholdFilter,
     p: &Principal,
 ) -> Result<Condition, ApiError> {
@@ -112,12 +139,6 @@ pub(crate) fn household_condition(
     }
     if let Some(cl) = f.classification {
         c = c.add(service::households::classified(cl.key()));
-    }
-    if let Some(pf) = &f.problem {
-        c = c.add(service::households::having_problem(
-            problem_condition(pf)?,
-            p,
-        ));
     }
     if let Some(mf) = &f.member {
         let sex = mf.sex.map(Sex::key);

@@ -50,9 +50,7 @@ impl RecordsQuery {
             .map(|c| decode_cursor(c, order.len()))
             .transpose()
             .gql()?;
-        let mut condition = Condition::all()
-            .add(p.households())
-            .add(household_condition(&filter.unwrap_or_default(), p).gql()?);
+        let mut condition = visible_households(&filter.unwrap_or_default(), p).gql()?;
         if let Some(t) = parse_since(&updated_since).gql()? {
             condition = condition.add(entity::household::Column::UpdatedAt.gte(t));
         }
