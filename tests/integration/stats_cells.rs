@@ -1,8 +1,9 @@
 //! `stats` cells kept ahead: after an import, every kind of API write, a re-import that moves
 //! a household and a member to other villages, and an agency's dimensions changing, the
 //! cells answer exactly what a count from the whole tables answers, for every principal
-//! kind and grouping they keep; a village left waiting sends `stats` back to the whole
-//! tables. On both databases.
+//! kind and grouping they keep (the API's writes keep them by difference); a village left
+//! waiting sends `stats` back to the whole tables, and a write on cells that disagree leaves
+//! its village to be counted again. On both databases.
 
 use crate::helpers::{TestApp, dataset, gql, render};
 use crate::on_both_databases;
@@ -11,7 +12,7 @@ use api::service::follow_up::OverdueRule;
 use api::service::keys::KeyScope;
 use api::service::stats::{Key, Row, grouped, grouped_from_cells};
 use entity::types::Dimension;
-use sea_orm::{Condition, ConnectionTrait};
+use sea_orm::{Condition, ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 /// Groupings the cells keep (and one they do not: indicator).
@@ -103,6 +104,20 @@ async fn cells_agree(app: &TestApp, when: &str) {
         all[0].problems > 0 && all[0].logbook_entries > 0 && all[0].people > 0,
         "{all:?}"
     );
+}
+
+/// The village code of a stored household.
+async fn village_of(app: &TestApp, house: &str) -> String {
+    app.db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT village_code FROM households WHERE house_code = '{house}'"),
+        ))
+        .await
+        .expect("read")
+        .expect("the household")
+        .try_get_by_index(0)
+        .expect("its village")
 }
 
 /// `stats` through GraphQL with no filter (cells) and with an empty filter (the whole
@@ -300,10 +315,10 @@ async fn stats_cells_equal_a_count_from_the_whole_tables_after_every_write(app: 
 
     // a village left waiting (a writer that could not count): the whole tables answer, for
     // the principals whose reach has it, and the cells for the others
+    let village = village_of(&app, &from.house_code).await;
     app.db
         .execute_unprepared(&format!(
-            "INSERT INTO stats_dirty (village_code, district_code, province_code) VALUES ('{}', '3318', '33')",
-            &from.house_code[..8]
+            "INSERT INTO stats_dirty (village_code, district_code, province_code) VALUES ('{village}', '3318', '33')"
         ))
         .await
         .expect("mark");
@@ -383,7 +398,64 @@ async fn stats_with_a_filter_a_day_or_overdue_count_from_the_whole_tables(app: T
     assert_eq!(from_cells, Some(Value::from(expected)));
 }
 
+/// A write on cells that do not agree with the tables (here: its village's cells gone) adds
+/// no difference to them but leaves the village to be counted again, which mends them.
+async fn a_write_on_cells_that_disagree_leaves_its_village_to_be_counted_again(app: TestApp) {
+    let ds = dataset(30, 16);
+    let r = app
+        .import("seed.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    cells_agree(&app, "after the import").await;
+    let mut open = None;
+    for p in ds.problems.iter().filter(|p| p.citizen_id.is_none()) {
+        let n = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM problems WHERE house_code = '{}' AND indicator_code = {} AND status <> 'solved'",
+                p.house_code, p.indicator
+            ))
+            .await;
+        if n == 1 {
+            open = Some(p);
+            break;
+        }
+    }
+    let p = open.expect("a household problem not solved");
+    let village = village_of(&app, &p.house_code).await;
+    app.db
+        .execute_unprepared(&format!(
+            "DELETE FROM stats_cells WHERE village_code = '{village}'"
+        ))
+        .await
+        .expect("cells removed");
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let today = chrono::Local::now().date_naive().to_string();
+    let v = gql(
+        &app.http(),
+        &district,
+        "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }",
+        json!({"i": {"houseCode": p.house_code, "indicator": p.indicator, "date": today,
+            "agency": "33-pho", "activity": "ซ่อมบ้าน", "status": "SOLVED"}}),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    let sql = |t: &str| format!("SELECT COUNT(*) FROM {t} WHERE village_code = '{village}'");
+    assert_eq!(app.count(&sql("stats_dirty")).await, 1, "the village waits");
+    assert_eq!(
+        app.count(&sql("stats_cells")).await,
+        0,
+        "no difference added"
+    );
+    let counted = api::service::stats::count_waiting(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(counted, 1);
+    assert!(app.count(&sql("stats_cells")).await > 0);
+    cells_agree(&app, "after counting the village again").await;
+}
+
 on_both_databases!(
     stats_cells_equal_a_count_from_the_whole_tables_after_every_write,
     stats_with_a_filter_a_day_or_overdue_count_from_the_whole_tables,
+    a_write_on_cells_that_disagree_leaves_its_village_to_be_counted_again,
 );

@@ -245,6 +245,10 @@ pub async fn record(
             "this help (date, agency, activity) is already recorded",
         ));
     }
+    // what the household adds to the stats cells, before this write (and the lock that keeps
+    // other writes out until it commits)
+    let counted =
+        super::stats::Counted::before(&txn, &[problem.house_code.as_str().to_string()]).await?;
     let seq: Option<i64> = logbook_entry::Entity::find()
         .select_only()
         .expr(Func::max(Expr::col(logbook_entry::Column::WrittenSeq)))
@@ -286,7 +290,7 @@ pub async fn record(
     // announced in the same transaction: a webhook hears of it only if it is committed
     super::webhooks::announce_assistance(&txn, entry.id, problem.id, problem.status, stamp.at)
         .await?;
-    super::stats::commit_counted(txn, &[problem.house_code.as_str().to_string()]).await?;
+    counted.commit(txn).await?;
     tracing::info!(principal = %p.label(), problem = problem.id, entry = entry.id, "assistance recorded");
     Ok((entry, agency_code))
 }

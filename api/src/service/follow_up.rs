@@ -186,6 +186,7 @@ pub async fn set_urgent(
     }
     let tx = super::begin_write(db).await?;
     let h = kept(&tx, p, &code).await?;
+    let counted = super::stats::Counted::before(&tx, &[code.as_str().to_string()]).await?;
     let r = reason.clone();
     let saved = write(
         &tx,
@@ -199,7 +200,7 @@ pub async fn set_urgent(
         json!({"urgent": urgent, "reason": reason}),
     )
     .await?;
-    super::stats::commit_counted(tx, &[code.as_str().to_string()]).await?;
+    counted.commit(tx).await?;
     Ok(saved)
 }
 
@@ -258,6 +259,7 @@ pub async fn close(
     };
     let tx = super::begin_write(db).await?;
     let h = kept(&tx, p, &code).await?;
+    let counted = super::stats::Counted::before(&tx, &[code.as_str().to_string()]).await?;
     if let Some(m) = &merged
         && household::Entity::find_by_id(m.clone())
             .filter(p.households())
@@ -294,7 +296,7 @@ pub async fn close(
         detail,
     )
     .await?;
-    super::stats::commit_counted(tx, &[code.as_str().to_string()]).await?;
+    counted.commit(tx).await?;
     Ok(saved)
 }
 
@@ -307,6 +309,7 @@ pub async fn reopen(
     let code = house(code)?;
     let tx = super::begin_write(db).await?;
     let h = kept(&tx, p, &code).await?;
+    let counted = super::stats::Counted::before(&tx, &[code.as_str().to_string()]).await?;
     if of(&tx, code.as_str())
         .await?
         .is_none_or(|f| f.closed_reason.is_none())
@@ -330,7 +333,7 @@ pub async fn reopen(
         json!({}),
     )
     .await?;
-    super::stats::commit_counted(tx, &[code.as_str().to_string()]).await?;
+    counted.commit(tx).await?;
     Ok(saved)
 }
 

@@ -134,6 +134,8 @@ pub async fn make(
             ),
         ));
     }
+    let counted =
+        super::stats::Counted::before(&txn, &[pr.house_code.as_str().to_string()]).await?;
     let row = plan::ActiveModel {
         problem_id: Set(pr.id),
         agency_id: Set(a.id),
@@ -156,7 +158,7 @@ pub async fn make(
         serde_json::json!({ "problem": row.problem_id, "agency": a.code, "project": row.project }),
     )
     .await?;
-    super::stats::commit_counted(txn, &[pr.house_code.as_str().to_string()]).await?;
+    counted.commit(txn).await?;
     let done = done_of(db, std::slice::from_ref(&row)).await?;
     Ok(PlanRow {
         done: done.contains(&row.id),
@@ -247,6 +249,13 @@ pub async fn remove(db: &DatabaseConnection, p: &Principal, id: i32) -> ApiResul
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("plan {id}")))?;
     p.plan_agency(Some(pl.agency_id))?;
+    let houses: Vec<String> = problem::Entity::find_by_id(pl.problem_id)
+        .select_only()
+        .column(problem::Column::HouseCode)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let counted = super::stats::Counted::before(&txn, &houses).await?;
     plan::Entity::delete_by_id(pl.id).exec(&txn).await?;
     super::audit::record(
         &txn,
@@ -257,12 +266,6 @@ pub async fn remove(db: &DatabaseConnection, p: &Principal, id: i32) -> ApiResul
         serde_json::json!({ "problem": pl.problem_id, "project": pl.project }),
     )
     .await?;
-    let houses: Vec<String> = problem::Entity::find_by_id(pl.problem_id)
-        .select_only()
-        .column(problem::Column::HouseCode)
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    super::stats::commit_counted(txn, &houses).await?;
+    counted.commit(txn).await?;
     Ok(())
 }

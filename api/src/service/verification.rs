@@ -95,6 +95,7 @@ async fn set(
         .into_tuple()
         .all(&txn)
         .await?;
+    let counted = super::stats::Counted::before(&txn, &houses).await?;
     let mut out = Vec::with_capacity(found.len());
     for e in found {
         let mut m: logbook_entry::ActiveModel = e.into();
@@ -120,7 +121,7 @@ async fn set(
         serde_json::json!({ "ids": ids, "note": note }),
     )
     .await?;
-    super::stats::commit_counted(txn, &houses).await?;
+    counted.commit(txn).await?;
     Ok(out)
 }
 

@@ -56,3 +56,51 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The measures a cell keeps, in the order [`Model::measures`] gives them.
+pub const MEASURES: [Column; 10] = [
+    Column::Problems,
+    Column::Households,
+    Column::People,
+    Column::SolvedHouseholds,
+    Column::LogbookEntries,
+    Column::ClosedHouseholds,
+    Column::UrgentHouseholds,
+    Column::UnverifiedEntries,
+    Column::Planned,
+    Column::PlannedDone,
+];
+
+impl Model {
+    /// Its measures, in [`MEASURES`]' order.
+    pub fn measures(&self) -> [i64; 10] {
+        [
+            self.problems,
+            self.households,
+            self.people,
+            self.solved_households,
+            self.logbook_entries,
+            self.closed_households,
+            self.urgent_households,
+            self.unverified_entries,
+            self.planned,
+            self.planned_done,
+        ]
+    }
+
+    /// Sets its measures from values in [`MEASURES`]' order.
+    pub fn set_measures(&mut self, m: [i64; 10]) {
+        [
+            self.problems,
+            self.households,
+            self.people,
+            self.solved_households,
+            self.logbook_entries,
+            self.closed_households,
+            self.urgent_households,
+            self.unverified_entries,
+            self.planned,
+            self.planned_done,
+        ] = m;
+    }
+}
