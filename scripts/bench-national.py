@@ -11,7 +11,12 @@ table gains the baseline's time and the ratio.
 
     python3 scripts/bench-national.py [--districts 45] [--households 22387] \\
         [--areas ../shared/areas/thai-areas.csv] [--baseline OLD/logbook] \\
-        [--pg postgres://postgres@127.0.0.1:5432]
+        [--pg postgres://postgres@127.0.0.1:5432] [--together sqlite,postgres]
+
+With --together, each binary instead imports all the workbooks with one `logbook import F1 …
+Fn` into a fresh database of each kind named, alternating binaries, and the script prints the
+wall time, the CPU time of the `logbook` process (user + system; PostgreSQL's own is not counted) and the
+peak RSS of each command.
 
 45 districts of 22,387 households are 1,007,415 households. Build an old binary in a
 worktree: `git worktree add /tmp/wt-old REV && cd /tmp/wt-old &&
@@ -33,7 +38,7 @@ OUT = os.path.join(ROOT, "bench-out", "national")
 
 
 def measured(cmd, env):
-    """Runs a command under wait4; returns (seconds, peak RSS MB, stdout bytes)."""
+    """Runs a command under wait4; returns (seconds, peak RSS MB, stdout bytes, CPU seconds)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out = proc.stdout.read()
@@ -43,7 +48,7 @@ def measured(cmd, env):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"{' '.join(cmd)} failed ({code}):\n{err.decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024.0, out
+    return elapsed, usage.ru_maxrss / 1024.0, out, usage.ru_utime + usage.ru_stime
 
 
 def districts_of(areas, n):
@@ -70,6 +75,7 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "logbook"))
     ap.add_argument("--baseline", help="another logbook binary to run side by side")
     ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    ap.add_argument("--together", help="databases (sqlite,postgres) to import all workbooks into with one command")
     args = ap.parse_args()
     if not os.path.exists(args.areas):
         sys.exit(f"no area master file at {args.areas}: give --areas")
@@ -96,6 +102,9 @@ def main():
     print(f"{len(files)} workbooks of {args.households} households ready in {time.perf_counter() - t:.1f} s", flush=True)
 
     runners = [("logbook", args.binary)] + ([("baseline", args.baseline)] if args.baseline else [])
+    if args.together:
+        together(args, runners, files)
+        return
     urls = {}
     for label, binary in runners:
         db = f"logbook_national_{label}"
@@ -116,7 +125,7 @@ def main():
         order = runners if k % 2 == 0 else list(reversed(runners))
         for label, binary in order:
             env = dict(os.environ, DATABASE_URL=urls[label])
-            secs, mb, out = measured([binary, "import", "--json", path], env)
+            secs, mb, out, _ = measured([binary, "import", "--json", path], env)
             report = json.loads(out)[0]
             if report["status"] != "imported":
                 sys.exit(f"{label}: {path} was {report['status']}: {report['errors'][:3]}")
@@ -149,6 +158,38 @@ def main():
               f"(first fifth) → {s['last_fifth_median_s']} s (last fifth); peak RSS {s['peak_rss_mb']} MB")
     with open(os.path.join(ROOT, "bench-out", "national.json"), "w") as f:
         json.dump(out, f, indent=1)
+
+
+def together(args, runners, files):
+    """Every workbook in one `logbook import` per binary and database, alternating binaries."""
+    rows = []
+    for database in args.together.split(","):
+        for order in (runners, list(reversed(runners))):
+            for label, binary in order:
+                if database == "postgres":
+                    db = f"logbook_national_{label}"
+                    psql(f"{args.pg}/postgres", f"DROP DATABASE IF EXISTS {db}")
+                    psql(f"{args.pg}/postgres", f"CREATE DATABASE {db}")
+                    url = f"{args.pg}/{db}"
+                else:
+                    path = os.path.join(OUT, f"together-{label}.db")
+                    for suffix in ("", "-wal", "-shm"):
+                        if os.path.exists(path + suffix):
+                            os.remove(path + suffix)
+                    url = f"sqlite://{path}?mode=rwc"
+                env = dict(os.environ, DATABASE_URL=url)
+                subprocess.run([binary, "areas", "import", args.areas], env=env, check=True, capture_output=True)
+                secs, mb, out, cpu = measured([binary, "import", "--json", *files], env)
+                reports = json.loads(out)
+                if any(r["status"] != "imported" for r in reports):
+                    sys.exit(f"{label}: not every workbook was imported")
+                rows.append((database, label, secs, cpu, mb))
+                print(rows[-1], flush=True)
+    print(f"\n{len(files)} workbooks of {args.households} households, one `logbook import` each run\n")
+    print("| database | binary | wall s | CPU s (the process) | CPU ÷ wall | peak RSS MB |")
+    print("|---|---|---:|---:|---:|---:|")
+    for database, label, secs, cpu, mb in rows:
+        print(f"| {database} | {label} | {secs:.2f} | {cpu:.2f} | {cpu / secs:.2f} | {mb:.0f} |")
 
 
 if __name__ == "__main__":

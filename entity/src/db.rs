@@ -473,6 +473,10 @@ impl WriteTx {
                         .await
                         .map_err(db_err)?;
                 }
+                // a prepared INSERT of thousands of parameters is megabytes of SQLite's
+                // memory: kept for this table's chunks, not for the rest of the import
+                use sqlx::Connection;
+                t.clear_cached_statements().await.map_err(db_err)?;
             }
         }
         Ok(())

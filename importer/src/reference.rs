@@ -5,8 +5,11 @@
 use entity::db::any_of;
 use entity::types::{AreaCode, AreaLevel, Cohort, CohortSource, text};
 use entity::{analysis, area, cohort, household, logbook_entry, member, problem};
+use futures::TryStreamExt;
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, StreamTrait,
+};
 use std::collections::HashMap;
 
 /// Rows per `IN (…)` list, under SQLite's and PostgreSQL's parameter limits.
@@ -243,14 +246,16 @@ type MovementIdentity = (
 
 impl Stored {
     /// Loads everything stored about these households and citizens, plus the cohorts and
-    /// the villages of these subdistricts: one query per table.
-    pub async fn load(
-        db: &impl ConnectionTrait,
+    /// the villages of these subdistricts: one query per table, each row kept as it arrives
+    /// (streamed: a province's 74,000 stored members never sit in memory twice, as the
+    /// driver's rows and as models).
+    pub async fn load<C: ConnectionTrait + StreamTrait>(
+        db: &C,
         house_codes: &[String],
         citizen_ids: &[String],
         subdistricts: &[String],
     ) -> Result<Self, DbErr> {
-        let b = db.get_database_backend();
+        let b = ConnectionTrait::get_database_backend(db);
         let mut s = Stored::default();
         for c in cohort::Entity::find().all(db).await? {
             if let Some(source) = CohortSource::from_key(&c.source) {
@@ -273,13 +278,14 @@ impl Stored {
         if house_codes.is_empty() && citizen_ids.is_empty() {
             return Ok(s);
         }
-        for h in household::Entity::find()
+        let mut rows = household::Entity::find()
             .filter(any_of(b, "house_code", house_codes))
-            .all(db)
-            .await?
-        {
+            .stream(db)
+            .await?;
+        while let Some(h) = rows.try_next().await? {
             s.households.insert(h.house_code.as_str().to_string(), h);
         }
+        drop(rows);
         for f in entity::household_follow_up::Entity::find()
             .filter(any_of(b, "house_code", house_codes))
             .all(db)
@@ -292,21 +298,24 @@ impl Stored {
                 .add(any_of(b, "house_code", house_codes))
                 .add(any_of(b, "citizen_id", citizen_ids)),
         );
-        for m in people.all(db).await? {
+        let mut rows = people.stream(db).await?;
+        while let Some(m) = rows.try_next().await? {
             s.members.insert(m.citizen_id.as_str().to_string(), m);
         }
-        for a in analysis::Entity::find()
+        drop(rows);
+        let mut rows = analysis::Entity::find()
             .filter(any_of(b, "house_code", house_codes))
-            .all(db)
-            .await?
-        {
+            .stream(db)
+            .await?;
+        while let Some(a) = rows.try_next().await? {
             s.analyses.insert(a.house_code.as_str().to_string(), a);
         }
-        for p in problem::Entity::find()
+        drop(rows);
+        let mut rows = problem::Entity::find()
             .filter(any_of(b, "house_code", house_codes))
-            .all(db)
-            .await?
-        {
+            .stream(db)
+            .await?;
+        while let Some(p) = rows.try_next().await? {
             s.problems.insert(
                 (
                     p.house_code.as_str().to_string(),
@@ -317,6 +326,7 @@ impl Stored {
                 p,
             );
         }
+        drop(rows);
         if !s.problems.is_empty() {
             let of_problems = logbook_entry::Column::ProblemId.in_subquery(
                 Query::select()
@@ -325,11 +335,11 @@ impl Stored {
                     .and_where(any_of(b, "house_code", house_codes))
                     .to_owned(),
             );
-            for e in logbook_entry::Entity::find()
+            let mut rows = logbook_entry::Entity::find()
                 .filter(of_problems)
-                .all(db)
-                .await?
-            {
+                .stream(db)
+                .await?;
+            while let Some(e) = rows.try_next().await? {
                 s.entries
                     .insert((e.problem_id, e.entry_date, e.entry_key.clone()), e);
             }

@@ -562,7 +562,68 @@ async fn funds_are_kept_and_reported_on_the_command_line(app: TestApp) {
     );
 }
 
+/// Files named together are checked and written in their order, each against what the ones
+/// before it wrote: a household's classification changed by the second file and
+/// changed back by the third is reported as updated twice and ends as the third says.
+async fn files_named_together_are_checked_and_written_in_their_order(app: TestApp) {
+    let dir = tempfile::tempdir().expect("dir");
+    let ds = crate::helpers::dataset(40, 21);
+    let mut changed = ds.clone();
+    changed.households[0].classification = if ds.households[0].classification == "พัฒนาได้"
+    {
+        "สงเคราะห์".into()
+    } else {
+        "พัฒนาได้".into()
+    };
+    let first = dir.path().join("first.xlsx");
+    let second = dir.path().join("second.xlsx");
+    std::fs::write(&first, crate::helpers::render(&ds, false, false).bytes).expect("write");
+    std::fs::write(
+        &second,
+        crate::helpers::render(&changed, false, false).bytes,
+    )
+    .expect("write");
+    let path = |p: &Path| p.to_str().expect("path").to_string();
+    let out = logbook(
+        &app.url,
+        &[
+            "import",
+            "--json",
+            &path(&first),
+            &path(&second),
+            &path(&first),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let households = |i: usize, key: &str| v[i]["sheets"]["households"][key].as_u64();
+    assert_eq!(households(0, "inserted"), Some(40), "{v}");
+    assert_eq!(households(1, "inserted"), Some(0), "{v}");
+    assert_eq!(households(1, "updated"), Some(1), "{v}");
+    assert_eq!(households(2, "updated"), Some(1), "{v}");
+    assert_eq!(households(2, "unchanged"), Some(39), "{v}");
+    let kept = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM households WHERE house_code = '{}' AND classification = '{}'",
+            ds.households[0].house_code,
+            entity::types::Classification::parse(&entity::types::Raw::Text(
+                &ds.households[0].classification
+            ))
+            .expect("a classification")
+            .expect("one")
+            .key()
+        ))
+        .await;
+    assert_eq!(kept, 1, "the third file's classification is stored");
+}
+
 on_both_databases!(
+    files_named_together_are_checked_and_written_in_their_order,
     funds_are_kept_and_reported_on_the_command_line,
     agencies_are_listed_and_managed_on_the_command_line,
     a_key_made_on_the_command_line_opens_the_api_until_revoked,
