@@ -162,6 +162,34 @@ async fn each_principal_sees_exactly_its_households_problems_and_people(app: Tes
             Some(expected.len() as u64),
             "{scope:?}"
         );
+        // a problem filter at the top (folded into the key's visibility) and the same filter
+        // nested in `and` (AND-ed with it): the households it sees with a health problem it
+        // may see, and the count agrees
+        let want: BTreeSet<String> = match &scope {
+            KeyScope::Agency(c) if c == "33-sdhs" => BTreeSet::new(),
+            _ => expected.intersection(&health).cloned().collect(),
+        };
+        let top = json!({"problem": {"dimension": "HEALTH"}});
+        let nested = json!({"and": [{"problem": {"dimension": "HEALTH"}}]});
+        for filter in [top, nested] {
+            let got: BTreeSet<String> = all_pages(&app, &token, filter.clone(), 100)
+                .await
+                .into_iter()
+                .collect();
+            assert_eq!(got, want, "{scope:?} {filter}");
+            let (_, v) = app
+                .graphql(
+                    Some(&token),
+                    HOUSEHOLDS,
+                    json!({"first": 100, "filter": filter}),
+                )
+                .await;
+            assert_eq!(
+                v["data"]["households"]["totalCount"].as_u64(),
+                Some(want.len() as u64),
+                "{scope:?} {filter}"
+            );
+        }
         // nested problems: an agency sees only its dimensions, and their logbooks
         let dims: Option<Vec<&str>> = match &scope {
             KeyScope::Agency(c) if c == "33-pho" => Some(vec!["HEALTH"]),
