@@ -69,6 +69,19 @@ fn indicator_codes(dimensions: &[Dimension]) -> Vec<i32> {
         .collect()
 }
 
+/// Households with at least one problem matching `problems`.
+pub(crate) fn houses_with_problem(problems: Condition) -> Condition {
+    Condition::all().add(
+        household::Column::HouseCode.in_subquery(
+            Query::select()
+                .column(problem::Column::HouseCode)
+                .from(problem::Entity)
+                .cond_where(problems)
+                .to_owned(),
+        ),
+    )
+}
+
 /// Households whose area column equals `code`.
 fn houses_where(col: household::Column, code: &str) -> sea_orm::sea_query::SelectStatement {
     Query::select()
@@ -195,17 +208,9 @@ impl Principal {
                 dimensions,
             } => Condition::all()
                 .add(household::Column::ProvinceCode.eq(province))
-                .add(
-                    household::Column::HouseCode.in_subquery(
-                        Query::select()
-                            .column(problem::Column::HouseCode)
-                            .from(problem::Entity)
-                            .and_where(
-                                problem::Column::IndicatorCode.is_in(indicator_codes(dimensions)),
-                            )
-                            .to_owned(),
-                    ),
-                ),
+                .add(houses_with_problem(Condition::all().add(
+                    problem::Column::IndicatorCode.is_in(indicator_codes(dimensions)),
+                ))),
         }
     }
 
@@ -214,8 +219,9 @@ impl Principal {
     /// written with one subquery instead of three. For an agency, a household of its
     /// province with a problem in its dimensions is one it may see, so the visibility and the
     /// filter are one semi-join; for an area key the household's own area column already
-    /// bounds its problems. (Measured: 49 → 9 ms for a district's households with a health
-    /// problem counted with a health agency's key, docs/benchmarks.md.)
+    /// bounds its problems. (Measured, a district's households with a health problem counted
+    /// with a health agency's key: 49 → 16 ms, and 9 ms on vacuumed tables;
+    /// docs/benchmarks.md.)
     pub fn households_having(&self, problem: Condition) -> Condition {
         let (houses, problems) = match self.reach() {
             Reach::Agency {
@@ -229,15 +235,7 @@ impl Principal {
             ),
             _ => (self.households(), problem),
         };
-        houses.add(
-            household::Column::HouseCode.in_subquery(
-                Query::select()
-                    .column(problem::Column::HouseCode)
-                    .from(problem::Entity)
-                    .cond_where(problems)
-                    .to_owned(),
-            ),
-        )
+        houses.add(houses_with_problem(problems))
     }
 
     /// Members it may see: those of households it may see.

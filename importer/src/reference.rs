@@ -244,11 +244,30 @@ type MovementIdentity = (
     chrono::NaiveDate,
 );
 
+/// The rows `select` finds, by `key`, each kept as it arrives (streamed: a province's 74,000
+/// stored members never sit in memory twice, as the driver's rows and as models).
+async fn keyed<E, C, K>(
+    db: &C,
+    select: sea_orm::Select<E>,
+    key: impl Fn(&E::Model) -> K,
+) -> Result<HashMap<K, E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    C: ConnectionTrait + StreamTrait,
+    K: Eq + std::hash::Hash,
+{
+    let mut rows = select.stream(db).await?;
+    let mut out = HashMap::new();
+    while let Some(row) = rows.try_next().await? {
+        out.insert(key(&row), row);
+    }
+    Ok(out)
+}
+
 impl Stored {
     /// Loads everything stored about these households and citizens, plus the cohorts and
-    /// the villages of these subdistricts: one query per table, each row kept as it arrives
-    /// (streamed: a province's 74,000 stored members never sit in memory twice, as the
-    /// driver's rows and as models).
+    /// the villages of these subdistricts: one query per table, streamed ([`keyed`]).
     pub async fn load<C: ConnectionTrait + StreamTrait>(
         db: &C,
         house_codes: &[String],
@@ -278,71 +297,48 @@ impl Stored {
         if house_codes.is_empty() && citizen_ids.is_empty() {
             return Ok(s);
         }
-        let mut rows = household::Entity::find()
-            .filter(any_of(b, "house_code", house_codes))
-            .stream(db)
-            .await?;
-        while let Some(h) = rows.try_next().await? {
-            s.households.insert(h.house_code.as_str().to_string(), h);
-        }
-        drop(rows);
-        for f in entity::household_follow_up::Entity::find()
-            .filter(any_of(b, "house_code", house_codes))
-            .all(db)
-            .await?
-        {
-            s.follow_ups.insert(f.house_code.clone(), f);
-        }
-        let people = member::Entity::find().filter(
-            Condition::any()
-                .add(any_of(b, "house_code", house_codes))
-                .add(any_of(b, "citizen_id", citizen_ids)),
-        );
-        let mut rows = people.stream(db).await?;
-        while let Some(m) = rows.try_next().await? {
-            s.members.insert(m.citizen_id.as_str().to_string(), m);
-        }
-        drop(rows);
-        let mut rows = analysis::Entity::find()
-            .filter(any_of(b, "house_code", house_codes))
-            .stream(db)
-            .await?;
-        while let Some(a) = rows.try_next().await? {
-            s.analyses.insert(a.house_code.as_str().to_string(), a);
-        }
-        drop(rows);
-        let mut rows = problem::Entity::find()
-            .filter(any_of(b, "house_code", house_codes))
-            .stream(db)
-            .await?;
-        while let Some(p) = rows.try_next().await? {
-            s.problems.insert(
-                (
-                    p.house_code.as_str().to_string(),
-                    p.indicator_code,
-                    p.person_key.clone(),
-                    p.cohort_id,
-                ),
-                p,
-            );
-        }
-        drop(rows);
+        let of_houses = || any_of(b, "house_code", house_codes);
+        s.households = keyed(db, household::Entity::find().filter(of_houses()), |h| {
+            h.house_code.as_str().to_string()
+        })
+        .await?;
+        s.follow_ups = keyed(
+            db,
+            entity::household_follow_up::Entity::find().filter(of_houses()),
+            |f| f.house_code.clone(),
+        )
+        .await?;
+        let people = member::Entity::find().filter(Condition::any().add(of_houses()).add(any_of(
+            b,
+            "citizen_id",
+            citizen_ids,
+        )));
+        s.members = keyed(db, people, |m| m.citizen_id.as_str().to_string()).await?;
+        s.analyses = keyed(db, analysis::Entity::find().filter(of_houses()), |a| {
+            a.house_code.as_str().to_string()
+        })
+        .await?;
+        s.problems = keyed(db, problem::Entity::find().filter(of_houses()), |p| {
+            (
+                p.house_code.as_str().to_string(),
+                p.indicator_code,
+                p.person_key.clone(),
+                p.cohort_id,
+            )
+        })
+        .await?;
         if !s.problems.is_empty() {
             let of_problems = logbook_entry::Column::ProblemId.in_subquery(
                 Query::select()
                     .column(problem::Column::Id)
                     .from(problem::Entity)
-                    .and_where(any_of(b, "house_code", house_codes))
+                    .and_where(of_houses())
                     .to_owned(),
             );
-            let mut rows = logbook_entry::Entity::find()
-                .filter(of_problems)
-                .stream(db)
-                .await?;
-            while let Some(e) = rows.try_next().await? {
-                s.entries
-                    .insert((e.problem_id, e.entry_date, e.entry_key.clone()), e);
-            }
+            s.entries = keyed(db, logbook_entry::Entity::find().filter(of_problems), |e| {
+                (e.problem_id, e.entry_date, e.entry_key.clone())
+            })
+            .await?;
         }
         // a few rows a district a year: all of them
         s.locks = entity::month_lock::Entity::find()

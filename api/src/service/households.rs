@@ -5,7 +5,7 @@ use crate::access::Principal;
 use crate::error::ApiResult;
 use chrono::{Datelike, Local, NaiveDate};
 use entity::types::{AreaCode, AreaLevel, Cohort};
-use entity::{household, member, problem};
+use entity::{household, member};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -36,15 +36,7 @@ pub fn classified(key: &str) -> Condition {
 /// Households with at least one problem matching `c` among the problems `p` may see (so a
 /// filter never reveals problems outside an agency's dimensions).
 pub fn having_problem(c: Condition, p: &Principal) -> Condition {
-    Condition::all().add(
-        household::Column::HouseCode.in_subquery(
-            Query::select()
-                .column(problem::Column::HouseCode)
-                .from(problem::Entity)
-                .cond_where(Condition::all().add(c).add(p.problems()))
-                .to_owned(),
-        ),
-    )
+    crate::access::houses_with_problem(Condition::all().add(c).add(p.problems()))
 }
 
 /// The latest birth date of someone `age` or older today.

@@ -750,7 +750,6 @@ async fn add_difference(
     before: &[stats_cell::Model],
     after: &[stats_cell::Model],
 ) -> ApiResult<bool> {
-    use sea_orm::ActiveValue::NotSet;
     use std::collections::HashMap;
     let mut difference: HashMap<CellIdentity, (stats_cell::Model, [i64; 10])> = HashMap::new();
     for (sign, cells) in [(1, after), (-1, before)] {
@@ -827,15 +826,7 @@ async fn add_difference(
             .await?;
     }
     cells.retain(|c| c.problems > 0);
-    if !cells.is_empty() {
-        stats_cell::Entity::insert_many(cells.into_iter().map(|c| {
-            let mut a: stats_cell::ActiveModel = c.into();
-            a.id = NotSet;
-            a
-        }))
-        .exec_without_returning(txn)
-        .await?;
-    }
+    insert_cells(txn, cells).await?;
     Ok(true)
 }
 
@@ -845,20 +836,12 @@ async fn add_difference(
 /// Returns how many villages were counted. The command line and the import worker call it
 /// after each import; the API server also runs it every [`COUNT_EVERY`].
 pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
+    use sea_orm::QuerySelect;
     if stats_dirty::Entity::find().one(db).await?.is_none() {
         return Ok(0);
     }
-    let txn = entity::db::begin_write(db).await?;
-    let villages = count_in(&txn).await?;
-    txn.commit().await?;
-    Ok(villages)
-}
-
-/// [`count_waiting`] inside a writing transaction `txn` (taking the change counter's lock on
-/// PostgreSQL).
-async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
-    use sea_orm::ActiveValue::NotSet;
-    use sea_orm::QuerySelect;
+    let tx = entity::db::begin_write(db).await?;
+    let txn = &tx;
     let started = std::time::Instant::now();
     stats_dirty::lock(txn).await?;
     let marked: Vec<(String, String)> = stats_dirty::Entity::find()
@@ -891,16 +874,7 @@ async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
             .exec(txn)
             .await?;
         written += cells.len();
-        // 17 parameters a row: well under both databases' limits
-        for chunk in cells.chunks(1_000) {
-            stats_cell::Entity::insert_many(chunk.iter().cloned().map(|c| {
-                let mut a: stats_cell::ActiveModel = c.into();
-                a.id = NotSet;
-                a
-            }))
-            .exec_without_returning(txn)
-            .await?;
-        }
+        insert_cells(txn, cells).await?;
     }
     // each district's cells: its villages' summed (a household is in one village, so every
     // measure adds up)
@@ -909,6 +883,7 @@ async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
     }
     // under the lock no mark was made meanwhile: every mark is counted
     stats_dirty::Entity::delete_many().exec(txn).await?;
+    tx.commit().await?;
     tracing::debug!(
         stats.villages = villages.len(),
         stats.cells = written,
@@ -916,6 +891,29 @@ async fn count_in(txn: &sea_orm::DatabaseTransaction) -> ApiResult<u64> {
         "stats cells counted"
     );
     Ok(villages.len() as u64)
+}
+
+/// Inserts cells (new rows: their ids are the table's), a thousand a statement (17
+/// parameters a row: well under both databases' limits).
+async fn insert_cells(
+    txn: &sea_orm::DatabaseTransaction,
+    cells: Vec<stats_cell::Model>,
+) -> ApiResult<()> {
+    use sea_orm::ActiveValue::NotSet;
+    let mut rows = cells.into_iter().map(|c| {
+        let mut a: stats_cell::ActiveModel = c.into();
+        a.id = NotSet;
+        a
+    });
+    loop {
+        let chunk: Vec<stats_cell::ActiveModel> = rows.by_ref().take(1_000).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        stats_cell::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
 }
 
 /// One household's problems of one dimension and status, with what [`grouped`] sums over
