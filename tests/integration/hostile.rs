@@ -822,6 +822,41 @@ async fn hostile_documents_are_refused_at_the_front_door(app: TestApp) {
         (200, Some("ADMIN")),
         "{v}"
     );
+    // a light document (run on the async worker) and a heavier one (run on the blocking
+    // pool) are answered alike, and so are their mistakes
+    let light = "{ a0: me { kind } a1: me { kind } }";
+    let heavy = format!(
+        "{{ {} }}",
+        (0..300)
+            .map(|i| format!("a{i}: me {{ kind }} "))
+            .collect::<String>()
+    );
+    for q in [light.to_string(), heavy.clone()] {
+        let (status, v) = app.graphql(Some(&token), &q, serde_json::json!({})).await;
+        assert_eq!(status, 200, "{v}");
+        assert!(v["errors"].is_null(), "{v}");
+        assert_eq!(v["data"]["a0"]["kind"].as_str(), Some("ADMIN"), "{v}");
+        assert_eq!(v["data"]["a1"]["kind"].as_str(), Some("ADMIN"), "{v}");
+    }
+    let mut refusals = Vec::new();
+    for q in [
+        "{ a0: me { kind } a1: me { nope } }".to_string(),
+        heavy.replace("a1: me { kind }", "a1: me { nope }"),
+        "{ me { kind ".to_string(),
+    ] {
+        let (status, v) = app.graphql(Some(&token), &q, serde_json::json!({})).await;
+        assert!(v["data"].is_null(), "{v}");
+        refusals.push((
+            status,
+            v["errors"][0]["message"].as_str().map(|m| m.to_string()),
+        ));
+    }
+    assert_eq!(refusals[0], refusals[1], "{refusals:?}");
+    assert!(
+        refusals[0].1.as_deref().is_some_and(|m| m.contains("nope")),
+        "{refusals:?}"
+    );
+    assert!(refusals[2].1.is_some(), "{refusals:?}");
 }
 
 async fn only_json_is_executed_and_the_bearer_scheme_is_case_insensitive(app: TestApp) {

@@ -6,7 +6,7 @@
 //! type; a document that does not parse, validate or coerce its variables is 400 without
 //! `data` in `application/graphql-response+json` and 200 in `application/json`. Every
 //! request passes the same steps: key, body bounds, [`gate`], introspection policy, then
-//! execution off the async workers under the deadline.
+//! execution under the deadline (a light document on the async workers, any other off them).
 
 use super::{AppState, Authenticated, authenticate, graphiql_page};
 use crate::error::ApiError;
@@ -456,7 +456,7 @@ async fn execute(
         trusted_only,
     } = key;
     let started = Instant::now();
-    let req = match document(s, id, trusted_only, received).await {
+    let mut req = match document(s, id, trusted_only, received).await {
         Ok(req) => req,
         Err(e) => {
             let operation = telemetry::operation_label(None);
@@ -466,8 +466,14 @@ async fn execute(
     };
     let span = tracing::Span::current();
     span.record("principal", p.label().as_str());
-    let shape = match gate::check(&req.query, req.operation_name.as_deref(), &s.config.gate) {
-        Ok(shape) => shape,
+    let shape = match gate::admit(&req.query, req.operation_name.as_deref(), &s.config.gate) {
+        Ok(gate::Admitted { shape, document }) => {
+            if let Some(document) = document {
+                // parsed once: async-graphql still checks its depth and directives
+                req.set_parsed_query(document);
+            }
+            shape
+        }
         Err(e) => {
             let operation = telemetry::operation_label(req.operation_name.as_deref());
             span.record("operation", operation.as_str());
@@ -514,17 +520,21 @@ async fn execute(
         // nothing the gate did not see may introspect either
         req = req.disable_introspection();
     }
-    // validation runs synchronously inside `execute`: off the async workers, so that no
-    // document holds a worker; the deadline stops execution at its next await
-    let (schema, handle, timeout) = (
-        s.schema.clone(),
-        tokio::runtime::Handle::current(),
-        s.config.timeout,
-    );
-    let run = tokio::task::spawn_blocking(move || {
-        handle.block_on(tokio::time::timeout(timeout, schema.execute(req)))
-    });
-    let resp = match run.await {
+    // validation runs synchronously inside `execute`: a light document (the gate measured
+    // it) validates in well under a millisecond on the async worker; any other runs off the
+    // async workers, so that no document holds one. The deadline stops execution at its
+    // next await.
+    let timeout = s.config.timeout;
+    let run = if shape.light {
+        Ok(tokio::time::timeout(timeout, s.schema.execute(req)).await)
+    } else {
+        let (schema, handle) = (s.schema.clone(), tokio::runtime::Handle::current());
+        tokio::task::spawn_blocking(move || {
+            handle.block_on(tokio::time::timeout(timeout, schema.execute(req)))
+        })
+        .await
+    };
+    let resp = match run {
         Ok(Ok(resp)) => resp,
         Ok(Err(_)) => {
             telemetry::graphql_operation(&operation, kind, "LIMIT_EXCEEDED", started.elapsed());
