@@ -525,14 +525,27 @@ async fn execute(
     // async workers, so that no document holds one. The deadline stops execution at its
     // next await.
     let timeout = s.config.timeout;
+    // either way a panic is an INTERNAL answer, not a dropped connection
     let run = if shape.light {
-        Ok(tokio::time::timeout(timeout, s.schema.execute(req)).await)
+        use futures::FutureExt;
+        std::panic::AssertUnwindSafe(tokio::time::timeout(timeout, s.schema.execute(req)))
+            .catch_unwind()
+            .await
+            .map_err(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|m| m.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                format!("it panicked: {message}")
+            })
     } else {
         let (schema, handle) = (s.schema.clone(), tokio::runtime::Handle::current());
         tokio::task::spawn_blocking(move || {
             handle.block_on(tokio::time::timeout(timeout, schema.execute(req)))
         })
         .await
+        .map_err(|e| e.to_string())
     };
     let resp = match run {
         Ok(Ok(resp)) => resp,
