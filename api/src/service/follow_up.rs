@@ -400,7 +400,10 @@ pub async fn worklist(
         .filter(p.problems())
         .filter(filter)
         .filter(problem::Column::Status.ne(ProblemStatus::Solved))
-        .filter(household_follow_up::Column::ClosedReason.is_null())
+        // not `closed_reason IS NULL` on the joined row: PostgreSQL gives that 0.5 %
+        // selectivity (23 rows expected of 4,695 for a health agency) and then checks the
+        // province row by row; as NOT IN it expects the right count (22.8 against 28.5 ms)
+        .filter(of_closed().not())
         .column_as(
             Expr::col((
                 household_follow_up::Entity,
