@@ -246,6 +246,13 @@ impl Principal {
         }
     }
 
+    /// Members it may see when they are read in the same statement as their household,
+    /// which [`Self::households`] filters: a member of a household it may see is one it may
+    /// see (as [`Self::members`] says), so nothing more is checked on the member's side.
+    pub fn members_beside_their_household(&self) -> Condition {
+        Condition::all()
+    }
+
     /// Analyses it may see: those of households it may see.
     pub fn analyses(&self) -> Condition {
         match self.reach() {

@@ -247,19 +247,35 @@ async fn each_principal_sees_exactly_its_households_problems_and_people(app: Tes
             .as_str()
             .map(|m| m.replace(missing, "X"))
     );
-    let visible = health.iter().next().expect("a health household");
-    let (_, v) = app.graphql(Some(&pho), q, json!({"c": visible})).await;
-    assert_eq!(
-        v["data"]["household"]["houseCode"].as_str(),
-        Some(visible.as_str()),
-        "{v}"
-    );
+    // every health household answers with all its members, in workbook order (they come in
+    // the household's own statement)
+    let members_of = |house: &str| -> Vec<String> {
+        ds.members
+            .iter()
+            .filter(|m| m.house_code == house)
+            .map(|m| m.citizen_id.clone())
+            .collect()
+    };
     assert!(
-        !v["data"]["household"]["members"]
+        health.iter().any(|h| members_of(h).len() > 1),
+        "a household of several members"
+    );
+    for visible in &health {
+        let (_, v) = app.graphql(Some(&pho), q, json!({"c": visible})).await;
+        assert_eq!(
+            v["data"]["household"]["houseCode"].as_str(),
+            Some(visible.as_str()),
+            "{v}"
+        );
+        let got: Vec<String> = v["data"]["household"]["members"]
             .as_array()
             .expect("members")
-            .is_empty()
-    );
+            .iter()
+            .map(|m| m["citizenId"].as_str().expect("citizenId").to_string())
+            .collect();
+        assert_eq!(got, members_of(visible), "{visible}");
+        assert!(!got.is_empty(), "{visible}");
+    }
     // a filter on other dimensions reveals nothing
     let filter = json!({"problem": {"dimension": "INCOME"}});
     assert!(all_pages(&app, &pho, filter, 100).await.is_empty());

@@ -79,14 +79,31 @@ impl RecordsQuery {
         // the relations are asked for beside the household, not after it: one round trip
         // of waiting instead of two. Each loader applies the key's access itself, so a
         // household the key may not see yields none, and its answer is NOT_FOUND anyway.
+        // Its members, when asked for, come in the household's own statement.
         let houses = [code.clone()];
+        let with_members = selection_asks(ctx, &[&[]], &["members"])
+            || selection_asks(ctx, &[&[]], &["problems", "member"]);
         let (found, of_problems) = futures::try_join!(
             async {
-                service::households::get(db(ctx)?, p, code.as_str())
+                let db = db(ctx)?;
+                if !with_members {
+                    return service::households::get(db, p, code.as_str()).await.gql();
+                }
+                let found = service::households::get_with_members(db, p, code.as_str())
                     .await
-                    .gql()
+                    .gql()?;
+                Ok(match found {
+                    Some((h, members)) => {
+                        loaders::of(ctx)?
+                            .members
+                            .feed_one(h.house_code.clone(), members)
+                            .await;
+                        Some(h)
+                    }
+                    None => None,
+                })
             },
-            prefetch_by_house(ctx, &[&[]], &houses)
+            prefetch_by_house(ctx, &[&[]], &houses, !with_members)
         )?;
         match found {
             Some(h) => {
@@ -257,7 +274,7 @@ async fn prefetch(
     }
     let houses: Vec<HouseCode> = rows.iter().map(|h| h.house_code.clone()).collect();
     let (of_problems, ()) = futures::try_join!(
-        prefetch_by_house(ctx, roots, &houses),
+        prefetch_by_house(ctx, roots, &houses, true),
         prefetch_areas(ctx, roots, rows)
     )?;
     prefetch_cohorts(ctx, roots, rows, of_problems).await
@@ -274,18 +291,20 @@ fn selection_asks(ctx: &Context<'_>, roots: &[&[&str]], path: &[&str]) -> bool {
     })
 }
 
-/// The part of [`prefetch`] that needs only the house codes (members, analyses, problems
-/// with their entries), concurrently; the cohorts of the problems it loaded.
+/// The part of [`prefetch`] that needs only the house codes (members unless `with_members`
+/// is false, analyses, problems with their entries), concurrently; the cohorts of the problems
+/// it loaded.
 async fn prefetch_by_house(
     ctx: &Context<'_>,
     roots: &[&[&str]],
     houses: &[HouseCode],
+    with_members: bool,
 ) -> Result<Vec<i32>> {
     let asks = |path: &[&str]| selection_asks(ctx, roots, path);
     let l = loaders::of(ctx)?;
     let houses = houses.to_vec();
     let members = async {
-        if asks(&["members"]) || asks(&["problems", "member"]) {
+        if with_members && (asks(&["members"]) || asks(&["problems", "member"])) {
             loaders::prime(&l.members, houses.clone()).await?;
         }
         Ok::<_, async_graphql::Error>(())

@@ -204,6 +204,24 @@ pub async fn get(
         .await?)
 }
 
+/// [`get`] with the household's members (in workbook order), in one statement.
+pub async fn get_with_members(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    house_code: &str,
+) -> ApiResult<Option<(household::Model, Vec<member::Model>)>> {
+    let rows = household::Entity::find()
+        .filter(household::Column::HouseCode.eq(house_code))
+        .filter(p.households())
+        .find_with_related(member::Entity)
+        .filter(p.members_beside_their_household())
+        .order_by_asc(member::Column::SourceRow)
+        .order_by_asc(member::Column::CitizenId)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
 /// Most characters a search may hold.
 pub const MAX_SEARCH: usize = 100;
 
