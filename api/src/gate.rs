@@ -68,13 +68,9 @@ pub struct Admitted {
     pub document: Option<ExecutableDocument>,
 }
 
-/// Checks a document against the limits, and tells what it asks for. A document that does
-/// not parse passes: the schema reports its syntax error as usual.
-pub fn check(query: &str, operation: Option<&str>, limits: &GateLimits) -> Result<Shape, ApiError> {
-    admit(query, operation, limits).map(|a| a.shape)
-}
-
-/// [`check`], keeping the parsed document.
+/// Checks a document against the limits, and tells what it asks for, with the document as
+/// parsed. A document that does not parse passes: the schema reports its syntax error as
+/// usual.
 pub fn admit(
     query: &str,
     operation: Option<&str>,
@@ -333,6 +329,10 @@ pub(crate) fn fold_fields<T: Copy + Default>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(q: &str, op: Option<&str>, limits: &GateLimits) -> Result<Shape, ApiError> {
+        admit(q, op, limits).map(|a| a.shape)
+    }
 
     fn code(q: &str) -> Option<String> {
         check(q, None, &GateLimits::default())

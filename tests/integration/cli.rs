@@ -24,6 +24,16 @@ fn json(out: &Output) -> Value {
     })
 }
 
+/// Asserts the process exited with `code`, showing its stderr when it did not.
+fn exited(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn help_documents_every_command() {
     let out = logbook("sqlite::memory:", &["--help"]);
@@ -96,12 +106,7 @@ async fn import_json_is_one_array_and_the_exit_code_says_whether_all_imported(ap
             good.to_str().expect("path"),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exited(&out, 0);
     let v = json(&out);
     assert_eq!(v[0]["status"], "dry_run");
 
@@ -242,12 +247,7 @@ async fn hostile_files_get_reports_and_the_other_files_still_run(app: TestApp) {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = logbook(&app.url, &args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exited(&out, 1);
     let v = json(&out);
     let first = if cfg!(debug_assertions) {
         "internal_error"
@@ -594,12 +594,7 @@ async fn files_named_together_are_checked_and_written_in_their_order(app: TestAp
             &path(&first),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exited(&out, 0);
     let v = json(&out);
     let households = |i: usize, key: &str| v[i]["sheets"]["households"][key].as_u64();
     assert_eq!(households(0, "inserted"), Some(40), "{v}");

@@ -81,8 +81,7 @@ impl RecordsQuery {
         // household the key may not see yields none, and its answer is NOT_FOUND anyway.
         // Its members, when asked for, come in the household's own statement.
         let houses = [code.clone()];
-        let with_members = selection_asks(ctx, &[&[]], &["members"])
-            || selection_asks(ctx, &[&[]], &["problems", "member"]);
+        let with_members = asks_members(ctx, &[&[]]);
         let (found, of_problems) = futures::try_join!(
             async {
                 let db = db(ctx)?;
@@ -291,6 +290,11 @@ fn selection_asks(ctx: &Context<'_>, roots: &[&[&str]], path: &[&str]) -> bool {
     })
 }
 
+/// Whether the selection asks for the households' members, directly or as a problem's.
+fn asks_members(ctx: &Context<'_>, roots: &[&[&str]]) -> bool {
+    selection_asks(ctx, roots, &["members"]) || selection_asks(ctx, roots, &["problems", "member"])
+}
+
 /// The part of [`prefetch`] that needs only the house codes (members unless `with_members`
 /// is false, analyses, problems with their entries), concurrently; the cohorts of the problems
 /// it loaded.
@@ -304,7 +308,7 @@ async fn prefetch_by_house(
     let l = loaders::of(ctx)?;
     let houses = houses.to_vec();
     let members = async {
-        if with_members && (asks(&["members"]) || asks(&["problems", "member"])) {
+        if with_members && asks_members(ctx, roots) {
             loaders::prime(&l.members, houses.clone()).await?;
         }
         Ok::<_, async_graphql::Error>(())
