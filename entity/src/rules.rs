@@ -2,7 +2,7 @@
 //! written finds the agency, a logbook entry's identity key, and a problem's status from its
 //! logbook. One home each, so an import and an API write can never disagree.
 
-use crate::types::{AreaLevel, text};
+use crate::types::{AreaLevel, ProblemStatus, text};
 use crate::{agency, area};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
@@ -227,6 +227,51 @@ pub fn refresh_statuses_sql(problem_ids: &[i32], seq: &str, at: &str) -> String 
     )
 }
 
+/// The latest of a problem's logbook entries by the rule [`refresh_statuses_sql`] applies
+/// (the latest date, then the last written), folded from entries before they are written: a
+/// problem an import inserts has no entries but that import's, so its status and next visit
+/// are known before it is written and go into its insert instead of an update after.
+#[derive(Debug, Clone, Default)]
+pub struct Latest(
+    Option<(
+        chrono::NaiveDate,
+        i64,
+        ProblemStatus,
+        Option<chrono::NaiveDate>,
+    )>,
+);
+
+impl Latest {
+    /// Offers an entry: its date, its place in the order written, its result and next visit.
+    pub fn offer(
+        &mut self,
+        date: chrono::NaiveDate,
+        written: i64,
+        status: ProblemStatus,
+        next_visit_on: Option<chrono::NaiveDate>,
+    ) {
+        if self
+            .0
+            .as_ref()
+            .is_none_or(|(d, w, ..)| (date, written) > (*d, *w))
+        {
+            self.0 = Some((date, written, status, next_visit_on));
+        }
+    }
+
+    /// The problem's status: the latest entry's, or not started when none was offered.
+    pub fn status(&self) -> ProblemStatus {
+        self.0
+            .as_ref()
+            .map_or(ProblemStatus::NotStarted, |(_, _, s, _)| *s)
+    }
+
+    /// The problem's next visit: the latest entry's (none when none was offered).
+    pub fn next_visit_on(&self) -> Option<chrono::NaiveDate> {
+        self.0.as_ref().and_then(|(_, _, _, n)| *n)
+    }
+}
+
 /// Sets each listed problem's status from its logbook (for writers other than imports); a
 /// problem whose status changes is stamped with the writer's `stamp`.
 pub async fn refresh_statuses(
@@ -337,6 +382,34 @@ mod tests {
             entry_key("33-ph", "oเยี่ยมบ้าน")
         );
         assert_eq!(entry_key("a", "b").len(), 32);
+    }
+
+    #[test]
+    fn the_latest_entry_is_by_date_then_by_order_written() {
+        let d = |n| chrono::NaiveDate::from_ymd_opt(2026, 5, n).expect("day");
+        let none = Latest::default();
+        assert_eq!(
+            (none.status(), none.next_visit_on()),
+            (ProblemStatus::NotStarted, None)
+        );
+        let mut l = Latest::default();
+        l.offer(d(10), 7, ProblemStatus::FollowingUp, Some(d(20)));
+        // the same day, written later: it wins
+        l.offer(d(10), 9, ProblemStatus::NotSolvableYet, None);
+        // the same day, written earlier: it does not
+        l.offer(d(10), 8, ProblemStatus::Solved, Some(d(30)));
+        // an older day written after them: it does not
+        l.offer(d(3), 12, ProblemStatus::Solved, Some(d(30)));
+        assert_eq!(
+            (l.status(), l.next_visit_on()),
+            (ProblemStatus::NotSolvableYet, None)
+        );
+        // a later day, written first: it wins
+        l.offer(d(11), 1, ProblemStatus::Solved, Some(d(25)));
+        assert_eq!(
+            (l.status(), l.next_visit_on()),
+            (ProblemStatus::Solved, Some(d(25)))
+        );
     }
 
     #[test]

@@ -462,6 +462,33 @@ async fn write_in_span(
     lap("members");
     progress.report(Stage::Written { rows: done });
 
+    // a problem this import inserts has no logbook but this import's entries: its status
+    // and next visit are its latest entry's here (entries are written in row order), set
+    // in its insert; a stored problem's are refreshed from its whole logbook after the
+    // entries are written
+    let mut latest: HashMap<&ProblemIdent, rules::Latest> = HashMap::new();
+    for e in &v.entries {
+        if stored_problem_id(stored, &e.link).is_some() {
+            continue;
+        }
+        let m = &e.model;
+        if let (Some(date), Some(status), Some(next)) = (
+            m.entry_date.try_as_ref(),
+            m.status.try_as_ref(),
+            m.next_visit_on.try_as_ref(),
+        ) {
+            latest
+                .entry(&e.link)
+                .or_default()
+                .offer(*date, i64::from(e.row), *status, *next);
+        } else {
+            return Err(DbErr::Custom(format!(
+                "assistance row {} has no date, result or next visit to write",
+                e.row
+            )));
+        }
+    }
+
     // problems: `status` and `next_visit_on` are set on insert only (an update never
     // touches what is derived from the logbook), and so is when it was first recorded
     let table = Table::of::<problem::Entity>(
@@ -477,8 +504,15 @@ async fn write_in_span(
             from(SheetKind::Problems, p.row),
             |c| match c {
                 problem::Column::CohortId => Some(cohort.clone()),
-                problem::Column::Status => Some(ProblemStatus::NotStarted.into()),
-                problem::Column::NextVisitOn => Some(Value::ChronoDate(None)),
+                problem::Column::Status => Some(
+                    latest
+                        .get(&p.link)
+                        .map_or(ProblemStatus::NotStarted, rules::Latest::status)
+                        .into(),
+                ),
+                problem::Column::NextVisitOn => Some(Value::ChronoDate(
+                    latest.get(&p.link).and_then(rules::Latest::next_visit_on),
+                )),
                 problem::Column::CreatedAt => Some(Value::from(stamp.at)),
                 _ => None,
             },
@@ -583,7 +617,13 @@ async fn write_in_span(
     lap("entries");
     progress.report(Stage::Written { rows: done });
 
-    let mut touched: Vec<i32> = new.iter().chain(changed.iter()).map(|e| pid(e)).collect();
+    // the stored problems given entries here: their statuses from their whole logbook (a
+    // problem inserted here already has its own)
+    let mut touched: Vec<i32> = new
+        .iter()
+        .chain(changed.iter())
+        .filter_map(|e| stored_problem_id(stored, &e.link))
+        .collect();
     touched.sort_unstable();
     touched.dedup();
     // a problem inserted here is announced as created, with its status then

@@ -560,6 +560,16 @@ async fn a_problem_status_is_its_latest_entry_by_date_then_by_order_written(app:
     );
     assert_eq!(app.count(&sql).await, 1);
     assert_eq!(app.stats().await, ds.expected_stats());
+    // every problem inserted here carries its latest entry's status and next visit, as the
+    // database's own rule over the logbook gives them
+    let (helped, visits) = (
+        app.count("SELECT COUNT(*) FROM problems WHERE status <> 'not_started'")
+            .await,
+        app.count("SELECT COUNT(*) FROM problems WHERE next_visit_on IS NOT NULL")
+            .await,
+    );
+    assert!(helped > 0 && visits > 0, "{helped} helped, {visits} visits");
+    assert_eq!(app.count(OFF_THEIR_LOGBOOK).await, 0);
     // a later batch on the same day wins over both
     let mut next = ds.clone();
     next.entries.push(mk(ProblemStatus::Solved, "ง"));
@@ -567,7 +577,17 @@ async fn a_problem_status_is_its_latest_entry_by_date_then_by_order_written(app:
         .await;
     assert_eq!(app.stats().await, next.expected_stats());
     assert_eq!(app.count(&sql).await, 0);
+    assert_eq!(app.count(OFF_THEIR_LOGBOOK).await, 0);
 }
+
+/// Problems whose status or next visit is not their latest logbook entry's (by date, then
+/// the order written), counted by the database from the logbook itself.
+const OFF_THEIR_LOGBOOK: &str = "SELECT COUNT(*) FROM problems WHERE \
+    status <> COALESCE((SELECT e.status FROM logbook_entries e WHERE e.problem_id = problems.id \
+        ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1), 'not_started') \
+    OR next_visit_on IS DISTINCT FROM (SELECT e.next_visit_on FROM logbook_entries e \
+        WHERE e.problem_id = problems.id \
+        ORDER BY e.entry_date DESC, e.written_seq DESC, e.id DESC LIMIT 1)";
 
 async fn an_unreadable_file_is_rejected_with_a_clear_error(app: TestApp) {
     let r = app
