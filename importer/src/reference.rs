@@ -257,11 +257,18 @@ where
     C: ConnectionTrait + StreamTrait,
     K: Eq + std::hash::Hash,
 {
+    let t = std::time::Instant::now();
     let mut rows = select.stream(db).await?;
     let mut out = HashMap::new();
     while let Some(row) = rows.try_next().await? {
         out.insert(key(&row), row);
     }
+    tracing::debug!(
+        import.table = E::default().table_name(),
+        import.rows = out.len(),
+        import.ms = t.elapsed().as_millis() as u64,
+        "stored rows loaded"
+    );
     Ok(out)
 }
 
