@@ -978,13 +978,18 @@ async fn cells_of(
         Expr::col((household::Entity, household::Column::DistrictCode)),
         Expr::col((household::Entity, household::Column::ProvinceCode)),
         Expr::col((household::Entity, household::Column::Classification)),
-        Expr::col((problem::Entity, problem::Column::HouseCode)),
+        Expr::col((household::Entity, household::Column::HouseCode)),
         Expr::col((indicator::Entity, indicator::Column::Dimension)),
         Expr::col((problem::Entity, problem::Column::Status)),
     ];
     for (i, c) in cols.iter().enumerate() {
-        q.expr_as(c.clone(), g(i)).add_group_by([c.clone()]);
+        q.expr_as(c.clone(), g(i));
     }
+    // grouped by the household's key, dimension and status: its place and classification
+    // follow from its key (PostgreSQL knows it from the primary key; SQLite takes them from
+    // the group's rows, which are one household's). A sort on three keys instead of eight:
+    // a province's count 215-270 -> 155-169 ms on PostgreSQL (docs/benchmarks.md)
+    q.add_group_by(cols[5..].iter().cloned());
     for (name, sum) in [
         ("problems", "COUNT(*)"),
         ("entries", r#"SUM("e"."n")"#),
