@@ -1518,8 +1518,10 @@ async fn a_request_over_its_time_limit_is_cut_off(app: TestApp) {
     use tower::ServiceExt;
     seeded(&app, 60, 13).await;
     let token = app.key(KeyScope::Admin { province: None }).await;
-    // the key lookup has its own bound (AUTH_TIMEOUT), so a deadline this short can only
-    // expire while the operation runs: without a deadline on execution this would be a 200
+    // the key lookup has its own bound (AUTH_TIMEOUT), so a deadline this short expires
+    // after it, before or while the operation runs: without a deadline checked before the
+    // operation starts and kept while it runs this would be a 200 (a timer alone fires on
+    // the runtime's next tick, by when this page may have been read whole)
     let run = |timeout: std::time::Duration| {
         let http = api::app(api::AppState {
             budgets: Default::default(),

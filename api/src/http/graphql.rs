@@ -341,7 +341,8 @@ pub async fn post(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body
             Err(e) => return refusal(media, StatusCode::BAD_REQUEST, &e),
         }
     };
-    match tokio::time::timeout(timeout, execute(&s, key, req, media, false)).await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    match tokio::time::timeout_at(deadline, execute(&s, key, req, media, false, deadline)).await {
         Ok(r) => r,
         Err(_) => timed_out(media, timeout),
     }
@@ -377,7 +378,8 @@ pub async fn get(
         Err(e) => return refusal(media, StatusCode::BAD_REQUEST, &e),
     };
     let timeout = s.config.timeout;
-    match tokio::time::timeout(timeout, execute(&s, key, req, media, true)).await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    match tokio::time::timeout_at(deadline, execute(&s, key, req, media, true, deadline)).await {
         Ok(r) => r,
         Err(_) => timed_out(media, timeout),
     }
@@ -448,6 +450,7 @@ async fn execute(
     received: Received,
     media: Media,
     get: bool,
+    deadline: tokio::time::Instant,
 ) -> Response {
     let Authenticated {
         principal: p,
@@ -523,12 +526,17 @@ async fn execute(
     // validation runs synchronously inside `execute`: a light document (the gate measured
     // it) validates in well under a millisecond on the async worker; any other runs off the
     // async workers, so that no document holds one. The deadline stops execution at its
-    // next await.
+    // next await; an operation not yet started when it has passed is not started (a timer
+    // fires on the runtime's next tick, by when a fast operation may have run whole).
     let timeout = s.config.timeout;
+    if tokio::time::Instant::now() >= deadline {
+        telemetry::graphql_operation(&operation, kind, "LIMIT_EXCEEDED", started.elapsed());
+        return timed_out(media, timeout);
+    }
     // either way a panic is an INTERNAL answer, not a dropped connection
     let run = if shape.light {
         use futures::FutureExt;
-        std::panic::AssertUnwindSafe(tokio::time::timeout(timeout, s.schema.execute(req)))
+        std::panic::AssertUnwindSafe(tokio::time::timeout_at(deadline, s.schema.execute(req)))
             .catch_unwind()
             .await
             .map_err(|panic| {
@@ -542,7 +550,7 @@ async fn execute(
     } else {
         let (schema, handle) = (s.schema.clone(), tokio::runtime::Handle::current());
         tokio::task::spawn_blocking(move || {
-            handle.block_on(tokio::time::timeout(timeout, schema.execute(req)))
+            handle.block_on(tokio::time::timeout_at(deadline, schema.execute(req)))
         })
         .await
         .map_err(|e| e.to_string())
