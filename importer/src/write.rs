@@ -543,10 +543,14 @@ async fn write_in_span(
     done += (new.len() + changed.len()) as u64;
     let mut problem_ids: HashMap<ProblemIdent, i32> = HashMap::new();
     let mut unknown_houses: Vec<String> = Vec::new();
+    // the stored problems given entries here: their statuses are refreshed from their whole
+    // logbook once the entries are written (a problem inserted here already has its own)
+    let mut touched: Vec<i32> = Vec::new();
     for e in new.iter().chain(changed.iter()) {
         match stored_problem_id(stored, &e.link) {
             Some(id) => {
                 problem_ids.insert(e.link.clone(), id);
+                touched.push(id);
             }
             None => unknown_houses.push(e.link.house_code.clone()),
         }
@@ -617,13 +621,6 @@ async fn write_in_span(
     lap("entries");
     progress.report(Stage::Written { rows: done });
 
-    // the stored problems given entries here: their statuses from their whole logbook (a
-    // problem inserted here already has its own)
-    let mut touched: Vec<i32> = new
-        .iter()
-        .chain(changed.iter())
-        .filter_map(|e| stored_problem_id(stored, &e.link))
-        .collect();
     touched.sort_unstable();
     touched.dedup();
     // a problem inserted here is announced as created, with its status then

@@ -164,14 +164,14 @@ impl Loader<HouseCode> for MembersLoader {
         &self,
         keys: &[HouseCode],
     ) -> Result<HashMap<HouseCode, Self::Value>, Self::Error> {
-        let rows = member::Entity::find()
-            .filter(member::Column::HouseCode.is_in(keys.to_vec()))
-            .filter(self.1.members())
-            .order_by_asc(member::Column::SourceRow)
-            .order_by_asc(member::Column::CitizenId)
-            .all(&self.0)
-            .await
-            .map_err(internal)?;
+        let rows = crate::service::households::in_workbook_order(
+            member::Entity::find()
+                .filter(member::Column::HouseCode.is_in(keys.to_vec()))
+                .filter(self.1.members()),
+        )
+        .all(&self.0)
+        .await
+        .map_err(internal)?;
         let mut out: HashMap<HouseCode, Vec<member::Model>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for m in rows {

@@ -204,6 +204,13 @@ pub async fn get(
         .await?)
 }
 
+/// Members in workbook order (by source row, then citizen ID): the one order every path
+/// that reads a household's members gives them in (the members loader is fed from both).
+pub fn in_workbook_order<Q: QueryOrder>(q: Q) -> Q {
+    q.order_by_asc(member::Column::SourceRow)
+        .order_by_asc(member::Column::CitizenId)
+}
+
 /// [`get`] with the household's members (in workbook order), in one statement.
 pub async fn get_with_members(
     db: &impl ConnectionTrait,
@@ -214,11 +221,8 @@ pub async fn get_with_members(
         .filter(household::Column::HouseCode.eq(house_code))
         .filter(p.households())
         .find_with_related(member::Entity)
-        .filter(p.members_beside_their_household())
-        .order_by_asc(member::Column::SourceRow)
-        .order_by_asc(member::Column::CitizenId)
-        .all(db)
-        .await?;
+        .filter(p.members_beside_their_household());
+    let rows = in_workbook_order(rows).all(db).await?;
     Ok(rows.into_iter().next())
 }
 
