@@ -233,6 +233,30 @@ macro_rules! bind_all {
     }};
 }
 
+/// A multi-row insert's text and its arguments.
+type LiteChunk = (String, sqlx::sqlite::SqliteArguments);
+
+/// SQLite arguments that take the values' text over instead of copying it.
+fn bind_owned(vals: Vec<Value>) -> Result<sqlx::sqlite::SqliteArguments, DbErr> {
+    use sqlx::Arguments;
+    let mut args = sqlx::sqlite::SqliteArguments::default();
+    args.reserve(vals.len(), 0);
+    for v in vals {
+        let added = match v {
+            Value::String(s) => args.add(s),
+            Value::Int(i) => args.add(i),
+            Value::BigInt(i) => args.add(i),
+            Value::Double(f) => args.add(f),
+            Value::Bool(b) => args.add(b),
+            Value::ChronoDate(d) => args.add(d),
+            Value::ChronoDateTimeUtc(t) => args.add(t),
+            other => return Err(unsupported(&other)),
+        };
+        added.map_err(|e| DbErr::Custom(format!("bulk write: {e}")))?;
+    }
+    Ok(args)
+}
+
 /// A bulk write transaction, on the pool's own sqlx connection so that PostgreSQL can
 /// `COPY`. Statements given to it use [`WriteTx::placeholder`] for their parameters.
 pub struct WriteTx(Tx);
@@ -458,20 +482,31 @@ impl WriteTx {
                     String::new()
                 };
                 let one = format!("({})", vec!["?"; table.cols.len()].join(","));
-                for chunk in rows.chunks(per) {
-                    let insert = format!(
+                let statement = |n: usize| {
+                    format!(
                         "INSERT INTO {} ({cols}) VALUES {}{tail}",
                         table.name,
-                        vec![one.as_str(); chunk.len()].join(",")
-                    );
+                        vec![one.as_str(); n].join(",")
+                    )
+                };
+                // the next chunk's values are made while SQLite's worker thread writes this
+                // one: the statement is handed to the worker on its first poll, and the
+                // making needs no await, so `join` runs it beside the write
+                let make = |chunk: Option<&[&T]>| -> Result<Option<LiteChunk>, DbErr> {
+                    let Some(chunk) = chunk else { return Ok(None) };
                     let mut vals: Vec<Value> = Vec::with_capacity(chunk.len() * table.cols.len());
                     for r in chunk {
                         vals.extend(to_vals(r)?);
                     }
-                    bind_all!(sqlx::query(sql(insert)), &vals)
-                        .execute(&mut **t)
-                        .await
-                        .map_err(db_err)?;
+                    Ok(Some((statement(chunk.len()), bind_owned(vals)?)))
+                };
+                let mut chunks = rows.chunks(per);
+                let mut next = make(chunks.next())?;
+                while let Some((insert, args)) = next.take() {
+                    let write = sqlx::query_with(sql(insert), args).execute(&mut **t);
+                    let (written, made) = futures::join!(write, async { make(chunks.next()) });
+                    written.map_err(db_err)?;
+                    next = made?;
                 }
                 // a prepared INSERT of thousands of parameters is megabytes of SQLite's
                 // memory: kept for this table's chunks, not for the rest of the import

@@ -719,6 +719,87 @@ async fn a_messy_bangkok_workbook_imports_with_khet_and_khwaeng(app: TestApp) {
 
 on_both_databases!(a_messy_bangkok_workbook_imports_with_khet_and_khwaeng);
 
+/// The bulk writer cuts rows into statements (SQLite: 2,000 villages a statement) or buffers
+/// (PostgreSQL `COPY`), and makes the next chunk's values while the last one is written:
+/// every row of every chunk lands, an upsert of them all changes each one, and a value that
+/// cannot be made in the last chunk leaves nothing of its transaction behind.
+async fn the_bulk_writer_writes_every_chunk_and_nothing_when_one_fails(app: TestApp) {
+    use entity::db::{Table, WriteTx};
+    use sea_orm::{DbErr, Value};
+    const N: i32 = 4_500;
+    let table = Table::of::<entity::area::Entity>(&["code"], &[]);
+    let rows: Vec<i32> = (0..N).collect();
+    let rows: Vec<&i32> = rows.iter().collect();
+    // code, level, parent, Thai name, English name, batch, sheet, row
+    let village = |first: i32, name: &'static str, fail_at: Option<i32>| {
+        move |i: &i32| -> Result<Vec<Value>, DbErr> {
+            if Some(*i) == fail_at {
+                return Err(DbErr::Custom(format!("no value for village {i}")));
+            }
+            Ok(vec![
+                Value::from(format!("{}", first + i)),
+                Value::from("village"),
+                Value::from("331801"),
+                Value::from(format!("{name}{i}")),
+                Value::String(None),
+                Value::Int(None),
+                Value::from("households"),
+                Value::from(*i),
+            ])
+        }
+    };
+    let villages = "SELECT COUNT(*) FROM areas WHERE level = 'village' AND source_row IS NOT NULL";
+
+    let mut tx = WriteTx::begin(&app.db).await.expect("begin");
+    tx.write_rows(&table, &rows, village(10_000_000, "v", None), false)
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+    assert_eq!(app.count(villages).await, i64::from(N));
+    assert_eq!(
+        app.count("SELECT SUM(source_row) FROM areas WHERE name_th LIKE 'v%'")
+            .await,
+        i64::from(N) * i64::from(N - 1) / 2,
+        "each row once"
+    );
+
+    let mut tx = WriteTx::begin(&app.db).await.expect("begin");
+    tx.write_rows(&table, &rows, village(10_000_000, "w", None), true)
+        .await
+        .expect("upsert");
+    tx.commit().await.expect("commit");
+    assert_eq!(app.count(villages).await, i64::from(N));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM areas WHERE name_th LIKE 'w%'")
+            .await,
+        i64::from(N),
+        "every row updated"
+    );
+
+    let mut tx = WriteTx::begin(&app.db).await.expect("begin");
+    let err = tx
+        .write_rows(
+            &table,
+            &rows,
+            village(20_000_000, "x", Some(N - 100)),
+            false,
+        )
+        .await
+        .expect_err("a row without its values");
+    assert!(
+        err.to_string().contains(&format!("village {}", N - 100)),
+        "{err}"
+    );
+    drop(tx);
+    assert_eq!(
+        app.count(villages).await,
+        i64::from(N),
+        "nothing of it written"
+    );
+}
+
+on_both_databases!(the_bulk_writer_writes_every_chunk_and_nothing_when_one_fails);
+
 /// An import refreshes the planner statistics of the tables it changed materially, and only
 /// those: a table whose statistics count ten times the rows written is left as it is.
 async fn statistics_are_refreshed_only_where_an_import_changed_a_table_materially(app: TestApp) {
