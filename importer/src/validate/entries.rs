@@ -12,7 +12,7 @@ use crate::workbook::SheetKind;
 use chrono::NaiveDate;
 use entity::catalog::Unit;
 use entity::logbook_entry;
-use entity::rules::entry_key;
+use entity::rules::{AgencyRec, entry_key};
 use entity::types::Cohort;
 use entity::types::Verification;
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -63,6 +63,9 @@ pub(super) fn check(
         .or_else(|| ctx.scope.map(|d| d[..2].to_string()))
         .unwrap_or_default();
     out.entries.reserve(rows.len());
+    // a province's entries name a few dozen agencies over and over: each text is matched once
+    // (by province, then as written), with the key an unknown one is kept under
+    let mut matched: HashMap<String, HashMap<String, (Option<AgencyRec>, String)>> = HashMap::new();
     for p in rows {
         let Some(e) = p.value else { continue };
         let house = e.house_code.to_string();
@@ -72,7 +75,20 @@ pub(super) fn check(
             _ => main_province.as_str(),
         };
         // checked on every row, so that one pass shows staff every unknown agency
-        let agency = ctx.agencies.find(province, &e.agency);
+        let (agency, agency_key) = match matched.get(province).and_then(|m| m.get(&e.agency)) {
+            Some((a, k)) => (a.clone(), k.clone()),
+            None => {
+                let a = ctx.agencies.find(province, &e.agency).cloned();
+                let k = a
+                    .as_ref()
+                    .map_or_else(|| squash(&e.agency), |a| a.code.clone());
+                matched
+                    .entry(province.to_string())
+                    .or_default()
+                    .insert(e.agency.clone(), (a.clone(), k.clone()));
+                (a, k)
+            }
+        };
         if agency.is_none() {
             ck.warn(
                 p.row,
@@ -118,7 +134,6 @@ pub(super) fn check(
             }
             _ => None,
         };
-        let agency_key = agency.map_or_else(|| squash(&e.agency), |a| a.code.clone());
         let key = entry_key(&agency_key, &e.activity);
         let id = (problem.clone(), e.date, key.clone());
         if let Some(first) = first_row.get(&id) {
@@ -132,13 +147,12 @@ pub(super) fn check(
             continue;
         }
         first_row.insert(id, p.row);
-        let month = entity::month_lock::month_of(e.date);
-        let shown_date = entity::types::ThaiDate::from_stored(e.date).to_thai();
+        let date = e.date;
         let model = logbook_entry::ActiveModel {
             id: NotSet,
             problem_id: NotSet,
             entry_date: Set(e.date),
-            agency_id: Set(agency.map(|a| a.id)),
+            agency_id: Set(agency.as_ref().map(|a| a.id)),
             agency_text: Set(e.agency),
             entry_key: Set(key),
             activity: Set(e.activity),
@@ -168,10 +182,12 @@ pub(super) fn check(
         // a month locked after its report takes no new or changed entry; one unchanged is fine
         if !ctx.stored.locks.is_empty()
             && let Some(d) = district
+            && let month = entity::month_lock::month_of(date)
             && ctx.stored.locks.contains(&(d.clone(), month.clone()))
             && crate::plan::entry_action(&model, &problem, ctx.stored)
                 != crate::plan::Action::Unchanged
         {
+            let shown_date = entity::types::ThaiDate::from_stored(date).to_thai();
             ck.error(
                     p.row,
                     &ck.col(aa::DATE),

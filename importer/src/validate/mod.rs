@@ -215,7 +215,15 @@ fn sheet<T>(
     rows: Vec<Parsed<T>>,
     check: impl FnOnce(&mut Checker<'_>, Vec<Parsed<T>>, &mut Validated),
 ) {
+    let started = std::time::Instant::now();
+    let n = rows.len();
     let mut ck = Checker::new(read, kind, &rows);
     check(&mut ck, rows, out);
     ck.finish(out);
+    tracing::debug!(
+        import.sheet = kind.key(),
+        import.rows = n,
+        import.ms = started.elapsed().as_millis() as u64,
+        "sheet checked"
+    );
 }
