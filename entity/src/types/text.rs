@@ -13,18 +13,56 @@ fn is_thai_tone(c: char) -> bool {
     matches!(c, '\u{0E48}'..='\u{0E4B}')
 }
 
+/// Whether [`normalize_text`] would leave `raw` as it is, decided on its bytes: almost every
+/// cell is ASCII or Thai, where only white space other than single inner spaces and the
+/// nikhahit (U+0E4D) change; a text with a byte of [`LOOK_CLOSER`] is checked by
+/// [`normal_by_char`].
+fn already_normal(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    if b.iter().any(|x| LOOK_CLOSER[usize::from(*x)]) {
+        return normal_by_char(raw);
+    }
+    !raw.contains("  ") && !raw.contains('\u{0E4D}')
+}
+
+/// ASCII white space other than the space, and the lead bytes of U+0080-U+00FF (U+0085,
+/// U+00A0), U+1000-U+1FFF (U+1680), U+2000-U+2FFF (U+2000-U+200D, U+2028-U+202F, U+205F),
+/// U+3000-U+3FFF (U+3000) and U+F000-U+FFFF (U+FEFF): every other white space and
+/// zero-width character starts with one of these (continuation bytes are 0x80-0xBF).
+static LOOK_CLOSER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0x09;
+    while i <= 0x0D {
+        t[i] = true;
+        i += 1;
+    }
+    t[0xC2] = true;
+    t[0xE1] = true;
+    t[0xE2] = true;
+    t[0xE3] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// [`already_normal`] character by character.
+fn normal_by_char(raw: &str) -> bool {
+    raw.chars().all(|c| {
+        !(is_zero_width(c) || c == '\u{00A0}' || c == '\u{0E4D}' || (c.is_whitespace() && c != ' '))
+    }) && !raw.contains("  ")
+        && !raw.starts_with(' ')
+        && !raw.ends_with(' ')
+}
+
 /// Normalises a text cell as workbook-format.md says: trim; drop zero-width characters;
 /// non-breaking spaces become spaces; runs of white space fold to one space; a decomposed
 /// สระอำ (U+0E4D U+0E32, also with a tone mark between them) is composed to U+0E33.
 ///
 /// Case and wording are kept. Borrows when the text is already normal.
 pub fn normalize_text(raw: &str) -> Cow<'_, str> {
-    let clean = raw.chars().all(|c| {
-        !(is_zero_width(c) || c == '\u{00A0}' || c == '\u{0E4D}' || (c.is_whitespace() && c != ' '))
-    }) && !raw.contains("  ")
-        && !raw.starts_with(' ')
-        && !raw.ends_with(' ');
-    if clean {
+    if already_normal(raw) {
         return Cow::Borrowed(raw);
     }
     let chars: Vec<char> = raw
@@ -242,6 +280,50 @@ mod tests {
         );
         // already composed text is borrowed untouched
         assert!(matches!(normalize_text("น้ำ"), Cow::Borrowed(_)));
+    }
+
+    /// Every character normalising changes or looks at, between letters, is seen by the
+    /// byte scan as the character check sees it.
+    #[test]
+    fn the_byte_scan_sees_every_character_normalising_changes() {
+        let changed = [
+            '\t', '\n', '\u{0B}', '\u{0C}', '\r', '\u{85}', '\u{A0}', '\u{1680}', '\u{2000}',
+            '\u{200A}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{2028}', '\u{2029}', '\u{202F}',
+            '\u{205F}', '\u{3000}', '\u{FEFF}', '\u{0E4D}',
+        ];
+        for c in changed {
+            let s = format!("ก{c}a");
+            assert!(!already_normal(&s), "{c:?}");
+            assert!(!normal_by_char(&s), "{c:?}");
+        }
+        for s in [
+            "",
+            "a",
+            "ก ข",
+            "น้ำ",
+            "\u{E4E}",
+            "é",
+            "Ａ",
+            "a b c",
+            "\u{2030}",
+            "\u{2E80}",
+        ] {
+            assert!(already_normal(s), "{s:?}");
+        }
+        for s in [" a", "a ", "a  b", "\u{E4D}\u{E32}"] {
+            assert!(!already_normal(s), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_byte_scan_agrees_with_the_character_check(
+            near in "[ aก\t\n\r\u{85}\u{A0}\u{E32}\u{E49}\u{E4D}\u{E4E}\u{1680}\u{2000}\u{200B}\u{2028}\u{205F}\u{3000}\u{FEFF}\u{FF21}é]{0,10}",
+            any in "(?s).{0,12}",
+        ) {
+            proptest::prop_assert_eq!(already_normal(&near), normal_by_char(&near));
+            proptest::prop_assert_eq!(already_normal(&any), normal_by_char(&any));
+        }
     }
 
     #[test]
