@@ -4,7 +4,9 @@
 Generates one messy district workbook of 22,387 households (Phetchabun's count), then, on the
 same file, measures: calamine's bare read of every sheet; the dry run; the full import into a
 fresh SQLite file and into a fresh PostgreSQL database; and re-importing it unchanged. For each:
-wall time, rows per second, ratio to the bare read, and peak RSS of the process.
+wall time, rows per second, ratio to the bare read, and peak RSS of the process. Beside them,
+SQLite's own work for the same rows (INSERT ... SELECT from the imported file into a fresh one
+of the same schema): the floor of the SQLite import's writes.
 
     python3 scripts/bench-import.py [--households N] [--pg postgres://postgres@127.0.0.1:5432]
 
@@ -13,6 +15,7 @@ The goal (issue 1): a full import within 1.5x the bare read on both databases, u
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -101,6 +104,39 @@ def main():
     best("dry run (read + validate + plan)", lambda: [logbook, "import", "--dry-run", "--json", xlsx], data_rows, fresh_sqlite)
     best("full import, fresh SQLite", lambda: [logbook, "import", "--json", xlsx], data_rows, keep(fresh_sqlite, sqlite_env))
     best("re-import unchanged, SQLite", lambda: [logbook, "import", "--json", xlsx], data_rows, lambda: sqlite_env)
+    floor_path = os.path.join(OUT, "floor.db")
+
+    def sqlite_floor():
+        """SQLite's own work for the rows a full import writes: the five tables copied with
+        INSERT ... SELECT, in workbook order, from the imported file into a fresh file of the
+        same schema, in one transaction, with the pragmas logbook connects with. Returns s."""
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.remove(floor_path + suffix)
+            except FileNotFoundError:
+                pass
+        env = dict(os.environ, DATABASE_URL=f"sqlite://{floor_path}?mode=rwc")
+        subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
+        con = sqlite3.connect(floor_path, isolation_level=None)
+        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
+            con.execute(f"PRAGMA {pragma}")
+        con.execute("ATTACH ? AS s", (sqlite_path,))
+        # what the copied rows refer to: the batch, the cohorts, the villages
+        con.execute("INSERT INTO import_batches SELECT * FROM s.import_batches")
+        con.execute("INSERT OR IGNORE INTO cohorts SELECT * FROM s.cohorts")
+        con.execute("INSERT OR IGNORE INTO areas SELECT * FROM s.areas")
+        t = time.perf_counter()
+        con.execute("BEGIN")
+        for table, order in (("households", "source_row"), ("members", "source_row"), ("problems", "id"),
+                             ("analyses", "source_row"), ("logbook_entries", "id")):
+            con.execute(f"INSERT INTO main.{table} SELECT * FROM s.{table} ORDER BY {order}")
+        con.execute("COMMIT")
+        elapsed = time.perf_counter() - t
+        con.close()
+        return elapsed
+
+    floor = min(sqlite_floor() for _ in range(args.repeat))
+    results.append(("SQLite alone: INSERT ... SELECT of the same rows into the same schema", floor, None, data_rows, ""))
     pg_env = {}
     best("full import, fresh PostgreSQL", lambda: [logbook, "import", "--json", xlsx], data_rows, keep(fresh_pg, pg_env))
     best("re-import unchanged, PostgreSQL", lambda: [logbook, "import", "--json", xlsx], data_rows, lambda: pg_env)
@@ -112,7 +148,8 @@ def main():
     print(f"|---|---:|---:|---:|---:|")
     for label, t, rss, rows, _ in results:
         rate = f"{rows / t:,.0f}" if rows else "-"
-        print(f"| {label} | {t:.2f} | {rate} | {t / bare_t:.2f} | {rss:.0f} |")
+        shown_rss = "-" if rss is None else f"{rss:.0f}"
+        print(f"| {label} | {t:.2f} | {rate} | {t / bare_t:.2f} | {shown_rss} |")
 
 
 if __name__ == "__main__":
