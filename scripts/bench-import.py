@@ -74,13 +74,14 @@ def main():
 
     sqlite_path = os.path.join(OUT, "bench.db")
 
-    def fresh_sqlite():
+    def fresh_sqlite(path=sqlite_path):
+        """A fresh SQLite file at `path`, migrated, with the built-in areas; returns its env."""
         for suffix in ("", "-wal", "-shm"):
             try:
-                os.remove(sqlite_path + suffix)
+                os.remove(path + suffix)
             except FileNotFoundError:
                 pass
-        env = dict(os.environ, DATABASE_URL=f"sqlite://{sqlite_path}?mode=rwc")
+        env = dict(os.environ, DATABASE_URL=f"sqlite://{path}?mode=rwc")
         subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
         return env
 
@@ -110,13 +111,7 @@ def main():
         """SQLite's own work for the rows a full import writes: the five tables copied with
         INSERT ... SELECT, in workbook order, from the imported file into a fresh file of the
         same schema, in one transaction, with the pragmas logbook connects with. Returns s."""
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.remove(floor_path + suffix)
-            except FileNotFoundError:
-                pass
-        env = dict(os.environ, DATABASE_URL=f"sqlite://{floor_path}?mode=rwc")
-        subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
+        fresh_sqlite(floor_path)
         con = sqlite3.connect(floor_path, isolation_level=None)
         for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
             con.execute(f"PRAGMA {pragma}")

@@ -236,7 +236,8 @@ macro_rules! bind_all {
 /// A multi-row insert's text and its arguments.
 type LiteChunk = (String, sqlx::sqlite::SqliteArguments);
 
-/// SQLite arguments that take the values' text over instead of copying it.
+/// SQLite arguments that take the values' text over instead of copying it: the owned twin of
+/// `bind_all!`, for the bulk writer, whose values are made for the statement alone.
 fn bind_owned(vals: Vec<Value>) -> Result<sqlx::sqlite::SqliteArguments, DbErr> {
     use sqlx::Arguments;
     let mut args = sqlx::sqlite::SqliteArguments::default();
