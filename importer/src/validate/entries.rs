@@ -147,7 +147,6 @@ pub(super) fn check(
             continue;
         }
         first_row.insert(id, p.row);
-        let date = e.date;
         let model = logbook_entry::ActiveModel {
             id: NotSet,
             problem_id: NotSet,
@@ -182,12 +181,12 @@ pub(super) fn check(
         // a month locked after its report takes no new or changed entry; one unchanged is fine
         if !ctx.stored.locks.is_empty()
             && let Some(d) = district
-            && let month = entity::month_lock::month_of(date)
+            && let month = entity::month_lock::month_of(e.date)
             && ctx.stored.locks.contains(&(d.clone(), month.clone()))
             && crate::plan::entry_action(&model, &problem, ctx.stored)
                 != crate::plan::Action::Unchanged
         {
-            let shown_date = entity::types::ThaiDate::from_stored(date).to_thai();
+            let shown_date = entity::types::ThaiDate::from_stored(e.date).to_thai();
             ck.error(
                     p.row,
                     &ck.col(aa::DATE),
