@@ -644,6 +644,37 @@ async fn refuse(
     Ok(report)
 }
 
+/// Turns `report` into a rejection for entry rows that fall in months locked after the
+/// check (`hit`: indexes into the validated entries, with their districts): each row gets
+/// the error the check gives such a row and counts as rejected instead of written.
+fn refuse_locked(
+    report: &mut ImportReport,
+    read: &ReadWorkbook,
+    v: &validate::Validated,
+    plan: &plan::Plan,
+    hit: &[(usize, String)],
+) {
+    report.status = ImportStatus::Rejected;
+    let counts = report.sheets.entry(SheetKind::Assistance).or_default();
+    for (i, district) in hit {
+        let (Some(e), Some(action)) = (v.entries.get(*i), plan.entries.get(*i)) else {
+            continue;
+        };
+        match action {
+            plan::Action::Insert => counts.inserted = counts.inserted.saturating_sub(1),
+            plan::Action::Update => counts.updated = counts.updated.saturating_sub(1),
+            plan::Action::Unchanged => {}
+        }
+        counts.rejected += 1;
+        if let Some(date) = e.model.entry_date.try_as_ref() {
+            report
+                .errors
+                .push(validate::month_locked(read, e.row, *date, district));
+        }
+    }
+    sort_issues(&mut report.errors);
+}
+
 /// Imports one workbook: read, validate, plan, and (unless dry run or rejected) write in one
 /// transaction. A rejected batch is recorded with its errors; nothing else is written.
 pub async fn import_workbook(
@@ -794,18 +825,28 @@ async fn import_in_span(
         ImportStatus::Imported => {
             let changed = plan.changed_rows() as u64;
             opts.progress.report(Stage::Writing { rows: changed });
-            report.batch_id = Some(
-                write::write(
-                    db,
-                    &info,
-                    &report,
-                    &validated,
-                    &plan,
-                    &stored,
-                    &opts.progress,
-                )
-                .await?,
-            );
+            let written = write::write(
+                db,
+                &info,
+                &report,
+                &validated,
+                &plan,
+                &stored,
+                &opts.progress,
+            )
+            .await;
+            report.batch_id = Some(match written {
+                Ok(batch) => batch,
+                Err(write::WriteError::Db(e)) => return Err(e.into()),
+                Err(write::WriteError::MonthLocked(hit)) => {
+                    info!(
+                        import.rows = hit.len(),
+                        "months locked since the check: nothing written"
+                    );
+                    refuse_locked(&mut report, &read, &validated, &plan, &hit);
+                    write::record_outcome(db, &info, &report).await?
+                }
+            });
         }
     }
     info!(

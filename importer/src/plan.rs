@@ -7,7 +7,7 @@ use crate::validate::{ProblemIdent, Validated};
 use crate::workbook::SheetKind;
 use entity::{logbook_entry, problem};
 use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable, ModelTrait};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What will happen to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +236,48 @@ fn plan_entries(v: &Validated, stored: &Stored) -> Vec<Action> {
     v.entries
         .iter()
         .map(|e| entry_action(&e.model, &e.link, stored))
+        .collect()
+}
+
+/// The entry rows this plan adds or changes that are dated in one of `locks`' months of
+/// their household's district: indexes into `v.entries`, each with that district. An entry's
+/// household is the workbook's row for it, else the stored one.
+pub fn entries_locked(
+    v: &Validated,
+    plan: &Plan,
+    stored: &Stored,
+    locks: &HashSet<(String, String)>,
+) -> Vec<(usize, String)> {
+    if locks.is_empty() {
+        return Vec::new();
+    }
+    let districts: HashMap<&str, &str> = v
+        .households
+        .iter()
+        .filter_map(|h| {
+            let house = h.model.house_code.try_as_ref()?;
+            let district = h.model.district_code.try_as_ref()?;
+            Some((house.as_str(), district.as_str()))
+        })
+        .collect();
+    v.entries
+        .iter()
+        .zip(&plan.entries)
+        .enumerate()
+        .filter(|(_, (_, a))| **a != Action::Unchanged)
+        .filter_map(|(i, (e, _))| {
+            let house = e.link.house_code.as_str();
+            let district = districts.get(house).copied().or_else(|| {
+                stored
+                    .households
+                    .get(house)
+                    .map(|h| h.district_code.as_str())
+            })?;
+            let date = *e.model.entry_date.try_as_ref()?;
+            locks
+                .contains(&(district.to_string(), entity::month_lock::month_of(date)))
+                .then(|| (i, district.to_string()))
+        })
         .collect()
 }
 

@@ -289,6 +289,29 @@ fn split<'a, T>(rows: &'a [T], actions: &[Action]) -> (Vec<&'a T>, Vec<&'a T>) {
     (new, changed)
 }
 
+/// Why a write did not land (its transaction rolled back: nothing of it is left).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// Months were locked after the workbook was checked, and these entry rows (indexes
+    /// into the validated entries, each with its household's district) add or change
+    /// entries dated in them.
+    #[error("{} logbook entries fall in months locked after the check", .0.len())]
+    MonthLocked(Vec<(usize, String)>),
+}
+
+/// The months locked now, read in the write's transaction.
+async fn locked_months(
+    tx: &mut WriteTx,
+) -> Result<std::collections::HashSet<(String, String)>, DbErr> {
+    let rows: Vec<(String, String)> = tx
+        .fetch_all("SELECT district_code, month FROM month_locks", &[])
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Writes a validated, planned workbook in one transaction. Returns the batch id.
 pub async fn write(
     db: &DatabaseConnection,
@@ -298,7 +321,7 @@ pub async fn write(
     plan: &Plan,
     stored: &Stored,
     progress: &Progress,
-) -> Result<i32, DbErr> {
+) -> Result<i32, WriteError> {
     let span = info_span!("import.write", import.file = %info.file_name);
     write_in_span(db, info, report, v, plan, stored, progress)
         .instrument(span)
@@ -313,7 +336,7 @@ async fn write_in_span(
     plan: &Plan,
     stored: &Stored,
     progress: &Progress,
-) -> Result<i32, DbErr> {
+) -> Result<i32, WriteError> {
     let t = std::time::Instant::now();
     let lap = |what: &str| debug!(import.ms = t.elapsed().as_millis() as u64, "{what}");
     let mut tx = WriteTx::begin(db).await?;
@@ -321,6 +344,18 @@ async fn write_in_span(
     // every record this import writes is one change of the feed (on PostgreSQL the
     // counter's row stays locked until the commit: a concurrent writer waits)
     let stamp = tx.stamp().await?;
+    // a month locked since the check takes none of this import's entries. The stamp holds
+    // the counter's row lock until the commit on PostgreSQL (SQLite's writing transaction
+    // holds the one write lock), and locking a month takes the same lock first: a lock
+    // committed before the stamp is read here, and none commits before this transaction
+    // ends
+    let locks = locked_months(&mut tx).await?;
+    if !locks.is_subset(&stored.locks) {
+        let hit = crate::plan::entries_locked(v, plan, stored, &locks);
+        if !hit.is_empty() {
+            return Err(WriteError::MonthLocked(hit));
+        }
+    }
     // what webhooks want announced, in this same transaction (nothing when none does)
     let subs = subscribed(&mut tx).await?;
     announce_batch(&mut tx, &subs, batch, info).await?;
@@ -482,10 +517,10 @@ async fn write_in_span(
                 .or_default()
                 .offer(*date, i64::from(e.row), *status, *next);
         } else {
-            return Err(DbErr::Custom(format!(
+            return Err(WriteError::Db(DbErr::Custom(format!(
                 "assistance row {} has no date, result or next visit to write",
                 e.row
-            )));
+            ))));
         }
     }
 
@@ -580,10 +615,10 @@ async fn write_in_span(
         .chain(changed.iter())
         .find(|e| !problem_ids.contains_key(&e.link))
     {
-        return Err(DbErr::Custom(format!(
+        return Err(WriteError::Db(DbErr::Custom(format!(
             "the problem of assistance row {} was not found after writing problems",
             e.row
-        )));
+        ))));
     }
     let pid = |e: &Row<logbook_entry::ActiveModel, ProblemIdent>| {
         problem_ids.get(&e.link).copied().unwrap_or_default()

@@ -8,7 +8,8 @@ use crate::on_both_databases;
 use api::evidence::{EvidenceStore, PhotoLimits};
 use api::service::keys::KeyScope;
 use importer::workbook::SheetKind;
-use sea_orm::ConnectionTrait;
+use importer::{Progress, Stage};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -1033,6 +1034,217 @@ async fn control_characters_in_field_work_text_are_refused(app: TestApp) {
     assert_eq!(app.count("SELECT COUNT(*) FROM evidence").await, 0);
 }
 
+/// The row a province officer's `lockMonth` writes.
+fn month_lock(district: &str, month: &str) -> entity::month_lock::ActiveModel {
+    entity::month_lock::ActiveModel {
+        district_code: Set(district.to_string()),
+        month: Set(month.to_string()),
+        locked_by: Set("province officer".into()),
+        locked_at: Set(chrono::Utc::now()),
+    }
+}
+
+/// Progress that locks `month` of `district` when the import reaches its write, after the
+/// file was checked against the locks stored then: a province officer's `lockMonth` landing
+/// while a district's file is imported.
+fn lock_at_write(app: &TestApp, district: &'static str, month: String) -> Progress {
+    let db = app.db.clone();
+    Progress::new(move |stage| {
+        if matches!(stage, Stage::Writing { .. }) {
+            let lock = month_lock(district, &month);
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current()
+                    .block_on(lock.insert(&db))
+                    .expect("month locked")
+            });
+        }
+    })
+}
+
+async fn a_month_locked_while_a_file_is_checked_takes_none_of_its_entries(app: TestApp) {
+    let ds = dataset(20, 66);
+    let bytes = render(&ds, false, false).bytes;
+    let month_of = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
+    let month = month_of(ds.entries[0].date);
+    // entry rows as Excel numbers them (the header is row 1)
+    let in_month: Vec<u32> = (0..ds.entries.len())
+        .filter(|i| month_of(ds.entries[*i].date) == month)
+        .map(|i| i as u32 + 2)
+        .collect();
+    assert!(!in_month.is_empty() && in_month.len() < ds.entries.len());
+
+    // a new file: the month is locked once it is checked; nothing of the file is written
+    let r = app
+        .import_telling(
+            "d.xlsx",
+            bytes.clone(),
+            lock_at_write(&app, "3318", month.clone()),
+        )
+        .await;
+    assert_eq!(r.status.as_str(), "rejected", "{:?}", r.errors);
+    let locked: Vec<&importer::report::Issue> = r
+        .errors
+        .iter()
+        .filter(|e| e.code.as_str() == "month_locked")
+        .collect();
+    assert_eq!(locked.len(), r.errors.len(), "{:?}", r.errors);
+    assert_eq!(
+        locked
+            .iter()
+            .map(|e| e.row.unwrap_or(0))
+            .collect::<Vec<_>>(),
+        in_month
+    );
+    for e in &locked {
+        assert_eq!(e.sheet, Some(SheetKind::Assistance));
+        assert!(e.column.is_some() && e.value.is_some(), "{e:?}");
+        assert!(e.message_en.contains(&month) && e.message_en.contains("3318"));
+    }
+    let sheet = &r.sheets[&SheetKind::Assistance];
+    assert_eq!(sheet.rejected as usize, in_month.len());
+    assert_eq!(
+        sheet.inserted as usize,
+        ds.entries.len() - in_month.len(),
+        "the other rows would have gone in"
+    );
+    assert!(r.batch_id.is_some(), "the refusal is recorded");
+    for table in ["households", "members", "problems", "logbook_entries"] {
+        assert_eq!(
+            app.count(&format!("SELECT COUNT(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM import_batches WHERE status = 'rejected'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM import_issues WHERE code = 'month_locked'")
+            .await,
+        in_month.len() as i64
+    );
+
+    // another district's month locked meanwhile takes nothing from this file
+    app.db
+        .execute_unprepared("DELETE FROM month_locks")
+        .await
+        .expect("unlocked");
+    let r = app
+        .import_telling("d.xlsx", bytes, lock_at_write(&app, "3301", month.clone()))
+        .await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM logbook_entries").await,
+        ds.entries.len() as i64
+    );
+
+    // a stored entry changed in the file: refused at its row, the stored one kept
+    let mut changed = ds.clone();
+    let row = in_month[0];
+    changed.overrides.insert(
+        (SheetKind::Assistance, row as usize - 2, "note"),
+        "แก้ไขระหว่างปิดเดือน".into(),
+    );
+    let r = app
+        .import_telling(
+            "changed.xlsx",
+            render(&changed, false, false).bytes,
+            lock_at_write(&app, "3318", month.clone()),
+        )
+        .await;
+    assert_eq!(r.status.as_str(), "rejected", "{:?}", r.errors);
+    assert_eq!(
+        r.errors
+            .iter()
+            .map(|e| (e.code.as_str(), e.row))
+            .collect::<Vec<_>>(),
+        vec![("month_locked", Some(row))]
+    );
+    assert_eq!(r.sheets[&SheetKind::Assistance].updated, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM logbook_entries WHERE note = 'แก้ไขระหว่างปิดเดือน'")
+            .await,
+        0
+    );
+}
+
+/// `lockMonth` waits for a write that holds the change counter (an import from its stamp to
+/// its commit, an API write from its month check): a lock lands before or after such a
+/// write, never between its check and its commit.
+async fn locking_a_month_waits_for_a_write_in_progress(app: TestApp) {
+    let writing = entity::db::begin_write(&app.db).await.expect("begin");
+    entity::db::stamp(&writing).await.expect("stamp");
+    let db = app.db.clone();
+    let locking = tokio::spawn(async move {
+        api::service::verification::lock(
+            &db,
+            &api::access::Principal::Operator { district: None },
+            "3318",
+            "2026-10",
+        )
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !locking.is_finished(),
+        "the lock did not wait for the write"
+    );
+    writing.commit().await.expect("commit");
+    let l = locking.await.expect("joined").expect("locked");
+    assert_eq!(
+        (l.district_code.as_str(), l.month.as_str()),
+        ("3318", "2026-10")
+    );
+}
+
+/// Help recorded while a province officer's `lockMonth` is in progress for its month waits
+/// for the lock, then is refused: it is not written into a month locked under it.
+async fn help_recorded_while_its_month_is_being_locked_is_refused(app: TestApp) {
+    let ds = dataset(10, 67);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let http = app.http();
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let today = chrono::Local::now().date_naive();
+    let month = today.format("%Y-%m").to_string();
+    let entries = app.count("SELECT COUNT(*) FROM logbook_entries").await;
+
+    // the lock's transaction, from its counter lock to its commit
+    let locking = entity::db::begin_write(&app.db).await.expect("begin");
+    entity::stats_dirty::lock(&locking).await.expect("counter");
+    month_lock("3318", &month)
+        .insert(&locking)
+        .await
+        .expect("lock row");
+
+    let p = &ds.problems[0];
+    let help = json!({"i": {"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id,
+        "date": today.to_string(), "agency": "33-pho", "activity": "เยี่ยมระหว่างปิดเดือน", "status": "FOLLOWING_UP"}});
+    let recording = tokio::spawn(async move {
+        gql(
+            &http,
+            &district,
+            "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }",
+            help,
+        )
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !recording.is_finished(),
+        "the write did not wait for the lock"
+    );
+    locking.commit().await.expect("locked");
+    let v = recording.await.expect("joined");
+    assert_eq!(code(&v), "MONTH_LOCKED", "{v}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM logbook_entries").await,
+        entries
+    );
+}
+
 on_both_databases!(
     evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household,
     a_crash_between_objects_and_row_leaves_nothing_visible,
@@ -1041,6 +1253,9 @@ on_both_databases!(
     staff_find_households_and_the_map_shows_what_the_key_sees,
     the_households_sheet_may_keep_urgency_and_closure,
     control_characters_in_field_work_text_are_refused,
+    a_month_locked_while_a_file_is_checked_takes_none_of_its_entries,
+    locking_a_month_waits_for_a_write_in_progress,
+    help_recorded_while_its_month_is_being_locked_is_refused,
 );
 
 /// The same photo through an S3-compatible store (moto's server on this machine, a bucket

@@ -112,7 +112,31 @@ impl TestApp {
             batch: None,
             limits: importer::ReadLimits::default(),
         };
-        let report = importer::import_workbook(&self.db, name, bytes, &opts)
+        self.import_opts(name, bytes, &opts).await
+    }
+
+    /// Imports, telling `progress` of each stage (a test acts between the check and the
+    /// write).
+    pub async fn import_telling(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        progress: Progress,
+    ) -> ImportReport {
+        let opts = ImportOptions {
+            dry_run: false,
+            scope: None,
+            today: today(),
+            principal: Some("test".into()),
+            progress,
+            batch: None,
+            limits: importer::ReadLimits::default(),
+        };
+        self.import_opts(name, bytes, &opts).await
+    }
+
+    async fn import_opts(&self, name: &str, bytes: Vec<u8>, opts: &ImportOptions) -> ImportReport {
+        let report = importer::import_workbook(&self.db, name, bytes, opts)
             .await
             .expect("import ran");
         // as the command line and the import worker do: `stats` counts the villages again

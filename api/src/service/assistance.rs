@@ -183,7 +183,7 @@ pub async fn record(
         .one(&txn)
         .await?
         .unwrap_or_default();
-    super::verification::ensure_open(&txn, &district, date.date()).await?;
+    super::verification::ensure_open_in(&txn, &district, date.date()).await?;
 
     // the agency: an agency key is itself; others name a known agency of the province
     let agencies = AgencyIndex::load(&txn).await?;

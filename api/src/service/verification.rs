@@ -20,7 +20,21 @@ pub const MAX_VERIFY: usize = 500;
 /// Longest note on a returned entry, characters.
 pub const MAX_NOTE: usize = 1000;
 
-/// Refuses a write dated `date` in a district whose month is locked.
+/// Refuses a write dated `date` in a district whose month is locked, in the write's own
+/// transaction: first the change counter's lock, as [`lock`] takes it (on PostgreSQL;
+/// SQLite's writing transaction holds the one write lock), so a month locked concurrently
+/// is either seen here or waits until `txn` ends.
+pub async fn ensure_open_in(
+    txn: &sea_orm::DatabaseTransaction,
+    district: &str,
+    date: NaiveDate,
+) -> ApiResult<()> {
+    entity::stats_dirty::lock(txn).await?;
+    ensure_open(txn, district, date).await
+}
+
+/// Refuses a write dated `date` in a district whose month is locked (as stored now; a write
+/// in a transaction checks with [`ensure_open_in`]).
 pub async fn ensure_open(
     db: &impl ConnectionTrait,
     district: &str,
@@ -84,7 +98,7 @@ async fn set(
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
         let (e, district) = visible_entry(&txn, p, *id).await?;
-        ensure_open(&txn, &district, e.entry_date).await?;
+        ensure_open_in(&txn, &district, e.entry_date).await?;
         found.push(e);
     }
     let stamp = entity::db::stamp(&txn).await?;
@@ -188,6 +202,9 @@ pub async fn lock(
     let district = district_code(db, district).await?;
     p.may_lock(&district)?;
     let txn = super::begin_write(db).await?;
+    // the writes that check a month (the API's and an import's) hold this lock while they
+    // check and write: a lock commits before or after each of them, never in between
+    entity::stats_dirty::lock(&txn).await?;
     if let Some(l) = month_lock::Entity::find_by_id((district.clone(), month.clone()))
         .one(&txn)
         .await?

@@ -24,6 +24,15 @@ pub(super) enum House<'a> {
     Unknown,
 }
 
+/// The label of column `col` of sheet `kind` as the workbook's header gives it (the first
+/// alias when the sheet has no header).
+pub(crate) fn column_label(read: &ReadWorkbook, kind: SheetKind, col: usize) -> String {
+    read.header(kind).map_or_else(
+        || crate::header::columns(kind)[col].aliases[0].to_string(),
+        |h| h.label(kind, col).to_string(),
+    )
+}
+
 /// One sheet's check in progress: the rows it reads, the issues it writes (each naming its
 /// row, column and value) and the rows it rejects, counted once however many errors they
 /// have.
@@ -58,10 +67,12 @@ impl<'a> Checker<'a> {
     /// The label of column `col` as the workbook's header gives it (the first alias when
     /// the sheet has no header).
     pub(super) fn col(&self, col: usize) -> String {
-        self.read.header(self.kind).map_or_else(
-            || crate::header::columns(self.kind)[col].aliases[0].to_string(),
-            |h| h.label(self.kind, col).to_string(),
-        )
+        column_label(self.read, self.kind, col)
+    }
+
+    /// Adds an issue made elsewhere (one the importer also makes outside a sheet's check).
+    pub(super) fn add(&mut self, issue: Issue) {
+        self.issues.push(issue);
     }
 
     /// Counts `row` as rejected.

@@ -2,11 +2,11 @@
 //! cohort the one named, or the latest), its agency matched within the household's province
 //! (a warning when unknown, kept as text), one entry per problem, day, agency and activity.
 
-use super::check::{Checker, House, Rejected};
+use super::check::{Checker, House, Rejected, column_label};
 use super::{Context, ProblemIdent, Row, Seen, Validated};
 use crate::header::aa;
 use crate::reference::squash;
-use crate::report::IssueCode;
+use crate::report::{Issue, IssueCode, Severity};
 use crate::rows::{EntryIn, Parsed};
 use crate::workbook::SheetKind;
 use chrono::NaiveDate;
@@ -181,24 +181,14 @@ pub(super) fn check(
         // a month locked after its report takes no new or changed entry; one unchanged is fine
         if !ctx.stored.locks.is_empty()
             && let Some(d) = district
-            && let month = entity::month_lock::month_of(e.date)
-            && ctx.stored.locks.contains(&(d.clone(), month.clone()))
+            && ctx
+                .stored
+                .locks
+                .contains(&(d.clone(), entity::month_lock::month_of(e.date)))
             && crate::plan::entry_action(&model, &problem, ctx.stored)
                 != crate::plan::Action::Unchanged
         {
-            let shown_date = entity::types::ThaiDate::from_stored(e.date).to_thai();
-            ck.error(
-                    p.row,
-                    &ck.col(aa::DATE),
-                    Some(shown_date),
-                    IssueCode::MonthLocked,
-                    format!(
-                        "เดือน {month} ของอำเภอ {d} ปิดแล้วหลังส่งรายงาน จึงเพิ่มหรือแก้รายการในเดือนนี้ไม่ได้ ให้ขอศูนย์จังหวัดเปิดเดือนนี้ หรือบันทึกเป็นรายการในเดือนที่ยังเปิด"
-                    ),
-                    format!(
-                        "Month {month} of district {d} is locked after its report: entries dated in it cannot be added or changed; ask the province centre to unlock it, or record the help in an open month"
-                    ),
-                );
+            ck.add(month_locked(ck.read, p.row, e.date, &d));
             ck.reject(p.row);
             continue;
         }
@@ -208,6 +198,32 @@ pub(super) fn check(
             link: problem,
         });
     }
+}
+
+/// The error for an entry row dated in a month its district has locked: found while
+/// checking, or in the write's own transaction for a month locked since
+/// ([`crate::write::WriteError::MonthLocked`]).
+pub(crate) fn month_locked(
+    read: &crate::ReadWorkbook,
+    row: u32,
+    date: NaiveDate,
+    district: &str,
+) -> Issue {
+    let month = entity::month_lock::month_of(date);
+    Issue::new(
+        Severity::Error,
+        Some(SheetKind::Assistance),
+        Some(row),
+        IssueCode::MonthLocked,
+        format!(
+            "เดือน {month} ของอำเภอ {district} ปิดแล้วหลังส่งรายงาน จึงเพิ่มหรือแก้รายการในเดือนนี้ไม่ได้ ให้ขอศูนย์จังหวัดเปิดเดือนนี้ หรือบันทึกเป็นรายการในเดือนที่ยังเปิด"
+        ),
+        format!(
+            "Month {month} of district {district} is locked after its report: entries dated in it cannot be added or changed; ask the province centre to unlock it, or record the help in an open month"
+        ),
+    )
+    .column(column_label(read, SheetKind::Assistance, aa::DATE))
+    .value(Some(entity::types::ThaiDate::from_stored(date).to_thai()))
 }
 
 /// The problem a logbook entry is on (the latest cohort when the row names none), or the

@@ -8,6 +8,7 @@
 mod analyses;
 mod check;
 mod entries;
+pub(crate) use entries::month_locked;
 mod funds;
 mod households;
 mod members;
