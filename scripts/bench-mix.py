@@ -3,7 +3,7 @@
 
 Imports the province workbook (22,387 households, scripts/bench-import.py's) into a fresh
 PostgreSQL database, serves it with `logbook serve` (and, with --baseline, an older binary
-beside it on the same database), and loads each server with wrk for --seconds (60) with the
+beside it, on a database of its own that it imported the same workbook into), and loads each server with wrk for --seconds (60) with the
 five questions in turn on every connection, as a health agency (33-pho) asks them:
 
   (a) one district's households with a health problem, first 50, members, problems, logbook
@@ -131,39 +131,44 @@ def main():
     ensure_wrk()
     logbook = build_logbook()
     xlsx = province_workbook(logbook)
-    url = fresh_pg(args.pg, "logbook_mix_bench")
-    env = dict(os.environ, DATABASE_URL=url)
-    subprocess.run([logbook, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([logbook, "import", "--json", xlsx], env=env, check=True, stdout=subprocess.DEVNULL)
-    key = lambda *a: subprocess.run([logbook, "key", "create", *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
-    token = key("--agency", "33-pho") if args.key == "agency" else key("--admin")
-
     binaries = {"logbook": logbook}
     if args.baseline:
         binaries["baseline"] = args.baseline
+    # each binary imports the workbook into its own database on the same server (a binary
+    # refuses a database migrated past its own schema)
+    envs, tokens = {}, {}
+    for name, binary in binaries.items():
+        env = dict(os.environ, DATABASE_URL=fresh_pg(args.pg, f"logbook_mix_bench_{name}"))
+        subprocess.run([binary, "areas", "import", "--builtin"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "import", "--json", xlsx], env=env, check=True, stdout=subprocess.DEVNULL)
+        key = lambda *a: subprocess.run([binary, "key", "create", *a], env=env, check=True, capture_output=True,
+                                        text=True).stdout.strip()
+        envs[name] = env
+        tokens[name] = key("--agency", "33-pho") if args.key == "agency" else key("--admin")
+
     servers, endpoints = {}, {}
     try:
         for port, (name, binary) in enumerate(binaries.items(), start=18201):
             servers[name] = subprocess.Popen([binary, "serve", "--bind", f"127.0.0.1:{port}", "--cost-budget-per-minute", "0"],
-                                             env=env, stderr=subprocess.DEVNULL)
+                                             env=envs[name], stderr=subprocess.DEVNULL)
             endpoints[name] = f"http://127.0.0.1:{port}/graphql"
             wait_up(endpoints[name].replace("/graphql", "/readyz"))
         first = post(endpoints["logbook"], {"query": f'{{ households(first: 1, filter: {{districtCode: "{DISTRICT}", '
-                                                     'problem: {dimension: HEALTH}}) { nodes { houseCode } } }'}, token)
+                                                     'problem: {dimension: HEALTH}}) { nodes { houseCode } } }'}, tokens["logbook"])
         questions = {"a": A, "b": B, "c": c_of(first["households"]["nodes"][0]["houseCode"]), "w": W, "f": F}
         for name, e in endpoints.items():
-            answers = {q: post(e, body, token) for q, body in questions.items()}
+            answers = {q: post(e, body, tokens[name]) for q, body in questions.items()}
             print(f"{name}: (a) {answers['a']['households']['totalCount']} households, (b) {len(answers['b']['stats'])} rows, "
                   f"(w) {len(answers['w']['worklist']['nodes'])} items, (f) {len(answers['f']['changes']['edges'])} events",
                   flush=True)
         # warm-up, then the mix, servers alternating
         for name, e in endpoints.items():
-            mix(e, list(questions.values()), token, args.conns, 3)
+            mix(e, list(questions.values()), tokens[name], args.conns, 3)
         rows = []
         for name in list(endpoints) + list(reversed(endpoints)) if len(endpoints) > 1 else list(endpoints):
             sampler = Sampler(servers[name].pid)
             sampler.start()
-            r = mix(endpoints[name], list(questions.values()), token, args.conns, args.seconds)
+            r = mix(endpoints[name], list(questions.values()), tokens[name], args.conns, args.seconds)
             sampler.stop.set()
             sampler.join()
             s = sampler.samples
@@ -174,7 +179,7 @@ def main():
         alone = []
         for q, body in questions.items():
             for name, e in endpoints.items():
-                alone.append((q, name, wrk(e, body, token, args.conns, args.alone)))
+                alone.append((q, name, wrk(e, body, tokens[name], args.conns, args.alone)))
                 print(alone[-1], flush=True)
     finally:
         for p in servers.values():

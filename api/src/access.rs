@@ -305,10 +305,9 @@ impl Principal {
     pub fn problems(&self) -> Condition {
         match self.reach() {
             Reach::All => Condition::all(),
-            Reach::Province(p) => Condition::all().add(
-                problem::Column::HouseCode
-                    .in_subquery(houses_where(household::Column::ProvinceCode, p)),
-            ),
+            // the problem row keeps its household's province (the importer writes it with
+            // the household): no semi-join to every household of the province
+            Reach::Province(p) => Condition::all().add(problem::Column::ProvinceCode.eq(p)),
             Reach::District(d) => Condition::all().add(
                 problem::Column::HouseCode
                     .in_subquery(houses_where(household::Column::DistrictCode, d)),
@@ -317,11 +316,8 @@ impl Principal {
                 province,
                 dimensions,
             } => Condition::all()
-                .add(problem::Column::IndicatorCode.is_in(indicator_codes(dimensions)))
-                .add(
-                    problem::Column::HouseCode
-                        .in_subquery(houses_where(household::Column::ProvinceCode, province)),
-                ),
+                .add(problem::Column::ProvinceCode.eq(province))
+                .add(problem::Column::IndicatorCode.is_in(indicator_codes(dimensions))),
         }
     }
 

@@ -439,6 +439,7 @@ async fn write_in_span(
     done += (new.len() + changed.len()) as u64;
     tx.write_rows(&table, &new, hh_vals, false).await?;
     tx.write_rows(&table, &changed, hh_vals, true).await?;
+    move_problems(&mut tx, &changed).await?;
     lap("households");
 
     // urgency and closure, where the sheet keeps them (only those that changed)
@@ -525,14 +526,25 @@ async fn write_in_span(
     }
 
     // problems: `status` and `next_visit_on` are set on insert only (an update never
-    // touches what is derived from the logbook), and so is when it was first recorded
+    // touches what is derived from the logbook), and so is when it was first recorded; the
+    // province is the household's (kept by `move_problems` when a household's changes)
     let table = Table::of::<problem::Entity>(
         &["house_code", "indicator_code", "person_key", "cohort_id"],
-        &["status", "next_visit_on", "created_at"],
+        &["status", "next_visit_on", "created_at", "province_code"],
     );
+    let provinces = provinces_of(v, stored);
     let cols = written_columns::<problem::Entity>();
     let p_vals = |p: &Row<problem::ActiveModel, ProblemIdent>| {
         let cohort = cohort_id(&p.link.cohort)?;
+        let province = provinces
+            .get(p.link.house_code.as_str())
+            .copied()
+            .ok_or_else(|| {
+                DbErr::Custom(format!(
+                    "the household of problems row {} is unknown",
+                    p.row
+                ))
+            })?;
         values(
             &p.model,
             &cols,
@@ -549,6 +561,7 @@ async fn write_in_span(
                     latest.get(&p.link).and_then(rules::Latest::next_visit_on),
                 )),
                 problem::Column::CreatedAt => Some(Value::from(stamp.at)),
+                problem::Column::ProvinceCode => Some(text(province)),
                 _ => None,
             },
         )
@@ -735,6 +748,48 @@ async fn write_in_span(
 ///
 /// The house codes of every row this import inserts or changes, and the households members
 /// it moves belonged to: what `stats` counts changes in their villages only.
+/// The province of each household a problem row may name: the workbook's row, else the
+/// stored household (validation refused a problem of any other).
+fn provinces_of<'a>(v: &'a Validated, stored: &'a Stored) -> HashMap<&'a str, &'a str> {
+    let mut out: HashMap<&str, &str> = stored
+        .households
+        .iter()
+        .map(|(code, h)| (code.as_str(), h.province_code.as_str()))
+        .collect();
+    for h in &v.households {
+        if let (Some(code), Some(province)) = (
+            h.model.house_code.try_as_ref(),
+            h.model.province_code.try_as_ref(),
+        ) {
+            out.insert(code.as_str(), province.as_str());
+        }
+    }
+    out
+}
+
+/// Gives the problems of these changed households their household's province where it is
+/// no longer theirs (a household the workbook moved; its problems need not be on the sheet).
+async fn move_problems(
+    tx: &mut WriteTx,
+    changed: &[&Row<household::ActiveModel, Cohort>],
+) -> Result<(), DbErr> {
+    let houses: Vec<Value> = changed
+        .iter()
+        .filter_map(|h| h.model.house_code.try_as_ref())
+        .map(|c| text(c.as_str()))
+        .collect();
+    let theirs =
+        "(SELECT h.province_code FROM households h WHERE h.house_code = problems.house_code)";
+    for chunk in houses.chunks(IN_CHUNK) {
+        let sql = format!(
+            "UPDATE problems SET province_code = {theirs} WHERE house_code IN ({}) AND province_code <> {theirs}",
+            tx.marks(chunk.len())
+        );
+        tx.execute(&sql, chunk).await?;
+    }
+    Ok(())
+}
+
 fn touched_houses(v: &Validated, plan: &Plan, stored: &Stored) -> Vec<String> {
     let changed = |a: &Action| !matches!(a, Action::Unchanged);
     let mut houses: Vec<String> = Vec::new();
@@ -911,6 +966,7 @@ mod tests {
         problem::ActiveModel {
             id: NotSet,
             house_code: Set(HouseCode::parse_str("33181183687").unwrap()),
+            province_code: NotSet,
             indicator_code: Set(4),
             citizen_id: Set(None),
             person_key: Set(String::new()),
@@ -944,6 +1000,7 @@ mod tests {
             problem::Column::Status => Some(ProblemStatus::NotStarted.into()),
             problem::Column::NextVisitOn => Some(Value::ChronoDate(None)),
             problem::Column::CreatedAt => Some(Value::from(at.stamp.at)),
+            problem::Column::ProvinceCode => Some(Value::from("33")),
             _ => None,
         })
         .expect("every column has a value");
@@ -953,6 +1010,7 @@ mod tests {
         };
         assert_eq!(get("house_code"), Value::from("33181183687"));
         assert_eq!(get("cohort_id"), Value::from(3));
+        assert_eq!(get("province_code"), Value::from("33"));
         assert_eq!(get("status"), Value::from("not_started"));
         assert_eq!(get("batch_id"), Value::from(9));
         assert_eq!(get("source_sheet"), Value::from("problems"));
@@ -974,8 +1032,10 @@ mod tests {
             },
         };
         // the cohort is not filled: a new column `validate` forgot behaves the same
-        let e = values(&problem(), &cols, Some(at), |c| {
-            matches!(c, problem::Column::Status).then(|| Value::from("not_started"))
+        let e = values(&problem(), &cols, Some(at), |c| match c {
+            problem::Column::Status => Some(Value::from("not_started")),
+            problem::Column::ProvinceCode => Some(Value::from("33")),
+            _ => None,
         })
         .unwrap_err();
         assert!(e.to_string().contains("problems.cohort_id"), "{e}");

@@ -16,6 +16,7 @@ mod m20261206_000011_follow_up;
 mod m20261207_000012_field_work;
 mod m20261208_000013_programme;
 mod m20261209_000014_stats_cells;
+mod m20261210_000015_problem_province;
 
 /// Adds columns to `table`, one statement each (SQLite alters one column per statement).
 async fn add_columns(
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_field_work::Migration),
             Box::new(m20261208_000013_programme::Migration),
             Box::new(m20261209_000014_stats_cells::Migration),
+            Box::new(m20261210_000015_problem_province::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ use api::service::keys::KeyScope;
 use entity::catalog::indicator;
 use entity::types::Dimension;
 use importer::generate::Dataset;
+use importer::workbook::SheetKind;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -1649,7 +1650,97 @@ async fn me_names_the_area_of_the_key(app: TestApp) {
     }
 }
 
+/// A household a workbook moves to another province takes its problems along, those on the
+/// problems sheet and those that are not: the province's agencies stop seeing them, and every
+/// problem keeps its household's province.
+async fn a_household_moved_to_another_province_takes_its_problems_along(app: TestApp) {
+    app.load_areas_csv(
+        "level,code,parent_code,name_th,name_en\nprovince,67,,เพชรบูรณ์,Phetchabun\ndistrict,6701,67,เมืองเพชรบูรณ์,Mueang Phetchabun\nsubdistrict,670101,6701,ในเมือง,Nai Mueang\n",
+    )
+    .await;
+    let ds = dataset(12, 71);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let problems = app.count("SELECT COUNT(*) FROM problems").await;
+    assert!(problems > 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM problems WHERE province_code = '33'")
+            .await,
+        problems
+    );
+    let worklist =
+        "{ worklist(first: 100) { nodes { problem { houseCode } } pageInfo { hasNextPage } } }";
+    let http = app.http();
+    let pho = app.key(KeyScope::Agency("33-pho".into())).await;
+    let houses_on_worklist = |v: Value| -> BTreeSet<String> {
+        assert_eq!(
+            v["data"]["worklist"]["pageInfo"]["hasNextPage"], false,
+            "{v}"
+        );
+        v["data"]["worklist"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|n| {
+                n["problem"]["houseCode"]
+                    .as_str()
+                    .expect("house")
+                    .to_string()
+            })
+            .collect()
+    };
+    let before = houses_on_worklist(crate::helpers::gql(&http, &pho, worklist, json!({})).await);
+    // a household on the health agency's worklist
+    let moved = before.iter().next().expect("open health work").clone();
+    let row = ds
+        .households
+        .iter()
+        .position(|h| h.house_code == moved)
+        .expect("its row");
+
+    // the same workbook, that household now in Phetchabun
+    let mut changed = ds.clone();
+    for (col, text) in [
+        ("province", "เพชรบูรณ์"),
+        ("district", "เมืองเพชรบูรณ์"),
+        ("subdistrict", "ในเมือง"),
+    ] {
+        changed
+            .overrides
+            .insert((SheetKind::Households, row, col), text.into());
+    }
+    let r = app
+        .import("moved.xlsx", render(&changed, false, false).bytes)
+        .await;
+    assert_eq!(r.status.as_str(), "imported", "{:?}", r.errors);
+    assert_eq!(r.sheets[&SheetKind::Households].updated, 1);
+    assert_eq!(
+        r.sheets[&SheetKind::Problems].updated,
+        0,
+        "its problems' rows are as they were"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM problems WHERE house_code = '{moved}' AND province_code = '67'"
+        ))
+        .await,
+        ds.problems.iter().filter(|p| p.house_code == moved).count() as i64
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM problems WHERE province_code <> \
+             (SELECT h.province_code FROM households h WHERE h.house_code = problems.house_code)"
+        )
+        .await,
+        0
+    );
+    let after = houses_on_worklist(crate::helpers::gql(&http, &pho, worklist, json!({})).await);
+    assert!(!after.contains(&moved), "{after:?}");
+    assert_eq!(after.len(), before.len() - 1);
+}
+
 on_both_databases!(
+    a_household_moved_to_another_province_takes_its_problems_along,
     me_names_the_area_of_the_key,
     the_standard_introspection_query_runs_under_the_default_limits,
     resolvers_run_without_http_on_a_request_built_by_graphql_request,

@@ -1,6 +1,6 @@
 //! Problems: one failed indicator of a household, or of one person in it, in a cohort.
 
-use crate::types::{CitizenId, HouseCode, ProblemStatus};
+use crate::types::{AreaCode, CitizenId, HouseCode, ProblemStatus};
 use sea_orm::entity::prelude::*;
 
 /// A problem.
@@ -12,6 +12,9 @@ pub struct Model {
     pub id: i32,
     /// Household.
     pub house_code: HouseCode,
+    /// The household's province, kept with it by the importer: a province's or an agency's
+    /// rule is a condition on the problem row.
+    pub province_code: AreaCode,
     /// Indicator 1–17.
     pub indicator_code: i32,
     /// The person, for person indicators.

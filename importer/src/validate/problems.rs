@@ -81,6 +81,8 @@ pub(super) fn check(
                 model: problem::ActiveModel {
                     id: NotSet,
                     house_code: Set(pr.house_code),
+                    // the household's: written with it, never compared
+                    province_code: NotSet,
                     indicator_code: Set(ind),
                     citizen_id: Set(pr.citizen_id),
                     person_key: Set(person.clone()),
