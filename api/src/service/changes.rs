@@ -336,17 +336,23 @@ fn upsert(
     }
 }
 
-/// The records of `E` the key may see after `after`, in feed order, at most `limit`, as
-/// upsert events.
+/// The records of `E` the key may see after `after` (and, when given, with a change number
+/// below `before`), in feed order, at most `limit`, as upsert events.
 async fn changed<E: Tracked>(
     db: &impl ConnectionTrait,
     p: &Principal,
     after: Option<&Position>,
+    before: Option<i64>,
     limit: u64,
 ) -> ApiResult<Vec<Change>> {
-    let rows = E::find()
-        .filter(E::rule(p))
-        .filter(after_records(E::seq(), E::key(), E::KIND, after))
+    let mut q =
+        E::find()
+            .filter(E::rule(p))
+            .filter(after_records(E::seq(), E::key(), E::KIND, after));
+    if let Some(b) = before {
+        q = q.filter(E::seq().lt(b));
+    }
+    let rows = q
         .order_by_asc(E::seq())
         .order_by_asc(E::key())
         .limit(limit)
@@ -373,8 +379,16 @@ pub async fn page(
     let wanted = |e: Entity| entities.is_empty() || entities.contains(&e);
     let limit = first + 1;
     let mut events: Vec<Change> = Vec::new();
+    // kinds in rank order: once `limit` events are in hand, a later kind's record at the
+    // change number of the `limit`-th or after comes after it in the feed (same change, higher
+    // rank), so only its records of earlier changes are read (a page inside one import's
+    // change is its first kind's alone: one statement of rows, the others find nothing)
     for entity in Entity::ALL.into_iter().filter(|e| wanted(*e)) {
-        events.extend(for_kind!(entity, E => changed::<E>(db, p, after, limit).await?));
+        let before = (events.len() as u64 >= limit).then(|| {
+            events.sort_by(|a, b| a.position.cmp(&b.position));
+            events[limit as usize - 1].position.seq
+        });
+        events.extend(for_kind!(entity, E => changed::<E>(db, p, after, before, limit).await?));
     }
     if let Principal::Agency { agency_id, .. } = p {
         use visibility_change::Column as V;
