@@ -33,8 +33,9 @@ pub async fn ensure_open_in(
     ensure_open(txn, district, date).await
 }
 
-/// Refuses a write dated `date` in a district whose month is locked (as stored now; a write
-/// in a transaction checks with [`ensure_open_in`]).
+/// Refuses a write dated `date` in a district whose month is locked, as stored now. A write
+/// in a transaction checks with [`ensure_open_in`], or takes the counter's lock once itself
+/// before checking several entries with this.
 pub async fn ensure_open(
     db: &impl ConnectionTrait,
     district: &str,
@@ -95,10 +96,12 @@ async fn set(
 ) -> ApiResult<Vec<logbook_entry::Model>> {
     p.may_verify()?;
     let txn = super::begin_write(db).await?;
+    // the counter's lock once for every entry's month check ([`ensure_open_in`])
+    entity::stats_dirty::lock(&txn).await?;
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
         let (e, district) = visible_entry(&txn, p, *id).await?;
-        ensure_open_in(&txn, &district, e.entry_date).await?;
+        ensure_open(&txn, &district, e.entry_date).await?;
         found.push(e);
     }
     let stamp = entity::db::stamp(&txn).await?;
