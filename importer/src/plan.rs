@@ -239,9 +239,41 @@ fn plan_entries(v: &Validated, stored: &Stored) -> Vec<Action> {
         .collect()
 }
 
+/// A household's (district, province) codes.
+pub type HouseArea<'a> = (&'a str, &'a str);
+
+/// The district and province of every household a row may name, by house code: the
+/// workbook's households row, else the stored household (validation refused a row naming
+/// any other).
+pub fn household_areas<'a>(
+    v: &'a Validated,
+    stored: &'a Stored,
+) -> HashMap<&'a str, HouseArea<'a>> {
+    let mut out: HashMap<&str, HouseArea<'_>> = stored
+        .households
+        .iter()
+        .map(|(code, h)| {
+            (
+                code.as_str(),
+                (h.district_code.as_str(), h.province_code.as_str()),
+            )
+        })
+        .collect();
+    for h in &v.households {
+        if let (Some(code), Some(district), Some(province)) = (
+            h.model.house_code.try_as_ref(),
+            h.model.district_code.try_as_ref(),
+            h.model.province_code.try_as_ref(),
+        ) {
+            out.insert(code.as_str(), (district.as_str(), province.as_str()));
+        }
+    }
+    out
+}
+
 /// The entry rows this plan adds or changes that are dated in one of `locks`' months of
-/// their household's district: indexes into `v.entries`, each with that district. An entry's
-/// household is the workbook's row for it, else the stored one.
+/// their household's district ([`household_areas`]): indexes into `v.entries`, each with
+/// that district.
 pub fn entries_locked(
     v: &Validated,
     plan: &Plan,
@@ -251,28 +283,14 @@ pub fn entries_locked(
     if locks.is_empty() {
         return Vec::new();
     }
-    let districts: HashMap<&str, &str> = v
-        .households
-        .iter()
-        .filter_map(|h| {
-            let house = h.model.house_code.try_as_ref()?;
-            let district = h.model.district_code.try_as_ref()?;
-            Some((house.as_str(), district.as_str()))
-        })
-        .collect();
+    let areas = household_areas(v, stored);
     v.entries
         .iter()
         .zip(&plan.entries)
         .enumerate()
         .filter(|(_, (_, a))| **a != Action::Unchanged)
         .filter_map(|(i, (e, _))| {
-            let house = e.link.house_code.as_str();
-            let district = districts.get(house).copied().or_else(|| {
-                stored
-                    .households
-                    .get(house)
-                    .map(|h| h.district_code.as_str())
-            })?;
+            let (district, _) = *areas.get(e.link.house_code.as_str())?;
             let date = *e.model.entry_date.try_as_ref()?;
             locks
                 .contains(&(district.to_string(), entity::month_lock::month_of(date)))

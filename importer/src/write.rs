@@ -532,11 +532,11 @@ async fn write_in_span(
         &["house_code", "indicator_code", "person_key", "cohort_id"],
         &["status", "next_visit_on", "created_at", "province_code"],
     );
-    let provinces = provinces_of(v, stored);
+    let areas = crate::plan::household_areas(v, stored);
     let cols = written_columns::<problem::Entity>();
     let p_vals = |p: &Row<problem::ActiveModel, ProblemIdent>| {
         let cohort = cohort_id(&p.link.cohort)?;
-        let province = provinces
+        let (_, province) = areas
             .get(p.link.house_code.as_str())
             .copied()
             .ok_or_else(|| {
@@ -743,30 +743,6 @@ async fn write_in_span(
     Ok(batch)
 }
 
-/// Writes the funds sheet's new movements: grants and loans first, then the repayments and
-/// write-offs, whose loans written here are found by this batch, fund, household and day.
-///
-/// The house codes of every row this import inserts or changes, and the households members
-/// it moves belonged to: what `stats` counts changes in their villages only.
-/// The province of each household a problem row may name: the workbook's row, else the
-/// stored household (validation refused a problem of any other).
-fn provinces_of<'a>(v: &'a Validated, stored: &'a Stored) -> HashMap<&'a str, &'a str> {
-    let mut out: HashMap<&str, &str> = stored
-        .households
-        .iter()
-        .map(|(code, h)| (code.as_str(), h.province_code.as_str()))
-        .collect();
-    for h in &v.households {
-        if let (Some(code), Some(province)) = (
-            h.model.house_code.try_as_ref(),
-            h.model.province_code.try_as_ref(),
-        ) {
-            out.insert(code.as_str(), province.as_str());
-        }
-    }
-    out
-}
-
 /// Gives the problems of these changed households their household's province where it is
 /// no longer theirs (a household the workbook moved; its problems need not be on the sheet).
 async fn move_problems(
@@ -790,6 +766,8 @@ async fn move_problems(
     Ok(())
 }
 
+/// The house codes of every row this import inserts or changes, and the households members
+/// it moves belonged to: what `stats` counts changes in their villages only.
 fn touched_houses(v: &Validated, plan: &Plan, stored: &Stored) -> Vec<String> {
     let changed = |a: &Action| !matches!(a, Action::Unchanged);
     let mut houses: Vec<String> = Vec::new();
@@ -842,6 +820,9 @@ async fn mark_villages(tx: &mut WriteTx, houses: &[String]) -> Result<(), DbErr>
     Ok(())
 }
 
+/// Writes the funds sheet's new movements: grants and loans first, then the repayments and
+/// write-offs, whose loans written here are found by this batch, fund, household and day.
+///
 /// The funds are locked first (PostgreSQL; SQLite's write transaction is the lock) and their
 /// movements read again: money spent by the API since the file was checked refuses the
 /// import (nothing is written) rather than leaving a fund below zero or a loan over-repaid.
