@@ -10,8 +10,10 @@ use crate::on_both_databases;
 use api::access::Principal;
 use api::service::follow_up::OverdueRule;
 use api::service::keys::KeyScope;
-use api::service::stats::{Key, Row, grouped, grouped_from_cells};
-use entity::types::Dimension;
+use api::service::stats::{
+    KeptCount, Key, Row, grouped, grouped_from_cells, households_from_cells,
+};
+use entity::types::{AreaCode, Classification, Dimension, ProblemStatus};
 use sea_orm::{Condition, ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
@@ -98,12 +100,103 @@ async fn cells_agree(app: &TestApp, when: &str) {
         );
     }
     assert!(answered > 30, "{answered}");
+    kept_counts_agree(app, when).await;
     // the whole tables have something to count: the comparison is not of empty sets
     let all = whole(app, &Principal::Operator { district: None }, &[]).await;
     assert!(
         all[0].problems > 0 && all[0].logbook_entries > 0 && all[0].people > 0,
         "{all:?}"
     );
+}
+
+/// Household counts the cells keep (areas of every level, a classification, a dimension or
+/// none, a status or none), read from the cells, against the same count over the whole
+/// tables under the key's access condition.
+async fn kept_counts_agree(app: &TestApp, when: &str) {
+    let first = |col: &'static str| async move {
+        let v: String = app
+            .db
+            .query_one_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                format!("SELECT {col} FROM households ORDER BY house_code LIMIT 1"),
+            ))
+            .await
+            .expect("read")
+            .expect("a household")
+            .try_get_by_index(0)
+            .expect("its area");
+        AreaCode::parse_str(&v).expect("an area code")
+    };
+    let (village, subdistrict) = (first("village_code").await, first("subdistrict_code").await);
+    let area = |c: &str| AreaCode::parse_str(c).expect("an area code");
+    let ask = |areas: Vec<AreaCode>, classification, dimension, status| KeptCount {
+        areas,
+        classification,
+        dimension,
+        status,
+    };
+    let asks = [
+        ask(vec![], None, None, None),
+        ask(vec![area("3318")], None, Some(Dimension::Health), None),
+        ask(
+            vec![area("33"), area("3318")],
+            None,
+            Some(Dimension::Health),
+            Some(ProblemStatus::NotStarted),
+        ),
+        ask(vec![area("3301")], None, Some(Dimension::Health), None),
+        ask(
+            vec![area("33")],
+            Some(Classification::Developable),
+            Some(Dimension::Education),
+            None,
+        ),
+        ask(vec![subdistrict], None, Some(Dimension::Income), None),
+        ask(
+            vec![village],
+            Some(Classification::Welfare),
+            None,
+            Some(ProblemStatus::Solved),
+        ),
+        ask(
+            vec![area("3318")],
+            None,
+            None,
+            Some(ProblemStatus::FollowingUp),
+        ),
+    ];
+    let mut nonzero = 0;
+    for p in principals() {
+        for a in &asks {
+            let cells = households_from_cells(&app.db, &p, a)
+                .await
+                .expect("cells read");
+            let agency = matches!(p, Principal::Agency { .. });
+            if agency && a.dimension.is_none() {
+                assert!(cells.is_none(), "{when}: {p:?} {a:?} from cells");
+                continue;
+            }
+            let cells = cells.unwrap_or_else(|| panic!("{when}: {p:?} {a:?} not answered"));
+            let mut c = p.households_having(api::service::problems::matching(
+                a.dimension,
+                None,
+                a.status.map(|s| s.key()),
+                None,
+            ));
+            for code in &a.areas {
+                c = c.add(api::service::households::in_area(code));
+            }
+            if let Some(cl) = a.classification {
+                c = c.add(api::service::households::classified(cl.key()));
+            }
+            let tables = api::service::households::count(&app.db, c)
+                .await
+                .expect("count");
+            assert_eq!(cells, tables, "{when}: {p:?} {a:?}");
+            nonzero += usize::from(tables > 0);
+        }
+    }
+    assert!(nonzero > 15, "{when}: {nonzero} counts above 0");
 }
 
 /// The village code of a stored household.
@@ -136,6 +229,37 @@ async fn graphql_agrees(http: &axum::Router, key: &str, when: &str) {
     assert_eq!(cells["data"], tables["data"], "{when}");
 }
 
+/// `households { totalCount }` for filters the cells keep (read from them) equals the same
+/// filter inside an `and` (which the cells do not answer) and the households listed, for a
+/// key.
+async fn total_counts_agree(http: &axum::Router, key: &str, when: &str) {
+    let q = "query($f: HouseholdFilter) { households(first: 100, filter: $f) { totalCount nodes { houseCode } } }";
+    let mut nonzero = 0;
+    for f in [
+        json!({"districtCode": "3318", "problem": {"dimension": "HEALTH"}}),
+        json!({"provinceCode": "33", "problem": {"dimension": "INCOME", "status": "NOT_STARTED"}}),
+        json!({"classification": "DEVELOPABLE", "problem": {"dimension": "LIVING"}}),
+        json!({"districtCode": "3301", "problem": {"dimension": "HEALTH"}}),
+        json!({"districtCode": "3318", "problem": {}}),
+    ] {
+        let kept = gql(http, key, q, json!({"f": f})).await;
+        let wrapped = gql(http, key, q, json!({"f": {"and": [f]}})).await;
+        assert!(kept["errors"].is_null(), "{kept}");
+        let total = kept["data"]["households"]["totalCount"]
+            .as_u64()
+            .expect("a count");
+        let listed = kept["data"]["households"]["nodes"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert!(listed < 100, "one page holds them all");
+        assert_eq!(total, listed as u64, "{when}: {f}");
+        assert_eq!(kept["data"], wrapped["data"], "{when}: {f}");
+        nonzero += usize::from(total > 0);
+    }
+    // a health agency sees the health counts only
+    assert!(nonzero >= 2, "{when}: {nonzero} counts above 0");
+}
+
 async fn stats_cells_equal_a_count_from_the_whole_tables_after_every_write(app: TestApp) {
     let ds = dataset(60, 14);
     let r = app
@@ -152,6 +276,7 @@ async fn stats_cells_equal_a_count_from_the_whole_tables_after_every_write(app: 
     let health = app.key(KeyScope::Agency("33-pho".into())).await;
     for k in [&admin, &district, &health] {
         graphql_agrees(&http, k, "after the import").await;
+        total_counts_agree(&http, k, "after the import").await;
     }
 
     // help recorded: a problem solved
@@ -293,6 +418,7 @@ async fn stats_cells_equal_a_count_from_the_whole_tables_after_every_write(app: 
     cells_agree(&app, "after the re-import that moved things").await;
     for k in [&admin, &district, &health] {
         graphql_agrees(&http, k, "after the re-import").await;
+        total_counts_agree(&http, k, "after the re-import").await;
     }
 
     // an agency's dimensions change: its key counts the new ones at once
@@ -305,6 +431,7 @@ async fn stats_cells_equal_a_count_from_the_whole_tables_after_every_write(app: 
     .await;
     assert!(v["errors"].is_null(), "{v}");
     graphql_agrees(&http, &health, "after assignDimension").await;
+    total_counts_agree(&http, &health, "after assignDimension").await;
     let q = "{ stats(groupBy: [DIMENSION]) { dimension } }";
     let v = gql(&http, &health, q, json!({})).await;
     let dims: Vec<&str> = v["data"]["stats"]
@@ -340,6 +467,21 @@ async fn stats_cells_equal_a_count_from_the_whole_tables_after_every_write(app: 
             .is_some()
     );
     graphql_agrees(&http, &admin, "with a village waiting").await;
+    total_counts_agree(&http, &admin, "with a village waiting").await;
+    let in_district = |d: &str| KeptCount {
+        areas: vec![AreaCode::parse_str(d).expect("a district")],
+        dimension: Some(Dimension::Health),
+        ..KeptCount::default()
+    };
+    let (waiting, not_waiting) = (
+        households_from_cells(&app.db, &national, &in_district("3318")).await,
+        households_from_cells(&app.db, &national, &in_district("3301")).await,
+    );
+    assert!(
+        waiting.expect("read").is_none(),
+        "a waiting village's district"
+    );
+    assert!(not_waiting.expect("read").is_some(), "another district");
     let counted = api::service::stats::count_waiting(&app.db)
         .await
         .expect("count");

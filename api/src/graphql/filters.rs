@@ -106,6 +106,58 @@ pub(crate) fn visible_households(
     Ok(seen.add(household_condition_but_problem(f, p)?))
 }
 
+/// The count of `f`'s households when the `stats` cells keep it: areas, a classification
+/// and a problem of a dimension (and a status), and nothing else. Called after
+/// [`visible_households`] has checked `f`.
+pub(crate) fn kept_count(
+    f: &HouseholdFilter,
+) -> Result<Option<service::stats::KeptCount>, ApiError> {
+    let HouseholdFilter {
+        and: None,
+        or: None,
+        not: None,
+        cohort: None,
+        member: None,
+        problem: Some(pf),
+        province_code,
+        district_code,
+        subdistrict_code,
+        village_code,
+        classification,
+    } = f
+    else {
+        return Ok(None);
+    };
+    let ProblemFilter {
+        and: None,
+        or: None,
+        not: None,
+        province_code: None,
+        district_code: None,
+        subdistrict_code: None,
+        village_code: None,
+        classification: None,
+        indicator: None,
+        cohort: None,
+        dimension,
+        status,
+    } = pf
+    else {
+        return Ok(None);
+    };
+    Ok(Some(service::stats::KeptCount {
+        areas: area_codes([
+            ("provinceCode", province_code),
+            ("districtCode", district_code),
+            ("subdistrictCode", subdistrict_code),
+            ("villageCode", village_code),
+        ])?,
+        classification: *classification,
+        dimension: *dimension,
+        status: *status,
+    }))
+}
+
 /// Households matching `f`, among the problems `p` may see.
 fn household_condition(f: &HouseholdFilter, p: &Principal) -> Result<Condition, ApiError> {
     let mut c = household_condition_but_problem(f, p)?;

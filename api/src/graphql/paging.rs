@@ -157,13 +157,23 @@ pub struct HouseholdOrder {
 /// Extra fields of a household connection.
 pub struct HouseholdTotals {
     pub(crate) condition: Condition,
+    /// The same count as the `stats` cells keep it, when they do.
+    pub(crate) kept: Option<service::stats::KeptCount>,
 }
 
 #[Object]
 impl HouseholdTotals {
     /// Households matching the filter that the key may see, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        service::households::count(db(ctx)?, self.condition.clone())
+        let db = db(ctx)?;
+        if let Some(kept) = &self.kept
+            && let Some(n) = service::stats::households_from_cells(db, principal(ctx)?, kept)
+                .await
+                .gql()?
+        {
+            return Ok(n);
+        }
+        service::households::count(db, self.condition.clone())
             .await
             .gql()
     }

@@ -50,9 +50,12 @@ impl RecordsQuery {
             .map(|c| decode_cursor(c, order.len()))
             .transpose()
             .gql()?;
-        let mut condition = visible_households(&filter.unwrap_or_default(), p).gql()?;
+        let filter = filter.unwrap_or_default();
+        let mut condition = visible_households(&filter, p).gql()?;
+        let mut kept = kept_count(&filter).gql()?;
         if let Some(t) = parse_since(&updated_since).gql()? {
             condition = condition.add(entity::household::Column::UpdatedAt.gte(t));
+            kept = None;
         }
         let (rows, has_next) =
             service::households::page(db(ctx)?, condition.clone(), &order, after.as_deref(), first)
@@ -62,7 +65,7 @@ impl RecordsQuery {
         let mut conn = Connection::with_additional_fields(
             after.is_some(),
             has_next,
-            HouseholdTotals { condition },
+            HouseholdTotals { condition, kept },
         );
         conn.edges.extend(rows.into_iter().map(|h| {
             let values: Vec<String> = order.iter().map(|(f, _)| f.value(&h)).collect();

@@ -665,6 +665,103 @@ pub async fn grouped_from_cells(
     Ok(Some(rows.into_iter().map(|(_, r)| r).collect()))
 }
 
+/// A households count the `stats` cells keep: the households in every one of `areas` (any
+/// level), of one classification when asked, with at least one problem of one dimension
+/// (any dimension when none) and, when asked, of one status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeptCount {
+    /// The areas the households are in (all of them).
+    pub areas: Vec<AreaCode>,
+    /// Their classification, when asked.
+    pub classification: Option<Classification>,
+    /// Their problem's dimension; none: any dimension.
+    pub dimension: Option<Dimension>,
+    /// Their problem's status; none: any status.
+    pub status: Option<ProblemStatus>,
+}
+
+/// The households of `ask` that `p` may see, summed from the `stats` cells kept ahead (a
+/// handful of rows instead of a semi-join over every household of the area); `None` where
+/// the cells cannot answer: a key that sees some dimensions only asking for any dimension,
+/// or a village of the areas asked waiting to be counted again. One statement, so the
+/// check for waiting villages and the sum read one snapshot.
+pub async fn households_from_cells(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    ask: &KeptCount,
+) -> ApiResult<Option<u64>> {
+    let Some(mut cells) = p.stats_cells(ask.dimension.is_some()) else {
+        return Ok(None);
+    };
+    let mut waiting = p.stats_dirty();
+    // a district's cells (its villages' summed) unless a finer area is asked
+    let mut by_village = false;
+    for code in &ask.areas {
+        let c = code.as_str();
+        match code.level() {
+            entity::types::AreaLevel::Province => {
+                cells = cells.add(stats_cell::Column::ProvinceCode.eq(c));
+                waiting = waiting.add(stats_dirty::Column::ProvinceCode.eq(c));
+            }
+            entity::types::AreaLevel::District => {
+                cells = cells.add(stats_cell::Column::DistrictCode.eq(c));
+                waiting = waiting.add(stats_dirty::Column::DistrictCode.eq(c));
+            }
+            entity::types::AreaLevel::Subdistrict => {
+                by_village = true;
+                cells = cells.add(stats_cell::Column::SubdistrictCode.eq(c));
+            }
+            entity::types::AreaLevel::Village => {
+                by_village = true;
+                cells = cells.add(stats_cell::Column::VillageCode.eq(c));
+                waiting = waiting.add(stats_dirty::Column::VillageCode.eq(c));
+            }
+        }
+    }
+    cells = cells
+        .add(if by_village {
+            stats_cell::Column::VillageCode.is_not_null()
+        } else {
+            stats_cell::Column::VillageCode.is_null()
+        })
+        .add(match ask.status {
+            Some(s) => stats_cell::Column::Status.eq(s.key()),
+            None => stats_cell::Column::Status.is_null(),
+        });
+    if let Some(d) = ask.dimension {
+        cells = cells.add(stats_cell::Column::Dimension.eq(d.key()));
+    }
+    if let Some(c) = ask.classification {
+        cells = cells.add(stats_cell::Column::Classification.eq(c.key()));
+    }
+    let mut q = Query::select();
+    q.expr_as(
+        Expr::cust(r#"CAST(COALESCE(SUM("stats_cells"."households"), 0) AS BIGINT)"#),
+        Alias::new("n"),
+    )
+    .expr_as(
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(stats_dirty::Entity)
+                .cond_where(waiting)
+                .to_owned(),
+        ),
+        Alias::new("waiting"),
+    )
+    .from(stats_cell::Entity)
+    .cond_where(cells);
+    let Some(r) = db.query_one(&q).await? else {
+        return Ok(None);
+    };
+    if r.try_get_by_index::<bool>(1)? {
+        return Ok(None);
+    }
+    Ok(Some(
+        u64::try_from(r.try_get_by_index::<i64>(0)?).unwrap_or(0),
+    ))
+}
+
 /// The groupings cells are kept for: every village, classification, and each of dimension
 /// and status or all of them at once.
 const CELL_LEVELS: [&[Key]; 4] = [
