@@ -121,12 +121,16 @@ def main():
     keys = [(who, key(*made[who])) for who in args.keys.split(",")]
     admin = key("--admin")
 
+    # the servers talk to PostgreSQL the same way: without TLS (node-postgres, under
+    # PostGraphile, asks for none; sqlx would take it when the server offers it)
+    serve_url = f"{pg_url}?sslmode=disable"
+    env = dict(env, DATABASE_URL=serve_url)
     servers = {"logbook": subprocess.Popen([logbook, "serve", "--bind", "127.0.0.1:18181", "--cost-budget-per-minute", "0"], env=env, stderr=subprocess.DEVNULL)}
     endpoints = {"logbook": "http://127.0.0.1:18181/graphql"}
     if args.baseline:
         servers["baseline"] = subprocess.Popen([args.baseline, "serve", "--bind", "127.0.0.1:18182", "--cost-budget-per-minute", "0"], env=env, stderr=subprocess.DEVNULL)
         endpoints["baseline"] = "http://127.0.0.1:18182/graphql"
-    servers["postgraphile"] = subprocess.Popen(["node", "postgraphile-server.js", pg_url, "5055"], cwd=PEER,
+    servers["postgraphile"] = subprocess.Popen(["node", "postgraphile-server.js", serve_url, "5055"], cwd=PEER,
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoints["postgraphile"] = "http://127.0.0.1:5055/graphql"
     rows = []

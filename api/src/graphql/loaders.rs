@@ -140,17 +140,33 @@ impl Loader<i32> for CohortLoader {
 
 /// Loads `keys` with the loader in one call and puts every result (empty ones too) in the
 /// request's cache, so later `load_one` calls for them run no statement.
-pub async fn prime<K, L>(loader: &Cached<L>, keys: Vec<K>) -> Result<HashMap<K, L::Value>, Error>
+pub async fn prime<K, L>(loader: &Cached<L>, keys: Vec<K>) -> Result<(), Error>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     L: Loader<K, Error = Error>,
 {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let values = loader.loader().load(&keys).await?;
-    loader.feed_many(values.clone()).await;
-    Ok(values)
+    prime_with(loader, keys, |_| ()).await
+}
+
+/// [`prime`], giving `read` the loaded values before they go into the cache (what a caller
+/// needs of them, without a copy of every value).
+pub async fn prime_with<K, L, R>(
+    loader: &Cached<L>,
+    keys: Vec<K>,
+    read: impl FnOnce(&HashMap<K, L::Value>) -> R,
+) -> Result<R, Error>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    L: Loader<K, Error = Error>,
+{
+    let values = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        loader.loader().load(&keys).await?
+    };
+    let out = read(&values);
+    loader.feed_many(values).await;
+    Ok(out)
 }
 
 /// Members by house code, of visible households only.

@@ -325,11 +325,13 @@ async fn prefetch_by_house(
     let problems = async {
         let mut cohorts: Vec<i32> = Vec::new();
         if asks(&["problems"]) {
-            let problems = loaders::prime(&l.problems, houses.clone()).await?;
-            let all: Vec<&entity::problem::Model> = problems.values().flatten().collect();
-            cohorts.extend(all.iter().map(|p| p.cohort_id));
+            let ids = loaders::prime_with(&l.problems, houses.clone(), |problems| {
+                let all = problems.values().flatten();
+                cohorts.extend(all.clone().map(|p| p.cohort_id));
+                all.map(|p| p.id).collect::<Vec<i32>>()
+            })
+            .await?;
             if asks(&["problems", "logbook"]) {
-                let ids: Vec<i32> = all.iter().map(|p| p.id).collect();
                 loaders::prime(&l.entries, ids).await?;
             }
         }
