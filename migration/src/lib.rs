@@ -68,12 +68,21 @@ use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 /// Connections in a SQLite pool (one writer at a time, readers beside it).
 pub const SQLITE_CONNECTIONS: u32 = 8;
 
+/// How long a pooled connection sits idle before it is pinged when taken again (HikariCP's
+/// rule of thumb: a connection used within the last moment is alive; under load every
+/// connection is, so no statement waits for a ping).
+pub const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Connects to SQLite (`sqlite://file.db?mode=rwc`) or PostgreSQL (`postgres://…`).
 /// SQLite gets foreign keys enforced, WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout, a 64 MB page cache
-/// and a pool of [`SQLITE_CONNECTIONS`] (an in-memory database keeps one).
+/// and a pool of [`SQLITE_CONNECTIONS`] (an in-memory database keeps one). A pooled
+/// connection is pinged before use only once it has been idle [`PING_AFTER_IDLE`] (a
+/// server restart or a dropped idle connection is caught there), not before every statement:
+/// the pool's default ping was a round trip to PostgreSQL ahead of each one.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut opts = ConnectOptions::new(url);
+    opts.test_before_acquire_if_idle_for(PING_AFTER_IDLE);
     if url.starts_with("sqlite:") && !url.contains(":memory:") {
         // sea-orm gives SQLite one connection unless told otherwise: then every reader waits
         // for a running import's transaction. WAL lets readers run beside the one writer.

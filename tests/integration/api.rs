@@ -1771,3 +1771,36 @@ fn the_schema_sdl_is_reviewed() {
     );
     insta::assert_snapshot!("schema_sdl", schema.sdl());
 }
+
+/// Pooled connections PostgreSQL closed while they sat idle are replaced before use: a
+/// connection idle for [`migration::PING_AFTER_IDLE`] is pinged when taken (not before every
+/// statement, which was a round trip ahead of each), so statements after the server closed
+/// them succeed. PostgreSQL only: a SQLite file has no server to close a connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(logbook_pg),
+    ignore = "PostgreSQL: build and run with LOGBOOK_TEST_PG_URL=postgres://postgres@127.0.0.1:5432"
+)]
+async fn connections_the_server_closed_while_idle_are_replaced() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::postgres().await;
+    let run = |sql: &'static str| {
+        let db = app.db.clone();
+        async move { db.execute_unprepared(sql).await }
+    };
+    // several connections in the pool at once
+    let warm = futures::future::join_all((0..4).map(|_| run("SELECT pg_sleep(0.05)"))).await;
+    assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+    let closed = app
+        .count(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t",
+        )
+        .await;
+    assert!(closed >= 3, "{closed} connections closed");
+    tokio::time::sleep(migration::PING_AFTER_IDLE + std::time::Duration::from_millis(300)).await;
+    let after = futures::future::join_all((0..8).map(|_| run("SELECT pg_sleep(0.02)"))).await;
+    for r in after {
+        r.expect("a statement after the server closed the pool's idle connections");
+    }
+}
