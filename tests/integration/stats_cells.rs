@@ -1,9 +1,10 @@
 //! `stats` cells kept ahead: after an import, every kind of API write, a re-import that moves
 //! a household and a member to other villages, and an agency's dimensions changing, the
 //! cells answer exactly what a count from the whole tables answers, for every principal
-//! kind and grouping they keep (the API's writes keep them by difference); a village left
-//! waiting sends `stats` back to the whole tables, and a write on cells that disagree leaves
-//! its village to be counted again. On both databases.
+//! kind and grouping they keep (the API's writes keep them by difference), and so do the
+//! households counts `households { totalCount }` reads from them; a village left waiting
+//! sends `stats` and those counts back to the whole tables, and a write on cells that
+//! disagree leaves its village to be counted again. On both databases.
 
 use crate::helpers::{TestApp, dataset, gql, render};
 use crate::on_both_databases;
