@@ -621,17 +621,7 @@ pub async fn grouped_from_cells(
     // a district's cells (its villages' summed) unless the grouping is finer
     let by_village = group_by.contains(&Key::Village) || group_by.contains(&Key::Subdistrict);
     q.from(stats_cell::Entity)
-        .cond_where(scope)
-        .and_where(if by_village {
-            stats_cell::Column::VillageCode.is_not_null()
-        } else {
-            stats_cell::Column::VillageCode.is_null()
-        })
-        .and_where(if group_by.contains(&Key::Status) {
-            stats_cell::Column::Status.is_not_null()
-        } else {
-            stats_cell::Column::Status.is_null()
-        });
+        .cond_where(scope.add(cell_level(by_village, group_by.contains(&Key::Status))));
     let n = group_by.len();
     let mut rows = Vec::new();
     for r in db.query_all(&q).await? {
@@ -663,6 +653,23 @@ pub async fn grouped_from_cells(
     // in [`grouped`]'s order: by the keys' values, in the order the keys were asked
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Some(rows.into_iter().map(|(_, r)| r).collect()))
+}
+
+/// The cells a reading sums: villages' (`by_village`) or districts' (their villages' summed,
+/// no village code), and those of one status each (`by_status`) or of every status at once.
+/// Reading both kinds would count a household twice.
+fn cell_level(by_village: bool, by_status: bool) -> Condition {
+    Condition::all()
+        .add(if by_village {
+            stats_cell::Column::VillageCode.is_not_null()
+        } else {
+            stats_cell::Column::VillageCode.is_null()
+        })
+        .add(if by_status {
+            stats_cell::Column::Status.is_not_null()
+        } else {
+            stats_cell::Column::Status.is_null()
+        })
 }
 
 /// A households count the `stats` cells keep: the households in every one of `areas` (any
@@ -718,16 +725,10 @@ pub async fn households_from_cells(
             }
         }
     }
-    cells = cells
-        .add(if by_village {
-            stats_cell::Column::VillageCode.is_not_null()
-        } else {
-            stats_cell::Column::VillageCode.is_null()
-        })
-        .add(match ask.status {
-            Some(s) => stats_cell::Column::Status.eq(s.key()),
-            None => stats_cell::Column::Status.is_null(),
-        });
+    cells = cells.add(cell_level(by_village, ask.status.is_some()));
+    if let Some(s) = ask.status {
+        cells = cells.add(stats_cell::Column::Status.eq(s.key()));
+    }
     if let Some(d) = ask.dimension {
         cells = cells.add(stats_cell::Column::Dimension.eq(d.key()));
     }
