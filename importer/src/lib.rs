@@ -112,6 +112,18 @@ impl ReadWorkbook {
         names
     }
 
+    /// The citizen IDs the problems sheet names, sorted, once each.
+    pub fn problem_people(&self) -> Vec<String> {
+        let mut people: Vec<String> = self
+            .problems
+            .iter()
+            .filter_map(|p| p.ident.citizen_id.as_ref().map(ToString::to_string))
+            .collect();
+        people.sort();
+        people.dedup();
+        people
+    }
+
     /// Every house code and citizen ID the rows mention, for loading what is stored.
     pub fn mentioned(&self) -> (Vec<String>, Vec<String>) {
         let mut houses = HashSet::new();
@@ -644,9 +656,10 @@ async fn refuse(
     Ok(report)
 }
 
-/// Turns `report` into a rejection for entry rows that fall in months locked after the
-/// check (`hit`: indexes into the validated entries, with their districts): each row gets
-/// the error the check gives such a row and counts as rejected instead of written.
+/// Turns `report` into a rejection for entry rows that add or change something in a
+/// locked month (`hit`: indexes into the validated entries, with their districts), found
+/// after planning or, for a month locked since, in the write's transaction: each row gets
+/// the month's error and counts as rejected instead of written.
 fn refuse_locked(
     report: &mut ImportReport,
     read: &ReadWorkbook,
@@ -744,7 +757,8 @@ async fn import_in_span(
         s.dedup();
         s
     };
-    let mut stored = Stored::load(db, &houses, &people, &subdistricts).await?;
+    let on_problems = read.problem_people();
+    let mut stored = Stored::load(db, houses, people, &on_problems, &subdistricts).await?;
     let named: Vec<i32> = read
         .fund_names()
         .iter()
@@ -769,24 +783,22 @@ async fn import_in_span(
             };
             let t = std::time::Instant::now();
             let validated = validate::validate(&mut read, &ctx);
-            let validate_ms = t.elapsed().as_millis() as u64;
-            let plan = plan::plan(&validated, &stored);
             tracing::debug!(
-                import.validate_ms = validate_ms,
-                import.plan_ms = t.elapsed().as_millis() as u64 - validate_ms,
+                import.validate_ms = t.elapsed().as_millis() as u64,
                 "checked"
             );
-            (read, stored, validated, plan)
+            (read, stored, validated)
         }))
     })
     .await;
-    let Ok(Ok((read, stored, validated, plan))) = checked else {
+    let Ok(Ok((read, stored, validated))) = checked else {
         tracing::error!(
             import.file = file_name,
             "the importer panicked while checking this file"
         );
         return refuse(db, file_name, &info, opts, &Refusal::internal(opts.batch)).await;
     };
+    let plan = plan::plan(db, &validated, &stored).await?;
     info!(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
         "validated and planned"
@@ -817,7 +829,12 @@ async fn import_in_span(
         errors,
         warnings,
     };
-    match status {
+    // a month locked after its report takes no new or changed entry; one unchanged is fine
+    let locked = plan::entries_locked(&validated, &plan, &stored, &stored.locks);
+    if !locked.is_empty() {
+        refuse_locked(&mut report, &read, &validated, &plan, &locked);
+    }
+    match report.status {
         ImportStatus::DryRun | ImportStatus::Rejected if opts.dry_run && opts.batch.is_none() => {}
         ImportStatus::DryRun | ImportStatus::Rejected => {
             report.batch_id = Some(write::record_outcome(db, &info, &report).await?)

@@ -1,13 +1,20 @@
 //! Planning: each valid row compared with what is stored for its identity, giving
-//! `inserted`, `updated` or `unchanged` exactly as workbook-format.md defines them.
+//! `inserted`, `updated` or `unchanged` exactly as workbook-format.md defines them. The
+//! households and problems are compared with what [`Stored`] holds; the members, analyses
+//! and logbook entries with their stored rows as those stream from the database, one row at
+//! a time, so none of the three is held in memory.
 
-use crate::reference::Stored;
+use crate::reference::{Stored, each_stored};
 use crate::report::SheetCounts;
 use crate::validate::{ProblemIdent, Validated};
 use crate::workbook::SheetKind;
 use entity::{logbook_entry, problem};
-use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable, ModelTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Iterable,
+    ModelTrait, StreamTrait,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::Hash;
 
 /// What will happen to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +42,9 @@ pub struct Plan {
     pub entries: Vec<Action>,
     /// Per fund movement (insert or unchanged: `validate` refuses a changed one).
     pub fund_movements: Vec<Action>,
+    /// The stored households of the members this plan updates (a member may move: what
+    /// `stats` counts changes in the household left too).
+    pub members_left: Vec<String>,
 }
 
 /// Whether every column the new record sets equals the stored one's. Columns left `NotSet`
@@ -99,36 +109,108 @@ where
     v.try_as_ref().map(AsRef::as_ref)
 }
 
-/// Compares every valid row with what is stored: the members and analyses on a second
-/// thread beside the other sheets (comparing is a clone of both sides per column, and the
-/// members are the largest sheet); a panic on either thread is the caller's.
-pub fn plan(v: &Validated, stored: &Stored) -> Plan {
-    std::thread::scope(|scope| {
-        let people = scope.spawn(|| (plan_members(v, stored), plan_analyses(v, stored)));
-        let households = plan_households(v, stored);
-        let problems = v
+/// Compares every valid row with what is stored: the households, problems and fund
+/// movements with what `stored` holds, the members, analyses and logbook entries with their
+/// stored rows as they stream past ([`Stored::members`] …).
+pub async fn plan<C: ConnectionTrait + StreamTrait>(
+    db: &C,
+    v: &Validated,
+    stored: &Stored,
+) -> Result<Plan, DbErr> {
+    let mut plan = Plan {
+        households: plan_households(v, stored),
+        problems: v
             .problems
             .iter()
             .map(|p| act(&p.model, stored_problem(stored, &p.link)))
-            .collect();
-        let entries = plan_entries(v, stored);
-        let fund_movements = v
+            .collect(),
+        fund_movements: v
             .fund_movements
             .iter()
             .map(|m| movement_action(&m.model, stored))
-            .collect();
-        let (members, analyses) = people
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        Plan {
-            households,
-            members,
-            problems,
-            analyses,
-            entries,
-            fund_movements,
+            .collect(),
+        members: vec![Action::Insert; v.members.len()],
+        analyses: vec![Action::Insert; v.analyses.len()],
+        entries: vec![Action::Insert; v.entries.len()],
+        members_left: Vec::new(),
+    };
+    if let Some(select) = stored.members() {
+        let rows = ByKey::new(v.members.iter().map(|m| key(&m.model.citizen_id)));
+        let (actions, left) = (&mut plan.members, &mut plan.members_left);
+        each_stored(db, select, |s| {
+            for i in rows.get(s.citizen_id.as_str()) {
+                actions[i] = act(&v.members[i].model, Some(&s));
+                if actions[i] == Action::Update {
+                    left.push(s.house_code.to_string());
+                }
+            }
+        })
+        .await?;
+    }
+    if let Some(select) = stored.analyses() {
+        let rows = ByKey::new(v.analyses.iter().map(|a| key(&a.model.house_code)));
+        let actions = &mut plan.analyses;
+        each_stored(db, select, |s| {
+            for i in rows.get(s.house_code.as_str()) {
+                actions[i] = act(&v.analyses[i].model, Some(&s));
+            }
+        })
+        .await?;
+    }
+    if let Some(select) = stored.entries() {
+        let rows = ByKey::new(
+            v.entries
+                .iter()
+                .map(|e| entry_identity(&e.model, &e.link, stored)),
+        );
+        let actions = &mut plan.entries;
+        each_stored(db, select, |s| {
+            for i in rows.get(&(s.problem_id, s.entry_date, s.entry_key.as_str())) {
+                actions[i] = act_by(&v.entries[i].model, Some(&s), ENTRY_KEPT);
+            }
+        })
+        .await?;
+    }
+    Ok(plan)
+}
+
+/// Rows by the key that finds their stored record. `validate` refuses two rows with one
+/// key, but should two arrive, each is still compared with the stored record.
+struct ByKey<K> {
+    /// The first row of each key.
+    first: HashMap<K, usize>,
+    /// Later rows of a key, by its first row.
+    more: HashMap<usize, Vec<usize>>,
+}
+
+impl<K: Eq + Hash> ByKey<K> {
+    fn new(keys: impl Iterator<Item = Option<K>>) -> Self {
+        let mut first = HashMap::new();
+        let mut more: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, k) in keys.enumerate() {
+            let Some(k) = k else { continue };
+            match first.entry(k) {
+                std::collections::hash_map::Entry::Occupied(f) => {
+                    more.entry(*f.get()).or_default().push(i)
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
+            }
         }
-    })
+        Self { first, more }
+    }
+
+    /// The rows with this key.
+    fn get<Q>(&self, k: &Q) -> impl Iterator<Item = usize> + '_
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let first = self.first.get(k).copied();
+        let more = first.and_then(|f| self.more.get(&f)).into_iter().flatten();
+        first.into_iter().chain(more.copied())
+    }
 }
 
 /// What writing one fund movement would do: unchanged when a stored movement of its fund,
@@ -180,30 +262,6 @@ fn plan_households(v: &Validated, stored: &Stored) -> Vec<Action> {
         .collect()
 }
 
-fn plan_members(v: &Validated, stored: &Stored) -> Vec<Action> {
-    v.members
-        .iter()
-        .map(|m| {
-            act(
-                &m.model,
-                key(&m.model.citizen_id).and_then(|k| stored.members.get(k)),
-            )
-        })
-        .collect()
-}
-
-fn plan_analyses(v: &Validated, stored: &Stored) -> Vec<Action> {
-    v.analyses
-        .iter()
-        .map(|a| {
-            act(
-                &a.model,
-                key(&a.model.house_code).and_then(|k| stored.analyses.get(k)),
-            )
-        })
-        .collect()
-}
-
 /// The entry columns a comparison leaves out: the agency as written (two spellings of one
 /// agency are one identity, through `entry_key`), the district's check (an import does not
 /// undo a verification; an entry it changes is written back to recorded), and the fund its
@@ -218,25 +276,18 @@ const ENTRY_KEPT: &[logbook_entry::Column] = &[
     logbook_entry::Column::VerifiedAt,
 ];
 
-/// What writing one entry row would do to what is stored.
-pub fn entry_action(
-    model: &logbook_entry::ActiveModel,
+/// What finds an entry row's stored record: its stored problem's id, its date and its key;
+/// none when its problem is not stored (the entry is new).
+fn entry_identity<'a>(
+    model: &'a logbook_entry::ActiveModel,
     link: &ProblemIdent,
     stored: &Stored,
-) -> Action {
-    let s = stored_problem_id(stored, link).and_then(|pid| {
-        let date = model.entry_date.try_as_ref()?;
-        let k = model.entry_key.try_as_ref()?;
-        stored.entries.get(&(pid, *date, k.clone()))
-    });
-    act_by(model, s, ENTRY_KEPT)
-}
-
-fn plan_entries(v: &Validated, stored: &Stored) -> Vec<Action> {
-    v.entries
-        .iter()
-        .map(|e| entry_action(&e.model, &e.link, stored))
-        .collect()
+) -> Option<(i32, chrono::NaiveDate, &'a str)> {
+    Some((
+        stored_problem_id(stored, link)?,
+        *model.entry_date.try_as_ref()?,
+        model.entry_key.try_as_ref()?.as_str(),
+    ))
 }
 
 /// A household's (district, province) codes.

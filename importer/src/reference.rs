@@ -8,7 +8,8 @@ use entity::{analysis, area, cohort, household, logbook_entry, member, problem};
 use futures::TryStreamExt;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, StreamTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    StreamTrait,
 };
 use std::collections::HashMap;
 
@@ -209,31 +210,37 @@ impl<'a> AreaResolver<'a> {
 /// A problem's identity with its cohort as stored: (house, indicator, person key, cohort id).
 pub type ProblemKey = (String, i32, String, i32);
 
-/// What is stored for the households and people a workbook mentions.
-#[derive(Debug, Default)]
+/// What is stored for the households and people a workbook mentions, as far as checking
+/// needs it before rows are compared. The members, analyses and logbook entries are not
+/// held: [`crate::plan`] compares each as it streams past ([`Stored::members`],
+/// [`Stored::analyses`], [`Stored::entries`]), so a province's 74,000 stored members and
+/// 31,000 entries never sit in memory beside the workbook's rows.
+#[derive(Debug)]
 pub struct Stored {
     /// Households by house code.
     pub households: HashMap<String, household::Model>,
-    /// Members by citizen ID.
-    pub members: HashMap<String, member::Model>,
     /// Problems by identity.
     pub problems: HashMap<ProblemKey, problem::Model>,
-    /// Analyses by house code.
-    pub analyses: HashMap<String, analysis::Model>,
-    /// Logbook entries by (problem id, date, entry key).
-    pub entries: HashMap<(i32, chrono::NaiveDate, String), logbook_entry::Model>,
     /// Cohort ids.
     pub cohorts: HashMap<Cohort, i32>,
     /// Known villages: code → name.
     pub villages: HashMap<String, String>,
     /// Follow-up states (urgency, closure) by house code.
     pub follow_ups: HashMap<String, entity::household_follow_up::Model>,
+    /// The stored household of each citizen the problems sheet names, by citizen ID.
+    pub member_houses: HashMap<String, String>,
     /// Locked months: (district code, `YYYY-MM`).
     pub locks: std::collections::HashSet<(String, String)>,
     /// Every movement of the funds the funds sheet may name, by fund id.
     pub fund_movements: HashMap<i32, Vec<entity::fund_movement::Model>>,
     /// Those movements by fund, kind, household and day: indexes into `fund_movements`.
     movements_by_identity: HashMap<MovementIdentity, Vec<usize>>,
+    /// The house codes the workbook mentions.
+    houses: Vec<String>,
+    /// The citizen IDs the workbook mentions.
+    people: Vec<String>,
+    /// The database's backend (the lists above become its `IN` or `= ANY`).
+    backend: sea_orm::DatabaseBackend,
 }
 
 /// What a funds row is found by among stored movements: fund, kind, household, day.
@@ -244,8 +251,35 @@ type MovementIdentity = (
     chrono::NaiveDate,
 );
 
-/// The rows `select` finds, by `key`, each kept as it arrives (streamed: a province's 74,000
-/// stored members never sit in memory twice, as the driver's rows and as models).
+/// Hands each row `select` finds to `each` as it arrives (streamed: the driver holds a few
+/// rows at a time), and logs the table, the rows and the time.
+pub(crate) async fn each_stored<E, C>(
+    db: &C,
+    select: sea_orm::Select<E>,
+    mut each: impl FnMut(E::Model),
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    C: ConnectionTrait + StreamTrait,
+{
+    let t = std::time::Instant::now();
+    let mut rows = select.stream(db).await?;
+    let mut n = 0usize;
+    while let Some(row) = rows.try_next().await? {
+        n += 1;
+        each(row);
+    }
+    tracing::debug!(
+        import.table = E::default().table_name(),
+        import.rows = n,
+        import.ms = t.elapsed().as_millis() as u64,
+        "stored rows read"
+    );
+    Ok(())
+}
+
+/// The rows `select` finds, by `key` ([`each_stored`]).
 async fn keyed<E, C, K>(
     db: &C,
     select: sea_orm::Select<E>,
@@ -257,32 +291,43 @@ where
     C: ConnectionTrait + StreamTrait,
     K: Eq + std::hash::Hash,
 {
-    let t = std::time::Instant::now();
-    let mut rows = select.stream(db).await?;
     let mut out = HashMap::new();
-    while let Some(row) = rows.try_next().await? {
+    each_stored(db, select, |row| {
         out.insert(key(&row), row);
-    }
-    tracing::debug!(
-        import.table = E::default().table_name(),
-        import.rows = out.len(),
-        import.ms = t.elapsed().as_millis() as u64,
-        "stored rows loaded"
-    );
+    })
+    .await?;
     Ok(out)
 }
 
 impl Stored {
-    /// Loads everything stored about these households and citizens, plus the cohorts and
-    /// the villages of these subdistricts: one query per table, streamed ([`keyed`]).
+    /// Loads what checking needs of what is stored about these households and citizens
+    /// (the households, their follow-up states and problems), plus the cohorts, the
+    /// villages of these subdistricts and the locked months: one query per table, streamed
+    /// ([`keyed`]), and the stored household of each citizen in `on_problems` (the citizen
+    /// IDs the problems sheet names). The lists are kept for the stored rows
+    /// [`crate::plan`] streams.
     pub async fn load<C: ConnectionTrait + StreamTrait>(
         db: &C,
-        house_codes: &[String],
-        citizen_ids: &[String],
+        houses: Vec<String>,
+        people: Vec<String>,
+        on_problems: &[String],
         subdistricts: &[String],
     ) -> Result<Self, DbErr> {
         let b = ConnectionTrait::get_database_backend(db);
-        let mut s = Stored::default();
+        let mut s = Stored {
+            households: HashMap::new(),
+            problems: HashMap::new(),
+            cohorts: HashMap::new(),
+            villages: HashMap::new(),
+            follow_ups: HashMap::new(),
+            member_houses: HashMap::new(),
+            locks: Default::default(),
+            fund_movements: HashMap::new(),
+            movements_by_identity: HashMap::new(),
+            houses,
+            people,
+            backend: b,
+        };
         for c in cohort::Entity::find().all(db).await? {
             if let Some(source) = CohortSource::from_key(&c.source) {
                 s.cohorts.insert(
@@ -301,31 +346,40 @@ impl Stored {
         {
             s.villages.insert(v.code.as_str().to_string(), v.name_th);
         }
-        if house_codes.is_empty() && citizen_ids.is_empty() {
+        // a few rows a district a year: all of them
+        s.locks = entity::month_lock::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| (l.district_code, l.month))
+            .collect();
+        if s.houses.is_empty() && s.people.is_empty() {
             return Ok(s);
         }
-        let of_houses = || any_of(b, "house_code", house_codes);
-        s.households = keyed(db, household::Entity::find().filter(of_houses()), |h| {
+        s.households = keyed(db, household::Entity::find().filter(s.of_houses()), |h| {
             h.house_code.as_str().to_string()
         })
         .await?;
         s.follow_ups = keyed(
             db,
-            entity::household_follow_up::Entity::find().filter(of_houses()),
+            entity::household_follow_up::Entity::find().filter(s.of_houses()),
             |f| f.house_code.clone(),
         )
         .await?;
-        let people = member::Entity::find().filter(Condition::any().add(of_houses()).add(any_of(
-            b,
-            "citizen_id",
-            citizen_ids,
-        )));
-        s.members = keyed(db, people, |m| m.citizen_id.as_str().to_string()).await?;
-        s.analyses = keyed(db, analysis::Entity::find().filter(of_houses()), |a| {
-            a.house_code.as_str().to_string()
-        })
-        .await?;
-        s.problems = keyed(db, problem::Entity::find().filter(of_houses()), |p| {
+        if !on_problems.is_empty() {
+            let mut rows = member::Entity::find()
+                .select_only()
+                .column(member::Column::CitizenId)
+                .column(member::Column::HouseCode)
+                .filter(any_of(b, "citizen_id", on_problems))
+                .into_tuple::<(String, String)>()
+                .stream(db)
+                .await?;
+            while let Some((cid, house)) = rows.try_next().await? {
+                s.member_houses.insert(cid, house);
+            }
+        }
+        s.problems = keyed(db, problem::Entity::find().filter(s.of_houses()), |p| {
             (
                 p.house_code.as_str().to_string(),
                 p.indicator_code,
@@ -334,27 +388,50 @@ impl Stored {
             )
         })
         .await?;
-        if !s.problems.is_empty() {
-            let of_problems = logbook_entry::Column::ProblemId.in_subquery(
-                Query::select()
-                    .column(problem::Column::Id)
-                    .from(problem::Entity)
-                    .and_where(of_houses())
-                    .to_owned(),
-            );
-            s.entries = keyed(db, logbook_entry::Entity::find().filter(of_problems), |e| {
-                (e.problem_id, e.entry_date, e.entry_key.clone())
-            })
-            .await?;
-        }
-        // a few rows a district a year: all of them
-        s.locks = entity::month_lock::Entity::find()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|l| (l.district_code, l.month))
-            .collect();
         Ok(s)
+    }
+
+    /// `house_code` is one the workbook mentions.
+    fn of_houses(&self) -> sea_orm::sea_query::Expr {
+        any_of(self.backend, "house_code", &self.houses)
+    }
+
+    /// Whether the workbook mentions no household and no person (nothing stored to read).
+    fn mentions_nobody(&self) -> bool {
+        self.houses.is_empty() && self.people.is_empty()
+    }
+
+    /// The stored members of the households the workbook mentions, and the stored members
+    /// with the citizen IDs it mentions (who may have moved household); none when it
+    /// mentions nobody.
+    pub fn members(&self) -> Option<sea_orm::Select<member::Entity>> {
+        (!self.mentions_nobody()).then(|| {
+            member::Entity::find().filter(Condition::any().add(self.of_houses()).add(any_of(
+                self.backend,
+                "citizen_id",
+                &self.people,
+            )))
+        })
+    }
+
+    /// The stored analyses of the households the workbook mentions.
+    pub fn analyses(&self) -> Option<sea_orm::Select<analysis::Entity>> {
+        (!self.mentions_nobody()).then(|| analysis::Entity::find().filter(self.of_houses()))
+    }
+
+    /// The stored logbook entries of those households' problems; none when they have none.
+    pub fn entries(&self) -> Option<sea_orm::Select<logbook_entry::Entity>> {
+        (!self.problems.is_empty()).then(|| {
+            logbook_entry::Entity::find().filter(
+                logbook_entry::Column::ProblemId.in_subquery(
+                    Query::select()
+                        .column(problem::Column::Id)
+                        .from(problem::Entity)
+                        .and_where(self.of_houses())
+                        .to_owned(),
+                ),
+            )
+        })
     }
 
     /// Loads every movement of these funds (a fund's balance on any day is checked against

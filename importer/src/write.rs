@@ -368,7 +368,7 @@ async fn write_in_span(
     };
     // the villages whose `stats` counts this import changes, where they stand before it
     // (a member or household moved away) and after it, marked for counting again
-    let houses = touched_houses(v, plan, stored);
+    let houses = touched_houses(v, plan);
     mark_villages(&mut tx, &houses).await?;
     let mut done = 0u64;
     let from = |sheet: SheetKind, row: u32| {
@@ -768,7 +768,7 @@ async fn move_problems(
 
 /// The house codes of every row this import inserts or changes, and the households members
 /// it moves belonged to: what `stats` counts changes in their villages only.
-fn touched_houses(v: &Validated, plan: &Plan, stored: &Stored) -> Vec<String> {
+fn touched_houses(v: &Validated, plan: &Plan) -> Vec<String> {
     let changed = |a: &Action| !matches!(a, Action::Unchanged);
     let mut houses: Vec<String> = Vec::new();
     for (h, a) in v.households.iter().zip(&plan.households) {
@@ -783,15 +783,8 @@ fn touched_houses(v: &Validated, plan: &Plan, stored: &Stored) -> Vec<String> {
         if let Some(code) = m.model.house_code.try_as_ref() {
             houses.push(code.as_str().to_string());
         }
-        if let Some(was) = m
-            .model
-            .citizen_id
-            .try_as_ref()
-            .and_then(|c| stored.members.get(c.as_str()))
-        {
-            houses.push(was.house_code.as_str().to_string());
-        }
     }
+    houses.extend(plan.members_left.iter().cloned());
     for (p, a) in v.problems.iter().zip(&plan.problems) {
         if changed(a) {
             houses.push(p.link.house_code.clone());

@@ -718,6 +718,18 @@ async fn entries_are_verified_returned_and_locked_by_month(app: TestApp) {
         (Some(SheetKind::Assistance), Some(entry_index as u32))
     );
     assert!(e.message_en.contains(month), "{}", e.message_en);
+    // the row counts as refused, not as changed; the file's other entries as unchanged
+    let counts = &r.sheets[&SheetKind::Assistance];
+    assert_eq!(
+        (counts.inserted, counts.updated, counts.rejected),
+        (0, 0, 1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.unchanged as usize,
+        ds.entries.len() - 1,
+        "{counts:?}"
+    );
 
     // the monthly report shows the lock and the unverified count of the month
     let m = api::service::reports::Month::parse(month).expect("month");

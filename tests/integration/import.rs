@@ -529,6 +529,61 @@ async fn the_same_identity_twice_is_a_duplicate_naming_both_rows(app: TestApp) {
     );
 }
 
+/// A later file's members sheet need not repeat everyone: a problem naming a person stored
+/// in its household is fine; one naming a person stored in another household is refused,
+/// naming the row.
+async fn a_problem_may_name_a_member_stored_by_an_earlier_file(app: TestApp) {
+    let ds = dataset(30, 6);
+    let r = app
+        .import("full.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert_eq!(r.status, ImportStatus::Imported, "{:?}", r.errors);
+    let (i, cid) = ds
+        .problems
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| p.citizen_id.clone().map(|c| (i, c)))
+        .expect("a person's problem");
+    let mut later = ds.clone();
+    later.members.retain(|m| m.citizen_id != cid);
+    assert_eq!(later.members.len() + 1, ds.members.len());
+
+    // the problem moved to a household the person is not stored in
+    let mut elsewhere = later.clone();
+    let other = ds
+        .households
+        .iter()
+        .map(|h| h.house_code.clone())
+        .find(|h| *h != ds.problems[i].house_code)
+        .expect("another household");
+    elsewhere.problems[i].house_code = other.clone();
+    let r = app
+        .import("elsewhere.xlsx", render(&elsewhere, false, false).bytes)
+        .await;
+    assert_eq!(r.status, ImportStatus::Rejected);
+    let e = r
+        .errors
+        .iter()
+        .find(|e| e.code.as_str() == "member_not_in_household")
+        .unwrap_or_else(|| panic!("{:?}", r.errors));
+    assert_eq!(
+        (e.sheet, e.value.as_deref()),
+        (Some(SheetKind::Problems), Some(cid.as_str()))
+    );
+    assert!(e.message_en.contains(&other), "{}", e.message_en);
+
+    // in its own household: nothing to change
+    let r = app
+        .import("later.xlsx", render(&later, false, false).bytes)
+        .await;
+    assert_eq!(r.status, ImportStatus::Imported, "{:?}", r.errors);
+    all_unchanged(&r);
+    assert_eq!(
+        counts(&r, SheetKind::Problems).unchanged as usize,
+        ds.problems.len()
+    );
+}
+
 async fn a_problem_status_is_its_latest_entry_by_date_then_by_order_written(app: TestApp) {
     use entity::types::ProblemStatus;
     let mut ds = dataset(12, 10);
@@ -678,6 +733,7 @@ on_both_databases!(
     a_district_import_refuses_rows_of_other_districts,
     the_same_identity_twice_is_a_duplicate_naming_both_rows,
     a_problem_status_is_its_latest_entry_by_date_then_by_order_written,
+    a_problem_may_name_a_member_stored_by_an_earlier_file,
     an_unreadable_file_is_rejected_with_a_clear_error,
     a_missing_required_column_rejects_its_sheet,
     a_village_keeps_its_first_name_and_a_new_name_warns,

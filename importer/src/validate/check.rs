@@ -70,11 +70,6 @@ impl<'a> Checker<'a> {
         column_label(self.read, self.kind, col)
     }
 
-    /// Adds an issue made elsewhere (one the importer also makes outside a sheet's check).
-    pub(super) fn add(&mut self, issue: Issue) {
-        self.issues.push(issue);
-    }
-
     /// Counts `row` as rejected.
     pub(super) fn reject(&mut self, row: u32) {
         self.rejected.insert(row);

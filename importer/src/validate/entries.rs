@@ -178,20 +178,6 @@ pub(super) fn check(
             verified_by: Set(None),
             verified_at: Set(None),
         };
-        // a month locked after its report takes no new or changed entry; one unchanged is fine
-        if !ctx.stored.locks.is_empty()
-            && let Some(d) = district
-            && ctx
-                .stored
-                .locks
-                .contains(&(d.clone(), entity::month_lock::month_of(e.date)))
-            && crate::plan::entry_action(&model, &problem, ctx.stored)
-                != crate::plan::Action::Unchanged
-        {
-            ck.add(month_locked(ck.read, p.row, e.date, &d));
-            ck.reject(p.row);
-            continue;
-        }
         out.entries.push(Row {
             row: p.row,
             model,
@@ -200,8 +186,9 @@ pub(super) fn check(
     }
 }
 
-/// The error for an entry row dated in a month its district has locked: found while
-/// checking, or in the write's own transaction for a month locked since
+/// The error for an entry row dated in a month its district has locked, which the row
+/// would add or change: found once the rows are compared with what is stored (an
+/// unchanged row is fine), or in the write's own transaction for a month locked since
 /// ([`crate::write::WriteError::MonthLocked`]).
 pub(crate) fn month_locked(
     read: &crate::ReadWorkbook,

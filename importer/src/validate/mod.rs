@@ -163,9 +163,9 @@ impl Seen {
             Some((_, h)) => h == house,
             None => ctx
                 .stored
-                .members
+                .member_houses
                 .get(cid)
-                .is_some_and(|m| m.house_code.as_str() == house),
+                .is_some_and(|h| h == house),
         }
     }
 }
