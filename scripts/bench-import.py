@@ -113,7 +113,7 @@ def main():
         same schema, in one transaction, with the pragmas logbook connects with. Returns s."""
         fresh_sqlite(floor_path)
         con = sqlite3.connect(floor_path, isolation_level=None)
-        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
+        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "cache_size=-16384"):
             con.execute(f"PRAGMA {pragma}")
         con.execute("ATTACH ? AS s", (sqlite_path,))
         # what the copied rows refer to: the batch, the cohorts, the villages

@@ -68,14 +68,23 @@ use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
 /// Connections in a SQLite pool (one writer at a time, readers beside it).
 pub const SQLITE_CONNECTIONS: u32 = 8;
 
+/// SQLite's page cache per connection, in MB. Pages beyond it come from the operating system's
+/// file cache (a read system call, no disk). 64 MB made no measurable difference to a province
+/// import's writes or to the API's reads, but a re-import filled it with the stored rows it
+/// read (64 MB of its peak heap), an export with every page of the file, and a server's eight
+/// connections could hold 512 MB. At 8 MB a province re-import took 12–16 % longer; at 16 MB
+/// 5 % (docs/benchmarks.md, issue 14).
+pub const SQLITE_CACHE_MB: u32 = 16;
+
 /// How long a pooled connection sits idle before it is pinged when taken again (HikariCP's
 /// rule of thumb: a connection used within the last moment is alive; under load every
 /// connection is, so no statement waits for a ping).
 pub const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Connects to SQLite (`sqlite://file.db?mode=rwc`) or PostgreSQL (`postgres://…`).
-/// SQLite gets foreign keys enforced, WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout, a 64 MB page cache
-/// and a pool of [`SQLITE_CONNECTIONS`] (an in-memory database keeps one). A pooled
+/// SQLite gets foreign keys enforced, WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout, a
+/// page cache of [`SQLITE_CACHE_MB`] per connection and a pool of [`SQLITE_CONNECTIONS`] (an
+/// in-memory database keeps one). A pooled
 /// connection is pinged before use only once it has been idle [`PING_AFTER_IDLE`] (a
 /// server restart or a dropped idle connection is caught there), not before every statement:
 /// the pool's default ping was a round trip to PostgreSQL ahead of each one.
@@ -94,8 +103,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             .busy_timeout(std::time::Duration::from_secs(30))
             // the schema's foreign keys are enforced (sqlx's default, said here)
             .foreign_keys(true)
-            // a province's indexes fit in memory: random-order inserts stay off the disk
-            .pragma("cache_size", "-65536")
+            .pragma("cache_size", format!("-{}", SQLITE_CACHE_MB * 1024))
             .pragma("temp_store", "memory")
     });
     Database::connect(opts).await

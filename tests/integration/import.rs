@@ -894,6 +894,31 @@ async fn statistics_are_refreshed_only_where_an_import_changed_a_table_materiall
 
 on_both_databases!(statistics_are_refreshed_only_where_an_import_changed_a_table_materially);
 
+/// Every pooled SQLite connection caches at most `SQLITE_CACHE_MB` of pages: a re-import's
+/// stored rows and an export's reads filled 64 MB a connection before (docs/benchmarks.md).
+#[tokio::test]
+async fn sqlite_connections_keep_a_small_page_cache() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = TestApp::sqlite().await;
+    // every connection the pool hands out, several at once
+    let sizes = futures::future::join_all((0..migration::SQLITE_CONNECTIONS).map(|_| {
+        app.db.query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA cache_size",
+        ))
+    }))
+    .await;
+    for size in sizes {
+        let size: i64 = size
+            .expect("pragma")
+            .expect("row")
+            .try_get_by_index(0)
+            .expect("size");
+        // a negative size is KiB
+        assert_eq!(size, -i64::from(migration::SQLITE_CACHE_MB) * 1024);
+    }
+}
+
 /// The bundled SQLite is built as `.cargo/config.toml` asks: without its memory-use counters,
 /// which make every allocation take one global mutex (a re-import's stored rows loaded 1.8×
 /// slower with them).
