@@ -13,10 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Imports allocate millions of small strings; mimalloc keeps that cheap (glibc's malloc
-/// was over half of a province-scale import's profile).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
 /// Poverty-eradication logbook (ระบบบันทึกการแก้ไขปัญหาความยากจน): imports district
 /// workbooks (ศจพ.อ.) into a database and reports from it.
@@ -562,6 +559,7 @@ struct GenerateArgs {
 }
 
 fn main() -> ExitCode {
+    allocator::configure(allocator::Workload::Batch);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -569,6 +567,9 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if matches!(cli.command, Command::Serve(_) | Command::Demo { .. }) {
+        allocator::configure(allocator::Workload::Server);
+    }
     // the server logs one access line per request and its jobs at info; other commands
     // only warnings (their own output is the report)
     let default_filter = match cli.command {
@@ -581,6 +582,10 @@ fn main() -> ExitCode {
             LogFormat::Json => api::telemetry::LogFormat::Json,
         },
         default_filter,
+    );
+    tracing::debug!(
+        purge_delay_ms = allocator::purge_delay_ms(),
+        "mimalloc returns freed memory after this delay"
     );
     // a panic anywhere is logged once, with its backtrace, through tracing (the importer and
     // the upload worker turn it into a report; the process goes on)
