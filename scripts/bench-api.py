@@ -22,22 +22,14 @@ import sys
 import time
 import urllib.request
 
-from benchlib import OUT, build_logbook, ensure_wrk, wrk
+from benchlib import OUT, QUERY_A, QUERY_B, QUERY_C, body_a, build_logbook, ensure_wrk, wrk
 
 QUERIES = {
     "a: district households with a health problem, first 50, with members, problems, logbook": (
-        "query($f: HouseholdFilter) { households(first: 50, filter: $f) { totalCount nodes { houseCode "
-        "members { citizenId firstName lastName } problems { indicator { code } status logbook { date agency status } } } } }",
-        {"f": {"districtCode": "3318", "problem": {"dimension": "HEALTH"}}},
+        QUERY_A, body_a()["variables"],
     ),
-    "b: stats by district x dimension x status": (
-        "{ stats(groupBy: [DISTRICT, DIMENSION, STATUS]) { area { code } dimension status problems households people solvedHouseholds logbookEntries } }",
-        {},
-    ),
-    "c: household(houseCode)": (
-        "query($c: String!) { household(houseCode: $c) { houseCode members { firstName } problems { status } } }",
-        None,  # filled with a real house code
-    ),
+    "b: stats by district x dimension x status": (QUERY_B, {}),
+    "c: household(houseCode)": (QUERY_C, None),  # filled with a real house code
 }
 
 def post(url, token, query, variables):

@@ -12,7 +12,6 @@ limit takes the process over 500 MB; the province dry run no worse than before.
 """
 
 import argparse
-import io
 import json
 import os
 import re

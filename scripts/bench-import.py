@@ -139,8 +139,8 @@ def main():
     bare_t = results[0][1]
     print(f"\nworkbook: {xlsx} ({size_mb:.1f} MB); {gen.strip() or 'generated'}")
     print(f"machine: {os.cpu_count()} cores; best of {args.repeat} runs; peak RSS is the largest of the runs\n")
-    print(f"| step | wall s | rows/s | x bare read | peak RSS MB |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| step | wall s | rows/s | x bare read | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|")
     for label, t, rss, rows, _ in results:
         rate = f"{rows / t:,.0f}" if rows else "-"
         shown_rss = "-" if rss is None else f"{rss:.0f}"

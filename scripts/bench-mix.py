@@ -26,17 +26,13 @@ import re
 import subprocess
 import tempfile
 import threading
-import time
 
-from benchlib import build_logbook, ensure_wrk, fresh_pg, lua_string, post, province_workbook, wait_up, wrk
+from benchlib import QUERY_B, body_a, body_c, build_logbook, ensure_wrk, fresh_pg, lua_string, post, province_workbook, wait_up, wrk
 
 DISTRICT = "3318"
 
-A = {"query": "query($f: HouseholdFilter) { households(first: 50, filter: $f) { totalCount nodes { houseCode "
-     "members { citizenId firstName lastName } problems { indicator { code } status logbook { date agency status } } } } }",
-     "variables": {"f": {"districtCode": DISTRICT, "problem": {"dimension": "HEALTH"}}}}
-B = {"query": "{ stats(groupBy: [DISTRICT, DIMENSION, STATUS]) { area { code } dimension status problems households "
-     "people solvedHouseholds logbookEntries } }", "variables": {}}
+A = body_a(DISTRICT)
+B = {"query": QUERY_B, "variables": {}}
 W = {"query": "{ worklist(first: 20) { nodes { problem { id houseCode status indicator { code } } urgent dueOn overdue "
      "daysOverdue } } }", "variables": {}}
 F = {"query": "{ changes(first: 100) { pageInfo { endCursor hasNextPage } edges { node { entity key kind at record { "
@@ -46,8 +42,7 @@ F = {"query": "{ changes(first: 100) { pageInfo { endCursor hasNextPage } edges 
 
 
 def c_of(house):
-    return {"query": "query($c: String!) { household(houseCode: $c) { houseCode members { firstName } problems { status } } }",
-            "variables": {"c": house}}
+    return body_c(house)
 
 
 MIX_LUA = """

@@ -35,16 +35,14 @@ import shutil
 import subprocess
 import sys
 
-from benchlib import OUT, ROOT, build_logbook, ensure_wrk, mean_of, post, province_workbook, wait_up, wrk
+from benchlib import OUT, ROOT, body_a, body_c, build_logbook, ensure_wrk, mean_of, post, province_workbook, wait_up, wrk
 
 PEER = os.path.join(OUT, "peer")
 
 
 def questions(pg_url, district, house):
     """The three pairs: (logbook body, PostGraphile body)."""
-    a_lb = {"query": "query($f: HouseholdFilter) { households(first: 50, filter: $f) { totalCount nodes { houseCode "
-            "members { citizenId firstName lastName } problems { indicator { code } status logbook { date agency status } } } } }",
-            "variables": {"f": {"districtCode": district, "problem": {"dimension": "HEALTH"}}}}
+    a_lb = body_a(district)
     a_pg = {"query": "query($d: String!) { allHouseholds(first: 50, orderBy: HOUSE_CODE_ASC, filter: {districtCode: {equalTo: $d}, "
             "problemsByHouseCode: {some: {indicatorByIndicatorCode: {dimension: {equalTo: \"health\"}}}}}) { totalCount nodes { houseCode "
             "membersByHouseCode(orderBy: [SOURCE_ROW_ASC, CITIZEN_ID_ASC]) { nodes { citizenId firstName lastName } } "
@@ -62,8 +60,7 @@ def questions(pg_url, district, house):
         parts.append(f'g{n}: allProblems(filter: {{householdByHouseCode: {{districtCode: {{equalTo: "{d}"}}}}, '
                      f'indicatorByIndicatorCode: {{dimension: {{equalTo: "{dim}"}}}}, status: {{equalTo: "{st}"}}}}) {{ totalCount }}')
     b_pg = {"query": "{ " + " ".join(parts) + " }", "variables": {}}
-    c_lb = {"query": "query($c: String!) { household(houseCode: $c) { houseCode members { firstName } problems { status } } }",
-            "variables": {"c": house}}
+    c_lb = body_c(house)
     c_pg = {"query": "query($c: String!) { householdByHouseCode(houseCode: $c) { houseCode membersByHouseCode(orderBy: [SOURCE_ROW_ASC, CITIZEN_ID_ASC]) "
             "{ nodes { firstName } } problemsByHouseCode(orderBy: [INDICATOR_CODE_ASC, ID_ASC]) { nodes { status } } } }",
             "variables": {"c": house}}

@@ -19,11 +19,7 @@ import argparse
 import os
 import subprocess
 
-from benchlib import ensure_wrk, fresh_sqlite, province_workbook, wait_up, wrk
-
-A = ("query($f: HouseholdFilter) { households(first: 50, filter: $f) { totalCount nodes { houseCode "
-     "members { citizenId firstName lastName } problems { indicator { code } status logbook { date agency status } } } } }")
-C = "query($c: String!) { household(houseCode: $c) { houseCode members { firstName } problems { status } } }"
+from benchlib import body_a, body_c, ensure_wrk, fresh_sqlite, province_workbook, wait_up, wrk
 
 
 def main():
@@ -45,10 +41,7 @@ def main():
                            text=True).stdout.strip().split()[-1]
     house = subprocess.run(["sqlite3", path, "SELECT house_code FROM households ORDER BY house_code LIMIT 1 OFFSET 500"],
                            check=True, capture_output=True, text=True).stdout.strip()
-    bodies = {
-        "a": {"query": A, "variables": {"f": {"districtCode": "3318", "problem": {"dimension": "HEALTH"}}}},
-        "c": {"query": C, "variables": {"c": house}},
-    }
+    bodies = {"a": body_a(), "c": body_c(house)}
     servers = {"before": (args.before, 8201), "after": (args.after, 8202)}
     procs = []
     try:

@@ -26,10 +26,9 @@ import time
 import urllib.request
 import json
 
-from benchlib import build_logbook, ensure_wrk, fresh_pg, fresh_sqlite, mean_of, post, province_workbook, wait_up, wrk
+from benchlib import QUERY_B, build_logbook, ensure_wrk, fresh_pg, fresh_sqlite, mean_of, post, province_workbook, wait_up, wrk
 
-STATS = {"query": "{ stats(groupBy: [DISTRICT, DIMENSION, STATUS]) { area { code } dimension status problems households "
-                  "people solvedHouseholds logbookEntries } }", "variables": {}}
+STATS = {"query": QUERY_B, "variables": {}}
 RECORD = "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id } }"
 
 

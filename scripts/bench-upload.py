@@ -6,7 +6,7 @@ Prints when each stage was first seen and how long the polls took meanwhile.
 
     python3 scripts/bench-upload.py [--pg postgres://postgres@127.0.0.1:5432]
 """
-import argparse, json, os, subprocess, sys, time, urllib.request, uuid
+import argparse, json, os, subprocess, time, urllib.request, uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ap = argparse.ArgumentParser()
 ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))

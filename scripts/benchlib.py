@@ -17,6 +17,26 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
 
+# The API benchmarks' questions to logbook, one text each (bench-peer.py adds PostGraphile's
+# side of each pair): (a) a district's households with a health problem, first 50, with
+# members, problems and logbook; (b) stats by district x dimension x status; (c) one household.
+QUERY_A = ("query($f: HouseholdFilter) { households(first: 50, filter: $f) { totalCount nodes { houseCode "
+           "members { citizenId firstName lastName } problems { indicator { code } status logbook { date agency status } } } } }")
+QUERY_B = ("{ stats(groupBy: [DISTRICT, DIMENSION, STATUS]) { area { code } dimension status problems households "
+           "people solvedHouseholds logbookEntries } }")
+QUERY_C = "query($c: String!) { household(houseCode: $c) { houseCode members { firstName } problems { status } } }"
+
+
+def body_a(district="3318"):
+    """(a)'s request body for `district`."""
+    return {"query": QUERY_A, "variables": {"f": {"districtCode": district, "problem": {"dimension": "HEALTH"}}}}
+
+
+def body_c(house):
+    """(c)'s request body for `house`."""
+    return {"query": QUERY_C, "variables": {"c": house}}
+
+
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
