@@ -1175,30 +1175,11 @@ async fn admins_manage_agencies_and_ownership_changes_what_an_agency_sees(app: T
 async fn a_page_of_100_households_with_people_problems_and_logbooks_runs_a_fixed_number_of_statements(
     app: TestApp,
 ) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
     use tower::ServiceExt;
     let ds = seeded(&app, 150, 9).await;
     let token = app.key(KeyScope::Admin { province: None }).await;
-    // a connection of its own that counts every statement
-    let statements = Arc::new(AtomicUsize::new(0));
-    let mut db = migration::connect(&app.url).await.expect("connect");
-    let counter = statements.clone();
-    // the key's lookup is left out: a key seen in the last second is not looked up again,
-    // so whether it is depends on how long the request before took
-    db.set_metric_callback(move |info| {
-        if !info.statement.sql.contains("api_keys") {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    let schema = api::build_schema(db.clone(), api::Limits::default());
-    let http = api::app(api::AppState {
-        budgets: Default::default(),
-        jobs: api::Jobs::new(db.clone(), api::JobConfig::default()),
-        db,
-        schema,
-        config: api::HttpConfig::default(),
-    });
+    let (http, statements) = app.counting_http().await;
     // a first request notes the key's use (once a minute, beside the request): not counted
     let warm = axum::http::Request::post("/graphql")
         .header("content-type", "application/json")

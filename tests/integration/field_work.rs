@@ -1257,6 +1257,66 @@ async fn help_recorded_while_its_month_is_being_locked_is_refused(app: TestApp) 
     );
 }
 
+/// `verifyEntries` checks and writes its entries in a fixed number of statements: as many for
+/// forty as for one (it fails if a statement is made per id), and all of them are verified.
+async fn verifying_entries_runs_the_same_statements_for_one_as_for_forty(app: TestApp) {
+    use std::sync::atomic::Ordering;
+    let ds = dataset(40, 65);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    app.load_areas_csv(
+        "level,code,parent_code,name_th,name_en\ndistrict,3301,33,เมืองศรีสะเกษ,Mueang\n",
+    )
+    .await;
+    let other = app.key(KeyScope::District("3301".into())).await;
+    let (http, statements) = app.counting_http().await;
+    let queue = "{ verificationQueue(first: 100) { edges { node { id } } } }";
+    let v = gql(&http, &district, queue, json!({})).await;
+    let ids: Vec<i64> = v["data"]["verificationQueue"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|e| e["node"]["id"].as_i64().expect("id"))
+        .collect();
+    assert!(ids.len() > 41, "{} entries", ids.len());
+    // the key's use is noted beside its first requests: let that settle before counting
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let verify = "mutation($ids: [Int!]!) { verifyEntries(ids: $ids) { id verification } }";
+    let mut counts = Vec::new();
+    for batch in [&ids[..1], &ids[1..41]] {
+        statements.store(0, Ordering::SeqCst);
+        let v = gql(&http, &district, verify, json!({ "ids": batch })).await;
+        let done = v["data"]["verifyEntries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"));
+        let got: Vec<i64> = done.iter().filter_map(|e| e["id"].as_i64()).collect();
+        assert_eq!(got, batch, "{v}");
+        assert!(done.iter().all(|e| e["verification"] == "VERIFIED"), "{v}");
+        counts.push(statements.load(Ordering::SeqCst));
+    }
+    assert!(counts[0] >= 5, "the statements are counted: {counts:?}");
+    assert_eq!(
+        counts[0], counts[1],
+        "statements grow with the ids: {counts:?}"
+    );
+    let verified =
+        || app.count("SELECT COUNT(*) FROM logbook_entries WHERE verification = 'verified'");
+    assert_eq!(verified().await, 41);
+    // another district's key sees none of them: NOT_FOUND, and nothing changes
+    let v = gql(&http, &other, verify, json!({ "ids": [ids[41]] })).await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    let v = gql(
+        &http,
+        &district,
+        verify,
+        json!({ "ids": [ids[41], ids[0]] }),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    assert_eq!(verified().await, 42);
+}
+
 on_both_databases!(
     evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household,
     a_crash_between_objects_and_row_leaves_nothing_visible,
@@ -1268,6 +1328,7 @@ on_both_databases!(
     a_month_locked_while_a_file_is_checked_takes_none_of_its_entries,
     locking_a_month_waits_for_a_write_in_progress,
     help_recorded_while_its_month_is_being_locked_is_refused,
+    verifying_entries_runs_the_same_statements_for_one_as_for_forty,
 );
 
 /// The same photo through an S3-compatible store (moto's server on this machine, a bucket

@@ -206,6 +206,32 @@ impl TestApp {
         })
     }
 
+    /// The HTTP app over a connection of its own that counts the statements it runs, and the
+    /// count. The key's lookup is left out: a key seen in the last second is not looked up
+    /// again, so whether it is depends on how long the request before took.
+    pub async fn counting_http(
+        &self,
+    ) -> (axum::Router, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let statements = std::sync::Arc::new(AtomicUsize::new(0));
+        let mut db = migration::connect(&self.url).await.expect("connect");
+        let counter = statements.clone();
+        db.set_metric_callback(move |info| {
+            if !info.statement.sql.contains("api_keys") {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let schema = api::build_schema(db.clone(), api::Limits::default());
+        let http = api::app(api::AppState {
+            budgets: Default::default(),
+            jobs: api::Jobs::new(db.clone(), api::JobConfig::default()),
+            db,
+            schema,
+            config: api::HttpConfig::default(),
+        });
+        (http, statements)
+    }
+
     /// How long after a key was changed elsewhere (another process) a request was first
     /// refused with 401: [`TestApp::answered_after`].
     pub async fn refused_after(&self, token: &str) -> Option<std::time::Duration> {

@@ -8,11 +8,12 @@ use crate::service::reports::Month;
 use chrono::{NaiveDate, Utc};
 use entity::types::{AreaCode, AreaLevel, Verification};
 use entity::{household, logbook_entry, month_lock, problem};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
 };
+use std::collections::{HashMap, HashSet};
 
 /// Most entries one `verifyEntries` call takes.
 pub const MAX_VERIFY: usize = 500;
@@ -60,33 +61,53 @@ pub async fn visible_entry(
     p: &Principal,
     id: i32,
 ) -> ApiResult<(logbook_entry::Model, String)> {
-    let not_found = || ApiError::NotFound(format!("logbook entry {id}"));
-    let entry = logbook_entry::Entity::find_by_id(id)
-        .filter(p.entries())
-        .one(db)
+    visible_entries(db, p, &[id])
         .await?
-        .ok_or_else(not_found)?;
-    let district: Option<String> = household::Entity::find()
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("logbook entry {id}")))
+}
+
+/// The entries `ids` (in that order), each with its household's district, in two statements
+/// whatever their number; NOT_FOUND for the first id `p` may not see (or that does not exist).
+async fn visible_entries(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    ids: &[i32],
+) -> ApiResult<Vec<(logbook_entry::Model, String)>> {
+    let mut entries: HashMap<i32, logbook_entry::Model> = logbook_entry::Entity::find()
+        .filter(logbook_entry::Column::Id.is_in(ids.iter().copied()))
+        .filter(p.entries())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    // each problem's district, where `p` may see its household
+    let districts: HashMap<i32, String> = problem::Entity::find()
         .select_only()
+        .column(problem::Column::Id)
         .column(household::Column::DistrictCode)
-        .filter(
-            household::Column::HouseCode.in_subquery(
-                Query::select()
-                    .column(problem::Column::HouseCode)
-                    .from(problem::Entity)
-                    .and_where(problem::Column::Id.eq(entry.problem_id))
-                    .to_owned(),
-            ),
-        )
+        .join(JoinType::InnerJoin, problem::Relation::Household.def())
+        .filter(problem::Column::Id.is_in(entries.values().map(|e| e.problem_id)))
         .filter(p.households())
         .into_tuple()
-        .one(db)
-        .await?;
-    Ok((entry, district.ok_or_else(not_found)?))
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    ids.iter()
+        .map(|id| {
+            entries
+                .remove(id)
+                .and_then(|e| Some((districts.get(&e.problem_id)?.clone(), e)))
+                .map(|(district, e)| (e, district))
+                .ok_or_else(|| ApiError::NotFound(format!("logbook entry {id}")))
+        })
+        .collect()
 }
 
 /// Sets entries' check state in one transaction: all of `ids` or none (each must be visible
-/// to `p`, and dated in an open month).
+/// to `p`, and dated in an open month). A fixed number of statements, however many ids.
 async fn set(
     db: &DatabaseConnection,
     p: &Principal,
@@ -96,35 +117,53 @@ async fn set(
 ) -> ApiResult<Vec<logbook_entry::Model>> {
     p.may_verify()?;
     let txn = super::begin_write(db).await?;
-    // the counter's lock once for every entry's month check ([`ensure_open_in`])
+    // the counter's lock once for every entry's month check (as [`ensure_open_in`] takes it)
     entity::stats_dirty::lock(&txn).await?;
-    let mut found = Vec::with_capacity(ids.len());
-    for id in ids {
-        let (e, district) = visible_entry(&txn, p, *id).await?;
-        ensure_open(&txn, &district, e.entry_date).await?;
-        found.push(e);
+    let found = visible_entries(&txn, p, ids).await?;
+    let locked: HashSet<(String, String)> = month_lock::Entity::find()
+        .filter(month_lock::Column::DistrictCode.is_in(found.iter().map(|(_, d)| d.as_str())))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|l| (l.district_code, l.month))
+        .collect();
+    for (e, district) in &found {
+        let month = month_lock::month_of(e.entry_date);
+        if locked.contains(&(district.clone(), month.clone())) {
+            return Err(ApiError::MonthLocked {
+                district: district.clone(),
+                month,
+            });
+        }
     }
     let stamp = entity::db::stamp(&txn).await?;
     let houses: Vec<String> = problem::Entity::find()
         .select_only()
         .column(problem::Column::HouseCode)
-        .filter(problem::Column::Id.is_in(found.iter().map(|e| e.problem_id)))
+        .filter(problem::Column::Id.is_in(found.iter().map(|(e, _)| e.problem_id)))
         .into_tuple()
         .all(&txn)
         .await?;
     let counted = super::stats::Counted::before(&txn, &houses).await?;
-    let mut out = Vec::with_capacity(found.len());
-    for e in found {
-        let mut m: logbook_entry::ActiveModel = e.into();
-        m.verification = Set(state);
-        m.verification_note = Set(note.clone());
-        m.verified_by = Set(Some(p.label()));
-        m.verified_at = Set(Some(stamp.at));
+    logbook_entry::Entity::update_many()
+        .col_expr(logbook_entry::Column::Verification, Expr::value(state))
+        .col_expr(
+            logbook_entry::Column::VerificationNote,
+            Expr::value(note.clone()),
+        )
+        .col_expr(logbook_entry::Column::VerifiedBy, Expr::value(p.label()))
+        .col_expr(logbook_entry::Column::VerifiedAt, Expr::value(stamp.at))
         // a change the feed reports
-        m.change_seq = Set(stamp.seq);
-        m.updated_at = Set(stamp.at);
-        out.push(m.update(&txn).await?);
-    }
+        .col_expr(logbook_entry::Column::ChangeSeq, Expr::value(stamp.seq))
+        .col_expr(logbook_entry::Column::UpdatedAt, Expr::value(stamp.at))
+        .filter(logbook_entry::Column::Id.is_in(ids.iter().copied()))
+        .exec(&txn)
+        .await?;
+    let out = logbook_entry::Entity::find()
+        .filter(logbook_entry::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(logbook_entry::Column::Id)
+        .all(&txn)
+        .await?;
     super::audit::record(
         &txn,
         p,
