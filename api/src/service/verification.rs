@@ -67,8 +67,9 @@ pub async fn visible_entry(
         .ok_or_else(|| ApiError::NotFound(format!("logbook entry {id}")))
 }
 
-/// The entries `ids` (in that order), each with its household's district, in two statements
-/// whatever their number; NOT_FOUND for the first id `p` may not see (or that does not exist).
+/// The entries `ids` (distinct, in that order), each with its household's district, in two
+/// statements whatever their number; NOT_FOUND for the first id `p` may not see (or that does
+/// not exist).
 async fn visible_entries(
     db: &impl ConnectionTrait,
     p: &Principal,
