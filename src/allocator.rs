@@ -1,6 +1,7 @@
 //! The process's memory allocator (mimalloc) and the one setting it runs with: how soon freed
 //! memory goes back to the operating system. The only place in the workspace allowed `unsafe`
-//! (one call into mimalloc's C API; `unsafe_code` is denied everywhere else).
+//! (two calls into mimalloc's C API, to set the delay and to read it back; `unsafe_code` is
+//! denied everywhere else).
 
 use std::ffi::c_long;
 
