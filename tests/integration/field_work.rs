@@ -1315,6 +1315,14 @@ async fn verifying_entries_runs_the_same_statements_for_one_as_for_forty(app: Te
     .await;
     assert!(v["errors"].is_null(), "{v}");
     assert_eq!(verified().await, 42);
+    // more ids than one call takes: refused before any statement runs
+    let many: Vec<i64> = (1..=api::service::verification::MAX_VERIFY as i64 + 1).collect();
+    statements.store(0, Ordering::SeqCst);
+    let v = gql(&http, &district, verify, json!({ "ids": many })).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["field"], "ids", "{v}");
+    assert_eq!(statements.load(Ordering::SeqCst), 0);
+    assert_eq!(verified().await, 42);
 }
 
 on_both_databases!(
