@@ -81,13 +81,25 @@ pub const SQLITE_CACHE_MB: u32 = 16;
 /// connection is, so no statement waits for a ping).
 pub const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How PostgreSQL plans logbook's prepared statements (`plan_cache_mode`), unless the
+/// connection URL chooses (`?options=-c%20plan_cache_mode%3Dauto`). PostgreSQL's own `auto`
+/// re-plans a statement at every execution whenever its generic plan's estimate (which sees
+/// `LIMIT $n` as an unknown) is higher than the custom plans' average, and logbook's
+/// statements all bind their limits: the feed's four statements spent 2.7 ms planning
+/// against 1.0 ms running. Generic plans are made once per connection and statement; the
+/// province's questions answered 1.1–1.9× as many requests a second, imports took the same
+/// time (docs/benchmarks.md, issue 14).
+pub const PG_PLAN_CACHE_MODE: &str = "force_generic_plan";
+
 /// Connects to SQLite (`sqlite://file.db?mode=rwc`) or PostgreSQL (`postgres://…`).
 /// SQLite gets foreign keys enforced, WAL journaling, `synchronous=NORMAL`, a 30 s busy timeout, a
 /// page cache of [`SQLITE_CACHE_MB`] per connection and a pool of [`SQLITE_CONNECTIONS`] (an
 /// in-memory database keeps one). A pooled
 /// connection is pinged before use only once it has been idle [`PING_AFTER_IDLE`] (a
 /// server restart or a dropped idle connection is caught there), not before every statement:
-/// the pool's default ping was a round trip to PostgreSQL ahead of each one.
+/// the pool's default ping was a round trip to PostgreSQL ahead of each one. PostgreSQL
+/// sessions plan statements once ([`PG_PLAN_CACHE_MODE`]) unless the URL's `options` say
+/// otherwise.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut opts = ConnectOptions::new(url);
@@ -105,6 +117,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             .foreign_keys(true)
             .pragma("cache_size", format!("-{}", SQLITE_CACHE_MB * 1024))
             .pragma("temp_store", "memory")
+    });
+    opts.map_sqlx_postgres_opts(|o| {
+        if o.get_options()
+            .is_some_and(|set| set.contains("plan_cache_mode"))
+        {
+            o
+        } else {
+            o.options([("plan_cache_mode", PG_PLAN_CACHE_MODE)])
+        }
     });
     Database::connect(opts).await
 }

@@ -1753,6 +1753,40 @@ fn the_schema_sdl_is_reviewed() {
     insta::assert_snapshot!("schema_sdl", schema.sdl());
 }
 
+/// PostgreSQL sessions plan logbook's statements once ([`migration::PG_PLAN_CACHE_MODE`]):
+/// the default `auto` planned the feed's statements again at every request. A URL that sets
+/// `plan_cache_mode` itself keeps its choice. PostgreSQL only: SQLite has no such setting.
+#[tokio::test]
+#[cfg_attr(
+    not(logbook_pg),
+    ignore = "PostgreSQL: build and run with LOGBOOK_TEST_PG_URL=postgres://postgres@127.0.0.1:5432"
+)]
+async fn postgres_sessions_plan_statements_once_unless_the_url_chooses() {
+    use sea_orm::{ConnectionTrait, Statement};
+    async fn mode(db: &sea_orm::DatabaseConnection) -> String {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT current_setting('plan_cache_mode') AS m",
+        ))
+        .await
+        .expect("read the setting")
+        .expect("one row")
+        .try_get::<String>("", "m")
+        .expect("text")
+    }
+    let app = TestApp::postgres().await;
+    assert_eq!(mode(&app.db).await, migration::PG_PLAN_CACHE_MODE);
+    assert_eq!(migration::PG_PLAN_CACHE_MODE, "force_generic_plan");
+    let chosen = migration::connect(&format!(
+        "{}?options=-c%20plan_cache_mode%3Dforce_custom_plan",
+        app.url
+    ))
+    .await
+    .expect("connect with the operator's options");
+    assert_eq!(mode(&chosen).await, "force_custom_plan");
+    chosen.close().await.expect("close");
+}
+
 /// Pooled connections PostgreSQL closed while they sat idle are replaced before use: a
 /// connection idle for [`migration::PING_AFTER_IDLE`] is pinged when taken (not before every
 /// statement, which was a round trip ahead of each), so statements after the server closed
