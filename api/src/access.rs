@@ -353,21 +353,31 @@ impl Principal {
         }
     }
 
+    /// The ids of the funds it may see, as a subquery.
+    fn fund_ids(&self) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .column(fund::Column::Id)
+            .from(fund::Entity)
+            .cond_where(self.funds())
+            .to_owned()
+    }
+
+    /// Fund movements counted in the figures of funds it may see: every movement of those
+    /// funds (their sums are shown, not the rows on households it may not see).
+    pub fn fund_sums(&self) -> Condition {
+        match self.reach() {
+            Reach::All => Condition::all(),
+            _ => Condition::all().add(fund_movement::Column::FundId.in_subquery(self.fund_ids())),
+        }
+    }
+
     /// Fund movements it may see: of funds it may see, and either the fund's own (capital)
     /// or on a household it may see.
     pub fn fund_movements(&self) -> Condition {
         match self.reach() {
             Reach::All => Condition::all(),
             _ => Condition::all()
-                .add(
-                    fund_movement::Column::FundId.in_subquery(
-                        Query::select()
-                            .column(fund::Column::Id)
-                            .from(fund::Entity)
-                            .cond_where(self.funds())
-                            .to_owned(),
-                    ),
-                )
+                .add(fund_movement::Column::FundId.in_subquery(self.fund_ids()))
                 .add(
                     Condition::any()
                         .add(fund_movement::Column::HouseCode.is_null())

@@ -810,6 +810,97 @@ on_both_databases!(
     the_funds_sheet_records_grants_loans_and_repayments,
 );
 
+/// A fund list's figures and movements come in a fixed number of statements, as many for
+/// four funds as for one (it fails if a statement is made per fund), and each keeps its own
+/// rule: the figures sum every movement, the movements list only those the key may see.
+async fn funds_figures_and_movements_in_the_same_statements_for_one_as_for_four(app: TestApp) {
+    use api::service::funds::{self, MovementInput};
+    use std::sync::atomic::Ordering;
+    let ds = dataset(20, 73);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let mut ids = Vec::new();
+    for (area, name, baht) in [
+        ("33", "ก", 100_000.0),
+        ("33", "ข", 20_000.0),
+        ("33", "ค", 30_000.0),
+        ("3318", "ง", 40_000.0),
+    ] {
+        ids.push(fund_with_capital(&app, area, name, baht).await);
+    }
+    // a grant from the first fund to a household the health agency may not see
+    let house = app
+        .count(
+            "SELECT CAST(MIN(house_code) AS BIGINT) FROM problems WHERE indicator_code BETWEEN 9 AND 12 \
+             AND house_code NOT IN (SELECT house_code FROM problems WHERE indicator_code BETWEEN 1 AND 4)",
+        )
+        .await;
+    funds::record(
+        &app.db,
+        &api::service::agencies::operator(),
+        MovementInput {
+            fund_id: ids[0],
+            kind: entity::types::FundMovementKind::Grant,
+            date: "1/2/2568".into(),
+            amount: 5_000.0,
+            house_code: Some(format!("{house:011}")),
+            problem_id: None,
+            entry_id: None,
+            loan_id: None,
+            source: None,
+            term_months: None,
+            every_months: None,
+            note: None,
+        },
+    )
+    .await
+    .expect("grant");
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let (http, statements) = app.counting_http().await;
+    let q = "query($a: String) { funds(area: $a) { id name position { capital granted balance } movements { kind amount } } }";
+    let _ = gql(&http, &health, "{ me { kind } }", json!({})).await;
+    // the key's use is noted beside its first requests: let that settle before counting
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut counts = Vec::new();
+    let mut answers = Vec::new();
+    for area in ["3318", "33"] {
+        statements.store(0, Ordering::SeqCst);
+        let v = gql(&http, &health, q, json!({ "a": area })).await;
+        counts.push(statements.load(Ordering::SeqCst));
+        answers.push(v);
+    }
+    let all = data(&answers[1], "funds").as_array().expect("funds");
+    assert_eq!(data(&answers[0], "funds").as_array().map(Vec::len), Some(1));
+    assert_eq!(all.len(), 4, "{}", answers[1]);
+    assert!(counts[0] >= 3, "the statements are counted: {counts:?}");
+    assert_eq!(
+        counts[0], counts[1],
+        "statements grow with the funds: {counts:?}"
+    );
+    let first = all
+        .iter()
+        .find(|f| f["id"] == ids[0])
+        .unwrap_or_else(|| panic!("{}", answers[1]));
+    assert_eq!(first["position"]["capital"], 100_000.0, "{first}");
+    assert_eq!(first["position"]["granted"], 5_000.0, "{first}");
+    assert_eq!(first["position"]["balance"], 95_000.0, "{first}");
+    assert_eq!(
+        first["movements"],
+        json!([{"kind": "CAPITAL", "amount": 100_000.0}]),
+        "the grant to a household the agency may not see is summed, not listed: {first}"
+    );
+    for (f, capital) in all
+        .iter()
+        .filter(|f| f["id"] != ids[0])
+        .zip([20_000.0, 30_000.0, 40_000.0])
+    {
+        assert_eq!(f["position"]["balance"], capital, "{f}");
+        assert_eq!(f["movements"].as_array().map(Vec::len), Some(1), "{f}");
+    }
+}
+
+on_both_databases!(funds_figures_and_movements_in_the_same_statements_for_one_as_for_four);
+
 /// One text (or null) a query returns.
 async fn text(app: &TestApp, sql: &str) -> Option<String> {
     use sea_orm::ConnectionTrait;

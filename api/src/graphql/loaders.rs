@@ -30,6 +30,10 @@ pub struct Loaders {
     pub follow_ups: Cached<FollowUpLoader>,
     /// Evidence photos by logbook entry id.
     pub evidence: Cached<EvidenceLoader>,
+    /// Every movement of a fund (its figures are summed from them), by fund id.
+    pub fund_sums: Cached<FundSumsLoader>,
+    /// The movements of a fund the principal may see, by fund id.
+    pub fund_movements: Cached<FundMovementsLoader>,
 }
 
 impl Loaders {
@@ -44,6 +48,8 @@ impl Loaders {
             analyses: cached(AnalysisLoader(db.clone(), principal.clone())),
             follow_ups: cached(FollowUpLoader(db.clone(), principal.clone())),
             evidence: cached(EvidenceLoader(db.clone(), principal.clone())),
+            fund_sums: cached(FundSumsLoader(db.clone(), principal.clone())),
+            fund_movements: cached(FundMovementsLoader(db.clone(), principal.clone())),
         }
     }
 }
@@ -66,6 +72,36 @@ fn cached<L: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>
 
 fn internal(e: sea_orm::DbErr) -> Error {
     ApiError::Db(e).extend()
+}
+
+/// Every movement of the funds the principal may see, by fund id: what their figures are
+/// summed from.
+pub struct FundSumsLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<i32> for FundSumsLoader {
+    type Value = Vec<entity::fund_movement::Model>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        crate::service::funds::for_figures(&self.0, &self.1, keys)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+/// The movements the principal may see (capital, and those on households it may see), by
+/// fund id.
+pub struct FundMovementsLoader(pub DatabaseConnection, pub Principal);
+
+impl Loader<i32> for FundMovementsLoader {
+    type Value = Vec<entity::fund_movement::Model>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        crate::service::funds::visible_of(&self.0, &self.1, keys)
+            .await
+            .map_err(|e| e.extend())
+    }
 }
 
 /// Households' follow-up states by house code, of households the principal may see.

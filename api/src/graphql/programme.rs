@@ -60,18 +60,19 @@ impl Fund {
     #[graphql(complexity = 20)]
     async fn position(&self, ctx: &Context<'_>, as_of: Option<String>) -> Result<FundPosition> {
         let day = self::as_of(ctx, as_of.as_deref())?;
-        let pos = funds::position(db(ctx)?, principal(ctx)?, self.0.id, day)
-            .await
-            .gql()?;
-        Ok(FundPosition(pos, day))
+        let all = loaders::of(ctx)?.fund_sums.load_one(self.0.id).await?;
+        Ok(FundPosition(
+            arithmetic::position(all.as_deref().unwrap_or_default(), day),
+            day,
+        ))
     }
     /// Its movements the key may see (capital, and those on households it may see), by
     /// date.
     #[graphql(complexity = 50)]
     async fn movements(&self, ctx: &Context<'_>) -> Result<Vec<FundMovement>> {
-        Ok(funds::movements(db(ctx)?, principal(ctx)?, self.0.id)
-            .await
-            .gql()?
+        let mine = loaders::of(ctx)?.fund_movements.load_one(self.0.id).await?;
+        Ok(mine
+            .unwrap_or_default()
             .into_iter()
             .map(FundMovement)
             .collect())

@@ -15,6 +15,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set,
 };
+use std::collections::HashMap;
 
 /// Most characters of a fund's name.
 const MAX_NAME: usize = 200;
@@ -201,6 +202,50 @@ async fn all_of(
         .await?)
 }
 
+/// Every movement (by date) of the funds among `ids` that `p` may see, by fund, each
+/// listed: what their figures are summed from (sums, not rows, are shown). One statement
+/// however many funds (the `Fund.position` loader).
+pub async fn for_figures(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    ids: &[i32],
+) -> ApiResult<HashMap<i32, Vec<fund_movement::Model>>> {
+    by_fund(db, ids, p.fund_sums()).await
+}
+
+/// The movements `p` may see (capital, and those on households it may see), by date, of the
+/// funds among `ids`, by fund, each listed. One statement however many funds (the
+/// `Fund.movements` loader).
+pub async fn visible_of(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    ids: &[i32],
+) -> ApiResult<HashMap<i32, Vec<fund_movement::Model>>> {
+    by_fund(db, ids, p.fund_movements()).await
+}
+
+/// The movements of the funds among `ids` that `rule` keeps, by date, by fund (an empty list
+/// for a fund with none).
+async fn by_fund(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+    rule: sea_orm::Condition,
+) -> ApiResult<HashMap<i32, Vec<fund_movement::Model>>> {
+    let rows = fund_movement::Entity::find()
+        .filter(fund_movement::Column::FundId.is_in(ids.iter().copied()))
+        .filter(rule)
+        .order_by_asc(fund_movement::Column::MovedOn)
+        .order_by_asc(fund_movement::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<i32, Vec<fund_movement::Model>> =
+        ids.iter().map(|id| (*id, Vec::new())).collect();
+    for m in rows {
+        out.entry(m.fund_id).or_default().push(m);
+    }
+    Ok(out)
+}
+
 /// The figures of a fund `p` may see on `as_of`.
 pub async fn position(
     db: &impl ConnectionTrait,
@@ -210,23 +255,6 @@ pub async fn position(
 ) -> ApiResult<Position> {
     let f = get(db, p, fund_id).await?;
     Ok(funds::position(&all_of(db, &[f.id]).await?, as_of))
-}
-
-/// The movements of a fund `p` may see (capital, and those on households it may see), by
-/// date.
-pub async fn movements(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    fund_id: i32,
-) -> ApiResult<Vec<fund_movement::Model>> {
-    get(db, p, fund_id).await?;
-    Ok(fund_movement::Entity::find()
-        .filter(fund_movement::Column::FundId.eq(fund_id))
-        .filter(p.fund_movements())
-        .order_by_asc(fund_movement::Column::MovedOn)
-        .order_by_asc(fund_movement::Column::Id)
-        .all(db)
-        .await?)
 }
 
 /// The grants, loans, repayments and write-offs of a household `p` may see, by date.
