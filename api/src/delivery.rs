@@ -333,8 +333,10 @@ impl Sender {
         &self.config
     }
 
-    /// Posts `body` to `url`, signed with `secret` as message `id`; what happened.
-    pub async fn post(&self, url: &str, secret: &str, id: &str, body: &[u8]) -> Outcome {
+    /// Posts `body` to `url` as message `id`, signed with each of `secrets` (Standard
+    /// Webhooks: the signatures space-separated in one header; a receiver accepts any it can
+    /// check); what happened.
+    pub async fn post(&self, url: &str, secrets: &[&str], id: &str, body: &[u8]) -> Outcome {
         let started = std::time::Instant::now();
         let ms = || started.elapsed().as_millis().min(i32::MAX as u128) as i32;
         let failed = |error: String, ms: i32| Outcome::Failed {
@@ -347,11 +349,14 @@ impl Sender {
             Err(e) => return failed(e.to_string(), 0),
         };
         let ts = chrono::Utc::now().timestamp();
-        let signature =
-            match standardwebhooks::Webhook::new(secret).and_then(|w| w.sign(id, ts, body)) {
-                Ok(s) => s,
-                Err(e) => return failed(format!("cannot sign: {e}"), 0),
-            };
+        let signed: Result<Vec<String>, _> = secrets
+            .iter()
+            .map(|s| standardwebhooks::Webhook::new(s).and_then(|w| w.sign(id, ts, body)))
+            .collect();
+        let signature = match signed {
+            Ok(s) => s.join(" "),
+            Err(e) => return failed(format!("cannot sign: {e}"), 0),
+        };
         let sent = self
             .client
             .post(url)

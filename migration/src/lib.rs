@@ -17,6 +17,7 @@ mod m20261207_000012_field_work;
 mod m20261208_000013_programme;
 mod m20261209_000014_stats_cells;
 mod m20261210_000015_problem_province;
+mod m20261211_000016_webhook_secret_rotation;
 
 /// Adds columns to `table`, one statement each (SQLite alters one column per statement).
 async fn add_columns(
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000013_programme::Migration),
             Box::new(m20261209_000014_stats_cells::Migration),
             Box::new(m20261210_000015_problem_province::Migration),
+            Box::new(m20261211_000016_webhook_secret_rotation::Migration),
         ]
     }
 }

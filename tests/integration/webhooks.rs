@@ -506,9 +506,125 @@ async fn webhooks_are_checked_when_they_are_created(app: TestApp) {
     assert_eq!(app.count("SELECT COUNT(*) FROM webhooks").await, 10);
 }
 
+const ROTATE: &str = "mutation($id: Int!, $h: Int) { rotateWebhookSecret(id: $id, keepPreviousHours: $h) { secret webhook { id previousSecretUntil } } }";
+
+/// A rotated secret signs every delivery at once, and the one it replaced signs beside it
+/// until the time the key chose (none: only the new one); bad hours, and another key's
+/// webhook, are refused and change nothing.
+async fn a_rotated_secret_signs_beside_the_old_one_until_its_time(app: TestApp) {
+    let ds = dataset(20, 43);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let agency = app.key(KeyScope::Agency("33-pho".into())).await;
+    let router = app_with(&app, local_policy());
+    let rx = Receiver::start(vec![]).await;
+    let sender = sender();
+    let v = gql(
+        &router,
+        &district,
+        CREATE,
+        json!({"i": {"url": format!("{}/hook", rx.url), "topics": ["LOGBOOK_ENTRY_CREATED"]}}),
+    )
+    .await;
+    let first = v["data"]["createWebhook"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string();
+    let hook = v["data"]["createWebhook"]["webhook"]["id"]
+        .as_i64()
+        .expect("id");
+    let stored = || app.count("SELECT COUNT(*) FROM webhooks WHERE previous_secret IS NOT NULL");
+
+    for (hours, why) in [(-1, "negative"), (169, "more than a week")] {
+        let v = gql(&router, &district, ROTATE, json!({"id": hook, "h": hours})).await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{why}: {v}");
+        assert_eq!(
+            v["errors"][0]["extensions"]["field"], "keepPreviousHours",
+            "{v}"
+        );
+    }
+    let v = gql(&router, &agency, ROTATE, json!({"id": hook})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "another key's webhook: {v}");
+    assert_eq!(stored().await, 0, "nothing changed");
+
+    // rotated, the first secret kept for 24 hours (the default)
+    let v = gql(&router, &district, ROTATE, json!({"id": hook})).await;
+    let second = v["data"]["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string();
+    assert!(second.starts_with("whsec_") && second != first, "{v}");
+    let until = v["data"]["rotateWebhookSecret"]["webhook"]["previousSecretUntil"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"));
+    let until = chrono::DateTime::parse_from_rfc3339(until).expect("RFC 3339");
+    let left = until.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(
+        left > chrono::Duration::hours(23) && left <= chrono::Duration::hours(24),
+        "{left}"
+    );
+    let (input, _, _) = problem(&app, &ds, false).await;
+    let v = gql(&router, &district, RECORD, json!({"i": input})).await;
+    assert!(v["data"]["recordAssistance"]["id"].is_i64(), "{v}");
+    assert_eq!(drain(&app, &sender).await, 1);
+    let got = rx.got();
+    let check = |secret: &str, g: &Got| {
+        standardwebhooks::Webhook::new(secret)
+            .expect("a secret")
+            .verify(&g.body, &g.headers)
+            .is_ok()
+    };
+    assert!(check(&second, &got[0]), "signed with the new secret");
+    assert!(check(&first, &got[0]), "and, meanwhile, with the old one");
+
+    // rotated again, keeping nothing: only the newest signs
+    let v = gql(&router, &district, ROTATE, json!({"id": hook, "h": 0})).await;
+    let third = v["data"]["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string();
+    assert!(
+        v["data"]["rotateWebhookSecret"]["webhook"]["previousSecretUntil"].is_null(),
+        "{v}"
+    );
+    assert_eq!(stored().await, 0);
+    let (input, _, _) = problem(&app, &ds, true).await;
+    let v = gql(&router, &district, RECORD, json!({"i": input})).await;
+    assert!(v["data"]["recordAssistance"]["id"].is_i64(), "{v}");
+    assert_eq!(drain(&app, &sender).await, 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    assert!(check(&third, &got[1]));
+    assert!(
+        !check(&second, &got[1]),
+        "the replaced secret no longer signs"
+    );
+    assert!(!check(&first, &got[1]));
+
+    // the secrets are never shown by a query; each rotation is audited
+    let v = gql(
+        &router,
+        &district,
+        "{ webhooks { id previousSecretUntil } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(v["data"]["webhooks"][0]["id"], hook, "{v}");
+    for s in [&first, &second, &third] {
+        assert!(!v.to_string().contains(s.as_str()));
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE action = 'webhook.rotate_secret'")
+            .await,
+        2
+    );
+}
+
 on_both_databases!(
     a_webhook_is_signed_retried_and_deduplicable_by_id,
     an_agency_hears_only_what_it_may_see_when_it_is_sent,
     imports_announce_their_problems_entries_and_batch,
     webhooks_are_checked_when_they_are_created,
+    a_rotated_secret_signs_beside_the_old_one_until_its_time,
 );

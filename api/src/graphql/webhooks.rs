@@ -40,9 +40,17 @@ impl Webhook {
     async fn created_at(&self) -> String {
         self.0.created_at.to_rfc3339()
     }
+    /// Until when the secret before the last rotation still signs deliveries beside the
+    /// current one (RFC 3339); null when it no longer does.
+    async fn previous_secret_until(&self) -> Option<String> {
+        self.0
+            .previous_secret_until
+            .filter(|until| *until > chrono::Utc::now())
+            .map(|until| until.to_rfc3339())
+    }
 }
 
-/// A new webhook and its signing secret.
+/// A webhook and its new signing secret (created or rotated).
 #[derive(SimpleObject)]
 pub struct CreatedWebhook {
     /// The webhook.
@@ -223,6 +231,27 @@ impl WebhooksMutation {
             area_codes: input.area_codes.unwrap_or_default(),
         };
         let (hook, secret) = hooks::create(db(ctx)?, p, policy, new).await.gql()?;
+        Ok(CreatedWebhook {
+            webhook: Webhook(hook),
+            secret,
+        })
+    }
+
+    /// Replaces the signing secret of one of the calling key's webhooks and returns the new
+    /// one (shown this once). The secret it replaces keeps signing beside it for
+    /// `keepPreviousHours` (24 unless given; 0 to 168), so the receiver can switch without
+    /// refusing a delivery: each delivery meanwhile carries both signatures. NOT_FOUND for
+    /// another key's webhook.
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        id: i32,
+        #[graphql(desc = "Hours the replaced secret still signs: 24 unless given, 0 to 168.")]
+        keep_previous_hours: Option<i32>,
+    ) -> Result<CreatedWebhook> {
+        let p = principal(ctx)?;
+        let keep = keep_previous_hours.unwrap_or(hooks::DEFAULT_KEEP_PREVIOUS_HOURS);
+        let (hook, secret) = hooks::rotate_secret(db(ctx)?, p, id, keep).await.gql()?;
         Ok(CreatedWebhook {
             webhook: Webhook(hook),
             secret,

@@ -144,10 +144,7 @@ pub async fn create(
             "a key has at most {MAX_PER_KEY} webhooks; delete one first"
         )));
     }
-    let secret = format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
-    );
+    let secret = new_secret();
     let tx = super::begin_write(db).await?;
     let hook = webhook::ActiveModel {
         key_id: Set(key_id),
@@ -173,6 +170,73 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok((hook, secret))
+}
+
+/// A new signing secret: `whsec_` and 32 random bytes in base64 (Standard Webhooks).
+fn new_secret() -> String {
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+    )
+}
+
+/// How long a webhook's previous secret keeps signing after a rotation unless the key says,
+/// in hours.
+pub const DEFAULT_KEEP_PREVIOUS_HOURS: i32 = 24;
+
+/// Longest a webhook's previous secret may keep signing after a rotation, in hours (a week).
+pub const MAX_KEEP_PREVIOUS_HOURS: i32 = 168;
+
+/// Replaces the signing secret of a webhook of the caller's key; returns the webhook and the
+/// new secret (shown this once). The secret it replaces keeps signing beside the new one for
+/// `keep_previous_hours` (0: not at all; at most [`MAX_KEEP_PREVIOUS_HOURS`]), so a receiver
+/// that still checks the old one refuses nothing while it switches; an older previous secret
+/// stops at once.
+pub async fn rotate_secret(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i32,
+    keep_previous_hours: i32,
+) -> ApiResult<(webhook::Model, String)> {
+    if !(0..=MAX_KEEP_PREVIOUS_HOURS).contains(&keep_previous_hours) {
+        return Err(ApiError::bad_input(
+            "keepPreviousHours",
+            format!("0 to {MAX_KEEP_PREVIOUS_HOURS} hours (a week)"),
+        ));
+    }
+    let tx = super::begin_write(db).await?;
+    let hook = own(&tx, p, id).await?;
+    let secret = new_secret();
+    let keep = keep_previous_hours > 0;
+    let until = Utc::now() + chrono::Duration::hours(i64::from(keep_previous_hours));
+    let mut m: webhook::ActiveModel = hook.clone().into();
+    m.secret = Set(secret.clone());
+    m.previous_secret = Set(keep.then_some(hook.secret));
+    m.previous_secret_until = Set(keep.then_some(until));
+    let saved = m.update(&tx).await?;
+    super::audit::record(
+        &tx,
+        p,
+        "webhook.rotate_secret",
+        p.province(),
+        &id.to_string(),
+        json!({"keepPreviousHours": keep_previous_hours}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((saved, secret))
+}
+
+/// The secrets a delivery to `hook` is signed with at `now`: its secret, and its previous one
+/// until that one's time ends.
+pub fn signing_secrets(hook: &webhook::Model, now: DateTime<Utc>) -> Vec<&str> {
+    let mut out = vec![hook.secret.as_str()];
+    if let (Some(old), Some(until)) = (&hook.previous_secret, hook.previous_secret_until)
+        && now < until
+    {
+        out.push(old.as_str());
+    }
+    out
 }
 
 /// The webhooks of the caller's key, oldest first.
@@ -671,7 +735,12 @@ pub async fn deliver(
     };
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
     let outcome = sender
-        .post(&hook.url, &hook.secret, &message_id(event.id), &bytes)
+        .post(
+            &hook.url,
+            &signing_secrets(&hook, Utc::now()),
+            &message_id(event.id),
+            &bytes,
+        )
         .await;
     record(db, sender, &d, &event, outcome).await
 }

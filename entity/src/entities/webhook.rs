@@ -22,8 +22,13 @@ pub struct Model {
     pub area_codes: Option<String>,
     /// What it is for.
     pub description: Option<String>,
-    /// The signing secret (`whsec_` and base64), shown once at creation.
+    /// The signing secret (`whsec_` and base64), shown once at creation or rotation.
     pub secret: String,
+    /// The secret before the last rotation, still signing beside [`Model::secret`] until
+    /// [`Model::previous_secret_until`] (the receiver's time to switch).
+    pub previous_secret: Option<String>,
+    /// Until when the previous secret signs too.
+    pub previous_secret_until: Option<DateTimeUtc>,
     /// When created.
     pub created_at: DateTimeUtc,
 }
