@@ -1325,6 +1325,118 @@ async fn verifying_entries_runs_the_same_statements_for_one_as_for_forty(app: Te
     assert_eq!(verified().await, 42);
 }
 
+/// Photos sent at the same moment are checked one after another: the same photo six times at
+/// once is attached once (the others are told it is already there), and more photos at once
+/// than an entry keeps stop at the limit.
+async fn photos_sent_at_once_are_attached_once_and_up_to_the_limit(app: TestApp) {
+    let ds = dataset(30, 62);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = EvidenceStore::local(dir.path(), PhotoLimits::default()).expect("store");
+    let http = with_store(&app, store);
+    let health = app.key(KeyScope::Agency("33-pho".into())).await;
+    let entry = health_entry(&app).await;
+    let rows = |state: &'static str| {
+        let sql =
+            format!("SELECT COUNT(*) FROM evidence WHERE entry_id = {entry} AND state = '{state}'");
+        let app = &app;
+        async move { app.count(&sql).await }
+    };
+
+    let photo = jpeg_with_exif(48, 32);
+    let answers = futures::future::join_all(
+        (0..6).map(|_| attach(&http, &health, entry, "x.jpg", &photo, None)),
+    )
+    .await;
+    let attached = answers
+        .iter()
+        .filter(|v| v["data"]["attachEvidence"]["id"].is_i64())
+        .count();
+    assert_eq!(attached, 1, "{answers:?}");
+    for v in answers.iter().filter(|v| v["errors"].is_array()) {
+        assert_eq!(code(v), "BAD_USER_INPUT", "{v}");
+        assert_eq!(v["errors"][0]["extensions"]["field"], "file", "{v}");
+    }
+    assert_eq!(rows("stored").await, 1);
+
+    // 12 different photos at once onto an entry holding one: 9 more fit
+    let more: Vec<Vec<u8>> = (0..12).map(|i| jpeg_with_exif(20 + i, 16)).collect();
+    let answers = futures::future::join_all(
+        more.iter()
+            .map(|p| attach(&http, &health, entry, "x.jpg", p, None)),
+    )
+    .await;
+    let attached = answers
+        .iter()
+        .filter(|v| v["data"]["attachEvidence"]["id"].is_i64())
+        .count();
+    assert_eq!(attached, 9, "{answers:?}");
+    let refused: Vec<&str> = answers
+        .iter()
+        .filter(|v| v["errors"].is_array())
+        .map(code)
+        .collect();
+    assert_eq!(refused, ["LIMIT_EXCEEDED"; 3], "{answers:?}");
+    assert_eq!(rows("stored").await, 10);
+    assert_eq!(rows("pending").await, 0);
+    assert_eq!(
+        files_in(dir.path()),
+        20,
+        "a photo and its thumbnail for each, nothing else"
+    );
+
+    // a photo on its way (its row pending, its objects being written) counts as attached:
+    // the same photo sent meanwhile is refused; a pending row older than a crash's leftover
+    // does not count
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let first = app
+        .count(&format!(
+            "SELECT CAST(MIN(id) AS BIGINT) FROM logbook_entries WHERE id > {entry}"
+        ))
+        .await;
+    let second = app
+        .count(&format!(
+            "SELECT CAST(MIN(id) AS BIGINT) FROM logbook_entries WHERE id > {first}"
+        ))
+        .await;
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let photo = jpeg_with_exif(50, 30);
+    let v = attach(&http, &district, first, "x.jpg", &photo, None).await;
+    let id = v["data"]["attachEvidence"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+    let done = entity::evidence::Entity::find_by_id(i32::try_from(id).expect("an id"))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the row");
+    let mut on_its_way: entity::evidence::ActiveModel = done.clone().into();
+    on_its_way.id = sea_orm::ActiveValue::NotSet;
+    on_its_way.entry_id = Set(i32::try_from(second).expect("an id"));
+    on_its_way.state = Set(entity::types::EvidenceState::Pending);
+    on_its_way.object_key = Set(format!("{}-elsewhere", done.object_key));
+    on_its_way.thumb_key = Set(format!("{}-elsewhere", done.thumb_key));
+    on_its_way.created_at = Set(chrono::Utc::now());
+    let pending = on_its_way.insert(&app.db).await.expect("a pending row");
+    let v = attach(&http, &district, second, "x.jpg", &photo, None).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("being attached")),
+        "{v}"
+    );
+    let mut left: entity::evidence::ActiveModel = pending.into();
+    left.created_at = Set(chrono::Utc::now() - api::service::evidence::PENDING_FOR);
+    left.update(&app.db).await.expect("aged");
+    let v = attach(&http, &district, second, "x.jpg", &photo, None).await;
+    assert!(
+        v["data"]["attachEvidence"]["id"].is_i64(),
+        "a crash's leftover does not hold the photo back: {v}"
+    );
+}
+
 on_both_databases!(
     evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household,
     a_crash_between_objects_and_row_leaves_nothing_visible,
@@ -1337,6 +1449,7 @@ on_both_databases!(
     locking_a_month_waits_for_a_write_in_progress,
     help_recorded_while_its_month_is_being_locked_is_refused,
     verifying_entries_runs_the_same_statements_for_one_as_for_forty,
+    photos_sent_at_once_are_attached_once_and_up_to_the_limit,
 );
 
 /// The same photo through an S3-compatible store (moto's server on this machine, a bucket

@@ -4,6 +4,10 @@
 //! Nothing half-stored: the row is written `pending` (committed) before its objects, and
 //! `stored` after both are written. Only stored rows are listed or served; a pending row left
 //! by a crash, with whatever objects it had written, is removed by [`sweep`].
+//!
+//! One at a time per entry: the check (the same photo, the limit) and the pending row are one
+//! writing transaction holding the entry's row, and a pending row younger than
+//! [`PENDING_FOR`] counts as attached, so photos sent at the same moment cannot both pass.
 
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -14,8 +18,8 @@ use entity::types::EvidenceState;
 use entity::{household, logbook_entry, problem};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use std::collections::HashMap;
 
@@ -73,18 +77,32 @@ pub async fn attach(
     let (entry, district) = super::verification::visible_entry(db, p, entry_id).await?;
     super::verification::ensure_open(db, &district, entry.entry_date).await?;
     let photo = store.process(bytes).await.map_err(|e| e.api())?;
-    let stored = evidence::Entity::find()
+    // checked and claimed in one writing transaction that holds the entry: two uploads of the
+    // same photo at once, or past the limit, would both pass a check made beside the other
+    let tx = super::begin_write(db).await?;
+    entity::db::for_update(
+        logbook_entry::Entity::find_by_id(entry.id),
+        tx.get_database_backend(),
+    )
+    .one(&tx)
+    .await?;
+    // stored, or on its way (pending, younger than a crash's leftover the sweep takes)
+    let held = evidence::Entity::find()
         .filter(evidence::Column::EntryId.eq(entry.id))
-        .filter(evidence::Column::State.eq(EvidenceState::Stored))
-        .all(db)
+        .filter(
+            Condition::any()
+                .add(evidence::Column::State.eq(EvidenceState::Stored))
+                .add(evidence::Column::CreatedAt.gt(Utc::now() - PENDING_FOR)),
+        )
+        .all(&tx)
         .await?;
-    if stored.iter().any(|e| e.sha256 == photo.sha256) {
+    if held.iter().any(|e| e.sha256 == photo.sha256) {
         return Err(ApiError::bad_input(
             "file",
-            "this photo is already attached to the entry",
+            "this photo is already attached to the entry (or is being attached now)",
         ));
     }
-    if stored.len() as u64 >= MAX_PER_ENTRY {
+    if held.len() as u64 >= MAX_PER_ENTRY {
         return Err(ApiError::LimitExceeded(format!(
             "an entry keeps at most {MAX_PER_ENTRY} photos"
         )));
@@ -106,8 +124,9 @@ pub async fn attach(
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&tx)
     .await?;
+    tx.commit().await?;
     let written = async {
         store.put(&row.object_key, photo.photo).await?;
         store.put(&row.thumb_key, photo.thumb).await
