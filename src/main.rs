@@ -372,6 +372,10 @@ struct ServeArgs {
     /// `stats` call it overdue.
     #[arg(long, env = "LOGBOOK_OVERDUE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     overdue_days: u32,
+    /// Days webhook events are kept with their deliveries and attempts (`webhookDeliveries`
+    /// shows them until then); older ones are removed every hour.
+    #[arg(long, env = "LOGBOOK_WEBHOOK_KEEP_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..=3650))]
+    webhook_keep_days: u64,
     /// Seconds one webhook attempt may take, connection included.
     #[arg(long, env = "LOGBOOK_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
     webhook_timeout_secs: u64,
@@ -1419,6 +1423,7 @@ impl ServeArgs {
             webhooks: api::WebhookConfig {
                 policy: api::WebhookPolicy::parse(&self.webhook_allow).map_err(usage)?,
                 timeout: std::time::Duration::from_secs(self.webhook_timeout_secs),
+                keep: std::time::Duration::from_secs(self.webhook_keep_days * 24 * 3600),
                 ..Default::default()
             },
             ..Default::default()

@@ -274,6 +274,9 @@ pub struct WebhookConfig {
     pub poll: Duration,
     /// Deliveries sent at once.
     pub concurrency: usize,
+    /// How long events are kept after they happened, with their deliveries and attempts
+    /// (those still pending stay until they finish).
+    pub keep: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -285,6 +288,7 @@ impl Default for WebhookConfig {
             give_up_after: Duration::from_secs(24 * 3600),
             poll: Duration::from_secs(1),
             concurrency: 8,
+            keep: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -421,8 +425,36 @@ pub async fn run_once(db: &DatabaseConnection, sender: &Sender) -> ApiResult<usi
     Ok(n)
 }
 
-/// The worker: [`run_once`] until nothing is due, then waits for a wake-up or `poll`; stops
-/// when `stop` turns true (a delivery under way finishes first).
+/// How often the worker removes events older than [`WebhookConfig::keep`].
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Events removed by one statement of [`prune`].
+const PRUNE_BATCH: u64 = 1_000;
+
+/// Removes every event older than `keep` with its finished deliveries and their attempts, a
+/// thousand at a time (each a short statement); returns how many events went.
+pub async fn prune(db: &DatabaseConnection, keep: Duration) -> crate::error::ApiResult<u64> {
+    let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+    let mut total = 0;
+    loop {
+        let n = hooks::prune(db, keep, PRUNE_BATCH).await?;
+        total += n;
+        if n < PRUNE_BATCH {
+            break;
+        }
+    }
+    if total > 0 {
+        tracing::info!(
+            events = total,
+            "old webhook events removed with their deliveries"
+        );
+    }
+    Ok(total)
+}
+
+/// The worker: [`run_once`] until nothing is due, then waits for a wake-up or `poll`; every
+/// [`PRUNE_EVERY`] it [`prune`]s; stops when `stop` turns true (a delivery under way
+/// finishes first).
 pub async fn work(
     db: DatabaseConnection,
     sender: Sender,
@@ -431,7 +463,14 @@ pub async fn work(
 ) {
     let poll = sender.config.poll;
     let mut stoppable = true;
+    let mut pruned: Option<std::time::Instant> = None;
     while !*stop.borrow() {
+        if pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(std::time::Instant::now());
+            if let Err(e) = prune(&db, sender.config.keep).await {
+                tracing::error!(error = %e, "pruning webhook events");
+            }
+        }
         match run_once(&db, &sender).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}

@@ -506,6 +506,97 @@ async fn webhooks_are_checked_when_they_are_created(app: TestApp) {
     assert_eq!(app.count("SELECT COUNT(*) FROM webhooks").await, 10);
 }
 
+/// Events older than the time kept go with their deliveries and attempts, the oldest first;
+/// one whose delivery is still pending stays, and so do recent ones; pruning again removes
+/// nothing more.
+async fn old_events_go_with_their_deliveries_unless_one_is_pending(app: TestApp) {
+    use entity::{webhook_delivery, webhook_event};
+    use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+    let ds = dataset(20, 45);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let district = app.key(KeyScope::District("3318".into())).await;
+    let router = app_with(&app, local_policy());
+    let rx = Receiver::start(vec![500]).await;
+    let sender = sender();
+    let v = gql(
+        &router,
+        &district,
+        CREATE,
+        json!({"i": {"url": format!("{}/hook", rx.url), "topics": ["LOGBOOK_ENTRY_CREATED"]}}),
+    )
+    .await;
+    let hook = v["data"]["createWebhook"]["webhook"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+    for health in [false, true, false] {
+        let (input, _, _) = problem(&app, &ds, health).await;
+        let v = gql(&router, &district, RECORD, json!({"i": input})).await;
+        assert!(v["data"]["recordAssistance"]["id"].is_i64(), "{v}");
+    }
+    // the first delivery failed once, then every one was delivered
+    assert_eq!(drain(&app, &sender).await, 4);
+    let events = webhook_event::Entity::find()
+        .order_by_asc(webhook_event::Column::Id)
+        .all(&app.db)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 3);
+    let attempts_of_first = format!(
+        "SELECT COUNT(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id \
+         WHERE d.event_id = {}",
+        events[0].id
+    );
+    let first_attempts = app.count(&attempts_of_first).await;
+    assert!(first_attempts >= 1);
+    // the first two happened 31 days ago; the second's delivery is still owed
+    for e in &events[..2] {
+        let mut old: webhook_event::ActiveModel = e.clone().into();
+        old.at = Set(chrono::Utc::now() - chrono::Duration::days(31));
+        old.update(&app.db).await.expect("aged");
+    }
+    let owed = webhook_delivery::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .find(|d| d.event_id == events[1].id)
+        .expect("its delivery");
+    let mut owed: webhook_delivery::ActiveModel = owed.into();
+    owed.status = Set(entity::types::DeliveryStatus::Pending);
+    owed.update(&app.db).await.expect("pending again");
+
+    let keep = std::time::Duration::from_secs(30 * 24 * 3600);
+    assert_eq!(api::delivery::prune(&app.db, keep).await.expect("prune"), 1);
+    let left: Vec<i32> = webhook_event::Entity::find()
+        .order_by_asc(webhook_event::Column::Id)
+        .all(&app.db)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, [events[1].id, events[2].id]);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_deliveries").await,
+        2,
+        "the first event's delivery went with it"
+    );
+    assert_eq!(app.count(&attempts_of_first).await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_attempts").await,
+        4 - first_attempts,
+        "the other two deliveries' attempts stay"
+    );
+    let v = gql(&router, &district, DELIVERIES, json!({"id": hook})).await;
+    let listed = v["data"]["webhookDeliveries"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .len();
+    assert_eq!(listed, 2, "{v}");
+    assert_eq!(api::delivery::prune(&app.db, keep).await.expect("again"), 0);
+}
+
 const ROTATE: &str = "mutation($id: Int!, $h: Int) { rotateWebhookSecret(id: $id, keepPreviousHours: $h) { secret webhook { id previousSecretUntil } } }";
 
 /// A rotated secret signs every delivery at once, and the one it replaced signs beside it
@@ -627,4 +718,5 @@ on_both_databases!(
     imports_announce_their_problems_entries_and_batch,
     webhooks_are_checked_when_they_are_created,
     a_rotated_secret_signs_beside_the_old_one_until_its_time,
+    old_events_go_with_their_deliveries_unless_one_is_pending,
 );

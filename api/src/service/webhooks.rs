@@ -451,6 +451,37 @@ async fn visible(
     Ok(found.into_iter().collect())
 }
 
+/// Deletes up to `limit` events older than `keep` that were fanned out and have no delivery
+/// still pending, with their deliveries and attempts (the schema cascades); the oldest first.
+/// Returns how many events went. Retries end a day after their event, so with any `keep`
+/// longer than that only finished deliveries go.
+pub async fn prune(db: &DatabaseConnection, keep: chrono::Duration, limit: u64) -> ApiResult<u64> {
+    use sea_orm::sea_query::Query;
+    let cutoff = Utc::now() - keep;
+    let old = Query::select()
+        .column(webhook_event::Column::Id)
+        .from(webhook_event::Entity)
+        .and_where(webhook_event::Column::Dispatched.eq(true))
+        .and_where(webhook_event::Column::At.lt(cutoff))
+        .and_where(
+            webhook_event::Column::Id.not_in_subquery(
+                Query::select()
+                    .column(webhook_delivery::Column::EventId)
+                    .from(webhook_delivery::Entity)
+                    .and_where(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
+                    .to_owned(),
+            ),
+        )
+        .order_by(webhook_event::Column::Id, sea_orm::Order::Asc)
+        .limit(limit)
+        .to_owned();
+    let gone = webhook_event::Entity::delete_many()
+        .filter(webhook_event::Column::Id.in_subquery(old))
+        .exec(db)
+        .await?;
+    Ok(gone.rows_affected)
+}
+
 /// Fans out up to `limit` events not yet fanned out: one pending delivery for each webhook
 /// whose filters the event passes and whose key may see its record now; an event no
 /// webhook takes is dropped. Returns the deliveries made. Safe beside another process doing
