@@ -16,7 +16,11 @@ A response counts as an error when its status is not 200 or its body carries Gra
 `errors`. The server's resident memory is sampled every second during the mix. Then each
 question alone, at 32 connections for --alone seconds (10), to show which one bounds the p99.
 
-    python3 scripts/bench-mix.py [--seconds 60] [--alone 10] [--baseline OLD/logbook] [--key agency|admin]
+    python3 scripts/bench-mix.py [--seconds 60] [--alone 10] [--baseline OLD/logbook] [--key agency|admin] [--pg-tls]
+
+The servers reach PostgreSQL without TLS (`sslmode=disable`, as bench-peer.py does and as a
+server on the database's own host should); `--pg-tls` keeps sqlx's default (`prefer`: TLS when
+the server offers it, 7.6 % of the server's CPU on (a) in a profile).
 """
 
 import argparse
@@ -121,6 +125,9 @@ def main():
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--key", default="agency", choices=["agency", "admin"])
     ap.add_argument("--baseline", help="an older logbook binary, served beside on the same database")
+    ap.add_argument("--pg-tls", action="store_true",
+                    help="serve over TLS to PostgreSQL (sqlx's default `prefer`); without it `sslmode=disable`, "
+                         "as bench-peer.py and a server on the database's own host")
     ap.add_argument("--pg", default=os.environ.get("LOGBOOK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     args = ap.parse_args()
     ensure_wrk()
@@ -144,8 +151,9 @@ def main():
     servers, endpoints = {}, {}
     try:
         for port, (name, binary) in enumerate(binaries.items(), start=18201):
+            env = envs[name] if args.pg_tls else dict(envs[name], DATABASE_URL=envs[name]["DATABASE_URL"] + "?sslmode=disable")
             servers[name] = subprocess.Popen([binary, "serve", "--bind", f"127.0.0.1:{port}", "--cost-budget-per-minute", "0"],
-                                             env=envs[name], stderr=subprocess.DEVNULL)
+                                             env=env, stderr=subprocess.DEVNULL)
             endpoints[name] = f"http://127.0.0.1:{port}/graphql"
             wait_up(endpoints[name].replace("/graphql", "/readyz"))
         first = post(endpoints["logbook"], {"query": f'{{ households(first: 1, filter: {{districtCode: "{DISTRICT}", '
@@ -181,7 +189,8 @@ def main():
             p.terminate()
             p.wait()
 
-    print(f"\n22,387 households on PostgreSQL; {args.key} key; {args.conns} connections; the mix (a, b, c, w, f in turn) "
+    print(f"\n22,387 households on PostgreSQL ({'TLS' if args.pg_tls else 'sslmode=disable'}); {args.key} key; "
+          f"{args.conns} connections; the mix (a, b, c, w, f in turn) "
           f"for {args.seconds} s per run; wrk, the server(s) and PostgreSQL on one 2-core machine\n")
     print("| server | requests/s | p50 ms | p99 ms | max ms | errors | requests | RSS first 5 s | last 5 s | max MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
