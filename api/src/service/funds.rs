@@ -590,7 +590,7 @@ pub async fn report(
 ) -> ApiResult<Vec<ReportRow>> {
     let fs = list(db, p, area).await?;
     let ids: Vec<i32> = fs.iter().map(|f| f.id).collect();
-    let all = all_of(db, &ids).await?;
+    let mut all = for_figures(db, p, &ids).await?;
     let codes: Vec<AreaCode> = fs
         .iter()
         .filter_map(|f| AreaCode::parse_str(&f.area_code).ok())
@@ -605,7 +605,7 @@ pub async fn report(
     let mut rows: Vec<ReportRow> = fs
         .into_iter()
         .map(|f| {
-            let mine: Vec<_> = all.iter().filter(|m| m.fund_id == f.id).cloned().collect();
+            let mine = all.remove(&f.id).unwrap_or_default();
             ReportRow {
                 area_name: names.get(&f.area_code).cloned().unwrap_or_default(),
                 position: funds::position(&mine, as_of),

@@ -36,23 +36,35 @@ pub async fn ensure_open_in(
 
 /// Refuses a write dated `date` in a district whose month is locked, as stored now. A write
 /// in a transaction checks with [`ensure_open_in`], or takes the counter's lock once itself
-/// before checking several entries with this.
+/// before checking several entries with [`ensure_all_open`].
 pub async fn ensure_open(
     db: &impl ConnectionTrait,
     district: &str,
     date: NaiveDate,
 ) -> ApiResult<()> {
-    let month = month_lock::month_of(date);
-    let locked = month_lock::Entity::find_by_id((district.to_string(), month.clone()))
-        .one(db)
-        .await?;
-    match locked {
-        Some(_) => Err(ApiError::MonthLocked {
-            district: district.to_string(),
-            month,
-        }),
-        None => Ok(()),
+    ensure_all_open(db, &[(district, date)]).await
+}
+
+/// [`ensure_open`] for several writes, each a district and a date, in one statement; the
+/// first in a locked month is refused.
+async fn ensure_all_open(db: &impl ConnectionTrait, dated: &[(&str, NaiveDate)]) -> ApiResult<()> {
+    let locked: HashSet<(String, String)> = month_lock::Entity::find()
+        .filter(month_lock::Column::DistrictCode.is_in(dated.iter().map(|(d, _)| *d)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| (l.district_code, l.month))
+        .collect();
+    for (district, date) in dated {
+        let month = month_lock::month_of(*date);
+        if locked.contains(&(district.to_string(), month.clone())) {
+            return Err(ApiError::MonthLocked {
+                district: district.to_string(),
+                month,
+            });
+        }
     }
+    Ok(())
 }
 
 /// An entry `p` may see, with its household's district; NOT_FOUND otherwise.
@@ -61,20 +73,28 @@ pub async fn visible_entry(
     p: &Principal,
     id: i32,
 ) -> ApiResult<(logbook_entry::Model, String)> {
-    visible_entries(db, p, &[id])
+    let v = visible_entries(db, p, &[id])
         .await?
         .pop()
-        .ok_or_else(|| ApiError::NotFound(format!("logbook entry {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("logbook entry {id}")))?;
+    Ok((v.entry, v.district))
 }
 
-/// The entries `ids` (distinct, in that order), each with its household's district, in two
-/// statements whatever their number; NOT_FOUND for the first id `p` may not see (or that does
-/// not exist).
+/// An entry `p` may see, with where its household is.
+struct Visible {
+    entry: logbook_entry::Model,
+    district: String,
+    house: String,
+}
+
+/// The entries `ids` (distinct, in that order), each with its household's district and house
+/// code, in two statements whatever their number; NOT_FOUND for the first id `p` may not see
+/// (or that does not exist).
 async fn visible_entries(
     db: &impl ConnectionTrait,
     p: &Principal,
     ids: &[i32],
-) -> ApiResult<Vec<(logbook_entry::Model, String)>> {
+) -> ApiResult<Vec<Visible>> {
     let mut entries: HashMap<i32, logbook_entry::Model> = logbook_entry::Entity::find()
         .filter(logbook_entry::Column::Id.is_in(ids.iter().copied()))
         .filter(p.entries())
@@ -83,25 +103,33 @@ async fn visible_entries(
         .into_iter()
         .map(|e| (e.id, e))
         .collect();
-    // each problem's district, where `p` may see its household
-    let districts: HashMap<i32, String> = problem::Entity::find()
+    // each problem's district and house, where `p` may see its household
+    let places: HashMap<i32, (String, String)> = problem::Entity::find()
         .select_only()
         .column(problem::Column::Id)
         .column(household::Column::DistrictCode)
+        .column(problem::Column::HouseCode)
         .join(JoinType::InnerJoin, problem::Relation::Household.def())
         .filter(problem::Column::Id.is_in(entries.values().map(|e| e.problem_id)))
         .filter(p.households())
-        .into_tuple()
+        .into_tuple::<(i32, String, String)>()
         .all(db)
         .await?
         .into_iter()
+        .map(|(id, district, house)| (id, (district, house)))
         .collect();
     ids.iter()
         .map(|id| {
             entries
                 .remove(id)
-                .and_then(|e| Some((districts.get(&e.problem_id)?.clone(), e)))
-                .map(|(district, e)| (e, district))
+                .and_then(|entry| {
+                    let (district, house) = places.get(&entry.problem_id)?.clone();
+                    Some(Visible {
+                        entry,
+                        district,
+                        house,
+                    })
+                })
                 .ok_or_else(|| ApiError::NotFound(format!("logbook entry {id}")))
         })
         .collect()
@@ -121,30 +149,15 @@ async fn set(
     // the counter's lock once for every entry's month check (as [`ensure_open_in`] takes it)
     entity::stats_dirty::lock(&txn).await?;
     let found = visible_entries(&txn, p, ids).await?;
-    let locked: HashSet<(String, String)> = month_lock::Entity::find()
-        .filter(month_lock::Column::DistrictCode.is_in(found.iter().map(|(_, d)| d.as_str())))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|l| (l.district_code, l.month))
+    let dated: Vec<(&str, NaiveDate)> = found
+        .iter()
+        .map(|v| (v.district.as_str(), v.entry.entry_date))
         .collect();
-    for (e, district) in &found {
-        let month = month_lock::month_of(e.entry_date);
-        if locked.contains(&(district.clone(), month.clone())) {
-            return Err(ApiError::MonthLocked {
-                district: district.clone(),
-                month,
-            });
-        }
-    }
+    ensure_all_open(&txn, &dated).await?;
     let stamp = entity::db::stamp(&txn).await?;
-    let houses: Vec<String> = problem::Entity::find()
-        .select_only()
-        .column(problem::Column::HouseCode)
-        .filter(problem::Column::Id.is_in(found.iter().map(|(e, _)| e.problem_id)))
-        .into_tuple()
-        .all(&txn)
-        .await?;
+    let mut houses: Vec<String> = found.iter().map(|v| v.house.clone()).collect();
+    houses.sort_unstable();
+    houses.dedup();
     let counted = super::stats::Counted::before(&txn, &houses).await?;
     logbook_entry::Entity::update_many()
         .col_expr(logbook_entry::Column::Verification, Expr::value(state))
