@@ -1330,10 +1330,42 @@ async fn quarters_fiscal_years_and_agency_results_come_from_the_history(app: Tes
         let admin = admin.clone();
         async move { app.get(&path, Some(&admin)).await }
     };
+    // problems recorded on days around the quarter: one at its first instant, one in its
+    // last second, the rest spread before, in and after it
+    let mut recorded_in = 0f64;
+    {
+        use entity::problem;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let start = (first - chrono::Days::new(45))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc();
+        let quarter_start = first.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let quarter_end = last.and_hms_opt(23, 59, 59).expect("late").and_utc();
+        for (i, (id, ..)) in problems.iter().enumerate() {
+            let at = match i {
+                0 => quarter_start,
+                1 => quarter_end,
+                _ => start + chrono::Duration::hours(61 * i as i64 + 7),
+            };
+            if (first..=last).contains(&at.date_naive()) {
+                recorded_in += 1.0;
+            }
+            problem::Entity::update_many()
+                .col_expr(problem::Column::CreatedAt, Expr::value(at))
+                .filter(problem::Column::Id.eq(*id))
+                .exec(&app.db)
+                .await
+                .expect("created_at");
+        }
+        let outside = problems.len() as f64 - recorded_in;
+        assert!(recorded_in > 2.0 && outside > 2.0, "{recorded_in}");
+    }
     let (status, ct, body) = get(format!("/reports/period.xlsx?quarter={quarter}")).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(ct.contains("spreadsheetml"));
     let t = period_totals(&body);
+    assert_eq!(t[6], recorded_in, "{quarter}: recorded in the period");
     // the independent recomputation
     let end = statuses_at(&entries, last);
     let before = statuses_at(&entries, first - chrono::Days::new(1));

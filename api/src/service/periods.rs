@@ -2,20 +2,17 @@
 //! its Buddhist-era year; Q1 = October–December): problems per district × dimension × status
 //! at the period's end, what changed in it (problems recorded, problems solved, entries, money
 //! by fund), and the per-agency results the agencies present — all recomputed from the
-//! logbook's history, over what the principal may see; written as a workbook.
+//! logbook's history by the database (grouped statements through [`super::stats`], so a
+//! report's memory is its rows, not the history), over what the principal may see; written
+//! as a workbook.
 
+use super::stats::{self, EntryKey, Key, Measure};
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
-use entity::catalog::dimension_of;
 use entity::types::{Dimension, FundMovementKind, MONTHS_ABBR_DOTTED, ProblemStatus};
-use entity::{
-    agency, agency_dimension, fund, fund_movement, household, logbook_entry, plan, problem,
-};
-use sea_orm::sea_query::JoinType;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-};
+use entity::{agency, agency_dimension, fund, fund_movement, logbook_entry, problem};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{BTreeMap, HashMap};
 
 /// A quarter or a whole fiscal year.
@@ -137,60 +134,31 @@ impl Period {
     }
 }
 
-/// A problem as the history needs it: id, indicator, house, district, when recorded, cohort.
-pub(crate) type ProblemRow = (
-    i32,
-    i32,
-    String,
-    String,
-    Option<chrono::DateTime<chrono::Utc>>,
-    i32,
-);
-
-/// What `p` may see of the logbook up to a day: its problems and their entries in order.
-pub(crate) struct History {
-    pub(crate) problems: Vec<ProblemRow>,
-    pub(crate) entries: Vec<logbook_entry::Model>,
+/// A group's district (or province) and dimension, read back from the keys of
+/// [`stats::problems_counted`] and its kin (`None` for a dimension not in the catalog).
+pub(crate) fn area_and_dimension(keys: &[Option<String>]) -> Option<(String, Dimension)> {
+    let area = keys.first()?.clone()?;
+    let dim = Dimension::from_key(keys.get(1)?.as_deref()?)?;
+    Some((area, dim))
 }
 
-impl History {
-    pub(crate) async fn load(
-        db: &impl ConnectionTrait,
-        p: &Principal,
-        until: NaiveDate,
-    ) -> ApiResult<Self> {
-        let problems: Vec<ProblemRow> = problem::Entity::find()
-            .select_only()
-            .column(problem::Column::Id)
-            .column(problem::Column::IndicatorCode)
-            .column(problem::Column::HouseCode)
-            .column(household::Column::DistrictCode)
-            .column(problem::Column::CreatedAt)
-            .column(problem::Column::CohortId)
-            .join(JoinType::InnerJoin, problem::Relation::Household.def())
-            .filter(p.problems())
-            .into_tuple()
-            .all(db)
-            .await?;
-        let entries = logbook_entry::Entity::find()
-            .filter(p.entries())
-            .filter(logbook_entry::Column::EntryDate.lte(until))
-            .order_by_asc(logbook_entry::Column::EntryDate)
-            .order_by_asc(logbook_entry::Column::WrittenSeq)
-            .order_by_asc(logbook_entry::Column::Id)
-            .all(db)
-            .await?;
-        Ok(History { problems, entries })
-    }
+/// A group's status, the key after `at`.
+pub(crate) fn status_key(keys: &[Option<String>], at: usize) -> Option<ProblemStatus> {
+    ProblemStatus::from_key(keys.get(at)?.as_deref()?)
+}
 
-    /// Each problem's status at the end of `day` (not started when absent).
-    pub(crate) fn statuses_at(&self, day: NaiveDate) -> HashMap<i32, ProblemStatus> {
-        let mut s = HashMap::new();
-        for e in self.entries.iter().take_while(|e| e.entry_date <= day) {
-            s.insert(e.problem_id, e.status);
-        }
-        s
+/// Problems recorded from the start of `first` to the end of `last` (UTC days), as a
+/// condition on `problems`.
+fn recorded_between(first: NaiveDate, last: NaiveDate) -> Condition {
+    let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let mut c = Condition::all();
+    if let Some(t) = start(first) {
+        c = c.add(problem::Column::CreatedAt.gte(t));
     }
+    if let Some(t) = last.succ_opt().and_then(start) {
+        c = c.add(problem::Column::CreatedAt.lt(t));
+    }
+    c
 }
 
 /// One district and dimension of a period.
@@ -275,32 +243,40 @@ pub struct PeriodReport {
     pub agencies: Vec<AgencyRow>,
 }
 
-/// Builds the report of `period` over what `p` may see.
+/// Builds the report of `period` over what `p` may see: every figure counted by the
+/// database (grouped statements whose rows are districts × dimensions, whatever the size of
+/// the history).
 pub async fn period(
     db: &impl ConnectionTrait,
     p: &Principal,
     period: Period,
 ) -> ApiResult<PeriodReport> {
     let (first, last) = (period.first_day(), period.last_day());
-    let h = History::load(db, p, last).await?;
-    let before = h.statuses_at(first.pred_opt().unwrap_or(first));
-    let after = h.statuses_at(last);
+    let before = first.pred_opt().unwrap_or(first);
     let names = super::catalog::district_names(db).await?;
+    let place = [Key::District, Key::Dimension];
     let mut rows: BTreeMap<(String, Dimension), PeriodRow> = BTreeMap::new();
-    let mut where_is: HashMap<i32, (&str, Dimension)> = HashMap::new();
-    for (id, ind, _, district, created, _) in &h.problems {
-        let Some(dim) = dimension_of(*ind) else {
-            continue;
-        };
-        where_is.insert(*id, (district.as_str(), dim));
-        let r = rows.entry((district.clone(), dim)).or_default();
-        let end = after.get(id).copied().unwrap_or(ProblemStatus::NotStarted);
-        r.by_status[end.index()] += 1;
-        if created.is_some_and(|t| (first..=last).contains(&t.date_naive())) {
-            r.recorded += 1;
+    // per district × dimension × status at the period's end: how many, how many recorded in
+    // it, how many not solved on the day before it began
+    let measures = [
+        Measure::Problems(recorded_between(first, last)),
+        Measure::Problems(stats::solved_at(before).not()),
+    ];
+    let statuses = Statuses::count(db, p, last, &measures).await?;
+    for (at, s, n) in &statuses.0 {
+        let r = rows.entry(at.clone()).or_default();
+        r.by_status[s.index()] += n[0];
+        r.recorded += n[1];
+        if *s == ProblemStatus::Solved {
+            r.solved += n[2];
         }
-        if end == ProblemStatus::Solved && before.get(id) != Some(&ProblemStatus::Solved) {
-            r.solved += 1;
+    }
+    let dated = stats::entries_counted(db, p, Condition::all(), &place, &[], Some(first), last);
+    for (keys, (n, amount)) in dated.await? {
+        if let Some(at) = area_and_dimension(&keys) {
+            let r = rows.entry(at).or_default();
+            r.entries += n;
+            r.amount += amount;
         }
     }
     let fund_names: HashMap<i32, fund::Model> = fund::Entity::find()
@@ -311,24 +287,33 @@ pub async fn period(
         .map(|f| (f.id, f))
         .collect();
     let mut money: BTreeMap<(String, String), MoneyRow> = BTreeMap::new();
-    for e in h.entries.iter().filter(|e| e.entry_date >= first) {
-        let Some((district, dim)) = where_is.get(&e.problem_id) else {
+    let with_money = Condition::any()
+        .add(logbook_entry::Column::AmountSatang.is_not_null())
+        .add(logbook_entry::Column::Fund.is_not_null());
+    let by_fund = [EntryKey::Fund, EntryKey::FundText];
+    let named = stats::entries_counted(
+        db,
+        p,
+        with_money,
+        &[Key::District, Key::Dimension],
+        &by_fund,
+        Some(first),
+        last,
+    );
+    for (keys, (n, amount)) in named.await? {
+        let Some((district, _)) = area_and_dimension(&keys) else {
             continue;
         };
-        let r = rows.entry((district.to_string(), *dim)).or_default();
-        r.entries += 1;
-        r.amount += e.amount_satang.unwrap_or(0);
-        if e.amount_satang.is_some() || e.fund.is_some() {
-            let name = e
-                .fund_id
-                .and_then(|id| fund_names.get(&id))
-                .map(|f| f.name.clone())
-                .or_else(|| e.fund.clone())
-                .unwrap_or_else(|| "ไม่ระบุกองทุน".into());
-            let m = money.entry((district.to_string(), name)).or_default();
-            m.entries += 1;
-            m.entry_amount += e.amount_satang.unwrap_or(0);
-        }
+        let name = keys[2]
+            .as_deref()
+            .and_then(|id| id.parse::<i32>().ok())
+            .and_then(|id| fund_names.get(&id))
+            .map(|f| f.name.clone())
+            .or_else(|| keys[3].clone())
+            .unwrap_or_else(|| "ไม่ระบุกองทุน".into());
+        let m = money.entry((district, name)).or_default();
+        m.entries += n;
+        m.entry_amount += amount;
     }
     let movements = fund_movement::Entity::find()
         .filter(p.fund_movements())
@@ -356,7 +341,7 @@ pub async fn period(
             rows.entry((d.clone(), *dim)).or_default();
         }
     }
-    let agencies = agency_rows(db, p, &h, &after, last).await?;
+    let agencies = agency_rows(db, p, &statuses, last).await?;
     Ok(PeriodReport {
         period,
         rows: rows
@@ -380,22 +365,45 @@ pub async fn period(
     })
 }
 
-/// The per-agency results over what `p` may see, at the end of `as_of`.
+/// The per-agency results over what `p` may see, at the end of `as_of`: for each agency and
+/// dimension it owns, the problems of the dimension in its province by status, the entries
+/// and money it recorded on them, its plans and those done — counted by the database.
 pub async fn agency_results(
     db: &impl ConnectionTrait,
     p: &Principal,
     as_of: NaiveDate,
 ) -> ApiResult<Vec<AgencyRow>> {
-    let h = History::load(db, p, as_of).await?;
-    let statuses = h.statuses_at(as_of);
-    agency_rows(db, p, &h, &statuses, as_of).await
+    let statuses = Statuses::count(db, p, as_of, &[]).await?;
+    agency_rows(db, p, &statuses, as_of).await
+}
+
+/// Problems per district × dimension × status at the end of a day, each with its count and
+/// the counts of the measures asked.
+pub(crate) struct Statuses(pub(crate) Vec<((String, Dimension), ProblemStatus, Vec<u64>)>);
+
+impl Statuses {
+    /// Counts them over what `p` may see.
+    pub(crate) async fn count(
+        db: &impl ConnectionTrait,
+        p: &Principal,
+        day: NaiveDate,
+        measures: &[Measure],
+    ) -> ApiResult<Self> {
+        let keys = [Key::District, Key::Dimension, Key::Status];
+        let rows = stats::problems_counted(db, p, Condition::all(), &keys, Some(day), measures);
+        Ok(Statuses(
+            rows.await?
+                .into_iter()
+                .filter_map(|(k, n)| Some((area_and_dimension(&k)?, status_key(&k, 2)?, n)))
+                .collect(),
+        ))
+    }
 }
 
 async fn agency_rows(
     db: &impl ConnectionTrait,
     p: &Principal,
-    h: &History,
-    statuses: &HashMap<i32, ProblemStatus>,
+    counted: &Statuses,
     as_of: NaiveDate,
 ) -> ApiResult<Vec<AgencyRow>> {
     let agencies = agency::Entity::find()
@@ -407,31 +415,33 @@ async fn agency_rows(
         .filter(agency_dimension::Column::AgencyId.is_in(agencies.iter().map(|a| a.id)))
         .all(db)
         .await?;
-    let plans = plan::Entity::find()
-        .filter(p.plans())
-        .filter(plan::Column::MadeOn.lte(as_of))
-        .all(db)
-        .await?;
-    // problems per (province, dimension)
-    let mut by_dim: HashMap<(&str, Dimension), Vec<i32>> = HashMap::new();
-    for (id, ind, _, district, _, _) in &h.problems {
-        if let Some(d) = dimension_of(*ind) {
-            by_dim
-                .entry((district.get(..2).unwrap_or(""), d))
-                .or_default()
-                .push(*id);
+    // problems per (province, dimension) by status: the province is the district's first two
+    // digits
+    let mut statuses: HashMap<(String, Dimension), [u64; 5]> = HashMap::new();
+    for ((district, dim), s, n) in &counted.0 {
+        let province = district.get(..2).unwrap_or_default().to_string();
+        statuses.entry((province, *dim)).or_default()[s.index()] += n[0];
+    }
+    let place = [Key::Province, Key::Dimension];
+    let agency_of = |keys: &[Option<String>]| {
+        Some((
+            keys.get(2)?.as_deref()?.parse::<i32>().ok()?,
+            area_and_dimension(keys)?,
+        ))
+    };
+    // per (agency, province, dimension): entries and money, plans and those done
+    let mut entries: HashMap<(i32, (String, Dimension)), (u64, i64)> = HashMap::new();
+    let recorded = Condition::all().add(logbook_entry::Column::AgencyId.is_not_null());
+    let theirs = stats::entries_counted(db, p, recorded, &place, &[EntryKey::Agency], None, as_of);
+    for (keys, figures) in theirs.await? {
+        if let Some(k) = agency_of(&keys) {
+            entries.insert(k, figures);
         }
     }
-    // per (agency, problem): entries, money, the latest day of its help
-    let mut entries_of: HashMap<(i32, i32), (u64, i64, NaiveDate)> = HashMap::new();
-    for e in &h.entries {
-        if let Some(a) = e.agency_id {
-            let t = entries_of
-                .entry((a, e.problem_id))
-                .or_insert((0, 0, e.entry_date));
-            t.0 += 1;
-            t.1 += e.amount_satang.unwrap_or(0);
-            t.2 = t.2.max(e.entry_date);
+    let mut plans: HashMap<(i32, (String, Dimension)), (u64, u64)> = HashMap::new();
+    for (keys, figures) in stats::plans_counted(db, p, &place, as_of).await? {
+        if let Some(k) = agency_of(&keys) {
+            plans.insert(k, figures);
         }
     }
     let mut out = Vec::new();
@@ -443,47 +453,28 @@ async fn agency_rows(
             .collect();
         dims.sort();
         for dim in dims {
-            let mut r = AgencyRow {
+            let at = (a.province_code.clone(), dim);
+            let s = statuses.get(&at).copied().unwrap_or_default();
+            let (entries, money) = entries
+                .get(&(a.id, at.clone()))
+                .copied()
+                .unwrap_or_default();
+            let (planned, planned_done) = plans.get(&(a.id, at)).copied().unwrap_or_default();
+            let of = |st: ProblemStatus| s[st.index()];
+            out.push(AgencyRow {
                 agency_code: a.code.clone(),
                 agency_name: a.name_th.clone(),
                 dimension: Some(dim),
-                ..AgencyRow::default()
-            };
-            let ids = by_dim
-                .get(&(a.province_code.as_str(), dim))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let set: std::collections::HashSet<i32> = ids.iter().copied().collect();
-            for id in ids {
-                r.problems += 1;
-                match statuses
-                    .get(id)
-                    .copied()
-                    .unwrap_or(ProblemStatus::NotStarted)
-                {
-                    ProblemStatus::Solved => r.solved += 1,
-                    ProblemStatus::AwaitingFollowUp | ProblemStatus::FollowingUp => {
-                        r.following_up += 1
-                    }
-                    ProblemStatus::NotSolvableYet => r.not_solvable_yet += 1,
-                    ProblemStatus::NotStarted => r.not_started += 1,
-                }
-                if let Some((n, m, _)) = entries_of.get(&(a.id, *id)) {
-                    r.entries += n;
-                    r.money += m;
-                }
-            }
-            for pl in plans
-                .iter()
-                .filter(|pl| pl.agency_id == a.id && set.contains(&pl.problem_id))
-            {
-                r.planned += 1;
-                let done = entries_of
-                    .get(&(a.id, pl.problem_id))
-                    .is_some_and(|t| t.2 >= pl.made_on);
-                r.planned_done += u64::from(done);
-            }
-            out.push(r);
+                problems: s.iter().sum(),
+                solved: of(ProblemStatus::Solved),
+                following_up: of(ProblemStatus::AwaitingFollowUp) + of(ProblemStatus::FollowingUp),
+                not_solvable_yet: of(ProblemStatus::NotSolvableYet),
+                not_started: of(ProblemStatus::NotStarted),
+                entries,
+                money,
+                planned,
+                planned_done,
+            });
         }
     }
     Ok(out)

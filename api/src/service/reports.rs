@@ -7,14 +7,18 @@
 //! day (by date, then write order), or "not started". Every stored problem is counted: the
 //! workbooks carry no date on which a problem was found.
 
+use super::stats;
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{Datelike, NaiveDate};
 use entity::catalog::dimension_of;
 use entity::types::{Dimension, MONTHS_FULL, ProblemStatus};
-use entity::{household, household_follow_up};
+use entity::{household, logbook_entry, problem};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::JoinType;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
 use std::collections::{BTreeMap, HashMap};
 
 /// A month, parsed from `YYYY-MM` (CE).
@@ -144,6 +148,22 @@ pub struct MonthlyReport {
     pub follow_up: Vec<FollowUpRow>,
 }
 
+/// A logbook entry of the month as the report reads it: date, agency as written, activity,
+/// amount (satang), result, who recorded it, the district's check, then its problem's house,
+/// indicator and district.
+type MonthEntry = (
+    NaiveDate,
+    String,
+    String,
+    Option<i64>,
+    ProblemStatus,
+    Option<String>,
+    entity::types::Verification,
+    String,
+    i32,
+    String,
+);
+
 /// Builds the report of `month` over what `p` may see; a problem not started is overdue
 /// `overdue_days` after it was recorded (`--overdue-days`).
 pub async fn monthly(
@@ -158,57 +178,11 @@ pub async fn monthly(
         today: last,
         days: overdue_days,
     };
-    let super::periods::History { problems, entries } =
-        super::periods::History::load(db, p, last).await?;
     let names = super::catalog::district_names(db).await?;
-
-    // the latest result (and next visit) on or before the last day, per problem (entries
-    // come in order)
-    let mut latest: HashMap<i32, ProblemStatus> = HashMap::new();
-    let mut next_visit: HashMap<i32, Option<NaiveDate>> = HashMap::new();
-    for e in &entries {
-        latest.insert(e.problem_id, e.status);
-        next_visit.insert(e.problem_id, e.next_visit_on);
-    }
-    let follow_ups: HashMap<String, household_follow_up::Model> =
-        household_follow_up::Entity::find()
-            .filter(
-                household_follow_up::Column::HouseCode.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(household::Column::HouseCode)
-                        .from(household::Entity)
-                        .cond_where(p.households())
-                        .to_owned(),
-                ),
-            )
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|f| (f.house_code.clone(), f))
-            .collect();
-    let closed_by_then = |house: &str| {
-        follow_ups
-            .get(house)
-            .and_then(|f| f.closed_on)
-            .is_some_and(|d| d <= last)
-    };
-    let mut follow: BTreeMap<String, (std::collections::HashSet<&str>, u64)> = BTreeMap::new();
+    // per district × dimension × status, as of the last day
     let mut summary: BTreeMap<(String, Dimension), [u64; 5]> = BTreeMap::new();
-    let mut where_is: HashMap<i32, (&str, &str, i32)> = HashMap::new();
-    for (id, ind, house, district, created, _) in &problems {
-        let Some(dimension) = dimension_of(*ind) else {
-            continue;
-        };
-        let status = latest.get(id).copied().unwrap_or(ProblemStatus::NotStarted);
-        summary.entry((district.clone(), dimension)).or_default()[status.index()] += 1;
-        // overdue on the last day: the same rule as the worklist's, on that day
-        let due = rule.due_of(status, next_visit.get(id).copied().flatten(), *created);
-        let f = follow.entry(district.clone()).or_default();
-        f.0.insert(house.as_str());
-        if due.is_some_and(|d| d < last) && !closed_by_then(house) {
-            f.1 += 1;
-        }
-        where_is.insert(*id, (district, house, *ind));
+    for (at, s, n) in super::periods::Statuses::count(db, p, last, &[]).await?.0 {
+        summary.entry(at).or_default()[s.index()] += n[0];
     }
     // every dimension of a district with problems, so the table has no holes
     let districts: Vec<String> = summary.keys().map(|(d, _)| d.clone()).collect();
@@ -217,23 +191,48 @@ pub async fn monthly(
             summary.entry((d.clone(), *dim)).or_default();
         }
     }
-    let mut month_entries: Vec<EntryRow> = entries
-        .iter()
-        .filter(|e| e.entry_date >= first)
-        .filter_map(|e| {
-            let (district, house, ind) = where_is.get(&e.problem_id)?;
-            Some(EntryRow {
-                district_code: district.to_string(),
-                house_code: house.to_string(),
-                indicator: *ind,
-                date: e.entry_date,
-                agency: e.agency_text.clone(),
-                activity: e.activity.clone(),
-                amount: e.amount_satang.map(|s| s as f64 / 100.0),
-                status: e.status,
-                recorded_by: e.recorded_by.clone(),
-                verification: e.verification,
-            })
+    // the follow-up per district as of the last day
+    let follow = stats::follow_up_counted(db, p, rule).await?;
+    // the month's entries (the report lists them: its size is the month's), with their
+    // problem's district, house and indicator
+    let mut month_entries: Vec<EntryRow> = logbook_entry::Entity::find()
+        .select_only()
+        .columns([
+            logbook_entry::Column::EntryDate,
+            logbook_entry::Column::AgencyText,
+            logbook_entry::Column::Activity,
+            logbook_entry::Column::AmountSatang,
+            logbook_entry::Column::Status,
+            logbook_entry::Column::RecordedBy,
+            logbook_entry::Column::Verification,
+        ])
+        .column(problem::Column::HouseCode)
+        .column(problem::Column::IndicatorCode)
+        .column(household::Column::DistrictCode)
+        .join(JoinType::InnerJoin, logbook_entry::Relation::Problem.def())
+        .join(JoinType::InnerJoin, problem::Relation::Household.def())
+        .filter(p.problems())
+        .filter(logbook_entry::Column::EntryDate.between(first, last))
+        // in the order written within a day (the sort below keeps it)
+        .order_by_asc(logbook_entry::Column::EntryDate)
+        .order_by_asc(logbook_entry::Column::WrittenSeq)
+        .order_by_asc(logbook_entry::Column::Id)
+        .into_tuple::<MonthEntry>()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|e| dimension_of(e.8).is_some())
+        .map(|e| EntryRow {
+            date: e.0,
+            agency: e.1,
+            activity: e.2,
+            amount: e.3.map(|s| s as f64 / 100.0),
+            status: e.4,
+            recorded_by: e.5,
+            verification: e.6,
+            house_code: e.7,
+            indicator: e.8,
+            district_code: e.9,
         })
         .collect();
     month_entries.sort_by(|a, b| {
@@ -254,18 +253,18 @@ pub async fn monthly(
         .collect();
     let follow_up = follow
         .into_iter()
-        .map(|(district_code, (houses, overdue))| FollowUpRow {
-            district_name: names.get(&district_code).cloned().unwrap_or_default(),
-            households: houses.len() as u64,
-            closed: houses.iter().filter(|h| closed_by_then(h)).count() as u64,
-            urgent: houses
-                .iter()
-                .filter(|h| follow_ups.get(**h).is_some_and(|f| f.urgent))
-                .count() as u64,
-            overdue,
-            unverified: unverified.get(district_code.as_str()).copied().unwrap_or(0),
-            locked: locked.contains(&district_code),
-            district_code,
+        .filter_map(|(keys, n)| {
+            let district_code = keys.into_iter().next().flatten()?;
+            Some(FollowUpRow {
+                district_name: names.get(&district_code).cloned().unwrap_or_default(),
+                households: n[1],
+                closed: n[2],
+                urgent: n[3],
+                overdue: n[4],
+                unverified: unverified.get(district_code.as_str()).copied().unwrap_or(0),
+                locked: locked.contains(&district_code),
+                district_code,
+            })
         })
         .collect();
     Ok(MonthlyReport {

@@ -95,19 +95,19 @@ fn key_expr(k: Key) -> Expr {
     }
 }
 
+/// The sum of a column over a group, 0 when it has none, as a 64-bit integer.
+fn total(column: &str) -> Expr {
+    Expr::cust(format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)"))
+}
+
 fn g(i: usize) -> Alias {
     Alias::new(format!("g{i}"))
 }
 
-/// `problems` as they stood at the end of `day`: every stored problem, its status and next
-/// visit those of its latest logbook entry on or before the day (by date, then the order
-/// written), or not started. Aliased `problems`, so every condition and expression over the
-/// table reads the day's values. The latest entries come from one ranked pass over the
-/// entries (a window function both databases have), not a lookup per problem: on PostgreSQL
-/// a correlated lookup per problem made the as-of statement 10.7× the present one.
-fn problems_as_of(day: NaiveDate) -> SelectStatement {
-    let (w, l) = (Alias::new("w"), Alias::new("l"));
-    let ranked = Query::select()
+/// Each problem's logbook entries on or before `day`, ranked from the latest (`rn` 1: by
+/// date, then the order written): problem, status, next visit.
+fn ranked_entries(day: NaiveDate) -> SelectStatement {
+    Query::select()
         .columns([
             logbook_entry::Column::ProblemId,
             logbook_entry::Column::Status,
@@ -121,7 +121,31 @@ fn problems_as_of(day: NaiveDate) -> SelectStatement {
         )
         .from(logbook_entry::Entity)
         .and_where(logbook_entry::Column::EntryDate.lte(day))
+        .to_owned()
+}
+
+/// The problems solved at the end of `day` (their latest entry by then says so), as a
+/// condition on `problems` — for a figure of problems solved between two days.
+pub(crate) fn solved_at(day: NaiveDate) -> Condition {
+    let w = Alias::new("w");
+    let ids = Query::select()
+        .column((w.clone(), logbook_entry::Column::ProblemId))
+        .from_subquery(ranked_entries(day), w)
+        .and_where(Expr::cust(r#""w"."rn" = 1"#))
+        .and_where(Expr::cust(r#""w"."status" = 'solved'"#))
         .to_owned();
+    Condition::all().add(Expr::col((problem::Entity, problem::Column::Id)).in_subquery(ids))
+}
+
+/// `problems` as they stood at the end of `day`: every stored problem, its status and next
+/// visit those of its latest logbook entry on or before the day (by date, then the order
+/// written), or not started. Aliased `problems`, so every condition and expression over the
+/// table reads the day's values. The latest entries come from one ranked pass over the
+/// entries (a window function both databases have), not a lookup per problem: on PostgreSQL
+/// a correlated lookup per problem made the as-of statement 10.7× the present one.
+fn problems_as_of(day: NaiveDate) -> SelectStatement {
+    let (w, l) = (Alias::new("w"), Alias::new("l"));
+    let ranked = ranked_entries(day);
     let latest = Query::select()
         .columns([
             (w.clone(), logbook_entry::Column::ProblemId),
@@ -261,10 +285,11 @@ fn entries_per_problem(
 
 /// Plans per problem (`n`), and those done (`d`): the agency recorded help on the problem on
 /// or after the day the plan was made (both by the day, as of one); of the problems of
-/// `houses` only when given.
+/// `houses` only when given; per problem and agency (`agency_id`) when `by_agency`.
 fn plans_per_problem(
     as_of: Option<(DbBackend, NaiveDate)>,
     houses: Option<&SelectStatement>,
+    by_agency: bool,
 ) -> SelectStatement {
     let until = match as_of {
         Some((b, day)) => format!(
@@ -290,6 +315,10 @@ fn plans_per_problem(
     }
     if let Some(h) = houses {
         q.and_where(plan::Column::ProblemId.in_subquery(problems_of(h)));
+    }
+    if by_agency {
+        q.column(plan::Column::AgencyId)
+            .group_by_col(plan::Column::AgencyId);
     }
     q
 }
@@ -353,14 +382,14 @@ pub async fn grouped_as_of(
     let n = group_by.len();
 
     let per_problem = entries_per_problem(as_of, None);
-    let per_plan = plans_per_problem(as_of, None);
+    let per_plan = plans_per_problem(as_of, None, false);
     let mut a = base(&condition, as_of);
     for (i, k) in group_by.iter().enumerate() {
         a.expr_as(key_expr(*k), g(i)).add_group_by([key_expr(*k)]);
     }
     a.expr_as(Expr::cust("COUNT(*)"), Alias::new("problems"))
         .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM("e"."n"), 0) AS BIGINT)"#),
+            total(r#""e"."n""#),
             Alias::new("entries"),
         )
         .expr_as(
@@ -370,15 +399,15 @@ pub async fn grouped_as_of(
             Alias::new("overdue"),
         )
         .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM("e"."u"), 0) AS BIGINT)"#),
+            total(r#""e"."u""#),
             Alias::new("unverified"),
         )
         .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM("pl"."n"), 0) AS BIGINT)"#),
+            total(r#""pl"."n""#),
             Alias::new("planned"),
         )
         .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM("pl"."d"), 0) AS BIGINT)"#),
+            total(r#""pl"."d""#),
             Alias::new("planned_done"),
         )
         .join_subquery(
@@ -436,18 +465,9 @@ pub async fn grouped_as_of(
             ),
             Alias::new("solved"),
         )
-        .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM("m"."n"), 0) AS BIGINT)"#),
-            Alias::new("people"),
-        )
-        .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM("t"."closed"), 0) AS BIGINT)"#),
-            Alias::new("closed"),
-        )
-        .expr_as(
-            Expr::cust(r#"CAST(COALESCE(SUM("t"."urgent"), 0) AS BIGINT)"#),
-            Alias::new("urgent"),
-        )
+        .expr_as(total(r#""m"."n""#), Alias::new("people"))
+        .expr_as(total(r#""t"."closed""#), Alias::new("closed"))
+        .expr_as(total(r#""t"."urgent""#), Alias::new("urgent"))
         .from_subquery(inner, Alias::new("t"))
         .join_subquery(
             JoinType::LeftJoin,
@@ -489,6 +509,230 @@ pub async fn grouped_as_of(
     Ok(groups
         .into_values()
         .filter(|r| r.problems > 0 || group_by.is_empty())
+        .collect())
+}
+
+/// Keys plus the figures of one group, as the reports' counts return them.
+pub(crate) type Counts<T> = (Vec<Option<String>>, T);
+
+/// Reads `n` keys, then `k` counts (64-bit), from each row of `q`.
+async fn keyed_counts(
+    db: &impl ConnectionTrait,
+    q: &SelectStatement,
+    n: usize,
+    k: usize,
+) -> ApiResult<Vec<Counts<Vec<i64>>>> {
+    db.query_all(q)
+        .await?
+        .iter()
+        .map(|r| {
+            let keys = read_keys(r, n)?;
+            let figures = (n..n + k)
+                .map(|i| r.try_get_by_index::<i64>(i))
+                .collect::<Result<Vec<i64>, _>>()?;
+            Ok((keys, figures))
+        })
+        .collect()
+}
+
+/// Groups `q` by `group_by`, selecting the keys first (`g0`, `g1` …).
+fn group(q: &mut SelectStatement, group_by: &[Key]) {
+    for (i, k) in group_by.iter().enumerate() {
+        q.expr_as(key_expr(*k), g(i)).add_group_by([key_expr(*k)]);
+    }
+}
+
+/// A figure [`problems_counted`] gives per group beside its problems.
+#[derive(Debug, Clone)]
+pub(crate) enum Measure {
+    /// How many of the group's problems meet the condition.
+    Problems(Condition),
+    /// How many households have a problem in the group that meets the condition (every
+    /// household with a problem in it when the condition is empty).
+    Households(Condition),
+}
+
+impl Measure {
+    fn expr(&self) -> Expr {
+        let house = || Expr::col((problem::Entity, problem::Column::HouseCode));
+        match self {
+            Measure::Problems(c) => {
+                Func::sum(Expr::case(c.clone(), Expr::val(1i64)).finally(Expr::val(0i64))).into()
+            }
+            Measure::Households(c) if c.is_empty() => Func::count_distinct(house()).into(),
+            Measure::Households(c) => {
+                Func::count_distinct(Expr::case(c.clone(), house()).finally(Expr::null())).into()
+            }
+        }
+    }
+}
+
+/// Problems `p` may see that match `filter`, counted per group of `group_by` as they stood
+/// at the end of `as_of` (as they stand when none): [`grouped_as_of`]'s problem count, then
+/// each of `measures` — one grouped statement for the reports (a handful of rows per
+/// district, whatever the size of the history).
+pub(crate) async fn problems_counted(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    filter: Condition,
+    group_by: &[Key],
+    as_of: Option<NaiveDate>,
+    measures: &[Measure],
+) -> ApiResult<Vec<Counts<Vec<u64>>>> {
+    let condition = Condition::all().add(p.problems()).add(filter);
+    let backend = db.get_database_backend();
+    let mut q = base(&condition, as_of.map(|d| (backend, d)));
+    group(&mut q, group_by);
+    q.expr_as(Expr::cust("COUNT(*)"), Alias::new("problems"));
+    for (i, m) in measures.iter().enumerate() {
+        q.expr_as(
+            Func::cast_as(m.expr(), Alias::new("BIGINT")),
+            Alias::new(format!("m{i}")),
+        );
+    }
+    Ok(keyed_counts(db, &q, group_by.len(), 1 + measures.len())
+        .await?
+        .into_iter()
+        .map(|(keys, f)| {
+            let f = f.into_iter().map(|n| u64::try_from(n).unwrap_or(0));
+            (keys, f.collect())
+        })
+        .collect())
+}
+
+/// Per district, as things stood at the end of `rule.today`: households with problems `p`
+/// may see, those closed, those urgent (as they stand: urgency keeps no history), and
+/// problems overdue in households not closed — the monthly report's follow-up, in one
+/// statement.
+pub(crate) async fn follow_up_counted(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    rule: OverdueRule,
+) -> ApiResult<Vec<Counts<Vec<u64>>>> {
+    let f = household_follow_up::Entity;
+    let closed = || {
+        Condition::all()
+            .add(Expr::col((f, household_follow_up::Column::ClosedReason)).is_not_null())
+    };
+    let open =
+        Condition::all().add(Expr::col((f, household_follow_up::Column::ClosedReason)).is_null());
+    let measures = [
+        Measure::Households(Condition::all()),
+        Measure::Households(closed()),
+        Measure::Households(
+            Condition::all().add(Expr::col((f, household_follow_up::Column::Urgent)).eq(true)),
+        ),
+        Measure::Problems(open.add(Expr::cust(rule.overdue_sql(db.get_database_backend())))),
+    ];
+    problems_counted(
+        db,
+        p,
+        Condition::all(),
+        &[Key::District],
+        Some(rule.today),
+        &measures,
+    )
+    .await
+}
+
+/// What logbook entries are grouped by besides their problem's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKey {
+    /// The agency that recorded it (its id, as text).
+    Agency,
+    /// The fund it names (the fund's id, as text).
+    Fund,
+    /// The fund as written.
+    FundText,
+}
+
+fn entry_key_expr(k: EntryKey) -> Expr {
+    match k {
+        EntryKey::Agency => Expr::cust(r#"CAST("logbook_entries"."agency_id" AS TEXT)"#),
+        EntryKey::Fund => Expr::cust(r#"CAST("logbook_entries"."fund_id" AS TEXT)"#),
+        EntryKey::FundText => Expr::col((logbook_entry::Entity, logbook_entry::Column::Fund)),
+    }
+}
+
+/// Logbook entries `p` may see dated `from` (when given) to `to` whose problem matches
+/// `filter`: per group of their problem's `group_by`, then their own `by`, how many and
+/// their amounts (satang), in one grouped statement.
+pub(crate) async fn entries_counted(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    filter: Condition,
+    group_by: &[Key],
+    by: &[EntryKey],
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+) -> ApiResult<Vec<Counts<(u64, i64)>>> {
+    let condition = Condition::all().add(p.problems()).add(filter);
+    let mut q = base(&condition, None);
+    q.inner_join(
+        logbook_entry::Entity,
+        Expr::col((logbook_entry::Entity, logbook_entry::Column::ProblemId))
+            .equals((problem::Entity, problem::Column::Id)),
+    )
+    .and_where(Expr::col((logbook_entry::Entity, logbook_entry::Column::EntryDate)).lte(to));
+    if let Some(from) = from {
+        q.and_where(Expr::col((logbook_entry::Entity, logbook_entry::Column::EntryDate)).gte(from));
+    }
+    group(&mut q, group_by);
+    for (i, k) in by.iter().enumerate() {
+        q.expr_as(entry_key_expr(*k), g(group_by.len() + i))
+            .add_group_by([entry_key_expr(*k)]);
+    }
+    q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n")).expr_as(
+        total(r#""logbook_entries"."amount_satang""#),
+        Alias::new("amount"),
+    );
+    let n = group_by.len() + by.len();
+    Ok(keyed_counts(db, &q, n, 2)
+        .await?
+        .into_iter()
+        .map(|(keys, f)| (keys, (u64::try_from(f[0]).unwrap_or(0), f[1])))
+        .collect())
+}
+
+/// Plans `p` may see made by the end of `as_of`, per group of their problem's `group_by` and
+/// agency (its id, as text, the last key): how many, and how many done by the day (the agency
+/// recorded help on the problem on or after the day the plan was made).
+pub(crate) async fn plans_counted(
+    db: &impl ConnectionTrait,
+    p: &Principal,
+    group_by: &[Key],
+    as_of: NaiveDate,
+) -> ApiResult<Vec<Counts<(u64, u64)>>> {
+    let backend = db.get_database_backend();
+    let pl = Alias::new("pl");
+    let mut q = base(&p.problems(), None);
+    q.join_subquery(
+        JoinType::InnerJoin,
+        plans_per_problem(Some((backend, as_of)), None, true),
+        pl.clone(),
+        Expr::col((pl.clone(), plan::Column::ProblemId))
+            .equals((problem::Entity, problem::Column::Id)),
+    );
+    group(&mut q, group_by);
+    q.expr_as(
+        Expr::cust(r#"CAST("pl"."agency_id" AS TEXT)"#),
+        g(group_by.len()),
+    )
+    .add_group_by([Expr::col((pl, plan::Column::AgencyId))])
+    .expr_as(total(r#""pl"."n""#), Alias::new("n"))
+    .expr_as(total(r#""pl"."d""#), Alias::new("d"));
+    Ok(keyed_counts(db, &q, group_by.len() + 1, 2)
+        .await?
+        .into_iter()
+        .map(|(keys, f)| {
+            (
+                keys,
+                (
+                    u64::try_from(f[0]).unwrap_or(0),
+                    u64::try_from(f[1]).unwrap_or(0),
+                ),
+            )
+        })
         .collect())
 }
 
@@ -737,22 +981,19 @@ pub async fn households_from_cells(
         cells = cells.add(stats_cell::Column::Classification.eq(c.key()));
     }
     let mut q = Query::select();
-    q.expr_as(
-        Expr::cust(r#"CAST(COALESCE(SUM("stats_cells"."households"), 0) AS BIGINT)"#),
-        Alias::new("n"),
-    )
-    .expr_as(
-        Expr::exists(
-            Query::select()
-                .expr(Expr::val(1))
-                .from(stats_dirty::Entity)
-                .cond_where(waiting)
-                .to_owned(),
-        ),
-        Alias::new("waiting"),
-    )
-    .from(stats_cell::Entity)
-    .cond_where(cells);
+    q.expr_as(total(r#""stats_cells"."households""#), Alias::new("n"))
+        .expr_as(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(stats_dirty::Entity)
+                    .cond_where(waiting)
+                    .to_owned(),
+            ),
+            Alias::new("waiting"),
+        )
+        .from(stats_cell::Entity)
+        .cond_where(cells);
     let Some(r) = db.query_one(&q).await? else {
         return Ok(None);
     };
@@ -1118,7 +1359,7 @@ async fn cells_of(
     )
     .join_subquery(
         JoinType::LeftJoin,
-        plans_per_problem(None, Some(houses)),
+        plans_per_problem(None, Some(houses), false),
         Alias::new("pl"),
         Expr::col((Alias::new("pl"), plan::Column::ProblemId))
             .equals((problem::Entity, problem::Column::Id)),

@@ -1,18 +1,17 @@
 //! The province's targets: the problems of a cohort (optionally one dimension) to be solved
 //! by a day, and each target's progress per district and dimension on a day — done,
 //! remaining, days left, the rate needed per week against the rate of the last four weeks.
-//! Who sets them comes from [`crate::access`]; the history from [`super::periods`].
+//! Who sets them comes from [`crate::access`]; the counts from [`super::stats`].
 
-use super::periods::History;
+use super::stats::{self, Key};
 use crate::access::Principal;
 use crate::error::{ApiError, ApiResult};
 use chrono::{NaiveDate, Utc};
-use entity::catalog::dimension_of;
 use entity::types::{AreaCode, AreaLevel, Cohort, Dimension, ProblemStatus, ThaiDate};
 use entity::{cohort, target};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use std::collections::BTreeMap;
 
@@ -174,7 +173,15 @@ pub async fn progress(
         .unwrap_or_default())
 }
 
-/// [`progress`] of several targets, over one reading of the history.
+/// A group of problems a target may cover: district, dimension, cohort.
+type Place = (String, Dimension, i32);
+
+/// Problems per district, dimension and cohort on a day: how many, how many solved, how many
+/// solved on the day and not 28 days before.
+type Standing = BTreeMap<Place, (u64, u64, u64)>;
+
+/// [`progress`] of several targets, over one count of the problems (grouped by the database:
+/// districts × dimensions × cohorts, whatever the size of the history).
 pub async fn progress_of(
     db: &impl ConnectionTrait,
     p: &Principal,
@@ -184,21 +191,37 @@ pub async fn progress_of(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let h = History::load(db, p, day).await?;
-    let now = h.statuses_at(day);
-    let before = h.statuses_at(day - chrono::Days::new(28));
+    let keys = [Key::District, Key::Dimension, Key::Cohort, Key::Status];
+    let place = |k: &[Option<String>]| {
+        let (district, dim) = super::periods::area_and_dimension(k)?;
+        Some((district, dim, k.get(2)?.as_deref()?.parse::<i32>().ok()?))
+    };
+    // solved on the day and not 28 days before
+    let newly = [stats::Measure::Problems(
+        stats::solved_at(day - chrono::Days::new(28)).not(),
+    )];
+    let mut standing = Standing::new();
+    let counted = stats::problems_counted(db, p, Condition::all(), &keys, Some(day), &newly);
+    for (k, n) in counted.await? {
+        if let (Some(at), Some(s)) = (place(&k), super::periods::status_key(&k, 3)) {
+            let g = standing.entry(at).or_default();
+            g.0 += n[0];
+            if s == ProblemStatus::Solved {
+                g.1 += n[0];
+                g.2 += n[1];
+            }
+        }
+    }
     let names = super::catalog::district_names(db).await?;
     Ok(targets
         .iter()
-        .map(|t| one(t, &h, &now, &before, &names, day))
+        .map(|t| one(t, &standing, &names, day))
         .collect())
 }
 
 fn one(
     t: &target::Model,
-    h: &History,
-    now: &std::collections::HashMap<i32, ProblemStatus>,
-    before: &std::collections::HashMap<i32, ProblemStatus>,
+    standing: &Standing,
     names: &std::collections::HashMap<String, String>,
     day: NaiveDate,
 ) -> Vec<Progress> {
@@ -207,24 +230,22 @@ fn one(
     let mut whole = Progress::default();
     let mut fresh: BTreeMap<(String, Dimension), u64> = BTreeMap::new();
     let mut fresh_all = 0u64;
-    for (id, ind, _, district, _, cohort_id) in &h.problems {
-        let Some(dim) = dimension_of(*ind) else {
-            continue;
-        };
+    for ((district, dim, cohort_id), (total, solved, newly)) in standing {
         if !district.starts_with(&t.province_code)
             || t.cohort_id.is_some_and(|c| c != *cohort_id)
-            || t.dimension.is_some_and(|d| d != dim)
+            || t.dimension.is_some_and(|d| d != *dim)
         {
             continue;
         }
-        let solved = now.get(id) == Some(&ProblemStatus::Solved);
-        let newly = solved && before.get(id) != Some(&ProblemStatus::Solved);
-        for r in [rows.entry((district.clone(), dim)).or_default(), &mut whole] {
-            r.total += 1;
-            r.done += u64::from(solved);
+        for r in [
+            rows.entry((district.clone(), *dim)).or_default(),
+            &mut whole,
+        ] {
+            r.total += total;
+            r.done += solved;
         }
-        *fresh.entry((district.clone(), dim)).or_default() += u64::from(newly);
-        fresh_all += u64::from(newly);
+        *fresh.entry((district.clone(), *dim)).or_default() += newly;
+        fresh_all += newly;
     }
     let finish = |mut r: Progress, newly: u64| {
         r.remaining = r.total - r.done;
