@@ -408,21 +408,15 @@ fn describe(e: &reqwest::Error) -> String {
     text.chars().take(300).collect()
 }
 
-/// Fans new events out and sends the deliveries now due, `concurrency` at a time; returns
-/// how many were attempted (or withheld).
+/// Deliveries claimed and sent at a time.
+const PAGE: u64 = 64;
+
+/// Fans new events out and sends a page of the deliveries now due, `concurrency` at a time;
+/// returns how many were claimed.
 pub async fn run_once(db: &DatabaseConnection, sender: &Sender) -> ApiResult<usize> {
-    use futures::StreamExt;
     hooks::fan_out(db, 500).await?;
-    let due = hooks::claim_due(db, 64).await?;
-    let n = due.len();
-    futures::stream::iter(due)
-        .for_each_concurrent(sender.config.concurrency.max(1), |d| async move {
-            if let Err(e) = hooks::deliver(db, sender, d).await {
-                tracing::error!(error = %e, "webhook delivery");
-            }
-        })
-        .await;
-    Ok(n)
+    let due = hooks::claim_due(db, PAGE).await?;
+    hooks::deliver_all(db, sender, due).await
 }
 
 /// How often the worker removes events older than [`WebhookConfig::keep`].
