@@ -657,15 +657,6 @@ pub enum Outcome {
     },
 }
 
-/// The body of an event for `p`, or none when `p` may not see its record now.
-pub async fn body(
-    db: &impl ConnectionTrait,
-    p: &Principal,
-    e: &webhook_event::Model,
-) -> ApiResult<Option<serde_json::Value>> {
-    Ok(bodies(db, p, std::slice::from_ref(e)).await?.remove(&e.id))
-}
-
 /// The bodies of `events` for `p`, by event id; an event whose record `p` may not see now
 /// has none. One statement per topic (and one for the entries' agencies), whatever the
 /// number of events.
