@@ -64,7 +64,8 @@ impl OverdueRule {
     }
 
     /// The day a problem is due from its status, its next visit and when it was recorded
-    /// (the rule [`Self::due_sql`] writes in SQL; the monthly report applies it as of a day).
+    /// (the rule [`Self::due_sql`] writes in SQL, which the monthly report applies as of a
+    /// day over the statuses of that day).
     pub fn due_of(
         &self,
         status: ProblemStatus,
