@@ -841,7 +841,6 @@ pub async fn deliver_all(
         };
         keys.insert(key_id, bodies);
     }
-    let now = Utc::now();
     let mut withheld = Vec::new();
     let mut posts = Vec::new();
     for d in claimed {
@@ -858,23 +857,20 @@ pub async fn deliver_all(
             continue;
         };
         let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let secrets: Vec<String> = signing_secrets(hook, now)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
         posts.push(Post {
             delivery: d,
-            url: hook.url.clone(),
-            secrets,
-            message_id: message_id(event.id),
+            hook: hook.clone(),
+            event_id: event.id,
             event_at: event.at,
             bytes,
         });
     }
     let sent: Vec<(Post, Outcome)> = futures::stream::iter(posts)
         .map(|p| async move {
-            let secrets: Vec<&str> = p.secrets.iter().map(String::as_str).collect();
-            let outcome = sender.post(&p.url, &secrets, &p.message_id, &p.bytes).await;
+            // signed with the secrets that sign at the moment it is sent
+            let secrets = signing_secrets(&p.hook, Utc::now());
+            let id = message_id(p.event_id);
+            let outcome = sender.post(&p.hook.url, &secrets, &id, &p.bytes).await;
             (p, outcome)
         })
         .buffer_unordered(sender.config().concurrency.max(1))
@@ -887,9 +883,9 @@ pub async fn deliver_all(
 /// A delivery ready to post.
 struct Post {
     delivery: webhook_delivery::Model,
-    url: String,
-    secrets: Vec<String>,
-    message_id: String,
+    /// Where it goes, and the secrets that sign it.
+    hook: webhook::Model,
+    event_id: i32,
     /// When its event happened (retries end a while after it).
     event_at: DateTime<Utc>,
     bytes: Vec<u8>,
