@@ -159,24 +159,55 @@ pub(crate) async fn problem(
     )
 }
 
+/// A district's webhook on new logbook entries over an imported `dataset(20, seed)`.
+struct EntryHook {
+    ds: importer::generate::Dataset,
+    /// The district's key (3318), whose webhook it is.
+    district: String,
+    router: axum::Router,
+    /// Where it posts (answering `answers` first).
+    rx: Receiver,
+    sender: Sender,
+    /// `createWebhook`'s answer.
+    created: Value,
+}
+
+impl EntryHook {
+    async fn new(app: &TestApp, seed: u64, answers: Vec<u16>, description: Option<&str>) -> Self {
+        let ds = dataset(20, seed);
+        let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+        assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+        let district = app.key(KeyScope::District("3318".into())).await;
+        let router = app_with(app, local_policy());
+        let rx = Receiver::start(answers).await;
+        let mut input =
+            json!({"url": format!("{}/hook", rx.url), "topics": ["LOGBOOK_ENTRY_CREATED"]});
+        if let Some(d) = description {
+            input["description"] = json!(d);
+        }
+        let created = gql(&router, &district, CREATE, json!({ "i": input })).await;
+        EntryHook {
+            ds,
+            district,
+            router,
+            rx,
+            sender: sender(),
+            created,
+        }
+    }
+}
+
 use sea_orm::ConnectionTrait;
 
 async fn a_webhook_is_signed_retried_and_deduplicable_by_id(app: TestApp) {
-    let ds = dataset(20, 41);
-    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
-    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
-    let district = app.key(KeyScope::District("3318".into())).await;
-    let router = app_with(&app, local_policy());
-    let rx = Receiver::start(vec![500, 500]).await;
-    let sender = sender();
-
-    let v = gql(
-        &router,
-        &district,
-        CREATE,
-        json!({"i": {"url": format!("{}/hook", rx.url), "topics": ["LOGBOOK_ENTRY_CREATED"], "description": "ระบบของ อบต."}}),
-    )
-    .await;
+    let EntryHook {
+        ds,
+        district,
+        router,
+        rx,
+        sender,
+        created: v,
+    } = EntryHook::new(&app, 41, vec![500, 500], Some("ระบบของ อบต.")).await;
     let secret = v["data"]["createWebhook"]["secret"]
         .as_str()
         .unwrap_or_else(|| panic!("{v}"))
@@ -533,20 +564,14 @@ async fn webhooks_are_checked_when_they_are_created(app: TestApp) {
 async fn old_events_go_with_their_deliveries_unless_one_is_pending(app: TestApp) {
     use entity::{webhook_delivery, webhook_event};
     use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
-    let ds = dataset(20, 45);
-    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
-    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
-    let district = app.key(KeyScope::District("3318".into())).await;
-    let router = app_with(&app, local_policy());
-    let rx = Receiver::start(vec![500]).await;
-    let sender = sender();
-    let v = gql(
-        &router,
-        &district,
-        CREATE,
-        json!({"i": {"url": format!("{}/hook", rx.url), "topics": ["LOGBOOK_ENTRY_CREATED"]}}),
-    )
-    .await;
+    let EntryHook {
+        ds,
+        district,
+        router,
+        sender,
+        created: v,
+        ..
+    } = EntryHook::new(&app, 45, vec![500], None).await;
     let hook = v["data"]["createWebhook"]["webhook"]["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("{v}"));
@@ -624,21 +649,15 @@ const ROTATE: &str = "mutation($id: Int!, $h: Int) { rotateWebhookSecret(id: $id
 /// until the time the key chose (none: only the new one); bad hours, and another key's
 /// webhook, are refused and change nothing.
 async fn a_rotated_secret_signs_beside_the_old_one_until_its_time(app: TestApp) {
-    let ds = dataset(20, 43);
-    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
-    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
-    let district = app.key(KeyScope::District("3318".into())).await;
+    let EntryHook {
+        ds,
+        district,
+        router,
+        rx,
+        sender,
+        created: v,
+    } = EntryHook::new(&app, 43, vec![], None).await;
     let agency = app.key(KeyScope::Agency("33-pho".into())).await;
-    let router = app_with(&app, local_policy());
-    let rx = Receiver::start(vec![]).await;
-    let sender = sender();
-    let v = gql(
-        &router,
-        &district,
-        CREATE,
-        json!({"i": {"url": format!("{}/hook", rx.url), "topics": ["LOGBOOK_ENTRY_CREATED"]}}),
-    )
-    .await;
     let first = v["data"]["createWebhook"]["secret"]
         .as_str()
         .unwrap_or_else(|| panic!("{v}"))
