@@ -125,6 +125,18 @@ fn with_store(app: &TestApp, store: EvidenceStore) -> axum::Router {
     })
 }
 
+/// `dataset(30, seed)` imported, and the HTTP app over a local evidence store in a fresh
+/// temporary folder (which lives as long as the returned handle).
+async fn with_evidence(app: &TestApp, seed: u64) -> (tempfile::TempDir, axum::Router) {
+    let ds = dataset(30, seed);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = EvidenceStore::local(dir.path(), PhotoLimits::default()).expect("store");
+    let http = with_store(app, store);
+    (dir, http)
+}
+
 /// An entry on a health problem (indicators 1–4) of a household with no education problem
 /// (9–12): the health agency sees it, the education agency does not see the household.
 async fn health_entry(app: &TestApp) -> i64 {
@@ -137,12 +149,7 @@ async fn health_entry(app: &TestApp) -> i64 {
 }
 
 async fn evidence_is_cleaned_stored_and_served_only_to_who_may_see_the_household(app: TestApp) {
-    let ds = dataset(30, 61);
-    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
-    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
-    let dir = tempfile::tempdir().expect("dir");
-    let store = EvidenceStore::local(dir.path(), PhotoLimits::default()).expect("store");
-    let http = with_store(&app, store);
+    let (dir, http) = with_evidence(&app, 61).await;
     let health = app.key(KeyScope::Agency("33-pho".into())).await;
     let education = app.key(KeyScope::Agency("33-edu".into())).await;
     let district = app.key(KeyScope::District("3318".into())).await;
@@ -1329,12 +1336,7 @@ async fn verifying_entries_runs_the_same_statements_for_one_as_for_forty(app: Te
 /// once is attached once (the others are told it is already there), and more photos at once
 /// than an entry keeps stop at the limit.
 async fn photos_sent_at_once_are_attached_once_and_up_to_the_limit(app: TestApp) {
-    let ds = dataset(30, 62);
-    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
-    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
-    let dir = tempfile::tempdir().expect("dir");
-    let store = EvidenceStore::local(dir.path(), PhotoLimits::default()).expect("store");
-    let http = with_store(&app, store);
+    let (dir, http) = with_evidence(&app, 62).await;
     let health = app.key(KeyScope::Agency("33-pho".into())).await;
     let entry = health_entry(&app).await;
     let rows = |state: &'static str| {
