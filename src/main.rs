@@ -5,6 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use entity::types::{AreaCode, AreaLevel, Dimension, ProblemStatus};
+use futures::StreamExt;
 use importer::report::{ImportReport, ImportStatus};
 use importer::{ImportOptions, Progress, Stage};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -492,9 +493,14 @@ struct ImportArgs {
     /// Print exactly one JSON array on stdout, one report per file.
     #[arg(long)]
     json: bool,
-    /// Workbooks to import, in order: each is checked and written after the ones before it.
+    /// Workbooks to import, in order: each is checked and written after the ones before it
+    /// that share a district with it (on SQLite, after every one before it).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Files read and checked at once (default: the machine's cores). Each takes up to a
+    /// province workbook's memory (about 250 MB) while it is read.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     #[command(flatten)]
     read: ReadLimitArgs,
 }
@@ -832,6 +838,7 @@ fn progress_of(pb: Option<ProgressBar>) -> Progress {
     match pb {
         Some(pb) => Progress::new(move |stage| match stage {
             Stage::Reading => pb.set_message("อ่านไฟล์ / reading"),
+            Stage::Waiting => pb.set_message("รอคิว / waiting for its turn"),
             Stage::Validating { rows } => {
                 pb.set_message(format!("ตรวจสอบ {rows} แถว / validating"))
             }
@@ -851,29 +858,53 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
         }
     }
     let bars = Bars::new(args.files.len());
-    let mut reports = Vec::new();
-    // one file after another, each checked against what the ones before it wrote (reading
-    // the next file while one is written was measured: no faster on 2 cores, and one more
-    // workbook in memory)
-    for f in &args.files {
+    // files side by side: each read on its own (`--jobs` at once), checked and written in its
+    // turn — on PostgreSQL beside files of other districts, after the files before it of its
+    // own; on SQLite one after another, in order
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 64);
+    let turns = if entity::db::writes_side_by_side(db) {
+        importer::turns::Turns::by_district()
+    } else {
+        importer::turns::Turns::single()
+    };
+    let tickets: Vec<_> = (0..args.files.len()).map(|i| turns.ticket(i)).collect();
+    let one = |(i, (f, ticket)): (usize, (PathBuf, importer::turns::Ticket))| {
         let name = f.file_name().map_or_else(
             || f.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
         let opts = ImportOptions {
             dry_run: args.dry_run,
             scope: district.as_ref().map(|d| d.as_str().to_string()),
             principal: Some(format!("cli:{}", whoami())),
             progress: progress_of(bars.as_ref().map(|b| b.file(&name))),
             limits: args.read.limits(),
+            turn: Some(std::sync::Arc::new(ticket)),
             ..ImportOptions::today()
         };
-        let report = importer::import_workbook(db, &name, bytes, &opts).await?;
-        if report.status == ImportStatus::Imported {
-            // `stats` counts the import's villages again before the next file
-            api::service::stats::count_waiting(db).await?;
+        async move {
+            let bytes = tokio::fs::read(&f)
+                .await
+                .with_context(|| format!("reading {}", f.display()))?;
+            let report = importer::import_workbook(db, &name, bytes, &opts).await?;
+            // its place in the run is freed: files after it of its districts go on
+            drop(opts);
+            if report.status == ImportStatus::Imported {
+                // `stats` counts the import's villages again
+                api::service::stats::count_waiting(db).await?;
+            }
+            anyhow::Ok((i, report))
         }
+    };
+    let mut running = futures::stream::iter(args.files.iter().cloned().zip(tickets).enumerate())
+        .map(one)
+        .buffer_unordered(jobs);
+    let mut reports: Vec<Option<ImportReport>> = (0..args.files.len()).map(|_| None).collect();
+    while let Some(done) = running.next().await {
+        let (i, report) = done?;
         if !args.json {
             match &bars {
                 Some(b) => b.all.suspend(|| print_report(&report)),
@@ -883,8 +914,10 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
         if let Some(b) = &bars {
             b.total.inc(1);
         }
-        reports.push(report);
+        reports[i] = Some(report);
     }
+    drop(running);
+    let reports: Vec<ImportReport> = reports.into_iter().flatten().collect();
     if let Some(b) = &bars {
         b.total.finish_and_clear();
     }

@@ -226,6 +226,7 @@ impl Jobs {
                     total: rows,
                 }),
                 Stage::Written { rows } => cur.map(|c| Live { done: rows, ..c }),
+                Stage::Waiting => cur,
                 Stage::Done => None,
             };
             match next {
@@ -245,6 +246,7 @@ impl Jobs {
             progress,
             batch: Some(id),
             limits: self.config.limits,
+            turn: None,
         };
         // the importer reads and checks on blocking threads itself; its own task here keeps a
         // panic in the write a failed job instead of a dead worker

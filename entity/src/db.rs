@@ -61,10 +61,15 @@ pub fn any_of(backend: DbBackend, col: &str, values: &[String]) -> Expr {
 }
 
 /// A writing transaction's place in the change feed: its sequence number and its time. The
-/// number comes from the one-row `change_counter`, taken inside the transaction, so numbers
-/// commit in order (on PostgreSQL the counter's row lock holds a later writer until this one
-/// commits; SQLite has one writer at a time): a feed reader never sees a number below one it
-/// has already passed commit later.
+/// number comes from the one-row `change_counter`.
+///
+/// A short write ([`stamp`]) takes it inside its transaction, so numbers commit in order (on
+/// PostgreSQL the counter's row lock holds a later short writer until this one commits;
+/// SQLite has one writer at a time). An import ([`WriteTx::stamp`]) holds it for seconds, so
+/// on PostgreSQL it takes its number in a statement of its own and leaves a lease in
+/// `change_leases` until it ends: the feed reads only up to [`settled`], below the lowest
+/// number still leased. Either way a feed reader never sees a number below one it has
+/// already passed commit later.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stamp {
     /// The sequence number.
@@ -75,6 +80,33 @@ pub struct Stamp {
 
 const NEXT_CHANGE: &str =
     "UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value";
+
+/// The first key of the PostgreSQL advisory lock a leasing transaction holds on its token
+/// (the second key) until it ends: a lease whose lock is not held is over.
+const LEASE_LOCK: i32 = 0x4c42_0001;
+
+/// The first key of a district's PostgreSQL advisory lock (the second is the district's).
+const DISTRICT_LOCK: i32 = 0x4c42_0002;
+
+/// Whether the lease `l` is held: its transaction has not ended.
+fn lease_held() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' \
+         AND k.classid = CAST({LEASE_LOCK} AS oid) AND k.objid = CAST(l.token AS oid) \
+         AND k.objsubid = 2 AND k.granted)"
+    )
+}
+
+/// Takes the next change number and leases it to the token of parameter 1, in one statement
+/// committed at once (the counter's row lock lasts that statement); clears leases over.
+fn lease_sql() -> String {
+    format!(
+        "WITH n AS ({NEXT_CHANGE}), \
+         gone AS (DELETE FROM change_leases l WHERE NOT {held}) \
+         INSERT INTO change_leases (seq, token) SELECT value, $1 FROM n RETURNING seq",
+        held = lease_held()
+    )
+}
 
 /// Takes the next change number inside `conn`'s transaction.
 pub async fn stamp(conn: &impl ConnectionTrait) -> Result<Stamp, DbErr> {
@@ -89,6 +121,75 @@ pub async fn stamp(conn: &impl ConnectionTrait) -> Result<Stamp, DbErr> {
         seq: row.try_get_by_index(0)?,
         at: chrono::Utc::now(),
     })
+}
+
+/// The highest change number below which every change has committed or ended: the feed
+/// reads up to it. On PostgreSQL, the counter less the numbers still leased by running
+/// imports (counter and leases read in one snapshot, the leases' locks after it: a lease
+/// whose lock is gone ended before the next statement's snapshot); `None` on SQLite, whose
+/// one writer commits its numbers in order.
+pub async fn settled(conn: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT c.value, (SELECT MIN(l.seq) FROM change_leases l WHERE {held}) \
+                 FROM change_counter c WHERE c.id = 1",
+                held = lease_held()
+            ),
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the change counter has no row".into()))?;
+    let counter: i64 = row.try_get_by_index(0)?;
+    let leased: Option<i64> = row.try_get_by_index(1)?;
+    Ok(Some(leased.map_or(counter, |l| l - 1)))
+}
+
+/// Whether imports of different districts write side by side (PostgreSQL), rather than one
+/// after another (SQLite, one writer).
+pub fn writes_side_by_side(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// A district's advisory lock key.
+fn district_key(code: &str) -> i32 {
+    code.parse::<i32>().unwrap_or_else(|_| {
+        // not a number (area codes are): a stable hash of it (FNV-1a)
+        let h = code.bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        (h & 0x7fff_ffff) as i32
+    })
+}
+
+/// Takes, in a short writing transaction, the shared lock of each district in `codes` until
+/// it ends, so no import of those districts writes meanwhile (it holds the lock alone);
+/// writes of other districts go on. A short writer takes these before the change counter.
+/// Nothing on SQLite, whose writing transaction holds the one write lock.
+pub async fn share_districts(conn: &impl ConnectionTrait, codes: &[String]) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for key in district_keys(codes) {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock_shared($1, $2)",
+            [DISTRICT_LOCK.into(), key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The districts' lock keys, sorted (every transaction takes them in one order).
+fn district_keys(codes: &[String]) -> Vec<i32> {
+    let mut keys: Vec<i32> = codes.iter().map(|c| district_key(c)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// A statement's `n`th parameter placeholder (from 1) on `backend`.
@@ -204,6 +305,19 @@ fn copy_field(out: &mut String, v: &Value) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// A lease's token: random, positive (two running imports sharing one would only wait for
+/// each other).
+fn lease_token() -> i32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    ((h.finish() & 0x7fff_ffff) as i32).max(1)
+}
+
 /// Marks SQL as audited: every statement here is built from constant identifiers,
 /// placeholders and integers, never from workbook text (values are bound or copied).
 fn sql(s: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
@@ -260,7 +374,11 @@ fn bind_owned(vals: Vec<Value>) -> Result<sqlx::sqlite::SqliteArguments, DbErr> 
 
 /// A bulk write transaction, on the pool's own sqlx connection so that PostgreSQL can
 /// `COPY`. Statements given to it use [`WriteTx::placeholder`] for their parameters.
-pub struct WriteTx(Tx);
+pub struct WriteTx {
+    tx: Tx,
+    /// The change number this transaction leases (PostgreSQL), cleared at its commit.
+    lease: Option<i64>,
+}
 
 enum Tx {
     Pg(sqlx::Transaction<'static, sqlx::Postgres>),
@@ -271,7 +389,7 @@ impl WriteTx {
     /// Begins the transaction; on SQLite it takes the write lock at once, so a concurrent
     /// writer waits instead of failing.
     pub async fn begin(db: &DatabaseConnection) -> Result<Self, DbErr> {
-        Ok(WriteTx(match db.get_database_backend() {
+        let tx = match db.get_database_backend() {
             DbBackend::Postgres => Tx::Pg(
                 db.get_postgres_connection_pool()
                     .begin()
@@ -284,12 +402,20 @@ impl WriteTx {
                     .await
                     .map_err(db_err)?,
             ),
-        }))
+        };
+        Ok(WriteTx { tx, lease: None })
     }
 
-    /// Commits.
-    pub async fn commit(self) -> Result<(), DbErr> {
-        match self.0 {
+    /// Commits (ending its lease in the same commit).
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        if let Some(seq) = self.lease.take() {
+            self.execute(
+                "DELETE FROM change_leases WHERE seq = $1",
+                &[Value::from(seq)],
+            )
+            .await?;
+        }
+        match self.tx {
             Tx::Pg(t) => t.commit().await.map_err(db_err),
             Tx::Lite(t) => t.commit().await.map_err(db_err),
         }
@@ -297,7 +423,7 @@ impl WriteTx {
 
     /// The database it writes to.
     pub fn backend(&self) -> DbBackend {
-        match self.0 {
+        match self.tx {
             Tx::Pg(_) => DbBackend::Postgres,
             Tx::Lite(_) => DbBackend::Sqlite,
         }
@@ -327,13 +453,57 @@ impl WriteTx {
         placeholder(self.backend(), n)
     }
 
-    /// Takes the next change number inside this transaction (see [`Stamp`]).
-    pub async fn stamp(&mut self) -> Result<Stamp, DbErr> {
-        let (seq,): (i64,) = self.fetch_one(NEXT_CHANGE, &[]).await?;
+    /// Takes the next change number for this transaction (see [`Stamp`]). On SQLite inside
+    /// it (the one writer). On PostgreSQL without holding the change counter: this
+    /// transaction first locks a random token, then the number is taken and leased to the
+    /// token in a statement of `db`'s committed at once, so other writers go on while this one
+    /// writes, and the feed stops below the number until this transaction ends. Take it
+    /// before any other lock ([`WriteTx::lock_districts`]): the lease waits for short
+    /// writers holding the counter, which may wait for those.
+    pub async fn stamp(&mut self, db: &DatabaseConnection) -> Result<Stamp, DbErr> {
+        let seq = match self.backend() {
+            DbBackend::Postgres => {
+                let token = lease_token();
+                self.execute(
+                    &format!("SELECT pg_advisory_xact_lock({LEASE_LOCK}, $1)"),
+                    &[Value::from(token)],
+                )
+                .await?;
+                let row = db
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        lease_sql(),
+                        [token.into()],
+                    ))
+                    .await?
+                    .ok_or_else(|| DbErr::RecordNotFound("the change counter has no row".into()))?;
+                let seq: i64 = row.try_get_by_index(0)?;
+                self.lease = Some(seq);
+                seq
+            }
+            _ => self.fetch_one::<(i64,)>(NEXT_CHANGE, &[]).await?.0,
+        };
         Ok(Stamp {
             seq,
             at: chrono::Utc::now(),
         })
+    }
+
+    /// Locks the districts in `codes` for this transaction alone until it ends (PostgreSQL;
+    /// SQLite's writing transaction holds the whole database): short writes in them wait
+    /// ([`share_districts`]), imports of other districts and writes there go on.
+    pub async fn lock_districts(&mut self, codes: &[String]) -> Result<(), DbErr> {
+        if self.backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        for key in district_keys(codes) {
+            self.execute(
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                &[Value::from(DISTRICT_LOCK), Value::from(key)],
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Placeholders 1 to `n`, comma-separated.
@@ -346,7 +516,7 @@ impl WriteTx {
 
     /// Runs a statement; returns the rows it affected.
     pub async fn execute(&mut self, sql_text: &str, vals: &[Value]) -> Result<u64, DbErr> {
-        match &mut self.0 {
+        match &mut self.tx {
             Tx::Pg(t) => bind_all!(sqlx::query(sql(sql_text)), vals)
                 .execute(&mut **t)
                 .await
@@ -367,7 +537,7 @@ impl WriteTx {
             + Send
             + Unpin,
     {
-        match &mut self.0 {
+        match &mut self.tx {
             Tx::Pg(t) => {
                 bind_all!(sqlx::query_as(sql(sql_text)), vals)
                     .fetch_all(&mut **t)
@@ -417,7 +587,7 @@ impl WriteTx {
             .map(|c| format!("\"{c}\""))
             .collect::<Vec<_>>()
             .join(", ");
-        match &mut self.0 {
+        match &mut self.tx {
             Tx::Pg(t) => {
                 let target = if update {
                     let tmp = format!("tmp_{}", table.name);

@@ -56,30 +56,33 @@ impl Subscribed {
 const INSERT: &str = "INSERT INTO webhook_events (topic, subject_id, problem_id, house_code, \
      indicator_code, status, previous_status, area_code, at, dispatched)";
 
-/// `problem.created` for every problem with an id above parameter 2, at parameter 1 (ids
-/// only grow: a writer notes the largest before it inserts).
+/// `problem.created` for every problem with an id above parameter 2 written by the change
+/// numbered parameter 3, at parameter 1 (ids only grow: a writer notes the largest before it
+/// inserts; the number leaves out what writers of other districts commit meanwhile).
 pub fn problems_created(ph: impl Fn(usize) -> String) -> String {
     format!(
         "{INSERT} SELECT '{}', p.id, p.id, p.house_code, p.indicator_code, p.status, NULL, \
          h.village_code, {}, FALSE FROM problems p JOIN households h ON h.house_code = p.house_code \
-         WHERE p.id > {} ORDER BY p.id",
+         WHERE p.id > {} AND p.change_seq = {} ORDER BY p.id",
         WebhookTopic::ProblemCreated.key(),
         ph(1),
-        ph(2)
+        ph(2),
+        ph(3)
     )
 }
 
-/// `logbook_entry.created` for every logbook entry with an id above parameter 2, at
-/// parameter 1.
+/// `logbook_entry.created` for every logbook entry with an id above parameter 2 written by
+/// the change numbered parameter 3, at parameter 1.
 pub fn entries_created(ph: impl Fn(usize) -> String) -> String {
     format!(
         "{INSERT} SELECT '{}', e.id, e.problem_id, p.house_code, p.indicator_code, e.status, \
          NULL, h.village_code, {}, FALSE FROM logbook_entries e \
          JOIN problems p ON p.id = e.problem_id JOIN households h ON h.house_code = p.house_code \
-         WHERE e.id > {} ORDER BY e.id",
+         WHERE e.id > {} AND e.change_seq = {} ORDER BY e.id",
         WebhookTopic::LogbookEntryCreated.key(),
         ph(1),
-        ph(2)
+        ph(2),
+        ph(3)
     )
 }
 

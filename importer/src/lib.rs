@@ -27,6 +27,7 @@ pub mod report;
 pub(crate) mod rows;
 pub mod sheetzip;
 pub mod template;
+pub mod turns;
 pub(crate) mod validate;
 pub mod workbook;
 pub(crate) mod write;
@@ -543,6 +544,9 @@ pub fn read_guarded(
 pub enum Stage {
     /// Reading the workbook.
     Reading,
+    /// Read; waiting for its turn while another file of its districts is checked and written
+    /// ([`turns`]).
+    Waiting,
     /// Checking rows against the reference data and what is stored.
     Validating {
         /// Data rows read.
@@ -608,6 +612,9 @@ pub struct ImportOptions {
     pub batch: Option<i32>,
     /// How much of the file is read.
     pub limits: ReadLimits,
+    /// This file's place in a run of files imported side by side: it is checked and written
+    /// in its turn ([`turns::Turns`]).
+    pub turn: Option<std::sync::Arc<turns::Ticket>>,
 }
 
 impl ImportOptions {
@@ -621,6 +628,7 @@ impl ImportOptions {
             progress: Progress::default(),
             batch: None,
             limits: ReadLimits::default(),
+            turn: None,
         }
     }
 }
@@ -732,13 +740,20 @@ async fn import_in_span(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
         "read done"
     );
+    // checked and written in this file's turn, when files go side by side: no file before it
+    // in the run that shares a district (read from its house codes) is still unwritten
+    let (houses, people) = read.mentioned();
+    if let Some(t) = &opts.turn {
+        opts.progress.report(Stage::Waiting);
+        t.take(turns::districts_of(houses.iter().map(String::as_str)))
+            .await;
+    }
     let total = read.rows();
     opts.progress
         .report(Stage::Validating { rows: total as u64 });
     let areas = AreaIndex::load(db).await?;
     let agencies = AgencyIndex::load(db).await?;
     let funds = FundIndex::load(db).await?;
-    let (houses, people) = read.mentioned();
     let subdistricts: Vec<String> = {
         let mut resolver = reference::AreaResolver::new(&areas);
         let mut s: Vec<String> = read

@@ -18,8 +18,8 @@ use entity::{
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, DatabaseConnection, DbErr, EntityName, EntityTrait, IdenStatic,
-    Value,
+    ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseConnection, DbErr, EntityName,
+    EntityTrait, IdenStatic, Statement, Value,
 };
 use std::collections::HashMap;
 use tracing::{Instrument, debug, info_span};
@@ -339,16 +339,36 @@ async fn write_in_span(
 ) -> Result<i32, WriteError> {
     let t = std::time::Instant::now();
     let lap = |what: &str| debug!(import.ms = t.elapsed().as_millis() as u64, "{what}");
+    let cohorts = add_cohorts(db, v, stored).await?;
     let mut tx = WriteTx::begin(db).await?;
+    // every record this import writes is one change of the feed: its number is leased (on
+    // PostgreSQL other writers go on while this one writes; the feed stops below the number
+    // until the commit). Taken before any other lock (see `WriteTx::stamp`)
+    let stamp = tx.stamp(db).await?;
+    // this import's districts, alone until the commit: short writes there and imports of
+    // them wait, other districts go on (PostgreSQL; SQLite has one writer). The households'
+    // districts in the sheet and, for one moved, where it is stored
+    let houses = touched_houses(v, plan);
+    let mut districts: Vec<String> = villages_of(&mut tx, &houses)
+        .await?
+        .into_iter()
+        .map(|(_, d, _)| d)
+        .collect();
+    districts.extend(v.households.iter().filter_map(|h| {
+        h.model
+            .district_code
+            .try_as_ref()
+            .map(|d| d.as_str().to_string())
+    }));
+    tx.lock_districts(&districts).await?;
+    // the villages whose `stats` counts this import changes, where they stand before it (a
+    // member or household moved away); marked, with where they stand after, at the end
+    let villages_before = villages_of(&mut tx, &houses).await?;
     let batch = insert_batch(&mut tx, info, report).await?;
-    // every record this import writes is one change of the feed (on PostgreSQL the
-    // counter's row stays locked until the commit: a concurrent writer waits)
-    let stamp = tx.stamp().await?;
-    // a month locked since the check takes none of this import's entries. The stamp holds
-    // the counter's row lock until the commit on PostgreSQL (SQLite's writing transaction
-    // holds the one write lock), and locking a month takes the same lock first: a lock
-    // committed before the stamp is read here, and none commits before this transaction
-    // ends
+    // a month locked since the check takes none of this import's entries. Locking a month
+    // takes its district's lock first (PostgreSQL; SQLite's writing transaction holds the one
+    // write lock): a lock committed before this import's lock is read here, and none
+    // commits before this transaction ends
     let locks = locked_months(&mut tx).await?;
     if !locks.is_subset(&stored.locks) {
         let hit = crate::plan::entries_locked(v, plan, stored, &locks);
@@ -366,10 +386,6 @@ async fn write_in_span(
     } else {
         0
     };
-    // the villages whose `stats` counts this import changes, where they stand before it
-    // (a member or household moved away) and after it, marked for counting again
-    let houses = touched_houses(v, plan);
-    mark_villages(&mut tx, &houses).await?;
     let mut done = 0u64;
     let from = |sheet: SheetKind, row: u32| {
         Some(Provenance {
@@ -391,34 +407,8 @@ async fn write_in_span(
     };
     tx.write_rows(&table, &villages, area_vals, false).await?;
 
-    // cohorts
-    let mut cohorts = stored.cohorts.clone();
-    let mut wanted: Vec<Cohort> = v
-        .households
-        .iter()
-        .map(|h| h.link)
-        .chain(v.problems.iter().map(|p| p.link.cohort))
-        .filter(|c| !cohorts.contains_key(c))
-        .collect();
-    wanted.sort();
-    wanted.dedup();
-    for c in wanted {
-        let insert_cohort = format!(
-            "INSERT INTO cohorts (source, be_year, label) VALUES ({}) RETURNING id",
-            tx.marks(3)
-        );
-        let (id,): (i32,) = tx
-            .fetch_one(
-                &insert_cohort,
-                &[
-                    text(c.source.key()),
-                    Value::from(c.be_year),
-                    Value::from(c.label()),
-                ],
-            )
-            .await?;
-        cohorts.insert(c, id);
-    }
+    // cohorts (added before the transaction, see `add_cohorts`)
+    let cohorts = &cohorts;
     let cohort_id = |c: &Cohort| {
         cohorts
             .get(c)
@@ -694,8 +684,15 @@ async fn write_in_span(
         let at = Value::from(stamp.at);
         if subs.wants(WebhookTopic::ProblemCreated) {
             let sql = outbox::problems_created(|n| tx.placeholder(n));
-            tx.execute(&sql, &[at.clone(), Value::from(problems_before)])
-                .await?;
+            tx.execute(
+                &sql,
+                &[
+                    at.clone(),
+                    Value::from(problems_before),
+                    Value::from(stamp.seq),
+                ],
+            )
+            .await?;
         }
         if subs.wants(WebhookTopic::ProblemStatusChanged) {
             let after = statuses(&mut tx, &known).await?;
@@ -706,8 +703,15 @@ async fn write_in_span(
         }
         if subs.wants(WebhookTopic::LogbookEntryCreated) {
             let sql = outbox::entries_created(|n| tx.placeholder(n));
-            tx.execute(&sql, &[at.clone(), Value::from(entries_before)])
-                .await?;
+            tx.execute(
+                &sql,
+                &[
+                    at.clone(),
+                    Value::from(entries_before),
+                    Value::from(stamp.seq),
+                ],
+            )
+            .await?;
         }
         lap("webhook events");
     }
@@ -716,7 +720,9 @@ async fn write_in_span(
     lap("fund movements");
 
     insert_issues(&mut tx, batch, report.warnings.iter()).await?;
-    mark_villages(&mut tx, &houses).await?;
+    // last before the commit: a mark's row stays locked only from here (a `stats` count
+    // clearing it waits that long at most)
+    mark_villages(&mut tx, &houses, &villages_before).await?;
     tx.commit().await?;
     lap("committed");
     // fresh planner statistics where this import changed a table materially (PostgreSQL
@@ -805,10 +811,89 @@ fn touched_houses(v: &Validated, plan: &Plan) -> Vec<String> {
     houses
 }
 
-/// Marks the villages `houses` are in now for `stats` to count again.
-async fn mark_villages(tx: &mut WriteTx, houses: &[String]) -> Result<(), DbErr> {
+/// The cohorts the workbook names, by id: those not stored yet are added first, each in a
+/// statement of its own that commits at once (idempotent: one another import added
+/// meanwhile is kept). A cohort is a name for a year's survey, shared by every district: added
+/// inside the import's transaction, it would hold an import of another district that names it
+/// until this one commits. One left unused by an import that fails names nothing.
+async fn add_cohorts(
+    db: &DatabaseConnection,
+    v: &Validated,
+    stored: &Stored,
+) -> Result<HashMap<Cohort, i32>, DbErr> {
+    let mut cohorts = stored.cohorts.clone();
+    let mut wanted: Vec<Cohort> = v
+        .households
+        .iter()
+        .map(|h| h.link)
+        .chain(v.problems.iter().map(|p| p.link.cohort))
+        .filter(|c| !cohorts.contains_key(c))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let backend = db.get_database_backend();
+    let ph = |n| entity::db::placeholder(backend, n);
+    for c in wanted {
+        let key = [text(c.source.key()), Value::from(c.be_year)];
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO cohorts (source, be_year, label) VALUES ({}, {}, {}) \
+                 ON CONFLICT (source, be_year) DO NOTHING",
+                ph(1),
+                ph(2),
+                ph(3)
+            ),
+            [key[0].clone(), key[1].clone(), Value::from(c.label())],
+        ))
+        .await?;
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT id FROM cohorts WHERE source = {} AND be_year = {}",
+                    ph(1),
+                    ph(2)
+                ),
+                key,
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom(format!("cohort {c} was not added")))?;
+        cohorts.insert(c, row.try_get_by_index(0)?);
+    }
+    Ok(cohorts)
+}
+
+/// The villages (with district and province) `houses` are in now.
+async fn villages_of(
+    tx: &mut WriteTx,
+    houses: &[String],
+) -> Result<Vec<(String, String, String)>, DbErr> {
+    let mut out = Vec::new();
+    for (sql, value) in stats_dirty::villages_statements(tx.backend(), houses) {
+        out.extend(
+            tx.fetch_all::<(String, String, String)>(&sql, &[value])
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Marks for `stats` to count again the villages `houses` are in now and those they were in
+/// (`before`).
+async fn mark_villages(
+    tx: &mut WriteTx,
+    houses: &[String],
+    before: &[(String, String, String)],
+) -> Result<(), DbErr> {
     for (sql, value) in stats_dirty::mark_statements(tx.backend(), houses) {
         tx.execute(&sql, &[value]).await?;
+    }
+    let backend = tx.backend();
+    for (sql, values) in
+        stats_dirty::mark_rows_statements(before, |n| entity::db::placeholder(backend, n))
+    {
+        tx.execute(&sql, &values).await?;
     }
     Ok(())
 }

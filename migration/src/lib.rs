@@ -18,6 +18,7 @@ mod m20261208_000013_programme;
 mod m20261209_000014_stats_cells;
 mod m20261210_000015_problem_province;
 mod m20261211_000016_webhook_secret_rotation;
+mod m20261212_000017_change_leases;
 
 /// Adds columns to `table`, one statement each (SQLite alters one column per statement).
 async fn add_columns(
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000014_stats_cells::Migration),
             Box::new(m20261210_000015_problem_province::Migration),
             Box::new(m20261211_000016_webhook_secret_rotation::Migration),
+            Box::new(m20261212_000017_change_leases::Migration),
         ]
     }
 }

@@ -436,7 +436,134 @@ async fn every_page_size_reads_the_same_feed(app: TestApp) {
     }
 }
 
+/// Records help on `p` through the HTTP app in a task of its own (it may wait for a lock the
+/// test holds); the task gives the answer.
+fn record_in_task(
+    app: &TestApp,
+    key: &str,
+    p: &importer::generate::GProblem,
+    activity: &str,
+) -> tokio::task::JoinHandle<Value> {
+    let body = json!({
+        "query": "mutation($i: AssistanceInput!) { recordAssistance(input: $i) { id status } }",
+        "variables": {"i": {"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id,
+            "date": "2026-10-30", "activity": activity, "status": "FOLLOWING_UP", "agency": "33-pho"}}
+    })
+    .to_string();
+    let req = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {key}"))
+        .body(axum::body::Body::from(body))
+        .expect("request");
+    let http = app.http();
+    tokio::spawn(async move {
+        use tower::ServiceExt;
+        let resp = http.oneshot(req).await.expect("response");
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        serde_json::from_slice::<Value>(&bytes).expect("json")
+    })
+}
+
+async fn an_import_still_writing_holds_the_feed_and_its_own_district_only(app: TestApp) {
+    let ds = dataset(12, 41);
+    let report = app.import("d.xlsx", render(&ds, false, false).bytes).await;
+    assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
+    let admin = app.key(KeyScope::Admin { province: None }).await;
+    let officer = app.key(KeyScope::District("3318".into())).await;
+    let health: Vec<_> = ds
+        .problems
+        .iter()
+        .filter(|p| {
+            entity::catalog::indicator(p.indicator)
+                .is_some_and(|i| i.dimension == Dimension::Health)
+        })
+        .take(3)
+        .collect();
+    assert_eq!(health.len(), 3, "three health problems");
+    let pg = app.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    // a mirror kept in step from here on: each sync reports the events it applied
+    let mut mirror = Mirror::default();
+    assert!(mirror.sync(&app, &admin).await > 12, "the import's records");
+    let done = |v: &Value| v["data"]["recordAssistance"]["status"] == "FOLLOWING_UP";
+
+    // an import of another district (9901) is writing: it has its change number and its
+    // district, and holds them until it ends
+    let mut other = entity::db::WriteTx::begin(&app.db).await.expect("begin");
+    let lease = other.stamp(&app.db).await.expect("stamp");
+    other
+        .lock_districts(&["9901".to_string()])
+        .await
+        .expect("district");
+    let write = record_in_task(&app, &officer, health[0], "ระหว่างนำเข้าอำเภออื่น");
+    if pg {
+        // the officer's write does not wait for it
+        let v = tokio::time::timeout(std::time::Duration::from_secs(60), write)
+            .await
+            .expect("a write of district 3318 waits for no import of 9901")
+            .expect("task");
+        assert!(done(&v), "{v}");
+        // but the feed stops below the import's number: the write came after it
+        assert_eq!(
+            mirror.sync(&app, &admin).await,
+            0,
+            "nothing past change {} while it is written",
+            lease.seq
+        );
+        other.commit().await.expect("commit");
+    } else {
+        // SQLite's one writer: the write waits for the import's commit
+        other.commit().await.expect("commit");
+        assert!(done(&write.await.expect("task")));
+    }
+    assert_eq!(
+        mirror.sync(&app, &admin).await,
+        2,
+        "the entry and its problem"
+    );
+
+    // an import of 3318 itself: a write there waits for its commit (PostgreSQL; on SQLite
+    // every write does)
+    let mut own = entity::db::WriteTx::begin(&app.db).await.expect("begin");
+    own.stamp(&app.db).await.expect("stamp");
+    own.lock_districts(&["3318".to_string()])
+        .await
+        .expect("district");
+    let write = record_in_task(&app, &officer, health[1], "ระหว่างนำเข้าอำเภอเดียวกัน");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!write.is_finished(), "a write of 3318 waits for its import");
+    own.commit().await.expect("commit");
+    assert!(done(&write.await.expect("task")));
+    assert_eq!(mirror.sync(&app, &admin).await, 2);
+
+    // an import that fails (its transaction rolled back) holds the feed no longer
+    let mut failed = entity::db::WriteTx::begin(&app.db).await.expect("begin");
+    failed.stamp(&app.db).await.expect("stamp");
+    drop(failed);
+    let v = record_in_task(&app, &officer, health[2], "หลังนำเข้าที่ไม่สำเร็จ")
+        .await
+        .expect("task");
+    assert!(done(&v), "{v}");
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen += mirror.sync(&app, &admin).await;
+        if seen >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 2, "the feed goes past a rolled-back lease");
+    let full = full_read(&app, &admin).await;
+    assert_eq!(mirror.records, full, "the mirror equals a full read");
+    assert!(
+        app.count("SELECT COUNT(*) FROM change_leases").await <= 1,
+        "leases are cleared at commit (the rolled-back one by the next lease)"
+    );
+}
+
 on_both_databases!(
+    an_import_still_writing_holds_the_feed_and_its_own_district_only,
     every_page_size_reads_the_same_feed,
     a_mirror_kept_by_the_change_feed_equals_a_full_read_after_every_change,
     connections_take_updated_since,

@@ -583,13 +583,40 @@ async fn files_named_together_are_checked_and_written_in_their_order(app: TestAp
         crate::helpers::render(&changed, false, false).bytes,
     )
     .expect("write");
+    // a workbook of another district, which goes beside them (PostgreSQL)
+    app.load_areas_csv(
+        "level,code,parent_code,name_th,name_en\ndistrict,3301,33,เมืองศรีสะเกษ,Mueang\n\
+         subdistrict,330101,3301,เมืองใต้,Mueang Tai\n",
+    )
+    .await;
+    let elsewhere = importer::generate::synthesize(&importer::generate::GenOptions {
+        households: 25,
+        seed: 22,
+        as_of: crate::helpers::today(),
+        areas: importer::generate::DistrictAreas {
+            province_code: "33".into(),
+            province_name: "ศรีสะเกษ".into(),
+            district_code: "3301".into(),
+            district_name: "เมืองศรีสะเกษ".into(),
+            subdistricts: vec![("330101".into(), "เมืองใต้".into())],
+        },
+    });
+    let other = dir.path().join("other.xlsx");
+    std::fs::write(
+        &other,
+        crate::helpers::render(&elsewhere, true, false).bytes,
+    )
+    .expect("write");
     let path = |p: &Path| p.to_str().expect("path").to_string();
     let out = logbook(
         &app.url,
         &[
             "import",
             "--json",
+            "--jobs",
+            "3",
             &path(&first),
+            &path(&other),
             &path(&second),
             &path(&first),
         ],
@@ -598,10 +625,22 @@ async fn files_named_together_are_checked_and_written_in_their_order(app: TestAp
     let v = json(&out);
     let households = |i: usize, key: &str| v[i]["sheets"]["households"][key].as_u64();
     assert_eq!(households(0, "inserted"), Some(40), "{v}");
-    assert_eq!(households(1, "inserted"), Some(0), "{v}");
-    assert_eq!(households(1, "updated"), Some(1), "{v}");
+    assert_eq!(
+        v[1]["file"], "other.xlsx",
+        "reports in the files' order: {v}"
+    );
+    assert_eq!(households(1, "inserted"), Some(25), "{v}");
+    assert_eq!(households(2, "inserted"), Some(0), "{v}");
     assert_eq!(households(2, "updated"), Some(1), "{v}");
-    assert_eq!(households(2, "unchanged"), Some(39), "{v}");
+    assert_eq!(households(3, "updated"), Some(1), "{v}");
+    assert_eq!(households(3, "unchanged"), Some(39), "{v}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM households WHERE district_code = '3301'")
+            .await,
+        25
+    );
+    // `stats` agrees with the tables after the files written side by side
+    assert_eq!(app.count("SELECT COUNT(*) FROM stats_dirty").await, 0);
     let kept = app
         .count(&format!(
             "SELECT COUNT(*) FROM households WHERE house_code = '{}' AND classification = '{}'",

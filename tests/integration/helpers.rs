@@ -111,6 +111,7 @@ impl TestApp {
             progress: Progress::default(),
             batch: None,
             limits: importer::ReadLimits::default(),
+            turn: None,
         };
         self.import_opts(name, bytes, &opts).await
     }
@@ -131,6 +132,7 @@ impl TestApp {
             progress,
             batch: None,
             limits: importer::ReadLimits::default(),
+            turn: None,
         };
         self.import_opts(name, bytes, &opts).await
     }

@@ -597,7 +597,82 @@ async fn a_write_on_cells_that_disagree_leaves_its_village_to_be_counted_again(a
     cells_agree(&app, "after counting the village again").await;
 }
 
+async fn a_village_marked_again_while_it_is_counted_stays_marked(app: TestApp) {
+    let ds = dataset(20, 17);
+    let r = app
+        .import("seed.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    cells_agree(&app, "after the import").await;
+    let open: (i32, String) = {
+        let row = app
+            .db
+            .query_one_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT id, house_code FROM problems WHERE status <> 'solved' ORDER BY id LIMIT 1",
+            ))
+            .await
+            .expect("query")
+            .expect("an open problem");
+        (
+            row.try_get_by_index(0).expect("id"),
+            row.try_get_by_index(1).expect("house"),
+        )
+    };
+    // the village waits, as an import that was not yet counted leaves it
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO stats_dirty (village_code, district_code, province_code) \
+             SELECT village_code, district_code, province_code FROM households WHERE house_code = '{}'",
+            open.1
+        ))
+        .await
+        .expect("marked");
+    // an import writing there: it solves the problem and marks the village again, and has
+    // not committed when a count starts
+    let backend = app.db.get_database_backend();
+    let mut tx = entity::db::WriteTx::begin(&app.db).await.expect("begin");
+    tx.stamp(&app.db).await.expect("stamp");
+    tx.execute(
+        &format!(
+            "UPDATE problems SET status = 'solved' WHERE id = {}",
+            open.0
+        ),
+        &[],
+    )
+    .await
+    .expect("update");
+    for (sql, v) in entity::stats_dirty::mark_statements(backend, std::slice::from_ref(&open.1)) {
+        tx.execute(&sql, &[v]).await.expect("mark");
+    }
+    let db = app.db.clone();
+    let count = tokio::spawn(async move { api::service::stats::count_waiting(&db).await });
+    if backend == sea_orm::DbBackend::Postgres {
+        // the count reads the mark as committed before, counts without the import's change,
+        // and waits to clear that mark
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    tx.commit().await.expect("commit");
+    assert_eq!(count.await.expect("task").expect("count"), 1);
+    // the import's mark is the next generation: still waiting when the count read the one
+    // before it, cleared when it read this one (SQLite's count waits for the commit)
+    let again = api::service::stats::count_waiting(&app.db)
+        .await
+        .expect("count");
+    assert!(again <= 1, "{again}");
+    cells_agree(&app, "after the village marked again is counted").await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM problems WHERE id = {} AND status = 'solved'",
+            open.0
+        ))
+        .await,
+        1
+    );
+}
+
 on_both_databases!(
+    a_village_marked_again_while_it_is_counted_stays_marked,
     stats_cells_equal_a_count_from_the_whole_tables_after_every_write,
     stats_with_a_filter_a_day_or_overdue_count_from_the_whole_tables,
     a_write_on_cells_that_disagree_leaves_its_village_to_be_counted_again,

@@ -288,8 +288,7 @@ pub async fn record(
     .await?;
     entity::rules::refresh_statuses(&txn, &[problem.id], stamp).await?;
     // announced in the same transaction: a webhook hears of it only if it is committed
-    super::webhooks::announce_assistance(&txn, entry.id, problem.id, problem.status, stamp.at)
-        .await?;
+    super::webhooks::announce_assistance(&txn, entry.id, problem.id, problem.status, stamp).await?;
     counted.commit(txn).await?;
     tracing::info!(principal = %p.label(), problem = problem.id, entry = entry.id, "assistance recorded");
     Ok((entry, agency_code))

@@ -337,12 +337,13 @@ fn upsert(
 }
 
 /// The records of `E` the key may see after `after` (and, when given, with a change number
-/// below `before`), in feed order, at most `limit`, as upsert events.
+/// below `before`; at most `settled`), in feed order, at most `limit`, as upsert events.
 async fn changed<E: Tracked>(
     db: &impl ConnectionTrait,
     p: &Principal,
     after: Option<&Position>,
     before: Option<i64>,
+    settled: Option<i64>,
     limit: u64,
 ) -> ApiResult<Vec<Change>> {
     let mut q =
@@ -351,6 +352,9 @@ async fn changed<E: Tracked>(
             .filter(after_records(E::seq(), E::key(), E::KIND, after));
     if let Some(b) = before {
         q = q.filter(E::seq().lt(b));
+    }
+    if let Some(s) = settled {
+        q = q.filter(E::seq().lte(s));
     }
     let rows = q
         .order_by_asc(E::seq())
@@ -378,6 +382,9 @@ pub async fn page(
 ) -> ApiResult<Page> {
     let wanted = |e: Entity| entities.is_empty() || entities.contains(&e);
     let limit = first + 1;
+    // no further than every change below has committed or ended: an import still writing
+    // holds the feed below its number, and what commits after it comes on a later page
+    let settled = entity::db::settled(db).await?;
     let mut events: Vec<Change> = Vec::new();
     // kinds in rank order: once `limit` events are in hand, a later kind's record at the
     // change number of the `limit`-th or after comes after it in the feed (same change, higher
@@ -388,7 +395,9 @@ pub async fn page(
             events.sort_by(|a, b| a.position.cmp(&b.position));
             events[limit as usize - 1].position.seq
         });
-        events.extend(for_kind!(entity, E => changed::<E>(db, p, after, before, limit).await?));
+        events.extend(
+            for_kind!(entity, E => changed::<E>(db, p, after, before, settled, limit).await?),
+        );
     }
     if let Principal::Agency { agency_id, .. } = p {
         use visibility_change::Column as V;
@@ -401,6 +410,7 @@ pub async fn page(
             .filter(V::AgencyId.eq(*agency_id))
             .filter(V::Rank.is_in(ranks))
             .filter(after_visibility(after))
+            .filter(settled.map_or_else(Condition::all, |s| Condition::all().add(V::Seq.lte(s))))
             .order_by_asc(V::Seq)
             .order_by_asc(V::Rank)
             .order_by_asc(V::Key)

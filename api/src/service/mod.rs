@@ -77,3 +77,25 @@ pub fn day_or_today(
 
 /// Begins a transaction that will write (the backends differ: [`entity::db::begin_write`]).
 pub(crate) use entity::db::begin_write;
+
+/// Takes, in a short write's transaction, the shared lock of the districts the households
+/// `houses` are in ([`entity::db::share_districts`]): before the change counter's lock, so a
+/// write in a district an import is writing waits for it without holding up the others.
+pub(crate) async fn share_districts_of(
+    txn: &impl ConnectionTrait,
+    houses: &[String],
+) -> ApiResult<()> {
+    if houses.is_empty() {
+        return Ok(());
+    }
+    let districts: Vec<String> = entity::household::Entity::find()
+        .select_only()
+        .column(entity::household::Column::DistrictCode)
+        .distinct()
+        .filter(entity::household::Column::HouseCode.is_in(houses.iter().cloned()))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    entity::db::share_districts(txn, &districts).await?;
+    Ok(())
+}

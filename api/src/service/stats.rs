@@ -1026,10 +1026,12 @@ pub struct Counted {
 }
 
 impl Counted {
-    /// Takes the change counter's lock (on PostgreSQL; SQLite's writing transaction holds
-    /// the one write lock), so no other write or count changes these cells until `txn`
-    /// ends, then what `houses` add to the cells now.
+    /// Takes the shared lock of the households' districts (an import of them waits, or is
+    /// waited for) and the change counter's lock (on PostgreSQL; SQLite's writing
+    /// transaction holds the one write lock), so no other short write or count changes these
+    /// cells until `txn` ends, then what `houses` add to the cells now.
     pub async fn before(txn: &sea_orm::DatabaseTransaction, houses: &[String]) -> ApiResult<Self> {
+        super::share_districts_of(txn, houses).await?;
         stats_dirty::lock(txn).await?;
         let before = cells_of(txn, &named(houses)).await?;
         Ok(Counted {
@@ -1171,8 +1173,9 @@ async fn add_difference(
 }
 
 /// Counts again the cells of every village waiting for it (with [`cells_of`], over the same
-/// joins and subqueries as [`grouped`]) and of their districts, and clears the villages, in one
-/// writing transaction that holds the change counter's lock (so no mark is made meanwhile).
+/// joins and subqueries as [`grouped`]) and of their districts, and clears the marks it read,
+/// in one writing transaction that holds the change counter's lock (no short write marks
+/// meanwhile; an import's mark made meanwhile is a new generation, left for the next count).
 /// Returns how many villages were counted. The command line and the import worker call it
 /// after each import; the API server also runs it every [`COUNT_EVERY`].
 pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
@@ -1184,18 +1187,19 @@ pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
     let txn = &tx;
     let started = std::time::Instant::now();
     stats_dirty::lock(txn).await?;
-    let marked: Vec<(String, String)> = stats_dirty::Entity::find()
+    let marked: Vec<(String, String, i64)> = stats_dirty::Entity::find()
         .select_only()
         .column(stats_dirty::Column::VillageCode)
         .column(stats_dirty::Column::DistrictCode)
+        .column(stats_dirty::Column::Generation)
         .into_tuple()
         .all(txn)
         .await?;
     if marked.is_empty() {
         return Ok(0);
     }
-    let villages: Vec<String> = marked.iter().map(|(v, _)| v.clone()).collect();
-    let mut districts: Vec<String> = marked.into_iter().map(|(_, d)| d).collect();
+    let villages: Vec<String> = marked.iter().map(|(v, _, _)| v.clone()).collect();
+    let mut districts: Vec<String> = marked.iter().map(|(_, d, _)| d.clone()).collect();
     districts.sort();
     districts.dedup();
     let mut written = 0;
@@ -1221,8 +1225,23 @@ pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
     for batch in districts.chunks(VILLAGES_A_BATCH) {
         sum_districts(txn, batch).await?;
     }
-    // under the lock no mark was made meanwhile: every mark is counted
-    stats_dirty::Entity::delete_many().exec(txn).await?;
+    // the marks read, at the generation read: an import marks without the counter's lock,
+    // and a village it marked again meanwhile (committed after the count read it) stays
+    // marked for the next count
+    // (a few hundred an `OR`: SQLite's expression depth stops at 1,000)
+    for batch in marked.chunks(400) {
+        let read = batch.iter().fold(Condition::any(), |c, (v, _, g)| {
+            c.add(
+                Condition::all()
+                    .add(stats_dirty::Column::VillageCode.eq(v.clone()))
+                    .add(stats_dirty::Column::Generation.eq(*g)),
+            )
+        });
+        stats_dirty::Entity::delete_many()
+            .filter(read)
+            .exec(txn)
+            .await?;
+    }
     tx.commit().await?;
     tracing::debug!(
         stats.villages = villages.len(),

@@ -22,14 +22,15 @@ pub const MAX_VERIFY: usize = 500;
 pub const MAX_NOTE: usize = 1000;
 
 /// Refuses a write dated `date` in a district whose month is locked, in the write's own
-/// transaction: first the change counter's lock, as [`lock`] takes it (on PostgreSQL;
-/// SQLite's writing transaction holds the one write lock), so a month locked concurrently
-/// is either seen here or waits until `txn` ends.
+/// transaction: first the district's shared lock and the change counter's lock, as [`lock`]
+/// takes them (on PostgreSQL; SQLite's writing transaction holds the one write lock), so a
+/// month locked concurrently is either seen here or waits until `txn` ends.
 pub async fn ensure_open_in(
     txn: &sea_orm::DatabaseTransaction,
     district: &str,
     date: NaiveDate,
 ) -> ApiResult<()> {
+    entity::db::share_districts(txn, &[district.to_string()]).await?;
     entity::stats_dirty::lock(txn).await?;
     ensure_open(txn, district, date).await
 }
@@ -146,9 +147,12 @@ async fn set(
 ) -> ApiResult<Vec<logbook_entry::Model>> {
     p.may_verify()?;
     let txn = super::begin_write(db).await?;
-    // the counter's lock once for every entry's month check (as [`ensure_open_in`] takes it)
-    entity::stats_dirty::lock(&txn).await?;
     let found = visible_entries(&txn, p, ids).await?;
+    // the districts' and the counter's locks once for every entry's month check (as
+    // [`ensure_open_in`] takes them)
+    let districts: Vec<String> = found.iter().map(|v| v.district.clone()).collect();
+    entity::db::share_districts(&txn, &districts).await?;
+    entity::stats_dirty::lock(&txn).await?;
     let dated: Vec<(&str, NaiveDate)> = found
         .iter()
         .map(|v| (v.district.as_str(), v.entry.entry_date))
@@ -258,8 +262,10 @@ pub async fn lock(
     let district = district_code(db, district).await?;
     p.may_lock(&district)?;
     let txn = super::begin_write(db).await?;
-    // the writes that check a month (the API's and an import's) hold this lock while they
-    // check and write: a lock commits before or after each of them, never in between
+    // the writes that check a month hold these locks while they check and write (an import
+    // its district's alone, the API's the district's shared and the counter's): a lock
+    // commits before or after each of them, never in between
+    entity::db::share_districts(&txn, std::slice::from_ref(&district)).await?;
     entity::stats_dirty::lock(&txn).await?;
     if let Some(l) = month_lock::Entity::find_by_id((district.clone(), month.clone()))
         .one(&txn)

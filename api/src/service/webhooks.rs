@@ -344,14 +344,16 @@ async fn run(db: &impl ConnectionTrait, sql: String, values: Vec<sea_orm::Value>
 }
 
 /// In a writer's transaction: announces help recorded through the API — the entry, and the
-/// problem's status when it moved from `was` — to the webhooks that want them.
+/// problem's status when it moved from `was` — to the webhooks that want them. `stamp` is the
+/// write's change.
 pub async fn announce_assistance(
     txn: &impl ConnectionTrait,
     entry_id: i32,
     problem_id: i32,
     was: ProblemStatus,
-    at: DateTime<Utc>,
+    stamp: entity::db::Stamp,
 ) -> ApiResult<()> {
+    let at = stamp.at;
     let subs = Subscribed::load(txn).await?;
     if subs.is_empty() {
         return Ok(());
@@ -361,7 +363,7 @@ pub async fn announce_assistance(
         run(
             txn,
             outbox::entries_created(ph),
-            vec![at.into(), (entry_id - 1).into()],
+            vec![at.into(), (entry_id - 1).into(), stamp.seq.into()],
         )
         .await?;
     }

@@ -1,7 +1,8 @@
 //! Villages whose [`super::stats_cell`] rows are waiting to be counted again: marked by
 //! every transaction that changes what `stats` counts there ([`mark_houses`]), cleared by the
 //! API's stats service once it has counted them. While a village of a principal's reach is
-//! marked, `stats` counts from the whole tables instead.
+//! marked, `stats` counts from the whole tables instead. A village marked again while it is
+//! being counted gets a new generation, so the count clears only the marks it read.
 
 use crate::types::{AreaCode, VillageCode};
 use sea_orm::entity::prelude::*;
@@ -18,6 +19,9 @@ pub struct Model {
     pub district_code: AreaCode,
     /// Its province.
     pub province_code: AreaCode,
+    /// How many times it was marked again while marked: the count clears a mark only at the
+    /// generation it read.
+    pub generation: i64,
 }
 
 /// No navigable relations.
@@ -29,8 +33,8 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Marks, inside `conn`'s writing transaction, the villages the households `house_codes`
 /// are in now (codes not stored are skipped). A transaction that moves something between
 /// households or villages calls it before and after the change. On PostgreSQL it first
-/// takes the change counter's row lock (held until the commit, as every writer of the
-/// change feed does), so marks and the count that clears them never interleave.
+/// takes the change counter's row lock (held until the commit, as every short writer of the
+/// change feed does).
 pub async fn mark_houses(conn: &impl ConnectionTrait, house_codes: &[String]) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
     let statements = mark_statements(backend, house_codes);
@@ -45,9 +49,33 @@ pub async fn mark_houses(conn: &impl ConnectionTrait, house_codes: &[String]) ->
     Ok(())
 }
 
+/// Upserting a mark: a new one, or the next generation of one already there.
+const UPSERT: &str =
+    "ON CONFLICT (village_code) DO UPDATE SET generation = stats_dirty.generation + 1";
+
 /// The statements [`mark_houses`] runs after the lock, each with its one parameter (a JSON
 /// array of house codes): for callers that write through their own connection.
 pub fn mark_statements(
+    backend: DbBackend,
+    house_codes: &[String],
+) -> Vec<(String, sea_orm::Value)> {
+    villages_statements(backend, house_codes)
+        .into_iter()
+        .map(|(select, v)| {
+            (
+                format!(
+                    "INSERT INTO stats_dirty (village_code, district_code, province_code) \
+                     {select} {UPSERT}"
+                ),
+                v,
+            )
+        })
+        .collect()
+}
+
+/// Statements reading the villages the households `house_codes` are in now, as (village,
+/// district, province) rows, each with its one parameter (a JSON array of house codes).
+pub fn villages_statements(
     backend: DbBackend,
     house_codes: &[String],
 ) -> Vec<(String, sea_orm::Value)> {
@@ -63,12 +91,37 @@ pub fn mark_statements(
         .map(|chunk| {
             (
                 format!(
-                    "INSERT INTO stats_dirty (village_code, district_code, province_code) \
-                     SELECT village_code, MIN(district_code), MIN(province_code) FROM households \
-                     WHERE house_code IN ({list}) GROUP BY village_code \
-                     ON CONFLICT (village_code) DO NOTHING"
+                    "SELECT village_code, MIN(district_code), MIN(province_code) FROM households \
+                     WHERE house_code IN ({list}) GROUP BY village_code"
                 ),
                 sea_orm::Value::from(serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into())),
+            )
+        })
+        .collect()
+}
+
+/// Statements marking villages given as (village, district, province), each with its
+/// parameters (`ph` gives the `n`th placeholder): a few hundred villages a statement.
+pub fn mark_rows_statements(
+    rows: &[(String, String, String)],
+    ph: impl Fn(usize) -> String,
+) -> Vec<(String, Vec<sea_orm::Value>)> {
+    rows.chunks(500)
+        .map(|chunk| {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({}, {}, {})", ph(3 * i + 1), ph(3 * i + 2), ph(3 * i + 3)))
+                .collect();
+            let params = chunk
+                .iter()
+                .flat_map(|(v, d, p)| [v, d, p].map(|s| sea_orm::Value::from(s.clone())))
+                .collect();
+            (
+                format!(
+                    "INSERT INTO stats_dirty (village_code, district_code, province_code) \
+                     VALUES {} {UPSERT}",
+                    values.join(", ")
+                ),
+                params,
             )
         })
         .collect()
