@@ -671,7 +671,54 @@ async fn a_village_marked_again_while_it_is_counted_stays_marked(app: TestApp) {
     );
 }
 
+async fn a_count_leaves_a_district_being_imported_for_the_next_count(app: TestApp) {
+    let ds = dataset(15, 18);
+    let r = app
+        .import("seed.xlsx", render(&ds, false, false).bytes)
+        .await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    cells_agree(&app, "after the import").await;
+    app.db
+        .execute_unprepared(
+            "INSERT INTO stats_dirty (village_code, district_code, province_code) \
+             SELECT village_code, MIN(district_code), MIN(province_code) FROM households \
+             GROUP BY village_code",
+        )
+        .await
+        .expect("marked");
+    let waiting = app.count("SELECT COUNT(*) FROM stats_dirty").await;
+    assert!(waiting > 0);
+    // an import of 3318 is writing: it holds the district
+    let mut tx = entity::db::WriteTx::begin(&app.db).await.expect("begin");
+    tx.stamp(&app.db).await.expect("stamp");
+    tx.lock_districts(&["3318".to_string()])
+        .await
+        .expect("district");
+    if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // the count neither waits for it nor counts under it
+        let counted = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            api::service::stats::count_waiting(&app.db),
+        )
+        .await
+        .expect("a count waits for no import")
+        .expect("count");
+        assert_eq!(counted, 0);
+        assert_eq!(app.count("SELECT COUNT(*) FROM stats_dirty").await, waiting);
+    }
+    tx.commit().await.expect("commit");
+    let counted = api::service::stats::count_waiting(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(
+        counted, waiting as u64,
+        "every village once the import is done"
+    );
+    cells_agree(&app, "after the count").await;
+}
+
 on_both_databases!(
+    a_count_leaves_a_district_being_imported_for_the_next_count,
     a_village_marked_again_while_it_is_counted_stays_marked,
     stats_cells_equal_a_count_from_the_whole_tables_after_every_write,
     stats_with_a_filter_a_day_or_overdue_count_from_the_whole_tables,

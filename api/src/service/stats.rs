@@ -1174,8 +1174,9 @@ async fn add_difference(
 
 /// Counts again the cells of every village waiting for it (with [`cells_of`], over the same
 /// joins and subqueries as [`grouped`]) and of their districts, and clears the marks it read,
-/// in one writing transaction that holds the change counter's lock (no short write marks
-/// meanwhile; an import's mark made meanwhile is a new generation, left for the next count).
+/// in one writing transaction that holds those districts' locks alone (no short write there
+/// changes their cells meanwhile; a district a write or an import holds is left for the next
+/// count; an import's mark made meanwhile is a new generation, left for the next count).
 /// Returns how many villages were counted. The command line and the import worker call it
 /// after each import; the API server also runs it every [`COUNT_EVERY`].
 pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
@@ -1186,7 +1187,6 @@ pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
     let tx = entity::db::begin_write(db).await?;
     let txn = &tx;
     let started = std::time::Instant::now();
-    stats_dirty::lock(txn).await?;
     let marked: Vec<(String, String, i64)> = stats_dirty::Entity::find()
         .select_only()
         .column(stats_dirty::Column::VillageCode)
@@ -1195,13 +1195,21 @@ pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
         .into_tuple()
         .all(txn)
         .await?;
+    let mut districts: Vec<String> = marked.iter().map(|(_, d, _)| d.clone()).collect();
+    districts.sort();
+    districts.dedup();
+    // the districts counted, each held alone until the commit: no short write there changes
+    // their cells meanwhile (it takes its district's lock shared, first), and no other
+    // district waits. One held by a write or an import now is left for the next count
+    let districts = entity::db::try_lock_districts(txn, &districts).await?;
+    let marked: Vec<(String, String, i64)> = marked
+        .into_iter()
+        .filter(|(_, d, _)| districts.binary_search(d).is_ok())
+        .collect();
     if marked.is_empty() {
         return Ok(0);
     }
     let villages: Vec<String> = marked.iter().map(|(v, _, _)| v.clone()).collect();
-    let mut districts: Vec<String> = marked.iter().map(|(_, d, _)| d.clone()).collect();
-    districts.sort();
-    districts.dedup();
     let mut written = 0;
     // the villages named (not a subquery of the marks, whose size neither planner knows):
     // each statement starts from those villages' households by index; a few thousand a
@@ -1225,9 +1233,9 @@ pub async fn count_waiting(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
     for batch in districts.chunks(VILLAGES_A_BATCH) {
         sum_districts(txn, batch).await?;
     }
-    // the marks read, at the generation read: an import marks without the counter's lock,
-    // and a village it marked again meanwhile (committed after the count read it) stays
-    // marked for the next count
+    // the marks read, at the generation read: an import marks without its district's lock
+    // being free to a count, and a village it marked again meanwhile (committed after the
+    // count read it) stays marked for the next count
     // (a few hundred an `OR`: SQLite's expression depth stops at 1,000)
     for batch in marked.chunks(400) {
         let read = batch.iter().fold(Condition::any(), |c, (v, _, g)| {
