@@ -1,8 +1,9 @@
 //! The two databases: every difference between SQLite (the embedded default) and PostgreSQL
 //! (production) lives here — beginning a write transaction, a list as one parameter, the
-//! bulk writer (`COPY` or multi-row inserts, upserts on an identity), and the import queue's
-//! claim (a row lock, or one process). Code outside this module never asks which backend
-//! it runs on.
+//! bulk writer (`COPY` or multi-row inserts, upserts on an identity), the import queue's
+//! claim (a row lock, or one process), and how writers go side by side (an import's leased
+//! change number and the feed's [`settled`] bound, districts' advisory locks — or SQLite's one
+//! writer). Code outside this module never asks which backend it runs on.
 
 use crate::import_batch;
 use crate::types::{BatchStatus, JobStage};
