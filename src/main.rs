@@ -890,12 +890,13 @@ async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> Result<Ex
                 .await
                 .with_context(|| format!("reading {}", f.display()))?;
             let report = importer::import_workbook(db, &name, bytes, &opts).await?;
-            // its place in the run is freed: files after it of its districts go on
-            drop(opts);
             if report.status == ImportStatus::Imported {
-                // `stats` counts the import's villages again
+                // `stats` counts the import's villages again, still in the file's turn (on
+                // SQLite no other file writes meanwhile)
                 api::service::stats::count_waiting(db).await?;
             }
+            // its place in the run is freed: files after it of its districts go on
+            drop(opts);
             anyhow::Ok((i, report))
         }
     };

@@ -734,7 +734,13 @@ async fn import_in_span(
         .unwrap_or_else(|_| Err(Refusal::internal(batch)));
     let mut read = match read {
         Ok(r) => r,
-        Err(refusal) => return refuse(db, file_name, &info, opts, &refusal).await,
+        Err(refusal) => {
+            // recorded in its turn too (on SQLite after the files before it are written)
+            if let Some(t) = &opts.turn {
+                t.take(Default::default()).await;
+            }
+            return refuse(db, file_name, &info, opts, &refusal).await;
+        }
     };
     info!(
         import.elapsed_ms = started.elapsed().as_millis() as u64,
