@@ -183,7 +183,12 @@ pub async fn record(
         .one(&txn)
         .await?
         .unwrap_or_default();
-    super::verification::ensure_open_in(&txn, &district, date.date()).await?;
+    // what the household adds to the stats cells, before this write, and the locks that keep
+    // other writes out until it commits (its district's, shared, then the change counter's):
+    // under them the month is checked, so a month locked concurrently is seen here or waits
+    let counted =
+        super::stats::Counted::before(&txn, &[problem.house_code.as_str().to_string()]).await?;
+    super::verification::ensure_open(&txn, &district, date.date()).await?;
 
     // the agency: an agency key is itself; others name a known agency of the province
     let agencies = AgencyIndex::load(&txn).await?;
@@ -245,10 +250,6 @@ pub async fn record(
             "this help (date, agency, activity) is already recorded",
         ));
     }
-    // what the household adds to the stats cells, before this write (and the lock that keeps
-    // other writes out until it commits)
-    let counted =
-        super::stats::Counted::before(&txn, &[problem.house_code.as_str().to_string()]).await?;
     let seq: Option<i64> = logbook_entry::Entity::find()
         .select_only()
         .expr(Func::max(Expr::col(logbook_entry::Column::WrittenSeq)))

@@ -21,23 +21,11 @@ pub const MAX_VERIFY: usize = 500;
 /// Longest note on a returned entry, characters.
 pub const MAX_NOTE: usize = 1000;
 
-/// Refuses a write dated `date` in a district whose month is locked, in the write's own
-/// transaction: first the district's shared lock and the change counter's lock, as [`lock`]
-/// takes them (on PostgreSQL; SQLite's writing transaction holds the one write lock), so a
-/// month locked concurrently is either seen here or waits until `txn` ends.
-pub async fn ensure_open_in(
-    txn: &sea_orm::DatabaseTransaction,
-    district: &str,
-    date: NaiveDate,
-) -> ApiResult<()> {
-    entity::db::share_districts(txn, &[district.to_string()]).await?;
-    entity::stats_dirty::lock(txn).await?;
-    ensure_open(txn, district, date).await
-}
-
 /// Refuses a write dated `date` in a district whose month is locked, as stored now. A write
-/// in a transaction checks with [`ensure_open_in`], or takes the counter's lock once itself
-/// before checking several entries with [`ensure_all_open`].
+/// checks it in its transaction after taking its district's shared lock and the change
+/// counter's lock ([`super::stats::Counted::before`] takes both), as [`lock`] takes them (on
+/// PostgreSQL; SQLite's writing transaction holds the one write lock), so a month locked
+/// concurrently is either seen there or waits until the write ends.
 pub async fn ensure_open(
     db: &impl ConnectionTrait,
     district: &str,
@@ -147,22 +135,24 @@ async fn set(
 ) -> ApiResult<Vec<logbook_entry::Model>> {
     p.may_verify()?;
     let txn = super::begin_write(db).await?;
+    let mut houses: Vec<String> = visible_entries(&txn, p, ids)
+        .await?
+        .into_iter()
+        .map(|v| v.house)
+        .collect();
+    houses.sort_unstable();
+    houses.dedup();
+    // the districts' and the counter's locks (as [`ensure_open`] asks), once for every
+    // entry's month check; the entries read again under them (an import of their district
+    // may have committed while this write waited)
+    let counted = super::stats::Counted::before(&txn, &houses).await?;
     let found = visible_entries(&txn, p, ids).await?;
-    // the districts' and the counter's locks once for every entry's month check (as
-    // [`ensure_open_in`] takes them)
-    let districts: Vec<String> = found.iter().map(|v| v.district.clone()).collect();
-    entity::db::share_districts(&txn, &districts).await?;
-    entity::stats_dirty::lock(&txn).await?;
     let dated: Vec<(&str, NaiveDate)> = found
         .iter()
         .map(|v| (v.district.as_str(), v.entry.entry_date))
         .collect();
     ensure_all_open(&txn, &dated).await?;
     let stamp = entity::db::stamp(&txn).await?;
-    let mut houses: Vec<String> = found.iter().map(|v| v.house.clone()).collect();
-    houses.sort_unstable();
-    houses.dedup();
-    let counted = super::stats::Counted::before(&txn, &houses).await?;
     logbook_entry::Entity::update_many()
         .col_expr(logbook_entry::Column::Verification, Expr::value(state))
         .col_expr(
