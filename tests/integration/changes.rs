@@ -72,6 +72,24 @@ impl Mirror {
     }
 }
 
+/// The first `n` problems of the dataset in the health dimension (there are that many).
+fn health_problems(
+    ds: &importer::generate::Dataset,
+    n: usize,
+) -> Vec<&importer::generate::GProblem> {
+    let found: Vec<_> = ds
+        .problems
+        .iter()
+        .filter(|p| {
+            entity::catalog::indicator(p.indicator)
+                .is_some_and(|i| i.dimension == Dimension::Health)
+        })
+        .take(n)
+        .collect();
+    assert_eq!(found.len(), n, "{n} health problems");
+    found
+}
+
 /// Every record the key may see, read through the ordinary connections.
 pub(crate) async fn full_read(app: &TestApp, key: &str) -> Records {
     let mut out = Records::new();
@@ -247,14 +265,7 @@ async fn a_mirror_kept_by_the_change_feed_equals_a_full_read_after_every_change(
     readers.check(&app, "a second workbook").await;
 
     // help recorded through the API: the entry, and its problem's new status
-    let health = ds
-        .problems
-        .iter()
-        .find(|p| {
-            entity::catalog::indicator(p.indicator)
-                .is_some_and(|i| i.dimension == Dimension::Health)
-        })
-        .expect("a health problem");
+    let health = health_problems(&ds, 1)[0];
     let input = json!({"houseCode": health.house_code, "indicator": health.indicator, "citizenId": health.citizen_id,
         "date": "2026-10-30", "activity": "ติดตามเยี่ยมบ้านหลังฟีด", "status": "SOLVED", "agency": "33-pho"});
     let (_, v) = app
@@ -392,16 +403,7 @@ async fn every_page_size_reads_the_same_feed(app: TestApp) {
     assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
     let admin = app.key(KeyScope::Admin { province: None }).await;
     let health = app.key(KeyScope::Agency("33-pho".into())).await;
-    let problems: Vec<_> = ds
-        .problems
-        .iter()
-        .filter(|p| {
-            entity::catalog::indicator(p.indicator)
-                .is_some_and(|i| i.dimension == Dimension::Health)
-        })
-        .take(2)
-        .collect();
-    assert_eq!(problems.len(), 2, "two health problems");
+    let problems = health_problems(&ds, 2);
     let help = |p: &importer::generate::GProblem| {
         json!({"i": {"houseCode": p.house_code, "indicator": p.indicator, "citizenId": p.citizen_id,
             "date": "2026-10-30", "activity": "เยี่ยมบ้าน", "status": "FOLLOWING_UP", "agency": "33-pho"}})
@@ -472,16 +474,7 @@ async fn an_import_still_writing_holds_the_feed_and_its_own_district_only(app: T
     assert_eq!(report.status.as_str(), "imported", "{:?}", report.errors);
     let admin = app.key(KeyScope::Admin { province: None }).await;
     let officer = app.key(KeyScope::District("3318".into())).await;
-    let health: Vec<_> = ds
-        .problems
-        .iter()
-        .filter(|p| {
-            entity::catalog::indicator(p.indicator)
-                .is_some_and(|i| i.dimension == Dimension::Health)
-        })
-        .take(3)
-        .collect();
-    assert_eq!(health.len(), 3, "three health problems");
+    let health = health_problems(&ds, 3);
     let pg = app.db.get_database_backend() == sea_orm::DbBackend::Postgres;
     // a mirror kept in step from here on: each sync reports the events it applied
     let mut mirror = Mirror::default();

@@ -543,13 +543,19 @@ async fn stats_with_a_filter_a_day_or_overdue_count_from_the_whole_tables(app: T
 
 /// A write on cells that do not agree with the tables (here: its village's cells gone) adds
 /// no difference to them but leaves the village to be counted again, which mends them.
-async fn a_write_on_cells_that_disagree_leaves_its_village_to_be_counted_again(app: TestApp) {
-    let ds = dataset(30, 16);
+/// A dataset of `households` imported, its cells agreeing with the tables.
+async fn seeded(app: &TestApp, households: usize, seed: u64) -> importer::generate::Dataset {
+    let ds = dataset(households, seed);
     let r = app
         .import("seed.xlsx", render(&ds, false, false).bytes)
         .await;
     assert!(r.errors.is_empty(), "{:?}", r.errors);
-    cells_agree(&app, "after the import").await;
+    cells_agree(app, "after the import").await;
+    ds
+}
+
+async fn a_write_on_cells_that_disagree_leaves_its_village_to_be_counted_again(app: TestApp) {
+    let ds = seeded(&app, 30, 16).await;
     let mut open = None;
     for p in ds.problems.iter().filter(|p| p.citizen_id.is_none()) {
         let n = app
@@ -598,12 +604,7 @@ async fn a_write_on_cells_that_disagree_leaves_its_village_to_be_counted_again(a
 }
 
 async fn a_village_marked_again_while_it_is_counted_stays_marked(app: TestApp) {
-    let ds = dataset(20, 17);
-    let r = app
-        .import("seed.xlsx", render(&ds, false, false).bytes)
-        .await;
-    assert!(r.errors.is_empty(), "{:?}", r.errors);
-    cells_agree(&app, "after the import").await;
+    seeded(&app, 20, 17).await;
     let open: (i32, String) = {
         let row = app
             .db
@@ -672,12 +673,7 @@ async fn a_village_marked_again_while_it_is_counted_stays_marked(app: TestApp) {
 }
 
 async fn a_count_leaves_a_district_being_imported_for_the_next_count(app: TestApp) {
-    let ds = dataset(15, 18);
-    let r = app
-        .import("seed.xlsx", render(&ds, false, false).bytes)
-        .await;
-    assert!(r.errors.is_empty(), "{:?}", r.errors);
-    cells_agree(&app, "after the import").await;
+    seeded(&app, 15, 18).await;
     app.db
         .execute_unprepared(
             "INSERT INTO stats_dirty (village_code, district_code, province_code) \
